@@ -1,0 +1,124 @@
+//! JSON encoding of the values kept in sled, with the format-version check every read makes.
+//!
+//! Every stored value carries a `format_version`. Decoding first tries the full type (the
+//! fast path taken by every cache lookup); only when that fails, or the version differs
+//! from [`FORMAT_VERSION`], does it look at the version alone, so a value written by a newer
+//! snni is reported as such instead of as garbage.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::FORMAT_VERSION;
+
+/// A stored value that says which format version wrote it.
+pub(crate) trait Versioned {
+    /// The value's `format_version` field.
+    fn format_version(&self) -> u32;
+}
+
+/// Just the version field of any stored value.
+#[derive(Deserialize)]
+struct VersionProbe {
+    format_version: u32,
+}
+
+/// Encodes a value for storage.
+pub(crate) fn encode<T: Serialize>(
+    value: &T,
+    what: impl FnOnce() -> String,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Decode {
+        what: what(),
+        source,
+    })
+}
+
+/// Decodes a stored value, rejecting any format version other than [`FORMAT_VERSION`].
+///
+/// `what` names the value in errors and is only called on failure.
+pub(crate) fn decode<T: DeserializeOwned + Versioned>(
+    bytes: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<T, StoreError> {
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(value) if value.format_version() == FORMAT_VERSION => Ok(value),
+        Ok(value) => Err(unsupported(what(), value.format_version())),
+        Err(source) => match serde_json::from_slice::<VersionProbe>(bytes) {
+            Ok(probe) if probe.format_version != FORMAT_VERSION => {
+                Err(unsupported(what(), probe.format_version))
+            }
+            _ => Err(StoreError::Decode {
+                what: what(),
+                source,
+            }),
+        },
+    }
+}
+
+fn unsupported(what: String, found: u32) -> StoreError {
+    StoreError::UnsupportedFormat {
+        what,
+        found,
+        supported: FORMAT_VERSION,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Thing {
+        format_version: u32,
+        name: String,
+    }
+
+    impl Versioned for Thing {
+        fn format_version(&self) -> u32 {
+            self.format_version
+        }
+    }
+
+    #[test]
+    fn round_trips_the_current_version() {
+        let thing = Thing {
+            format_version: FORMAT_VERSION,
+            name: "a".into(),
+        };
+        let bytes = encode(&thing, || "thing".into()).unwrap();
+        assert_eq!(decode::<Thing>(&bytes, || "thing".into()).unwrap(), thing);
+    }
+
+    #[test]
+    fn newer_version_is_reported_even_when_the_shape_changed() {
+        let bytes = br#"{"format_version": 7, "renamed_field": [1, 2]}"#;
+        let err = decode::<Thing>(bytes, || "thing x".into()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnsupportedFormat { found: 7, .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("thing x has format version 7"),
+            "{message}"
+        );
+        assert!(message.contains("upgrade snni"), "{message}");
+    }
+
+    #[test]
+    fn newer_version_with_the_same_shape_is_rejected_too() {
+        let bytes = br#"{"format_version": 2, "name": "a"}"#;
+        let err = decode::<Thing>(bytes, || "thing".into()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnsupportedFormat { found: 2, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        let err = decode::<Thing>(b"not json", || "thing".into()).unwrap_err();
+        assert!(matches!(err, StoreError::Decode { .. }), "{err:?}");
+    }
+}

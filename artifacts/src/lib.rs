@@ -1,0 +1,70 @@
+//! The snni artifact store: where the outputs of study stages are kept and found again.
+//!
+//! A store is a folder holding a sled database and a `tables/` folder of Parquet files:
+//!
+//! - **Blobs** (small YAML or JSON outputs) are kept in sled under the blake3 [`Digest`] of
+//!   their bytes ([`Store::put_blob`], [`Store::get_blob`]).
+//! - **Tables** are polars DataFrames written as Parquet files, registered in sled with
+//!   their digest ([`Store::write_table`], [`Store::read_table`]).
+//! - **Records** map a stage's fingerprint to its named outputs ([`Store::commit`],
+//!   [`Store::get`]). A record is written only after its outputs are durable, so a crash
+//!   never leaves a stage marked done without them.
+//! - **Failures** and **stage states** help the planner explain what happens and why.
+//!
+//! Only one process uses a store at a time; a second one is told who holds it
+//! ([`StoreError::Locked`]) or waits ([`OnLocked::Wait`]). Stores move between machines as
+//! tar archives ([`Store::export`], [`Store::import`]) and shrink with [`Store::gc`].
+//!
+//! Every stored value carries a format version; one written by a newer snni is reported
+//! as such ([`StoreError::UnsupportedFormat`]) rather than misread.
+//!
+//! ```no_run
+//! use snni_artifacts::{Digest, OnLocked, Output, Record, Store};
+//!
+//! # fn main() -> Result<(), snni_artifacts::StoreError> {
+//! let store = Store::open("runs/store".as_ref(), OnLocked::Fail)?;
+//! let fingerprint = Digest::of(b"stage inputs");
+//! if store.get(&fingerprint)?.is_none() {
+//!     let config = b"layers: 3\n";
+//!     let digest = store.put_blob(config)?;
+//!     let record = Record::new(fingerprint, "train", None)
+//!         .with_output("config", Output::blob(digest, config.len() as u64, "application/yaml"));
+//!     store.commit(&record)?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod archive;
+mod blob;
+mod codec;
+mod digest;
+mod durable_file;
+mod error;
+mod export;
+mod failure;
+mod gc;
+mod hashing;
+mod import;
+mod index;
+mod lock;
+mod record;
+mod stage_state;
+mod store;
+mod table;
+
+pub use archive::{ExportSummary, ImportSummary};
+pub use digest::Digest;
+pub use error::{ParseDigestError, StoreError};
+pub use failure::Failure;
+pub use gc::GcSummary;
+pub use lock::OnLocked;
+pub use record::{Output, Record};
+pub use stage_state::StageState;
+pub use store::{Store, DB_DIR, LOCK_FILE, TABLES_DIR};
+pub use table::TableRef;
+
+/// The version of every value this build stores (records, failures, stage states, table
+/// registrations, archive manifests, the store itself). Values of another version are
+/// refused with [`StoreError::UnsupportedFormat`].
+pub const FORMAT_VERSION: u32 = 1;
