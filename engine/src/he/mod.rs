@@ -1,0 +1,50 @@
+//! Cheetah-style linear layers over BFV with coefficient packing and no rotations.
+//!
+//! - [`HeParamsDesc`] / [`HeParams`]: degree, moduli, plaintext modulus 2^ℓ and the noise
+//!   budget that sizes the flooding (`params.rs`);
+//! - [`LinearLayer`]: CONV, FC and BN shapes and layouts (`layer.rs`);
+//! - [`LinearPlan`]: the packing of a layer and its protocol counts, without any
+//!   cryptography (`plan.rs`);
+//! - `packing.rs`: tensors to coefficient vectors and back;
+//! - [`HeClient`] / [`HeServer`]: the two parties over serialized ciphertexts
+//!   (`client.rs`, `server.rs`);
+//! - [`reference`](mod@reference): the plaintext integer reference the protocol must match exactly.
+//!
+//! The protocol of one linear layer, between [`HeClient`] and [`HeServer`] (state over
+//! serialized ciphertexts; the transport is the caller's).
+//!
+//! Setup: the client sends its public key once ([`HeClient::public_key`], an encryption of
+//! zero under its secret key, like the crate's own public keys). Per layer:
+//! 1. client: [`HeClient::encrypt_input`] packs its share x_c and encrypts it under its
+//!    secret key (seeded symmetric ciphertexts, half the size);
+//! 2. server: [`HeServer::evaluate`] adds its share x_s as a plaintext, multiplies by the
+//!    centred weight polynomials (built one at a time), sums the channel groups, then for
+//!    each answer subtracts Δ·r for a uniform r on every coefficient, re-randomizes with
+//!    Enc_pk(0), floods c0 with uniform noise in `[-2^f, 2^f)`, switches down to the last
+//!    level and sends c1 whole but c0 only at the output coefficients (as Cheetah does; the
+//!    client cannot decrypt the rest); its share of y is r at the output coefficients;
+//! 3. client: [`HeClient::decrypt_output`] decrypts y − r at the output coefficients.
+//!
+//! The shares add to the exact layer output mod 2^ℓ: client + server = y.
+
+mod client;
+mod error;
+mod layer;
+mod packing;
+mod params;
+mod plan;
+pub mod reference;
+mod server;
+#[cfg(test)]
+mod tests;
+
+pub use client::HeClient;
+pub use error::HeError;
+pub use layer::{BnShape, ConvShape, FcShape, LinearLayer, Padding};
+pub use packing::{
+    answer_positions, centre, effective_weights, output_slots, pack_input, pack_weight,
+    weight_count, weight_uses, OutputSlot,
+};
+pub use params::{HeParams, HeParamsDesc, DEFAULT_WEIGHT_L1_BITS, FLOOD_MARGIN_BITS};
+pub use plan::{LinearPlan, Packing};
+pub use server::{HeServer, ServerOutput};

@@ -1,0 +1,363 @@
+//! BFV parameters for the linear layers: degree, ciphertext moduli, plaintext modulus 2^ℓ,
+//! and the noise budget that decides how much flooding noise the server can add.
+//!
+//! Two types, one per phase: [`HeParamsDesc`] is the serializable choice (pure arithmetic,
+//! cheap, what planners and predictors read), [`HeParams`] holds the built
+//! `Arc<BfvParameters>` that every ciphertext, key and plaintext of a session shares.
+//!
+//! Noise accounting (worst case, no heuristics). The ciphertext moduli are primes
+//! p ≡ 1 (mod 2^ℓ) when such primes exist, so Q ≡ 1 (mod t) and the ct×pt product adds no
+//! `(Q mod t)·k` term; with centred weights the weight-dependent noise after the layer is at
+//! most `2^l1 · (B_e + ρ)`, where `l1` bounds every output's weight L1 norm, `B_e = 20` is
+//! the fresh-encryption bound of the crate's CBD(variance 10) noise and `ρ = Q mod t`. The
+//! server floods with uniform noise in `[-2^f, 2^f)`, `f` as large as the last level allows
+//! with one bit spare, and the margin is `f − log2(weight noise)`.
+
+use std::sync::Arc;
+
+use fhe::bfv::{BfvParameters, BfvParametersBuilder};
+use fhe_math::zq::primes::generate_prime;
+use serde::{Deserialize, Serialize};
+
+use super::HeError;
+
+/// Flooding margin (bits of statistical hiding per coefficient) that
+/// [`HeParamsDesc::for_bitlen`] requires.
+pub const FLOOD_MARGIN_BITS: u32 = 40;
+
+/// Default bound on log2 of the weight L1 norm feeding any answer ciphertext: a CONV fan-in
+/// up to 2^16 (e.g. 7·7·1024) times centred weights below 2^16 (|w| < 16 at scale 12) is
+/// 2^32; the 3 extra bits leave room for FC blocks, whose every coefficient's noise sums a
+/// whole `d0 × n_in` block. The largest value that keeps the 40-bit margin at ℓ = 41.
+pub const DEFAULT_WEIGHT_L1_BITS: u32 = 35;
+
+/// Largest flooding exponent the sampler supports (a signed 64+127-bit draw).
+pub(crate) const MAX_FLOOD_BITS: u32 = 190;
+
+/// Error variance of the crate's centred binomial sampler (its default).
+const VARIANCE: usize = 10;
+
+/// Largest log2 Q per degree for 128-bit security (homomorphicencryption.org standard).
+const SECURE_LOGQ: [(usize, u32); 4] = [(4096, 109), (8192, 218), (16384, 438), (32768, 881)];
+
+/// A chosen BFV parameter set and its noise budget; serializable and cheap to compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeParamsDesc {
+    /// Polynomial degree N.
+    pub degree: usize,
+    /// Ciphertext moduli, largest first; the first `final_moduli` remain at the last level.
+    pub moduli: Vec<u64>,
+    /// Bit size of each modulus.
+    pub moduli_bits: Vec<u32>,
+    /// Number of moduli kept after switching down (the server returns ciphertexts at level
+    /// `moduli.len() − final_moduli`).
+    pub final_moduli: usize,
+    /// ℓ: the plaintext modulus is 2^ℓ.
+    pub plaintext_bits: u32,
+    /// Bound on log2 of the L1 norm of the centred weights feeding any output coefficient.
+    pub weight_l1_bits: u32,
+    /// Flooding noise is uniform in `[-2^flood_bits, 2^flood_bits)`.
+    pub flood_bits: u32,
+    /// log2(flooding bound / worst-case weight-dependent noise).
+    pub flood_margin_bits: f64,
+    /// Worst-case noise budget left at the last level after a layer, in bits (> 0 decrypts).
+    pub final_budget_bits: f64,
+}
+
+impl HeParamsDesc {
+    /// The cheapest secure parameters for shares in Z_{2^ℓ} that keep a
+    /// [`FLOOD_MARGIN_BITS`] flooding margin with the default weight bound.
+    pub fn for_bitlen(ell: u32) -> Result<Self, HeError> {
+        check_ell(ell)?;
+        let mut candidates: Vec<(usize, usize, u32)> = Vec::new();
+        for &(degree, max_logq) in &SECURE_LOGQ {
+            let total = max_logq.min(62 * 14);
+            for count in 2..=total.div_ceil(62) as usize {
+                candidates.push((degree, count, total.min(62 * count as u32)));
+            }
+        }
+        candidates.sort_by_key(|&(degree, count, _)| (degree * count, degree));
+        for (degree, count, total) in candidates {
+            let bits = split_bits(total, count);
+            let Ok(desc) = Self::custom(ell, degree, &bits, DEFAULT_WEIGHT_L1_BITS) else {
+                continue;
+            };
+            if desc.flood_margin_bits >= f64::from(FLOOD_MARGIN_BITS) {
+                return Ok(desc);
+            }
+        }
+        Err(HeError::NoParameters {
+            ell,
+            required: FLOOD_MARGIN_BITS,
+        })
+    }
+
+    /// Parameters with an explicit degree and moduli sizes (largest first), for tests and
+    /// experiments; no security or margin requirement, only correct decryption.
+    pub fn custom(
+        ell: u32,
+        degree: usize,
+        moduli_bits: &[u32],
+        weight_l1_bits: u32,
+    ) -> Result<Self, HeError> {
+        check_ell(ell)?;
+        if !degree.is_power_of_two() || degree < 8 || moduli_bits.is_empty() {
+            return Err(HeError::Shape(format!(
+                "degree {degree} with {} moduli is not a valid BFV ring",
+                moduli_bits.len()
+            )));
+        }
+        // The crate computes −t mod q_i without reducing t first: every q_i must exceed t.
+        if let Some(&bits) = moduli_bits.iter().find(|&&b| b <= ell) {
+            return Err(HeError::ModulusTooSmall { bits, ell });
+        }
+        let moduli = find_moduli(ell, degree, moduli_bits)?;
+        // Keep as few moduli at the last level as the margin allows; else the best margin.
+        let budgets: Vec<(usize, Budget)> = (1..=moduli.len())
+            .filter_map(|kept| {
+                Budget::compute(ell, degree, &moduli, kept, weight_l1_bits).map(|b| (kept, b))
+            })
+            .collect();
+        let required = f64::from(FLOOD_MARGIN_BITS);
+        let (final_moduli, budget) = budgets
+            .iter()
+            .find(|(_, b)| b.margin_bits >= required)
+            .or_else(|| {
+                budgets
+                    .iter()
+                    .max_by(|a, b| a.1.margin_bits.total_cmp(&b.1.margin_bits))
+            })
+            .ok_or(HeError::NoParameters {
+                ell,
+                required: FLOOD_MARGIN_BITS,
+            })?;
+        Ok(Self {
+            final_moduli: *final_moduli,
+            degree,
+            moduli_bits: moduli.iter().map(|&p| 64 - p.leading_zeros()).collect(),
+            moduli,
+            plaintext_bits: ell,
+            weight_l1_bits,
+            flood_bits: budget.flood_bits,
+            flood_margin_bits: budget.margin_bits,
+            final_budget_bits: budget.final_bits,
+        })
+    }
+
+    /// The plaintext modulus t = 2^ℓ.
+    pub fn plaintext_modulus(&self) -> u64 {
+        1u64 << self.plaintext_bits
+    }
+
+    /// Serialized size of one polynomial holding the first `moduli` RNS components.
+    fn poly_bytes(&self, moduli: usize) -> u64 {
+        let payload: u64 = self.moduli_bits[..moduli]
+            .iter()
+            .map(|&b| (self.degree as u64 * u64::from(b)).div_ceil(8))
+            .sum();
+        payload + POLY_OVERHEAD
+    }
+
+    /// Bytes of one client→server ciphertext (seeded symmetric encryption at the top level).
+    pub fn upload_ct_bytes(&self) -> u64 {
+        self.poly_bytes(self.moduli.len()) + CT_OVERHEAD + 32
+    }
+
+    /// Bytes of one server→client answer carrying `values` output coefficients: the whole
+    /// c1 at the last level plus c0 at those coefficients only (8 bytes per residue).
+    pub fn answer_bytes(&self, values: usize) -> u64 {
+        self.poly_bytes(self.final_moduli) + (values * 8 * self.final_moduli) as u64
+    }
+
+    /// Bytes of the client's public key (a seeded encryption of zero), sent once per session.
+    pub fn public_key_bytes(&self) -> u64 {
+        self.upload_ct_bytes()
+    }
+}
+
+/// Protobuf framing of one serialized polynomial (tags, lengths, degree, flags), upper bound.
+const POLY_OVERHEAD: u64 = 16;
+/// Protobuf framing of one serialized ciphertext around its polynomials, upper bound.
+const CT_OVERHEAD: u64 = 8;
+
+/// Built BFV parameters shared by every object of a session.
+#[derive(Debug, Clone)]
+pub struct HeParams {
+    desc: HeParamsDesc,
+    bfv: Arc<BfvParameters>,
+}
+
+impl HeParams {
+    /// Choose ([`HeParamsDesc::for_bitlen`]) and build parameters for shares in Z_{2^ℓ}.
+    pub fn for_bitlen(ell: u32) -> Result<Self, HeError> {
+        Self::new(HeParamsDesc::for_bitlen(ell)?)
+    }
+
+    /// Build the BFV parameters a description names.
+    pub fn new(desc: HeParamsDesc) -> Result<Self, HeError> {
+        let bfv = BfvParametersBuilder::new()
+            .set_degree(desc.degree)
+            .set_plaintext_modulus(desc.plaintext_modulus())
+            .set_moduli(&desc.moduli)
+            .set_variance(VARIANCE)
+            .build_arc()?;
+        Ok(Self { desc, bfv })
+    }
+
+    /// The description these parameters were built from.
+    pub fn desc(&self) -> &HeParamsDesc {
+        &self.desc
+    }
+
+    /// The shared BFV parameters.
+    pub fn bfv(&self) -> &Arc<BfvParameters> {
+        &self.bfv
+    }
+
+    /// Polynomial degree N.
+    pub fn degree(&self) -> usize {
+        self.desc.degree
+    }
+
+    /// ℓ, the share bit length.
+    pub fn ell(&self) -> u32 {
+        self.desc.plaintext_bits
+    }
+}
+
+fn check_ell(ell: u32) -> Result<(), HeError> {
+    if (2..=60).contains(&ell) {
+        Ok(())
+    } else {
+        Err(HeError::BitLength { ell })
+    }
+}
+
+/// Split `total` bits into `count` sizes, largest first, each at most 62.
+fn split_bits(total: u32, count: usize) -> Vec<u32> {
+    let count32 = count as u32;
+    (0..count32)
+        .map(|i| (total / count32 + u32::from(i < total % count32)).min(62))
+        .collect()
+}
+
+/// Distinct NTT-friendly primes of the given sizes, each ≡ 1 mod 2^a with a as close to ℓ
+/// as the size allows, so that Q mod 2^ℓ stays small.
+fn find_moduli(ell: u32, degree: usize, bits: &[u32]) -> Result<Vec<u64>, HeError> {
+    let min_a = (2 * degree).trailing_zeros();
+    let mut moduli: Vec<u64> = Vec::with_capacity(bits.len());
+    for &size in bits {
+        if !(20..=62).contains(&size) {
+            return Err(HeError::Primes { bits: size, degree });
+        }
+        let mut found = None;
+        let mut a = ell.min(size - 8).max(min_a);
+        while found.is_none() && a >= min_a {
+            found = next_prime(size, 1u64 << a, &moduli);
+            a -= 1;
+        }
+        moduli.push(found.ok_or(HeError::Primes { bits: size, degree })?);
+    }
+    Ok(moduli)
+}
+
+/// The largest `size`-bit prime ≡ 1 mod `step` (a power of two) not already in `taken`.
+fn next_prime(size: u32, step: u64, taken: &[u64]) -> Option<u64> {
+    // `generate_prime` starts at `upper − 1` and walks down by `modulo` once it is ≡ 1.
+    let mut upper = (((1u64 << size) - 1) & !(step - 1)) + 2;
+    loop {
+        let p = generate_prime(size as usize, step, upper)?;
+        if !taken.contains(&p) {
+            return Some(p);
+        }
+        upper = p.checked_sub(step)? + 2;
+    }
+}
+
+/// The worst-case noise budget of one linear layer.
+struct Budget {
+    flood_bits: u32,
+    margin_bits: f64,
+    final_bits: f64,
+}
+
+impl Budget {
+    /// The budget when `kept` moduli remain after switching down.
+    fn compute(ell: u32, degree: usize, moduli: &[u64], kept: usize, l1_bits: u32) -> Option<Self> {
+        let t = 2f64.powi(ell as i32);
+        let mask = (1u64 << ell) - 1;
+        let rho_q = moduli.iter().fold(1u64, |acc, &p| acc.wrapping_mul(p)) & mask;
+        let rho_0 = moduli[..kept]
+            .iter()
+            .fold(1u64, |acc, &p| acc.wrapping_mul(p))
+            & mask;
+        let (rho_q, rho_0) = (rho_q as f64, rho_0 as f64);
+        let n = degree as f64;
+        let b = 2.0 * VARIANCE as f64; // largest CBD sample
+                                       // Weight-dependent noise: e·ŵ plus the (Q mod t)·k wrap term, plus the additions.
+        let e_w = 2f64.powi(l1_bits as i32) * (b + rho_q) + 3.0 * rho_q;
+        // Enc_pk(0): e_pk·u + e1 + e2·s.
+        let e_pk = 2.0 * b * b * n + b;
+        // Rounding of each modulus switch: (1 + ||s||_1)/2, twice for the geometric tail.
+        let r_ms = if kept == moduli.len() {
+            0.0
+        } else {
+            1.0 + n * b
+        };
+        let big_p: f64 = moduli[kept..].iter().map(|&p| p as f64).product();
+        let q0: f64 = moduli[..kept].iter().map(|&p| p as f64).product();
+        let limit = q0 / (2.0 * t) - rho_0 - 1.0;
+        let spare = limit / 2.0 - r_ms - rho_0 - 1.0;
+        let flood_max = spare * big_p - e_w - e_pk;
+        if flood_max < 2.0 || spare < 1.0 {
+            return None;
+        }
+        let flood_bits = (flood_max.log2().floor() as u32).min(MAX_FLOOD_BITS);
+        let flood = 2f64.powi(flood_bits as i32);
+        let noise = (e_w + flood + e_pk) / big_p + r_ms + rho_0 + 1.0;
+        Some(Self {
+            flood_bits,
+            margin_bits: f64::from(flood_bits) - e_w.log2(),
+            final_bits: limit.log2() - noise.log2(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ell_41_uses_degree_8192_with_a_40_bit_margin() {
+        let desc = HeParamsDesc::for_bitlen(41).unwrap();
+        assert_eq!(desc.degree, 8192);
+        assert!(desc.flood_margin_bits >= 40.0, "{desc:?}");
+        assert!(desc.final_budget_bits >= 1.0, "{desc:?}");
+        let logq: u32 = desc.moduli_bits.iter().sum();
+        assert!(logq <= 218);
+        for &p in &desc.moduli {
+            assert_eq!(p % (1 << 41), 1, "prime {p} is not 1 mod 2^41");
+        }
+        // The choice round-trips through JSON.
+        let json = serde_json::to_string(&desc).unwrap();
+        assert_eq!(serde_json::from_str::<HeParamsDesc>(&json).unwrap(), desc);
+    }
+
+    #[test]
+    fn every_supported_bitlen_has_parameters() {
+        for ell in [8, 16, 24, 32, 37, 41, 48, 52, 56, 60] {
+            let desc = HeParamsDesc::for_bitlen(ell).unwrap();
+            assert!(desc.flood_margin_bits >= 40.0, "ℓ={ell}: {desc:?}");
+            assert!(desc.final_budget_bits >= 1.0, "ℓ={ell}: {desc:?}");
+        }
+        assert!(HeParamsDesc::for_bitlen(61).is_err());
+    }
+
+    #[test]
+    fn power_of_two_plaintext_modulus_builds() {
+        let params = HeParams::for_bitlen(41).unwrap();
+        assert_eq!(params.bfv().plaintext(), 1 << 41);
+        assert_eq!(params.bfv().degree(), 8192);
+    }
+}

@@ -1,0 +1,418 @@
+//! Packing plans: which partition the protocol uses for a layer, and how many ciphertexts,
+//! ct×pt products, weight encodings and bytes one run of the layer costs.
+//!
+//! Planning does no cryptography: a [`LinearPlan`] is a pure function of the layer shape and
+//! the [`HeParamsDesc`], so the predictors can use its counts as features.
+
+use serde::{Deserialize, Serialize};
+
+use super::layer::{BnShape, ConvShape, FcShape, LinearLayer};
+use super::{HeError, HeParamsDesc};
+
+/// How a layer is cut into polynomials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Packing {
+    /// Convolution blocks of `cn` channels × `hn` rows × `wn` columns (padded input); each
+    /// weight polynomial carries `mn` filters, filter f's outputs offset by f·cn·hn·wn
+    /// (`mn·cn·hn·wn ≤ N`).
+    Conv {
+        /// Filters per weight polynomial (and per answer ciphertext).
+        mn: usize,
+        /// Filter groups (answers per spatial block).
+        filter_groups: usize,
+        /// Channels per block.
+        cn: usize,
+        /// Rows per block (consecutive blocks overlap by `kh − 1`).
+        hn: usize,
+        /// Columns per block (consecutive blocks overlap by `kw − 1`).
+        wn: usize,
+        /// Blocks along the height.
+        row_blocks: usize,
+        /// Blocks along the width.
+        col_blocks: usize,
+        /// Channel groups, summed homomorphically.
+        groups: usize,
+    },
+    /// Matrix blocks of `d0` rows × `d1` columns.
+    Fc {
+        /// Rows per block.
+        d0: usize,
+        /// Columns per block (input chunk length).
+        d1: usize,
+        /// Row blocks (output ciphertexts).
+        row_blocks: usize,
+        /// Column chunks (input ciphertexts), summed homomorphically.
+        col_blocks: usize,
+    },
+    /// `cn` channels of `chunk` positions per ciphertext; the weight
+    /// Σ_c γ_c X^{c·cn·chunk} keeps channel c at offset c·(cn+1)·chunk.
+    Bn {
+        /// Channels per ciphertext.
+        cn: usize,
+        /// Spatial positions per channel slice.
+        chunk: usize,
+        /// Channel groups.
+        groups: usize,
+        /// Spatial chunks per channel.
+        chunks: usize,
+    },
+}
+
+/// The protocol counts of one linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearPlan {
+    /// The layer.
+    pub layer: LinearLayer,
+    /// The chosen partition.
+    pub packing: Packing,
+    /// Polynomial degree N the plan was made for.
+    pub degree: usize,
+    /// Ciphertexts the client sends.
+    pub input_cts: usize,
+    /// Ciphertexts the server returns.
+    pub output_cts: usize,
+    /// Ciphertext × plaintext-polynomial products the server computes.
+    pub ct_pt_products: usize,
+    /// Weight polynomials the server encodes (one NTT each).
+    pub weight_polys: usize,
+    /// Bytes client → server (ciphertexts only; the public key is per session).
+    pub bytes_client_to_server: u64,
+    /// Bytes server → client.
+    pub bytes_server_to_client: u64,
+}
+
+impl LinearPlan {
+    /// Plan `layer` for parameters `params` and count what one run costs. CONV and FC
+    /// partitions minimise ct×pt products plus weight encodings and ciphertexts weighted by
+    /// their measured cost in products (an output ciphertext costs as much as ~35 products,
+    /// so fewest products alone would pick small blocks that multiply the answers); BN
+    /// minimises products (one per ciphertext).
+    pub fn new(layer: LinearLayer, params: &HeParamsDesc) -> Result<Self, HeError> {
+        let n = params.degree;
+        let packing = match layer {
+            LinearLayer::Conv(s) => {
+                s.validate()?;
+                conv_packing(&s.effective(), n, params.weight_l1_bits)
+            }
+            LinearLayer::Fc(s) => {
+                if s.n_in == 0 || s.n_out == 0 {
+                    return Err(HeError::Shape(format!("fully connected {s:?} is empty")));
+                }
+                fc_packing(&s, n, params.weight_l1_bits)
+            }
+            LinearLayer::Bn(s) => {
+                if s.h * s.w * s.c == 0 {
+                    return Err(HeError::Shape(format!("batch norm {s:?} is empty")));
+                }
+                bn_packing(&s, n)
+            }
+        };
+        let counts = Counts::of(&layer, &packing);
+        Ok(Self {
+            layer,
+            packing,
+            degree: n,
+            input_cts: counts.input_cts,
+            output_cts: counts.output_cts,
+            ct_pt_products: counts.products,
+            weight_polys: counts.weight_polys,
+            bytes_client_to_server: counts.input_cts as u64 * params.upload_ct_bytes(),
+            bytes_server_to_client: counts.output_cts as u64 * params.answer_bytes(0)
+                + params.answer_bytes(layer.output_len())
+                - params.answer_bytes(0),
+        })
+    }
+}
+
+/// What one run of a packing costs, in protocol units.
+#[derive(Debug, Clone, Copy)]
+struct Counts {
+    input_cts: usize,
+    output_cts: usize,
+    products: usize,
+    weight_polys: usize,
+}
+
+impl Counts {
+    fn of(layer: &LinearLayer, packing: &Packing) -> Self {
+        let (input_cts, output_cts, products, weight_polys) = match (*layer, *packing) {
+            (
+                LinearLayer::Conv(_),
+                Packing::Conv {
+                    row_blocks,
+                    col_blocks,
+                    groups,
+                    filter_groups,
+                    ..
+                },
+            ) => {
+                let spatial = row_blocks * col_blocks;
+                (
+                    spatial * groups,
+                    spatial * filter_groups,
+                    spatial * groups * filter_groups,
+                    groups * filter_groups,
+                )
+            }
+            (
+                LinearLayer::Fc(_),
+                Packing::Fc {
+                    row_blocks,
+                    col_blocks,
+                    ..
+                },
+            ) => {
+                let products = row_blocks * col_blocks;
+                (col_blocks, row_blocks, products, products)
+            }
+            (LinearLayer::Bn(_), Packing::Bn { groups, chunks, .. }) => {
+                (groups * chunks, groups * chunks, groups * chunks, groups)
+            }
+            _ => unreachable!("packing kind always matches the layer kind"),
+        };
+        Self {
+            input_cts,
+            output_cts,
+            products,
+            weight_polys,
+        }
+    }
+
+    /// The partition objective, in quarters of one ct×pt product (measured at N = 8192, one
+    /// core: product 0.2 ms, weight encoding 0.5 ms, input ciphertext ≈ 5 ms over both
+    /// parties, output ciphertext ≈ 7 ms plus ≈ 2 ms to move its 64–127 KB on a slow link);
+    /// ties go to fewer products.
+    fn cost(&self) -> (u64, usize) {
+        let quarter_products = 4 * self.products
+            + 10 * self.weight_polys
+            + 100 * self.input_cts
+            + 180 * self.output_cts;
+        (quarter_products as u64, self.products)
+    }
+}
+
+/// Assumed bound on centred weights (|w| < 2^16, i.e. |w| < 16 at scale 12) when the plan
+/// limits how many filters share a weight polynomial: each extra filter adds its L1 norm to
+/// every coefficient's noise.
+const PLAN_WEIGHT_BITS: u32 = 16;
+
+fn conv_packing(s: &ConvShape, n: usize, weight_l1_bits: u32) -> Packing {
+    let (hp, wp) = (s.padded_h(), s.padded_w());
+    let fan_in = (s.c * s.kh * s.kw) as u64;
+    // Every answer coefficient's noise sums the weights of all mn filters.
+    let mn_limit = (weights_per_answer(weight_l1_bits) / fan_in).max(1) as usize;
+    let mut best: Option<((u64, usize), Packing)> = None;
+    for hn in s.kh..=hp {
+        for wn in s.kw..=wp {
+            let cap = n / (hn * wn);
+            if cap == 0 {
+                break;
+            }
+            for cn in 1..=cap.min(s.c) {
+                let mn = (cap / cn).min(s.m).min(mn_limit);
+                let packing = Packing::Conv {
+                    mn,
+                    filter_groups: s.m.div_ceil(mn),
+                    cn,
+                    hn,
+                    wn,
+                    row_blocks: (hp - s.kh + 1).div_ceil(hn - s.kh + 1),
+                    col_blocks: (wp - s.kw + 1).div_ceil(wn - s.kw + 1),
+                    groups: s.c.div_ceil(cn),
+                };
+                let key = Counts::of(&LinearLayer::Conv(*s), &packing).cost();
+                if best.as_ref().is_none_or(|(k, _)| key < *k) {
+                    best = Some((key, packing));
+                }
+            }
+        }
+    }
+    best.expect("the kernel fits the padded input, so some block does")
+        .1
+}
+
+/// Most weights, bounded by 2^[`PLAN_WEIGHT_BITS`], that may feed one answer ciphertext.
+fn weights_per_answer(weight_l1_bits: u32) -> u64 {
+    1u64 << weight_l1_bits.saturating_sub(PLAN_WEIGHT_BITS).min(63)
+}
+
+fn fc_packing(s: &FcShape, n: usize, weight_l1_bits: u32) -> Packing {
+    // Every answer coefficient's noise sums the whole d0 × n_in block of weights.
+    let d0_limit = (weights_per_answer(weight_l1_bits) / s.n_in as u64).max(1) as usize;
+    let mut best: Option<((u64, usize), Packing)> = None;
+    for d1 in 1..=s.n_in.min(n) {
+        let d0 = (n / d1).min(s.n_out).min(d0_limit);
+        let packing = Packing::Fc {
+            d0,
+            d1,
+            row_blocks: s.n_out.div_ceil(d0),
+            col_blocks: s.n_in.div_ceil(d1),
+        };
+        let key = Counts::of(&LinearLayer::Fc(*s), &packing).cost();
+        if best.as_ref().is_none_or(|(k, _)| key < *k) {
+            best = Some((key, packing));
+        }
+    }
+    best.expect("n_in ≥ 1").1
+}
+
+fn bn_packing(s: &BnShape, n: usize) -> Packing {
+    let positions = s.h * s.w;
+    let mut best: Option<(usize, Packing)> = None;
+    for chunk in 1..=positions.min(n) {
+        let cn = ((n / chunk) as f64).sqrt() as usize;
+        // Guard the float square root: cn² · chunk ≤ n.
+        let cn = (cn.saturating_sub(1)..=cn + 1)
+            .rev()
+            .find(|&k| k * k * chunk <= n)
+            .unwrap_or(1)
+            .clamp(1, s.c);
+        let packing = Packing::Bn {
+            cn,
+            chunk,
+            groups: s.c.div_ceil(cn),
+            chunks: positions.div_ceil(chunk),
+        };
+        let products = Counts::of(&LinearLayer::Bn(*s), &packing).products;
+        if best.as_ref().is_none_or(|(k, _)| products < *k) {
+            best = Some((products, packing));
+        }
+    }
+    best.expect("h·w ≥ 1").1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::he::layer::Padding;
+
+    fn desc() -> HeParamsDesc {
+        HeParamsDesc::for_bitlen(41).unwrap()
+    }
+
+    #[test]
+    fn resnet_conv_plan_counts() {
+        let conv = ConvShape {
+            h: 56,
+            w: 56,
+            c: 64,
+            kh: 3,
+            kw: 3,
+            m: 64,
+            stride: 1,
+            pad: Padding::same(1),
+        };
+        let plan = LinearPlan::new(LinearLayer::Conv(conv), &desc()).unwrap();
+        let Packing::Conv { mn, cn, hn, wn, .. } = plan.packing else {
+            panic!("conv packing expected");
+        };
+        assert!(mn * cn * hn * wn <= 8192);
+        assert!(plan.ct_pt_products <= 2048, "{plan:?}");
+        assert!(plan.output_cts <= 64, "{plan:?}");
+    }
+
+    #[test]
+    fn fc_fits_one_block_when_small() {
+        let plan = LinearPlan::new(
+            LinearLayer::Fc(FcShape {
+                n_in: 100,
+                n_out: 10,
+            }),
+            &desc(),
+        )
+        .unwrap();
+        assert_eq!(
+            (plan.input_cts, plan.output_cts, plan.ct_pt_products),
+            (1, 1, 1)
+        );
+        let big = LinearPlan::new(
+            LinearLayer::Fc(FcShape {
+                n_in: 2048,
+                n_out: 1000,
+            }),
+            &desc(),
+        )
+        .unwrap();
+        assert!(big.ct_pt_products <= 256, "{big:?}");
+        assert!(big.input_cts + big.output_cts <= 64, "{big:?}");
+    }
+
+    #[test]
+    fn strided_conv_is_planned_as_its_polyphase_form() {
+        let conv = ConvShape {
+            h: 224,
+            w: 224,
+            c: 3,
+            kh: 7,
+            kw: 7,
+            m: 64,
+            stride: 2,
+            pad: Padding::same(3),
+        };
+        let e = conv.effective();
+        assert_eq!(
+            (e.h, e.w, e.c, e.kh, e.kw, e.stride),
+            (115, 115, 12, 4, 4, 1)
+        );
+        assert_eq!((conv.out_h(), conv.out_w()), (112, 112));
+        assert!(e.out_h() >= conv.out_h() && e.out_w() >= conv.out_w());
+        let plan = LinearPlan::new(LinearLayer::Conv(conv), &desc()).unwrap();
+        // No more answers than the 112·112·64 outputs need, within the block overlap.
+        assert!(
+            plan.output_cts <= 2 * (112 * 112 * 64usize).div_ceil(8192),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn plans_respect_the_weight_noise_bound() {
+        let desc = desc();
+        let room = 1u64 << (desc.weight_l1_bits - PLAN_WEIGHT_BITS);
+        for c in [3, 16, 64, 256, 1024] {
+            for k in [1, 3, 5, 7, 11] {
+                for hw in [7, 14, 56] {
+                    let conv = ConvShape {
+                        h: hw,
+                        w: hw,
+                        c,
+                        kh: k,
+                        kw: k,
+                        m: 256,
+                        stride: 1,
+                        pad: Padding::same(k / 2),
+                    };
+                    let plan = LinearPlan::new(LinearLayer::Conv(conv), &desc).unwrap();
+                    let Packing::Conv { mn, .. } = plan.packing else {
+                        panic!("conv packing expected");
+                    };
+                    assert!(mn == 1 || (mn * c * k * k) as u64 <= room, "{plan:?}");
+                }
+            }
+        }
+        for n_in in [10, 2048, 50176, 200_000] {
+            let fc = FcShape { n_in, n_out: 1000 };
+            let plan = LinearPlan::new(LinearLayer::Fc(fc), &desc).unwrap();
+            let Packing::Fc { d0, .. } = plan.packing else {
+                panic!("fc packing expected");
+            };
+            assert!(d0 == 1 || (d0 * n_in) as u64 <= room, "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_shapes_are_rejected() {
+        let conv = ConvShape {
+            h: 2,
+            w: 2,
+            c: 1,
+            kh: 5,
+            kw: 5,
+            m: 1,
+            stride: 1,
+            pad: Padding::default(),
+        };
+        assert!(LinearPlan::new(LinearLayer::Conv(conv), &desc()).is_err());
+    }
+}
