@@ -1,0 +1,170 @@
+//! One HE linear layer (conv, fc, batch_norm) between the parties, over tagged frames: the
+//! client's ciphertexts, the server's answers, and the checks that keep the peer's bytes
+//! from reaching the `fhe` crates unchecked.
+
+use crate::he::{answer_positions, HeClient, HeError, HeParamsDesc, HeServer, LinearPlan};
+use crate::nonlinear::fixed::ring_mask;
+
+use super::error::StepError;
+use super::frame::TaggedChannel;
+use super::weights::LayerParams;
+use crate::channel::Channel;
+
+/// This party's half of the HE protocol.
+pub(crate) enum HeSide {
+    /// The server: holds the client's public key.
+    Server(HeServer),
+    /// The client: holds the secret key.
+    Client(HeClient),
+}
+
+/// The error and its causes on one line.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// One HE linear layer: shares of `W·x` at scale 2s, with the bias (β) added by the server
+/// at scale 2s.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run(
+    he: &mut HeSide,
+    ch: &mut TaggedChannel<'_>,
+    desc: &HeParamsDesc,
+    plan: &LinearPlan,
+    x: &[u64],
+    params: Option<&LayerParams>,
+    scale: u32,
+    ell: u32,
+) -> Result<Vec<u64>, StepError> {
+    match he {
+        HeSide::Client(client) => {
+            let cts = client.encrypt_input(plan, x).map_err(StepError::He)?;
+            send_frames(ch, &cts)?;
+            let answers = recv_frames(ch, "answer", plan.output_cts)?;
+            check_answers(plan, desc, &answers)?;
+            guarded("answer", || client.decrypt_output(plan, &answers))
+        }
+        HeSide::Server(server) => {
+            let params = params.expect("the server holds weights");
+            let cts = recv_frames(ch, "ciphertext", plan.input_cts)?;
+            let out = guarded("ciphertext", || {
+                server.evaluate(plan, &params.weights, x, &cts)
+            })?;
+            send_frames(ch, &out.cts)?;
+            ch.flush().map_err(|e| ch.step_error(e))?;
+            let mask = ring_mask(ell);
+            let mut y = out.share;
+            if !params.bias.is_empty() {
+                let n = params.bias.len();
+                for (i, v) in y.iter_mut().enumerate() {
+                    *v = v.wrapping_add(params.bias[i % n] << scale) & mask;
+                }
+            }
+            Ok(y)
+        }
+    }
+}
+
+/// Runs an HE step on the peer's bytes. Its errors are mapped by [`malformed_he`]; a panic
+/// inside the `fhe` crates (whose debug assertions check coefficient ranges) is caught and
+/// reported as a malformed frame too: bytes from the peer must never abort the process.
+pub(crate) fn guarded<T>(
+    what: &'static str,
+    step: impl FnOnce() -> Result<T, HeError>,
+) -> Result<T, StepError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(result) => result.map_err(|e| malformed_he(what, e)),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the HE library rejected it".to_owned());
+            Err(StepError::Malformed { what, detail })
+        }
+    }
+}
+
+/// Checks that every c0 residue of the server's answers is reduced modulo its prime (the
+/// answer layout of [`crate::he`]: `final_moduli` rows of 8-byte residues at the answer
+/// positions, then c1).
+fn check_answers(
+    plan: &LinearPlan,
+    desc: &HeParamsDesc,
+    answers: &[Vec<u8>],
+) -> Result<(), StepError> {
+    for (ct, (bytes, positions)) in answers.iter().zip(answer_positions(plan)).enumerate() {
+        let rows = desc.final_moduli;
+        let Some(c0) = bytes.get(..positions.len() * 8 * rows) else {
+            return Err(StepError::Malformed {
+                what: "answer",
+                detail: format!("answer {ct} has {} bytes, too few for its c0", bytes.len()),
+            });
+        };
+        for (k, chunk) in c0.chunks_exact(8).enumerate() {
+            let q = desc.moduli[k / positions.len()];
+            let value = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            if value >= q {
+                return Err(StepError::Malformed {
+                    what: "answer",
+                    detail: format!("answer {ct} has a c0 residue {value:#x} ≥ its modulus {q:#x}"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// HE errors caused by the peer's bytes are malformed frames; the rest are local failures.
+fn malformed_he(what: &'static str, err: HeError) -> StepError {
+    match err {
+        HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) => StepError::Malformed {
+            what,
+            detail: error_chain(&err),
+        },
+        other => StepError::He(other),
+    }
+}
+
+/// Sends a count frame, then one frame per item.
+fn send_frames(ch: &mut TaggedChannel<'_>, items: &[Vec<u8>]) -> Result<(), StepError> {
+    let count = (items.len() as u32).to_le_bytes();
+    ch.send(&count).map_err(|e| ch.step_error(e))?;
+    for item in items {
+        ch.send(item).map_err(|e| ch.step_error(e))?;
+    }
+    Ok(())
+}
+
+/// Receives a count frame, checks it, then the items.
+fn recv_frames(
+    ch: &mut TaggedChannel<'_>,
+    what: &'static str,
+    expected: usize,
+) -> Result<Vec<Vec<u8>>, StepError> {
+    let count = ch.recv().map_err(|e| ch.step_error(e))?;
+    let count: [u8; 4] = count
+        .as_slice()
+        .try_into()
+        .map_err(|_| StepError::Malformed {
+            what,
+            detail: format!("a count frame of {} bytes, expected 4", count.len()),
+        })?;
+    let count = u32::from_le_bytes(count) as usize;
+    if count != expected {
+        return Err(StepError::Malformed {
+            what,
+            detail: format!("the peer announced {count} ciphertexts, the plan has {expected}"),
+        });
+    }
+    (0..count)
+        .map(|_| ch.recv().map_err(|e| ch.step_error(e)))
+        .collect()
+}

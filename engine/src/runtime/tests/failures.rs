@@ -1,0 +1,362 @@
+//! Failure paths: each is an error naming the phase or layer, never a panic or a hang.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use super::super::handshake::{exchange, Hello};
+use super::super::*;
+use super::{check, config, net, run_pair, squeezenet_like};
+use crate::channel::{Channel, ChannelError, Meter, TcpChannel};
+use crate::network::{Network, Op, Shape};
+
+#[test]
+fn wrong_digest_is_an_error_on_both_sides() {
+    let a = squeezenet_like();
+    let mut b = a.clone();
+    b.name = "other".into();
+    b.layers[0].op = Op::conv(16, 3, 2, 1, true);
+    let config = config();
+    let (server, client) = run_pair(&a, &b, &config, &config);
+    for err in [server.unwrap_err(), client.unwrap_err()] {
+        let text = err.to_string();
+        assert!(
+            text.contains("network digest mismatch: server runs "),
+            "{text}"
+        );
+        assert!(text.contains("(squeeze-tiny), client "), "{text}");
+        assert!(text.ends_with("(other)"), "{text}");
+    }
+    let mut other = config.clone();
+    other.scale = 9;
+    let (server, _) = run_pair(&a, &a, &config, &other);
+    assert!(server
+        .unwrap_err()
+        .to_string()
+        .contains("fixed-point mismatch"));
+}
+
+/// A fake client: handshakes correctly, then runs `then` on the framed channel and a raw
+/// handle on the same stream. Returns the server's error.
+fn fake_client(
+    network: &Network,
+    then: impl FnOnce(&mut TcpChannel, &mut TcpStream) + Send,
+) -> RuntimeError {
+    let mut config = config();
+    config.timeout = Duration::from_secs(5);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::scope(|s| {
+        let server = s.spawn(|| run_server(network, &WeightSource::Seed(1), &config, &listener));
+        let mut raw = TcpStream::connect(addr).unwrap();
+        let mut ch = TcpChannel::new(raw.try_clone().unwrap(), channel_config(&config)).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let hello = Hello::new(
+            Party::Client,
+            &network.name,
+            &network.digest(),
+            config.ell,
+            config.scale,
+            config.he.clone().unwrap(),
+            &mut rng,
+        );
+        exchange(&mut ch, &hello).unwrap();
+        then(&mut ch, &mut raw);
+        server.join().expect("server thread panicked").unwrap_err()
+    })
+}
+
+#[test]
+fn garbage_truncated_and_oversized_frames_are_errors() {
+    let network = squeezenet_like();
+    let err = fake_client(&network, |ch, _| {
+        ch.send(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3]).unwrap();
+        ch.flush().unwrap();
+    });
+    assert_eq!(
+        err.to_string(),
+        "setup: peer is out of step: received a frame for unknown step 0xefbeadde while running setup"
+    );
+    let err = fake_client(&network, |ch, _| {
+        let mut msg = super::frame::SETUP.to_le_bytes().to_vec();
+        msg.extend_from_slice(b"not a public key");
+        ch.send(&msg).unwrap();
+        ch.flush().unwrap();
+    });
+    assert!(
+        err.to_string()
+            .starts_with("setup: malformed public key frame from peer: "),
+        "{err}"
+    );
+    let err = fake_client(&network, |_, raw| {
+        // Announce 100 bytes, send 10, hang up.
+        raw.write_all(&100u32.to_le_bytes()).unwrap();
+        raw.write_all(&[0; 10]).unwrap();
+        raw.shutdown(std::net::Shutdown::Both).unwrap();
+    });
+    assert_eq!(
+        err.to_string(),
+        "setup: frame truncated: expected 100 bytes, received 10"
+    );
+    let err = fake_client(&network, |_, raw| {
+        raw.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    });
+    assert!(
+        err.to_string()
+            .starts_with("setup: frame of 4294967295 bytes exceeds the limit"),
+        "{err}"
+    );
+}
+
+/// What a [`Faulty`] channel does at its chosen send.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Hang up.
+    Drop,
+    /// Stop sending for this long, then hang up.
+    Stall(Duration),
+    /// Replace the payload (after the step tag) with garbage.
+    Corrupt,
+    /// Replace the last quarter of the payload with garbage.
+    CorruptTail,
+}
+
+/// A client channel that misbehaves at its `at`-th send.
+struct Faulty {
+    inner: Option<TcpChannel>,
+    at: u64,
+    sent: u64,
+    fault: Fault,
+}
+
+impl Channel for Faulty {
+    fn send(&mut self, msg: &[u8]) -> std::result::Result<(), ChannelError> {
+        self.sent += 1;
+        let inner = self.inner.as_mut().ok_or(ChannelError::Disconnected)?;
+        if self.sent != self.at {
+            return inner.send(msg);
+        }
+        match self.fault {
+            Fault::Corrupt | Fault::CorruptTail => {
+                let keep = match self.fault {
+                    Fault::Corrupt => 4,
+                    _ => msg.len() - msg.len() / 4,
+                };
+                let mut bad = msg[..keep].to_vec();
+                bad.extend((0..msg.len() - keep).map(|i| (i * 37 % 251) as u8));
+                inner.send(&bad)
+            }
+            Fault::Drop | Fault::Stall(_) => {
+                if let Fault::Stall(pause) = self.fault {
+                    std::thread::sleep(pause);
+                }
+                self.inner = None;
+                Err(ChannelError::Disconnected)
+            }
+        }
+    }
+    fn recv(&mut self) -> std::result::Result<Vec<u8>, ChannelError> {
+        self.inner
+            .as_mut()
+            .ok_or(ChannelError::Disconnected)?
+            .recv()
+    }
+    fn flush(&mut self) -> std::result::Result<(), ChannelError> {
+        self.inner
+            .as_mut()
+            .ok_or(ChannelError::Disconnected)?
+            .flush()
+    }
+    fn meter(&self) -> Meter {
+        self.inner.as_ref().map(|c| c.meter()).unwrap_or_default()
+    }
+}
+
+/// A one-conv network; returns how many frames the real server and client send before
+/// layer 0.
+fn one_conv() -> (Network, u64, u64) {
+    let network = net("one-conv", Shape::new(5, 5, 2), |b| {
+        b.push("conv1", Op::conv(2, 3, 1, 1, true));
+        b.push("relu1", Op::Relu {});
+    });
+    let (server, client, _) = check(&network);
+    (
+        network,
+        server.run.setup.messages_sent,
+        client.run.setup.messages_sent,
+    )
+}
+
+/// Runs a real client against a real server whose channel misbehaves; returns the client's
+/// error.
+fn faulty_server(network: &Network, at: u64, fault: Fault) -> RuntimeError {
+    let config = config();
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            let inner = TcpChannel::accept(&listener, channel_config(&config)).unwrap();
+            let mut ch = Faulty {
+                inner: Some(inner),
+                at,
+                sent: 0,
+                fault,
+            };
+            let weights = Weights::load(&WeightSource::Seed(1), network, &config).unwrap();
+            run_on_channel(&mut ch, network, &config, Secret::Weights(&weights)).unwrap_err()
+        });
+        let client = run_client(network, &InputSource::Seed(2), &config, addr).unwrap_err();
+        server.join().expect("server thread panicked");
+        client
+    })
+}
+
+#[test]
+fn corrupt_answers_and_missing_clients_are_errors() {
+    let (network, server_setup, _) = one_conv();
+    // Layer 0: the server sends a count frame, then its answer.
+    let err = faulty_server(&network, server_setup + 2, Fault::Corrupt);
+    assert!(
+        err.to_string()
+            .starts_with("layer 0 'conv1': malformed answer frame from peer: "),
+        "{err}"
+    );
+    // Inside c1 (serialized polynomial): rejected by the HE library, never a panic.
+    let err = faulty_server(&network, server_setup + 2, Fault::CorruptTail);
+    assert!(
+        err.to_string()
+            .starts_with("layer 0 'conv1': malformed answer frame from peer: "),
+        "{err}"
+    );
+    let err = faulty_client_tail(&network);
+    assert!(
+        err.to_string()
+            .starts_with("layer 0 'conv1': malformed ciphertext frame from peer: "),
+        "{err}"
+    );
+    let mut config = config();
+    config.timeout = Duration::from_millis(200);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let err = run_server(&network, &WeightSource::Seed(1), &config, &listener).unwrap_err();
+    assert_eq!(
+        error_chain(&err),
+        "accept: connection to the peer failed: timed out waiting for the peer"
+    );
+}
+
+/// The server's error when the client's first ciphertext has a corrupt tail.
+fn faulty_client_tail(network: &Network) -> RuntimeError {
+    let (_, _, client_setup) = one_conv();
+    faulty_client(
+        network,
+        client_setup + 2,
+        Fault::CorruptTail,
+        Duration::from_secs(60),
+    )
+}
+
+/// The error and its causes, joined by ": ".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs the real server against a real client whose channel misbehaves; returns the
+/// server's error.
+fn faulty_client(network: &Network, at: u64, fault: Fault, timeout: Duration) -> RuntimeError {
+    let mut config = config();
+    config.timeout = timeout;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::scope(|s| {
+        let server = s.spawn(|| run_server(network, &WeightSource::Seed(1), &config, &listener));
+        let inner = TcpChannel::connect(addr, channel_config(&config)).unwrap();
+        let mut ch = Faulty {
+            inner: Some(inner),
+            at,
+            sent: 0,
+            fault,
+        };
+        let input = Input::load(&InputSource::Seed(2), network, &config).unwrap();
+        let client = run_on_channel(&mut ch, network, &config, Secret::Input(&input.values));
+        assert!(client.is_err());
+        drop(ch);
+        server.join().expect("server thread panicked").unwrap_err()
+    })
+}
+
+#[test]
+fn drop_stall_and_corruption_mid_layer_name_the_layer() {
+    let (network, _, setup_frames) = one_conv();
+    let long = Duration::from_secs(60);
+    // Layer 0: the client sends a count frame, then its ciphertext.
+    let err = faulty_client(&network, setup_frames + 2, Fault::Drop, long);
+    assert_eq!(err.to_string(), "layer 0 'conv1': peer closed the channel");
+    let err = faulty_client(&network, setup_frames + 2, Fault::Corrupt, long);
+    assert!(
+        err.to_string()
+            .starts_with("layer 0 'conv1': malformed ciphertext frame from peer: "),
+        "{err}"
+    );
+    let pause = Duration::from_millis(2500);
+    let err = faulty_client(
+        &network,
+        setup_frames + 2,
+        Fault::Stall(pause),
+        Duration::from_secs(1),
+    );
+    assert_eq!(
+        err.to_string(),
+        "layer 0 'conv1': timed out waiting for the peer"
+    );
+}
+
+#[test]
+fn weights_over_the_he_bound_fail_naming_the_layer() {
+    let network = net("heavy", Shape::new(3, 3, 2), |b| {
+        b.push("ok", Op::conv(2, 1, 1, 0, false));
+        b.push("heavy", Op::conv(2, 3, 1, 1, false));
+    });
+    let config = config();
+    let shapes = network.validate().unwrap();
+    let mut weights = Weights::random(&network, &shapes, 1, config.scale, config.ell);
+    // 2^20 is the L1 bound of the test parameters; 18 taps of 2^16 exceed it.
+    let big = 1u64 << 16;
+    weights.layers[1].weights.iter_mut().for_each(|w| *w = big);
+    let path = std::env::temp_dir().join(format!("snni-heavy-{}.json", std::process::id()));
+    weights
+        .write_file(&path, &network, config.scale, config.ell)
+        .unwrap();
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, client) = std::thread::scope(|s| {
+        let server = s.spawn(|| {
+            run_server(
+                &network,
+                &WeightSource::File(path.clone()),
+                &config,
+                &listener,
+            )
+        });
+        let client = run_client(&network, &InputSource::Seed(2), &config, addr);
+        (server.join().unwrap(), client)
+    });
+    std::fs::remove_file(&path).unwrap();
+    let err = server.unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "layer 1 'heavy': HE linear layer failed: run linear layer: weight L1 norm 2^"
+        ),
+        "{err}"
+    );
+    let err = client.unwrap_err().to_string();
+    assert!(err.starts_with("layer 1 'heavy': "), "{err}");
+}

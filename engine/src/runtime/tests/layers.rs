@@ -1,0 +1,270 @@
+//! Every layer kind, a SqueezeNet-like network and the JSON records against the plaintext
+//! reference; weight and input files; figures at the default parameters (ignored tests).
+
+use std::time::Duration;
+
+use super::super::reference::{self, max_distance, run_with_bound};
+use super::super::*;
+use super::{check, config, net, run_pair, squeezenet_like};
+use crate::network::{Op, Shape};
+
+#[test]
+fn convolutions_match_reference() {
+    // Stride 2 with padding and bias, 1×1, then 7×7 stride 2 padding 3: three truncations of
+    // 1 ulp each, each earlier one amplified by the later layers' weight L1 norms / 2^s
+    // (93 ulps at scale 10 with these seeded weights; the measured error is far smaller).
+    let network = net("convs", Shape::new(9, 9, 3), |b| {
+        b.push("c3s2", Op::conv(4, 3, 2, 1, true));
+        b.push("c1", Op::conv(4, 1, 1, 0, false));
+        b.push("c7", Op::conv(3, 7, 2, 3, true));
+    });
+    let (_, client, bound) = check(&network);
+    assert_eq!(bound, 93);
+    assert_eq!(client.layers.len(), 3);
+}
+
+#[test]
+fn fc_bn_relu_match_reference() {
+    // One truncation per linear layer; ReLU is exact and passes the bound through.
+    let network = net("fc", Shape::new(3, 3, 2), |b| {
+        b.push("bn", Op::BatchNorm {});
+        b.push("relu", Op::Relu {});
+        b.push("flat", Op::Flatten {});
+        b.push("fc1", Op::fc(6, true));
+        b.push("relu2", Op::Relu {});
+        b.push("fc2", Op::fc(3, false));
+    });
+    check(&network);
+}
+
+#[test]
+fn pools_match_reference() {
+    // Max pooling is exact; each average pool adds at most 1 ulp (plus its input's error).
+    let network = net("pools", Shape::new(8, 8, 2), |b| {
+        b.push("max", Op::max_pool(3, 2, 1));
+        b.push("avg", Op::avg_pool(3, 1, 1));
+        b.push("gap", Op::GlobalAvgPool {});
+    });
+    let (_, _, bound) = check(&network);
+    assert_eq!(bound, 2);
+}
+
+#[test]
+fn add_concat_poly_match_reference() {
+    // Add sums the two inputs' bounds; the polynomial bounds follow nonlinear's analysis.
+    let network = net("branches", Shape::new(4, 4, 4), |b| {
+        let a = b.push("a", Op::conv(4, 3, 1, 1, false));
+        let p = b.push_from("p", Op::poly_act(2, 0.5), &[&a]);
+        let q = b.push_from("q", Op::poly_act(3, 0.25), &["input"]);
+        let s = b.push_from("sum", Op::Add {}, &[&p, &q]);
+        b.push_from("cat", Op::Concat {}, &[&s, &a, "input"]);
+    });
+    check(&network);
+}
+
+#[test]
+fn squeezenet_like_runs_end_to_end_and_writes_json_lines() {
+    let network = squeezenet_like();
+    let (server, client, _) = check(&network);
+    for report in [&server, &client] {
+        let mut out = Vec::new();
+        report.write_json_lines(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), network.layers.len() + 1);
+        for (i, line) in lines[..network.layers.len()].iter().enumerate() {
+            assert_eq!(line["record"], "layer");
+            assert_eq!(line["index"], i);
+            assert_eq!(line["name"], network.layers[i].name);
+            for field in [
+                "party",
+                "kind",
+                "inputs",
+                "output",
+                "wall_s",
+                "cpu_s",
+                "bytes_sent",
+                "bytes_received",
+                "messages_sent",
+                "messages_received",
+                "rounds",
+                "counts",
+                "linear",
+            ] {
+                assert!(line.get(field).is_some(), "layer {i} lacks {field}");
+            }
+            let kind = line["kind"].as_str().unwrap();
+            let crypto = !matches!(kind, "concat" | "flatten" | "add");
+            let bytes = line["bytes_sent"].as_u64().unwrap();
+            assert_eq!(bytes > 0, crypto, "layer {i} ({kind}) sent {bytes} bytes");
+            assert_eq!(line["linear"].is_null(), kind != "conv");
+        }
+        let run = &lines[network.layers.len()];
+        assert_eq!(run["record"], "run");
+        assert_eq!(run["digest"], network.digest());
+        assert_eq!(run["ell"], 32);
+        assert_eq!(run["he"]["degree"], 256);
+        assert!(run["setup"]["bytes_sent"].as_u64().unwrap() > 0);
+        assert!(
+            run["total"]["wall_s"].as_f64().unwrap() >= run["setup"]["wall_s"].as_f64().unwrap()
+        );
+    }
+    // OT-based layers send exactly the planned bytes plus the 4-byte step tag per frame.
+    for (report, party) in [(&server, Party::Server), (&client, Party::Client)] {
+        for layer in &report.layers {
+            if matches!(layer.kind.as_str(), "relu" | "max_pool" | "global_avg_pool") {
+                let planned = match party {
+                    Party::Server => layer.counts.ot_bytes_server,
+                    Party::Client => layer.counts.ot_bytes_client,
+                };
+                let m = &layer.measured;
+                assert_eq!(
+                    m.bytes_sent,
+                    planned + 4 * m.messages_sent,
+                    "{}",
+                    layer.name
+                );
+            }
+        }
+    }
+    // What one side sends the other receives.
+    let sent: u64 = server.layers.iter().map(|l| l.measured.bytes_sent).sum();
+    let received: u64 = client
+        .layers
+        .iter()
+        .map(|l| l.measured.bytes_received)
+        .sum();
+    assert_eq!(sent, received);
+}
+
+#[test]
+fn weight_and_input_files_round_trip() {
+    let network = net("files", Shape::new(4, 4, 2), |b| {
+        b.push("conv", Op::conv(3, 3, 1, 1, true));
+        b.push("bn", Op::BatchNorm {});
+        b.push("flat", Op::Flatten {});
+        b.push("fc", Op::fc(2, true));
+    });
+    let config = config();
+    let shapes = network.validate().unwrap();
+    let (ell, scale) = (config.ell, config.scale);
+    let weights = Weights::load(&WeightSource::Seed(1), &network, &config).unwrap();
+    let text = weights.to_json(&network, scale, ell);
+    assert_eq!(
+        Weights::from_json(&text, &network, &shapes, scale, ell).unwrap(),
+        weights
+    );
+    let input = Input::random(network.input, 2, scale, ell);
+    let text = input.to_json(network.input, scale, ell);
+    assert_eq!(
+        Input::from_json(&text, network.input, scale, ell).unwrap(),
+        input
+    );
+
+    let bad = weights
+        .to_json(&network, scale, ell)
+        .replace("\"bn\"", "\"bn2\"");
+    let err = Weights::from_json(&bad, &network, &shapes, scale, ell).unwrap_err();
+    assert_eq!(err.to_string(), "read weight file: layer 'bn' has no entry");
+    let mut short = weights.clone();
+    short.layers[3].bias.pop();
+    let err = Weights::from_json(
+        &short.to_json(&network, scale, ell),
+        &network,
+        &shapes,
+        scale,
+        ell,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "read weight file: layer 'fc' needs 96 weights and 2 bias values, the file has 96 and 1"
+    );
+    let err = Input::from_json(&text, Shape::new(4, 4, 3), scale, ell).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("read input file: the network takes 4x4x3"),
+        "{err}"
+    );
+    let path = std::env::temp_dir().join("snni-runtime-missing-weights.json");
+    let err = Weights::load(&WeightSource::File(path), &network, &config).unwrap_err();
+    assert!(err.to_string().starts_with("read weight file '"), "{err}");
+}
+
+/// Figures at the default parameters (ℓ = 41, scale 12, the N that `for_bitlen` picks) for
+/// the SqueezeNet-like network:
+/// `cargo test -p snni-engine runtime::tests::layers::default_parameters -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, not a check; takes seconds"]
+fn default_parameters_figures() {
+    let network = squeezenet_like();
+    let config = EngineConfig {
+        protocol_seed: Some(9),
+        ..EngineConfig::default()
+    };
+    let (server, client) = run_pair(&network, &network, &config, &config);
+    let (server, client) = (server.unwrap(), client.unwrap());
+    let weights = Weights::load(&WeightSource::Seed(1), &network, &config).unwrap();
+    let input = Input::load(&InputSource::Seed(2), &network, &config).unwrap();
+    let (expected, bound) =
+        run_with_bound(&network, &weights, &input.values, config.ell, config.scale).unwrap();
+    let distance = max_distance(client.output.as_ref().unwrap(), &expected, config.ell);
+    assert!(distance <= bound);
+    for report in [&server, &client] {
+        let r = &report.run;
+        eprintln!(
+            "{:?}: N = {}, setup {:.3} s / {} B sent, inference {:.3} s wall {:.3} s CPU, {} B sent, {} B received, {} rounds; error {distance} ulps (bound {bound})",
+            r.party,
+            r.he.degree,
+            r.setup.wall_s,
+            r.setup.bytes_sent,
+            r.inference.wall_s,
+            r.inference.cpu_s,
+            r.inference.bytes_sent,
+            r.inference.bytes_received,
+            r.inference.rounds
+        );
+    }
+    client.write_json_lines(std::io::stderr()).unwrap();
+}
+
+/// A zoo network end to end at the default parameters, with the error against the
+/// reference: `SNNI_ZOO=squeezenet SNNI_SIDE=64 cargo test -p snni-engine
+/// runtime::tests::layers::zoo_network -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, not a check; minutes at 224×224"]
+fn zoo_network_figures() {
+    let name = std::env::var("SNNI_ZOO").unwrap_or_else(|_| "squeezenet".into());
+    let side: usize = std::env::var("SNNI_SIDE").map_or(64, |s| s.parse().unwrap());
+    let network = crate::zoo::by_name(&name, Shape::new(side, side, 3)).unwrap();
+    let config = EngineConfig {
+        protocol_seed: Some(9),
+        timeout: Duration::from_secs(3600),
+        ..EngineConfig::default()
+    };
+    let (server, client) = run_pair(&network, &network, &config, &config);
+    let (server, client) = (server.unwrap(), client.unwrap());
+    let weights = Weights::load(&WeightSource::Seed(1), &network, &config).unwrap();
+    let input = Input::load(&InputSource::Seed(2), &network, &config).unwrap();
+    let expected =
+        reference::run(&network, &weights, &input.values, config.ell, config.scale).unwrap();
+    let distance = max_distance(client.output.as_ref().unwrap(), &expected, config.ell);
+    let zero = vec![0; expected.len()];
+    let magnitude = max_distance(&expected, &zero, config.ell);
+    for report in [&server, &client] {
+        let r = &report.run;
+        eprintln!(
+            "{name}@{side}: {:?}: setup {:.2} s, inference {:.2} s wall / {:.2} s CPU, sent {:.1} MB, received {:.1} MB, {} rounds; output off by {distance} ulps (largest output {magnitude} ulps)",
+            r.party,
+            r.setup.wall_s,
+            r.inference.wall_s,
+            r.inference.cpu_s,
+            r.inference.bytes_sent as f64 / 1e6,
+            r.inference.bytes_received as f64 / 1e6,
+            r.inference.rounds
+        );
+    }
+}
