@@ -1,0 +1,50 @@
+//! Errors of the stage kinds. Messages read after "failed to …".
+
+use thiserror::Error;
+
+/// Why a stage or one of its shards could not produce its outputs.
+#[derive(Debug, Error)]
+pub enum StageError {
+    /// The shard key is not one this stage planned.
+    #[error("run shard `{shard}`: no such shard in stage kind `{kind}`")]
+    UnknownShard {
+        /// Stage kind.
+        kind: &'static str,
+        /// The shard key asked for.
+        shard: String,
+    },
+    /// Parameters that passed validation could not be decoded (a bug, or a stale record).
+    #[error("decode parameters of stage kind `{kind}`: {message}")]
+    Params {
+        /// Stage kind.
+        kind: &'static str,
+        /// What serde said.
+        message: String,
+    },
+    /// A network the stage produced or read is invalid.
+    #[error("build network `{name}`")]
+    Network {
+        /// Network name.
+        name: String,
+        /// The validation error.
+        #[source]
+        source: snni_engine::network::NetworkError,
+    },
+    /// Serializing an output failed.
+    #[error("serialize output `{name}`: {message}")]
+    Serialize {
+        /// Output name.
+        name: String,
+        /// What the serializer said.
+        message: String,
+    },
+    /// Reading an upstream output from the store failed.
+    #[error("read upstream output `{name}`")]
+    Store {
+        /// Output name.
+        name: String,
+        /// The store error.
+        #[source]
+        source: Box<snni_artifacts::StoreError>,
+    },
+}

@@ -1,0 +1,107 @@
+//! The [`StageKind`] trait: what every stage kind provides to the pipeline.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+use snni_artifacts::{Record, Store};
+
+use crate::{ParamIssue, StageError};
+
+/// A kind of stage (`synthesize`, `reference`, …).
+///
+/// The pipeline calls [`StageKind::check_params`] while validating a manifest,
+/// [`StageKind::shards`] when planning and [`StageKind::run_shard`] on a blocking thread
+/// for every shard that is not cached. Implementations hold no mutable state.
+pub trait StageKind: Send + Sync + 'static {
+    /// The name used as `kind:` in manifests.
+    fn name(&self) -> &'static str;
+
+    /// Implementation version; bump it whenever the outputs for the same inputs change,
+    /// so cached results of the old implementation are not reused.
+    fn version(&self) -> u32;
+
+    /// One line for `snni --help` style listings.
+    fn summary(&self) -> &'static str;
+
+    /// Validates `params` and returns them with every default filled in (the canonical
+    /// form that enters the fingerprint), or every issue found.
+    fn check_params(
+        &self,
+        params: &serde_json::Value,
+    ) -> Result<serde_json::Value, Vec<ParamIssue>>;
+
+    /// The part of the canonical params that shards depend on. Parameters that only
+    /// choose *which* shards exist (such as a count) are left out, so that growing a
+    /// study keeps the shards it already has.
+    fn shard_params(&self, params: &serde_json::Value) -> serde_json::Value {
+        params.clone()
+    }
+
+    /// The shard keys of this stage, in order.
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError>;
+
+    /// Produces the outputs of one shard.
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError>;
+}
+
+/// What a stage kind sees when it plans its shards.
+pub struct PlanContext<'a> {
+    /// Canonical parameters (from [`StageKind::check_params`]).
+    pub params: &'a serde_json::Value,
+    /// The seed of the stage (the study seed unless the stage overrides it).
+    pub seed: u64,
+    /// The completed stages this one needs.
+    pub upstream: &'a [UpstreamStage],
+}
+
+/// What a stage kind sees when it runs one shard.
+pub struct ShardContext<'a> {
+    /// The shard key.
+    pub shard: &'a str,
+    /// Canonical parameters.
+    pub params: &'a serde_json::Value,
+    /// The stage seed.
+    pub seed: u64,
+    /// The completed stages this one needs.
+    pub upstream: &'a [UpstreamStage],
+    /// The store, to read upstream outputs.
+    pub store: &'a Store,
+}
+
+/// A completed upstream stage: its manifest name, kind and committed record.
+#[derive(Debug, Clone)]
+pub struct UpstreamStage {
+    /// Stage name in the manifest.
+    pub name: String,
+    /// Stage kind.
+    pub kind: String,
+    /// The stage record; its outputs are named `shard/output`.
+    pub record: Record,
+}
+
+/// The outputs of one shard, by name.
+#[derive(Default)]
+pub struct ShardOutputs {
+    /// Output name → data.
+    pub items: BTreeMap<String, OutputData>,
+}
+
+impl ShardOutputs {
+    /// Adds one output.
+    pub fn insert(&mut self, name: impl Into<String>, data: OutputData) {
+        self.items.insert(name.into(), data);
+    }
+}
+
+/// One output before it is stored.
+pub enum OutputData {
+    /// Bytes with a media type (`application/yaml`, `application/json`).
+    Bytes {
+        /// The content.
+        bytes: Vec<u8>,
+        /// Its media type.
+        media_type: &'static str,
+    },
+    /// A table, stored as Parquet.
+    Table(DataFrame),
+}

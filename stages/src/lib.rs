@@ -1,0 +1,22 @@
+//! The stage kinds of an snni study.
+//!
+//! A stage kind turns typed parameters (and the outputs of the stages it needs) into
+//! outputs stored in the artifact store. Each kind says how its work splits into shards,
+//! so that the pipeline can run shards in parallel, commit each one as it finishes and
+//! resume an interrupted stage. The registry in [`registry`] is the single list of kinds
+//! the manifest may name.
+
+mod error;
+mod kind;
+mod params;
+mod reference;
+mod registry;
+pub mod synthesis;
+mod synthesize;
+
+pub use error::StageError;
+pub use kind::{OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
+pub use params::{decode_params, ParamIssue};
+pub use reference::ReferenceKind;
+pub use registry::{kind_by_name, kind_names, KINDS};
+pub use synthesize::SynthesizeKind;
