@@ -1,0 +1,189 @@
+//! The command line: every subcommand and flag of `snni`, with its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// snni-lab: secure neural-network inference performance studies from one YAML manifest.
+///
+/// A manifest declares a study: its seed, network settings and stages (synthesize networks,
+/// reference networks, …). `snni run` plans it as a DAG of cached stages, runs what is not
+/// cached and stores every output; a second run does nothing, and an interrupted run
+/// resumes where it stopped.
+#[derive(Debug, Parser)]
+#[command(name = "snni", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 success, 1 a stage failed, 2 usage error, 3 invalid manifest or network, \
+4 store locked by another snni, 5 store error, 6 input missing from the store, 130 interrupted.";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a study: every stage that is not cached, in dependency order.
+    Run(RunArgs),
+    /// Show what `run` would do and why, without running anything.
+    Plan(PlanArgs),
+    /// Validate manifests and print every error with its position.
+    Check(CheckArgs),
+    /// Inspect, export and import the artifact store.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+    /// Delete what none of the given manifests' current plans reference.
+    Gc(GcArgs),
+    /// Show or validate a network description (a file or a reference name).
+    Network(NetworkArgs),
+    /// List the stage kinds a manifest can use.
+    Kinds,
+}
+
+/// Where the store is, for commands that read one.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The store directory (default: the manifest's `store`, else ./.snni-store).
+    #[arg(long, value_name = "DIR", env = "SNNI_STORE")]
+    pub store: Option<PathBuf>,
+}
+
+/// Stage selection shared by `run` and `plan`.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Run only this stage (repeatable); its upstream stages must be cached.
+    #[arg(long, value_name = "STAGE", conflicts_with = "from")]
+    pub only: Vec<String>,
+    /// Re-run this stage and everything downstream of it.
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+    /// Re-run this stage even if it is cached (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+}
+
+/// `snni run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
+    /// Shards to run at once (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// After a failure, keep running stages that do not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// If another snni holds the store, wait for it instead of failing.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print one JSON event per line on stdout instead of progress.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `snni plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub select: SelectArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `snni check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Manifests to validate.
+    #[arg(required = true)]
+    pub manifests: Vec<PathBuf>,
+}
+
+/// `snni artifacts …`.
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// List stages and shards with digests and sizes.
+    Ls {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        store: StoreArgs,
+        /// Also list every shard.
+        #[arg(long)]
+        shards: bool,
+    },
+    /// Show one output: a network as YAML, a table's schema and head.
+    Show {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        store: StoreArgs,
+        /// `STAGE/SHARD/OUTPUT` as listed by `ls` (e.g. `synth/synth-0003/network`), or a digest.
+        target: String,
+        /// Rows of a table to show.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// Export the store (or what the given manifests reference) to one archive.
+    Export {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        store: StoreArgs,
+        /// The archive to write (a tar file).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Export only what these manifests' current plans reference.
+        #[arg(long = "manifest", value_name = "MANIFEST")]
+        manifests: Vec<PathBuf>,
+    },
+    /// Import an archive made by `export` into a store.
+    Import {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        store: StoreArgs,
+        /// The archive to read.
+        archive: PathBuf,
+    },
+}
+
+/// `snni gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Manifests whose current plans keep their outputs.
+    #[arg(required = true)]
+    pub manifests: Vec<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    /// Only say what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `snni network`.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
+    pub network: String,
+    /// Input size for reference networks, as HxWxC.
+    #[arg(long, default_value = "224x224x3")]
+    pub input: String,
+    /// Print the network as YAML or JSON instead of the layer table.
+    #[arg(long, value_parser = ["table", "yaml", "json"], default_value = "table")]
+    pub format: String,
+}

@@ -1,0 +1,156 @@
+//! `snni run`, `snni plan` and `snni check`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use snni_artifacts::{OnLocked, Store};
+
+use super::{load_study, CommandError, CommandResult};
+use crate::cli::{CheckArgs, PlanArgs, RunArgs, SelectArgs};
+use crate::exec::{run_study, show_events, Display, RunOptions};
+use crate::exit_codes;
+use crate::manifest::{self, Study};
+use crate::plan::{Plan, Selection, Status};
+
+fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError> {
+    let selection = Selection {
+        only: args.only.iter().cloned().collect::<BTreeSet<_>>(),
+        from: args.from.clone(),
+        force: args.force.iter().cloned().collect(),
+    };
+    let unknown = selection.unknown_stages(study);
+    if let Some(name) = unknown.first() {
+        let names: Vec<&str> = study.stages.iter().map(|s| s.name.as_str()).collect();
+        let help = match manifest::closest(name, names.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("stages are: {}", names.join(", ")),
+        };
+        return Err(CommandError::new(
+            exit_codes::USAGE,
+            format!("`{name}` is not a stage of {}", study.manifest.display()),
+        )
+        .help(help));
+    }
+    Ok(selection)
+}
+
+/// `snni run`.
+pub fn run(args: RunArgs) -> CommandResult {
+    let study = load_study(&args.manifest, &args.store)?;
+    let selection = selection(&study, &args.select)?;
+    let store = Store::open(
+        &study.store,
+        if args.wait {
+            OnLocked::Wait
+        } else {
+            OnLocked::Fail
+        },
+    )?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let options = RunOptions {
+        jobs,
+        selection,
+        keep_going: args.keep_going,
+    };
+    let display = if args.json {
+        Display::Json
+    } else {
+        Display::Human
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(jobs.max(2))
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            CommandError::new(
+                exit_codes::STORE_ERROR,
+                format!("start the async runtime: {e}"),
+            )
+        })?;
+    let summary = runtime.block_on(async move {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let shower = tokio::spawn(show_events(receiver, display));
+        let run = run_study(Arc::new(study), store, options, sender);
+        tokio::select! {
+            summary = run => {
+                let _ = shower.await;
+                Some(summary)
+            }
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match summary {
+        None => {
+            eprintln!("interrupted: finished shards are committed; `snni run` again resumes");
+            Ok(exit_codes::INTERRUPTED)
+        }
+        Some(summary) if summary.failed > 0 => Ok(exit_codes::STAGE_FAILED),
+        Some(_) => Ok(exit_codes::SUCCESS),
+    }
+}
+
+/// `snni plan`.
+pub fn plan(args: PlanArgs) -> CommandResult {
+    let study = load_study(&args.manifest, &args.store)?;
+    let selection = selection(&study, &args.select)?;
+    let store = Store::open(&study.store, OnLocked::Fail)?;
+    let plan = Plan::make(&study, &store, &selection)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("plan serializes")
+        );
+        return Ok(exit_codes::SUCCESS);
+    }
+    println!("study {} (store {})", study.name, study.store.display());
+    let width = plan.stages.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for stage in &plan.stages {
+        let needs = if stage.needs.is_empty() {
+            String::new()
+        } else {
+            format!(" <- {}", stage.needs.join(", "))
+        };
+        let shards = stage
+            .shards
+            .map_or(String::new(), |n| format!(", {n} shards"));
+        let fingerprint = stage
+            .fingerprint
+            .as_deref()
+            .map_or(String::new(), |f| format!(" [{}]", &f[..12]));
+        println!(
+            "  {:<width$}  {}{shards}{needs}{fingerprint}",
+            stage.name, stage.kind
+        );
+        println!("  {:<width$}    {}", "", stage.status);
+    }
+    let runs = plan
+        .stages
+        .iter()
+        .filter(|s| matches!(s.status, Status::Run { .. } | Status::Waits { .. }))
+        .count();
+    if plan.all_cached() {
+        println!("nothing to run: every selected stage is cached");
+    } else {
+        println!("{runs} of {} stages will run", plan.stages.len());
+    }
+    Ok(exit_codes::SUCCESS)
+}
+
+/// `snni check`.
+pub fn check(args: CheckArgs) -> CommandResult {
+    let mut code = exit_codes::SUCCESS;
+    for path in &args.manifests {
+        match manifest::load(path, None) {
+            Ok(study) => println!("ok: {} ({} stages)", path.display(), study.stages.len()),
+            Err(err) => {
+                eprintln!("{err}");
+                code = exit_codes::INVALID_INPUT;
+            }
+        }
+    }
+    Ok(code)
+}

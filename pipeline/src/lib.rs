@@ -1,0 +1,55 @@
+//! snni-lab's pipeline: manifests → plan → cached, resumable execution, and the `snni`
+//! command line.
+
+pub mod cli;
+pub mod commands;
+pub mod exec;
+pub mod exit_codes;
+pub mod manifest;
+pub mod plan;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Runs `snni` with `args` and returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                exit_codes::USAGE
+            } else {
+                exit_codes::SUCCESS
+            };
+        }
+    };
+    init_tracing(cli.verbose);
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", err.message);
+            if let Some(help) = &err.help {
+                eprintln!("help: {help}");
+            }
+            err.code
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

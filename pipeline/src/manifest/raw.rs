@@ -1,0 +1,65 @@
+//! Phase 1: the manifest as written. Each part is decoded on its own so that one bad
+//! stage does not hide the errors of the others.
+
+use serde::Deserialize;
+
+/// Keys allowed at the top level of a manifest.
+pub const TOP_KEYS: &[&str] = &["name", "description", "seed", "store", "settings", "stages"];
+
+/// One stage as written under `stages:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// The stage kind.
+    pub kind: String,
+    /// Upstream stage names.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Kind-specific parameters.
+    #[serde(default)]
+    pub params: serde_yaml::Value,
+    /// Overrides the study seed for this stage.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Keys allowed in a stage.
+pub const STAGE_KEYS: &[&str] = &["kind", "needs", "params", "seed", "description"];
+
+/// One network setting as written under `settings:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSetting {
+    /// Link rate, e.g. `7gbit`, `380mbit`.
+    #[serde(default)]
+    pub bandwidth: Option<String>,
+    /// Round-trip time, e.g. `0.5ms`, `10ms`.
+    #[serde(default)]
+    pub rtt: Option<String>,
+    /// Packet loss in percent.
+    #[serde(default)]
+    pub loss: Option<f64>,
+}
+
+/// Keys allowed in a setting.
+pub const SETTING_KEYS: &[&str] = &["bandwidth", "rtt", "loss"];
+
+/// The manifest after phase 1: every part that decoded, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct RawManifest {
+    /// Study name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Study seed.
+    pub seed: Option<u64>,
+    /// Store directory, relative to the manifest's folder.
+    pub store: Option<String>,
+    /// Settings in file order.
+    pub settings: Vec<(String, RawSetting)>,
+    /// Stages in file order.
+    pub stages: Vec<(String, RawStage)>,
+}

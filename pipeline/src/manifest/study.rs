@@ -1,0 +1,60 @@
+//! Phase 2: a validated study — references resolved, stage parameters typed and
+//! canonical, stages in dependency order.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use snni_stages::StageKind;
+
+/// A validated study.
+pub struct Study {
+    /// Study name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Study seed.
+    pub seed: u64,
+    /// The store directory (resolved against the manifest's folder).
+    pub store: PathBuf,
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// Network settings by name.
+    pub settings: BTreeMap<String, Setting>,
+    /// Stages in dependency order (every stage after the stages it needs).
+    pub stages: Vec<StageDecl>,
+}
+
+impl Study {
+    /// The stage named `name`.
+    pub fn stage(&self, name: &str) -> Option<&StageDecl> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+/// A network setting: loopback when both `bandwidth_bps` and `rtt_us` are absent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Setting {
+    /// Link rate in bit/s.
+    pub bandwidth_bps: Option<u64>,
+    /// Round-trip time in microseconds.
+    pub rtt_us: Option<f64>,
+    /// Packet loss in percent.
+    pub loss_percent: Option<f64>,
+}
+
+/// One stage of a validated study.
+pub struct StageDecl {
+    /// Name in the manifest.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static dyn StageKind,
+    /// Upstream stages, as written.
+    pub needs: Vec<String>,
+    /// Canonical parameters (defaults filled in).
+    pub params: serde_json::Value,
+    /// The stage seed.
+    pub seed: u64,
+    /// Free text from the manifest.
+    pub description: Option<String>,
+}

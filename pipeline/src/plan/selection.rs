@@ -1,0 +1,54 @@
+//! Which stages a run or plan covers: `--only`, `--from` and `--force`.
+
+use std::collections::BTreeSet;
+
+use crate::manifest::Study;
+
+/// The stages selected and forced on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Run only these stages (their upstream must be cached).
+    pub only: BTreeSet<String>,
+    /// Re-run this stage and everything downstream of it.
+    pub from: Option<String>,
+    /// Re-run these stages even if cached.
+    pub force: BTreeSet<String>,
+}
+
+impl Selection {
+    /// Names given on the command line that are not stages of `study`.
+    pub fn unknown_stages<'a>(&'a self, study: &Study) -> Vec<&'a str> {
+        self.only
+            .iter()
+            .chain(self.force.iter())
+            .chain(self.from.iter())
+            .filter(|name| study.stage(name).is_none())
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Whether `stage` is part of this run.
+    pub fn selected(&self, study: &Study, stage: &str) -> bool {
+        if let Some(from) = &self.from {
+            return stage == from || downstream_of(study, from).contains(stage);
+        }
+        self.only.is_empty() || self.only.contains(stage)
+    }
+
+    /// Whether `stage` must run even if cached.
+    pub fn forced(&self, _study: &Study, stage: &str) -> bool {
+        self.force.contains(stage) || self.from.as_deref() == Some(stage)
+    }
+}
+
+/// Every stage that depends, directly or not, on `root`.
+pub fn downstream_of(study: &Study, root: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    // Stages are in dependency order, so one pass suffices.
+    for stage in &study.stages {
+        if stage.needs.iter().any(|n| n == root || found.contains(n)) {
+            found.insert(stage.name.clone());
+        }
+    }
+    found
+}

@@ -1,0 +1,76 @@
+//! Every manifest in `manifests/` validates, and every invalid fixture gives exactly its
+//! expected, positioned errors.
+//!
+//! Expected texts live beside the fixtures as `NAME.expected`. After an intended change
+//! of wording, regenerate them with `SNNI_BLESS=1 cargo test -p snni-pipeline --test
+//! manifests` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use snni_pipeline::manifest::{check, SourceFile};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
+}
+
+#[test]
+fn every_example_manifest_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            seen += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(errors) = check(SourceFile::new(&path, text), None) {
+                panic!("{} is invalid:\n{errors}", path.display());
+            }
+        }
+    }
+    assert!(
+        seen >= 2,
+        "expected at least smoke.yaml and paper.yaml in manifests/"
+    );
+}
+
+#[test]
+fn invalid_fixtures_give_their_expected_errors() {
+    let bless = std::env::var_os("SNNI_BLESS").is_some();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    assert!(
+        paths.len() >= 15,
+        "the issue asks for at least 15 invalid manifests"
+    );
+    let mut mismatches = Vec::new();
+    for path in &paths {
+        let name = Path::new(path.file_name().unwrap());
+        let text = std::fs::read_to_string(path).unwrap();
+        let actual = match check(SourceFile::new(name, text), None) {
+            Ok(_) => format!("unexpectedly valid: {}\n", name.display()),
+            Err(errors) => format!("{errors}\n"),
+        };
+        let expected_path = path.with_extension("expected");
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            mismatches.push(format!(
+                "--- {}\nexpected:\n{expected}\nactual:\n{actual}",
+                name.display()
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} fixtures differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
