@@ -1,0 +1,1 @@
+//! End-to-end tests of the `snni` binary live in `tests/`.

@@ -1,0 +1,120 @@
+//! A small builder for running the `snni` binary in a scratch folder.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `snni` binary cargo built beside this test binary.
+pub fn snni_bin() -> PathBuf {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("snni{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p snni-pipeline` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A scratch folder holding a manifest and a store.
+pub struct Scratch {
+    /// The temporary folder (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// An empty scratch folder.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Path of `name` inside the folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to `name` and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// A command running `snni` with `args` in this folder.
+    pub fn snni(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(snni_bin());
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("SNNI_STORE")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `snni` with `args` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.snni(args).output().expect("run snni");
+        Run::from(output)
+    }
+}
+
+/// The outcome of one `snni` invocation.
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output if it differs.
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// JSON events from `--json` output.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("a JSON event per line"))
+            .collect()
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A small study: `count` synthesized networks at 16x16x3 plus SqueezeNet at 32x32x3.
+pub fn small_manifest(count: usize) -> String {
+    format!(
+        "name: small\nseed: 3\nstore: store\nsettings:\n  local: {{}}\nstages:\n  synth:\n    kind: synthesize\n    params:\n      count: {count}\n      input: {{h: 16, w: 16, c: 3}}\n      layers: {{min: 2, max: 4}}\n  reference:\n    kind: reference\n    params:\n      networks: [squeezenet]\n      input: {{h: 32, w: 32, c: 3}}\n"
+    )
+}

@@ -1,0 +1,343 @@
+//! End to end: `snni run`, `plan`, `check`, caching, resuming after kill -9, locking,
+//! artifacts and gc, all through the binary.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use common::{repo_root, small_manifest, Scratch};
+
+#[test]
+fn smoke_manifest_runs_then_is_fully_cached() {
+    let scratch = Scratch::new();
+    let manifest = repo_root().join("manifests/smoke.yaml");
+    let manifest = manifest.to_str().unwrap();
+    let store = scratch.path("store");
+    let store = store.to_str().unwrap();
+    let first = scratch
+        .run(&["run", manifest, "--store", store])
+        .expect_code(0);
+    assert!(first.stderr.contains("2 ran"), "{}", first.stderr);
+    let second = scratch
+        .run(&["run", manifest, "--store", store, "--json"])
+        .expect_code(0);
+    let events = second.events();
+    let cached = events
+        .iter()
+        .filter(|e| e["event"] == "stage_cached")
+        .count();
+    assert_eq!(cached, 2, "{events:?}");
+    assert!(events.iter().all(|e| e["event"] != "shard_finished"));
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "run_finished");
+    assert_eq!(summary["ran"], 0);
+    assert_eq!(summary["cached"], 2);
+}
+
+#[test]
+fn plan_explains_a_parameter_change_and_growth_keeps_shards() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(5));
+    let manifest = manifest.to_str().unwrap();
+    let before = scratch.run(&["plan", manifest]).expect_code(0);
+    assert!(
+        before.stdout.contains("will run (new)"),
+        "{}",
+        before.stdout
+    );
+    scratch.run(&["run", manifest]).expect_code(0);
+    let cached = scratch.run(&["plan", manifest]).expect_code(0);
+    assert!(
+        cached.stdout.contains("nothing to run"),
+        "{}",
+        cached.stdout
+    );
+
+    scratch.write("study.yaml", &small_manifest(7));
+    let changed = scratch.run(&["plan", manifest]).expect_code(0);
+    assert!(
+        changed.stdout.contains("params changed: count: 5 -> 7"),
+        "{}",
+        changed.stdout
+    );
+    assert!(
+        changed.stdout.contains("resuming: 5 of 7 shards done"),
+        "{}",
+        changed.stdout
+    );
+    let json = scratch.run(&["plan", manifest, "--json"]).expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(plan["stages"][0]["status"], "run");
+    assert_eq!(plan["stages"][1]["status"], "cached");
+
+    let grown = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let ran: Vec<_> = grown
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "shard_finished")
+        .collect();
+    assert_eq!(ran.len(), 2, "only the two new networks run");
+}
+
+#[test]
+fn force_and_only_select_stages() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(3));
+    let manifest = manifest.to_str().unwrap();
+    scratch.run(&["run", manifest]).expect_code(0);
+    let forced = scratch
+        .run(&["run", manifest, "--force", "reference", "--json"])
+        .expect_code(0);
+    let events = forced.events();
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "stage_started" && e["stage"] == "reference"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "stage_cached" && e["stage"] == "synth"));
+    let plan = scratch
+        .run(&["plan", manifest, "--only", "synth"])
+        .expect_code(0);
+    assert!(plan.stdout.contains("not selected"), "{}", plan.stdout);
+    let unknown = scratch
+        .run(&["run", manifest, "--only", "synht"])
+        .expect_code(2);
+    assert!(
+        unknown.stderr.contains("did you mean `synth`?"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn invalid_manifest_exits_3_with_positioned_errors() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "bad.yaml",
+        "name: bad\nseed: 1\nstages:\n  synth:\n    kind: synthesise\n",
+    );
+    let run = scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(3);
+    assert!(
+        run.stderr
+            .contains("error[E005]: unknown stage kind `synthesise`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad.yaml:5:11"), "{}", run.stderr);
+    let check = scratch
+        .run(&["check", manifest.to_str().unwrap()])
+        .expect_code(3);
+    assert!(
+        check.stderr.contains("did you mean `synthesize`?"),
+        "{}",
+        check.stderr
+    );
+}
+
+/// A child `snni` that is killed (SIGKILL) and reaped when dropped, so a failing test
+/// never leaves it running.
+struct Running {
+    child: std::process::Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    /// Starts a long run and waits for its first committed shard.
+    fn start(scratch: &Scratch, manifest: &str) -> Running {
+        let mut child = scratch
+            .snni(&["run", manifest, "--json", "--jobs", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut running = Running { child, stdout };
+        assert!(
+            running.skip_events("\"shard_finished\"", 1),
+            "run ended before a shard finished"
+        );
+        running
+    }
+
+    /// Reads events until `count` lines containing `needle` were seen; false at EOF.
+    fn skip_events(&mut self, needle: &str, count: usize) -> bool {
+        let mut seen = 0;
+        let mut line = String::new();
+        while seen < count {
+            line.clear();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                return false;
+            }
+            if line.contains(needle) {
+                seen += 1;
+            }
+        }
+        true
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn kill_9_mid_stage_then_resume_matches_an_uninterrupted_run() {
+    let count = 1500;
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(count));
+    let manifest = manifest.to_str().unwrap();
+    let mut run = Running::start(&scratch, manifest);
+    // Let a few more shards commit, then kill -9 in the middle of the stage.
+    assert!(
+        run.skip_events("\"shard_finished\"", 20),
+        "the run ended too early to be killed mid-stage"
+    );
+    run.kill();
+
+    let resumed = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let started = resumed
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "stage_started" && e["stage"] == "synth")
+        .expect("synth resumes");
+    let done_before = started["resumed"].as_u64().unwrap();
+    assert!(
+        done_before > 0 && done_before < count as u64,
+        "resumed {done_before} of {count}"
+    );
+
+    // An uninterrupted run in another folder gives identical outputs.
+    let clean = Scratch::new();
+    let clean_manifest = clean.write("study.yaml", &small_manifest(count));
+    clean
+        .run(&["run", clean_manifest.to_str().unwrap()])
+        .expect_code(0);
+    for stage in ["synth", "reference"] {
+        let a = snni_artifacts::Store::open(&scratch.path("store"), snni_artifacts::OnLocked::Fail)
+            .unwrap();
+        let b = snni_artifacts::Store::open(&clean.path("store"), snni_artifacts::OnLocked::Fail)
+            .unwrap();
+        let ra = a
+            .get(&a.stage_state(stage).unwrap().unwrap().fingerprint)
+            .unwrap()
+            .unwrap();
+        let rb = b
+            .get(&b.stage_state(stage).unwrap().unwrap().fingerprint)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ra.fingerprint, rb.fingerprint);
+        assert_eq!(ra.outputs, rb.outputs, "outputs of {stage} differ");
+    }
+}
+
+#[test]
+fn a_second_run_on_a_busy_store_fails_naming_the_other_process() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(3000));
+    let manifest = manifest.to_str().unwrap();
+    let mut first = Running::start(&scratch, manifest);
+    let second = scratch.run(&["run", manifest]);
+    let pid = first.child.id();
+    first.kill();
+    let second = second.expect_code(4);
+    assert!(
+        second.stderr.contains(&pid.to_string()),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("--wait"),
+        "the message says how to wait: {}",
+        second.stderr
+    );
+}
+
+#[test]
+fn artifacts_ls_show_export_import_and_gc() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(4));
+    let manifest = manifest.to_str().unwrap();
+    scratch.run(&["run", manifest]).expect_code(0);
+    let ls = scratch
+        .run(&["artifacts", "ls", "--store", "store", "--shards"])
+        .expect_code(0);
+    assert!(ls.stdout.contains("synth[synth-0003]"), "{}", ls.stdout);
+    let show = scratch
+        .run(&[
+            "artifacts",
+            "show",
+            "--store",
+            "store",
+            "synth/synth-0001/network",
+        ])
+        .expect_code(0);
+    assert!(show.stdout.contains("name: synth-0001"), "{}", show.stdout);
+    let missing = scratch
+        .run(&[
+            "artifacts",
+            "show",
+            "--store",
+            "store",
+            "synth/synth-0001/netwrk",
+        ])
+        .expect_code(6);
+    assert!(
+        missing.stderr.contains("did you mean"),
+        "{}",
+        missing.stderr
+    );
+
+    scratch
+        .run(&["artifacts", "export", "--store", "store", "-o", "study.tar"])
+        .expect_code(0);
+    scratch
+        .run(&["artifacts", "import", "--store", "copy", "study.tar"])
+        .expect_code(0);
+    let plan = scratch
+        .run(&["plan", manifest, "--store", "copy"])
+        .expect_code(0);
+    assert!(
+        plan.stdout.contains("nothing to run"),
+        "a reviewer's imported store is fully cached:\n{}",
+        plan.stdout
+    );
+
+    // Shrinking the study leaves two networks unreferenced; gc removes them and what the
+    // manifest still references stays cached.
+    scratch.write("study.yaml", &small_manifest(2));
+    scratch.run(&["run", manifest]).expect_code(0);
+    let gc = scratch.run(&["gc", manifest]).expect_code(0);
+    assert!(gc.stdout.contains("freed"), "{}", gc.stdout);
+    let plan = scratch.run(&["plan", manifest]).expect_code(0);
+    assert!(plan.stdout.contains("nothing to run"), "{}", plan.stdout);
+    let ls = scratch
+        .run(&["artifacts", "ls", "--store", "store", "--shards"])
+        .expect_code(0);
+    assert!(!ls.stdout.contains("synth[synth-0003]"), "{}", ls.stdout);
+}
+
+#[test]
+fn network_command_describes_reference_networks() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&["network", "resnet50"]).expect_code(0);
+    assert!(run.stdout.contains("25557032 parameters"), "{}", run.stdout);
+    let bad = scratch.write(
+        "net.yaml",
+        "name: bad\ninput: {h: 8, w: 8, c: 3}\nlayers:\n  - {name: fc, kind: fc, units: 10}\n",
+    );
+    let run = scratch
+        .run(&["network", bad.to_str().unwrap()])
+        .expect_code(3);
+    assert!(run.stderr.contains("fc"), "{}", run.stderr);
+}
