@@ -5,11 +5,15 @@
 
 use super::{Op, Shape};
 
-/// How many of `channels` stay ReLU in a `poly_act` layer with `relu_fraction` (rounded to
-/// the nearest channel); the first ones stay ReLU, the rest use the polynomial.
+/// How many of `channels` stay ReLU in a `poly_act` layer with `relu_fraction`:
+/// `⌈relu_fraction·C⌉`, at most `C`; the first ones stay ReLU, the rest use the polynomial.
+/// A slack of 1e-9 absorbs float noise, so 0.7 of 10 channels is 7, not 8. This is the one
+/// rule: the secure protocol (`nonlinear::PolyParams::relu_channels`) uses it too.
 pub fn poly_relu_channels(channels: usize, relu_fraction: f64) -> usize {
-    let relu = (channels as f64 * relu_fraction.clamp(0.0, 1.0)).round() as usize;
-    relu.min(channels)
+    let kept = (relu_fraction.clamp(0.0, 1.0) * channels as f64 - 1e-9)
+        .ceil()
+        .max(0.0);
+    (kept as usize).min(channels)
 }
 
 /// Parameter, operation and size counts of one layer with known shapes.

@@ -80,10 +80,7 @@ impl PolyParams {
     /// Channels `0..relu_channels(C)` keep ReLU: `⌈relu_fraction·C⌉`, at most `C`. A
     /// slack of 1e-9 absorbs float noise, so 0.7 of 10 channels is 7, not 8.
     pub fn relu_channels(&self, channels: usize) -> usize {
-        let kept = (self.relu_fraction * channels as f64 - 1e-9)
-            .ceil()
-            .max(0.0);
-        (kept as usize).min(channels)
+        crate::network::poly_relu_channels(channels, self.relu_fraction)
     }
 
     /// The coefficients at scale `scale` as ring elements.
