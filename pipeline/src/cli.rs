@@ -43,6 +43,87 @@ pub enum Command {
     Network(NetworkArgs),
     /// List the stage kinds a manifest can use.
     Kinds,
+    /// Run one party of a secure inference (server: weights; client: input).
+    #[command(subcommand)]
+    Party(PartyCommand),
+    /// Run a secure inference on loopback: server and client as two child processes,
+    /// then print per-layer metering for both parties.
+    Infer(InferArgs),
+}
+
+/// Settings shared by both parties and `infer`.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
+    #[arg(long)]
+    pub network: String,
+    /// Input size for reference networks, as HxWxC.
+    #[arg(long, value_name = "HxWxC", default_value = "224x224x3")]
+    pub input_size: String,
+    /// Share bit length ℓ (shares live in Z_2^ℓ); both parties must agree.
+    #[arg(long, default_value_t = 41)]
+    pub ell: u32,
+    /// Fixed-point scale (a real v is round(v·2^scale)); both parties must agree.
+    #[arg(long, default_value_t = 12)]
+    pub scale: u32,
+    /// Seconds to wait for the peer (connection and each message) before failing.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+    /// Worker threads per party (recorded; the engine runs one thread per party today).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// `snni party …`.
+#[derive(Debug, Subcommand)]
+pub enum PartyCommand {
+    /// The server: holds the weights, listens for one client.
+    Server {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        engine: EngineArgs,
+        /// Weights: `seed:N` (random, seeded) or a weights JSON file.
+        #[arg(long, default_value = "seed:1")]
+        weights: String,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7411")]
+        listen: String,
+        /// Write the per-layer JSON lines here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The client: holds the input, connects to the server, learns the output.
+    Client {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        engine: EngineArgs,
+        /// Input: `seed:N` (random, seeded) or an input JSON file.
+        #[arg(long, default_value = "seed:1")]
+        input: String,
+        /// The server's address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7411")]
+        connect: String,
+        /// Write the per-layer JSON lines here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `snni infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub engine: EngineArgs,
+    /// Weights: `seed:N` or a weights JSON file.
+    #[arg(long, default_value = "seed:1")]
+    pub weights: String,
+    /// Input: `seed:N` or an input JSON file.
+    #[arg(long, default_value = "seed:1")]
+    pub input: String,
+    /// Print both parties' JSON lines (each has a `party` field) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the store is, for commands that read one.

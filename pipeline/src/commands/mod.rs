@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod network;
+mod party;
 mod study;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,8 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Artifacts(command) => artifacts::run(command),
         Command::Gc(args) => artifacts::gc(args),
         Command::Network(args) => network::show(args),
+        Command::Party(command) => party::party(command),
+        Command::Infer(args) => party::infer(args),
         Command::Kinds => {
             for kind in snni_stages::KINDS {
                 println!(

@@ -1,0 +1,302 @@
+//! `snni party server|client` (one party of a secure inference) and `snni infer` (both
+//! parties as child processes on loopback, with a per-layer table of their metering).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use snni_engine::network::Network;
+use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource};
+
+use super::network::{load_network, parse_shape};
+use super::{CommandError, CommandResult};
+use crate::cli::{EngineArgs, InferArgs, PartyCommand};
+use crate::exec::error_chain;
+use crate::exit_codes;
+
+fn engine_config(args: &EngineArgs) -> EngineConfig {
+    EngineConfig {
+        ell: args.ell,
+        scale: args.scale,
+        threads: args.threads.max(1),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..EngineConfig::default()
+    }
+}
+
+fn network(args: &EngineArgs) -> Result<Network, CommandError> {
+    let network = load_network(&args.network, parse_shape(&args.input_size)?)?;
+    network.validate().map_err(|e| {
+        CommandError::new(
+            exit_codes::INVALID_INPUT,
+            format!("{}: {}", args.network, error_chain(&e)),
+        )
+    })?;
+    Ok(network)
+}
+
+/// Where weights or an input come from: `seed:N` or a file.
+enum Source {
+    Seed(u64),
+    File(PathBuf),
+}
+
+/// Parses `seed:N` or a file path.
+fn source(text: &str, what: &str) -> Result<Source, CommandError> {
+    match text.strip_prefix("seed:") {
+        Some(seed) => seed.parse().map(Source::Seed).map_err(|_| {
+            CommandError::new(exit_codes::USAGE, format!("`{text}` is not a seed")).help(format!(
+                "write --{what} seed:N with a whole number N, or a file path"
+            ))
+        }),
+        None => Ok(Source::File(PathBuf::from(text))),
+    }
+}
+
+fn write_report(report: &RunReport, out: Option<&PathBuf>) -> Result<(), CommandError> {
+    let io_error = |e: std::io::Error| {
+        CommandError::new(exit_codes::STORE_ERROR, format!("write the metering: {e}"))
+    };
+    match out {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(io_error)?;
+            let mut writer = std::io::BufWriter::new(file);
+            report.write_json_lines(&mut writer).map_err(io_error)?;
+            writer.flush().map_err(io_error)
+        }
+        None => report
+            .write_json_lines(std::io::stdout().lock())
+            .map_err(io_error),
+    }
+}
+
+fn engine_failure(party: &str, err: &dyn std::error::Error) -> CommandError {
+    CommandError::new(
+        exit_codes::STAGE_FAILED,
+        format!("{party}: {}", error_chain(err)),
+    )
+}
+
+/// `snni party …`.
+pub fn party(command: PartyCommand) -> CommandResult {
+    match command {
+        PartyCommand::Server {
+            engine,
+            weights,
+            listen,
+            out,
+        } => {
+            let network = network(&engine)?;
+            let weights = match source(&weights, "weights")? {
+                Source::Seed(seed) => WeightSource::Seed(seed),
+                Source::File(path) => WeightSource::File(path),
+            };
+            let listener = TcpListener::bind(&listen).map_err(|e| {
+                CommandError::new(exit_codes::USAGE, format!("listen on {listen}: {e}"))
+                    .help("choose a free address with --listen, e.g. 127.0.0.1:0 for any port")
+            })?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| engine_failure("server", &e))?;
+            eprintln!("server: listening on {address}");
+            let report =
+                runtime::run_server(&network, &weights, &engine_config(&engine), &listener)
+                    .map_err(|e| engine_failure("server", &e))?;
+            write_report(&report, out.as_ref())?;
+            Ok(exit_codes::SUCCESS)
+        }
+        PartyCommand::Client {
+            engine,
+            input,
+            connect,
+            out,
+        } => {
+            let network = network(&engine)?;
+            let input = match source(&input, "input")? {
+                Source::Seed(seed) => InputSource::Seed(seed),
+                Source::File(path) => InputSource::File(path),
+            };
+            let report =
+                runtime::run_client(&network, &input, &engine_config(&engine), connect.as_str())
+                    .map_err(|e| engine_failure("client", &e))?;
+            write_report(&report, out.as_ref())?;
+            Ok(exit_codes::SUCCESS)
+        }
+    }
+}
+
+/// A free loopback port. The listener is dropped before the server binds it again, so a
+/// race with another process is possible but harmless: the server then fails to bind and
+/// says so.
+fn free_port() -> Result<u16, CommandError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("find a free loopback port: {e}"),
+        )
+    })?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("find a free loopback port: {e}"),
+        )
+    })
+}
+
+/// The last lines of a child's stderr, for error messages.
+fn tail(bytes: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `snni infer`.
+pub fn infer(args: InferArgs) -> CommandResult {
+    // Validate here so that a bad network is one clear error, not two from the children.
+    network(&args.engine)?;
+    source(&args.weights, "weights")?;
+    source(&args.input, "input")?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("find the snni binary: {e}"),
+        )
+    })?;
+    let address = format!("127.0.0.1:{}", free_port()?);
+    let engine = &args.engine;
+    let common = vec![
+        "--network".to_string(),
+        engine.network.clone(),
+        "--input-size".into(),
+        engine.input_size.clone(),
+        "--ell".into(),
+        engine.ell.to_string(),
+        "--scale".into(),
+        engine.scale.to_string(),
+        "--timeout".into(),
+        engine.timeout.to_string(),
+        "--threads".into(),
+        engine.threads.to_string(),
+    ];
+    let mut server_args = vec!["party".to_string(), "server".into()];
+    server_args.extend(common.iter().cloned());
+    server_args.extend([
+        "--weights".into(),
+        args.weights.clone(),
+        "--listen".into(),
+        address.clone(),
+    ]);
+    let mut client_args = vec!["party".to_string(), "client".into()];
+    client_args.extend(common.iter().cloned());
+    client_args.extend([
+        "--input".into(),
+        args.input.clone(),
+        "--connect".into(),
+        address.clone(),
+    ]);
+    let spawn = |party_args: &[String]| {
+        let expression = duct::cmd(&exe, party_args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        tracing::debug!(?expression, "starting a party");
+        expression.start().map_err(|e| {
+            CommandError::new(
+                exit_codes::STORE_ERROR,
+                format!("start a party process: {e}"),
+            )
+        })
+    };
+    let server = spawn(&server_args)?;
+    let client = spawn(&client_args)?;
+    let client_out = client
+        .wait()
+        .map_err(|e| engine_failure("client", &e))?
+        .clone();
+    let server_out = server
+        .wait()
+        .map_err(|e| engine_failure("server", &e))?
+        .clone();
+    if !server_out.status.success() || !client_out.status.success() {
+        return Err(CommandError::new(
+            exit_codes::STAGE_FAILED,
+            format!(
+                "secure inference failed (server {}, client {})\n--- server stderr ---\n{}\n--- client stderr ---\n{}",
+                server_out.status,
+                client_out.status,
+                tail(&server_out.stderr, 20),
+                tail(&client_out.stderr, 20)
+            ),
+        ));
+    }
+    let parse = |bytes: &[u8]| -> Result<Vec<serde_json::Value>, CommandError> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| {
+                    CommandError::new(
+                        exit_codes::STAGE_FAILED,
+                        format!("a party wrote an unreadable metering line: {e}"),
+                    )
+                })
+            })
+            .collect()
+    };
+    let server_lines = parse(&server_out.stdout)?;
+    let client_lines = parse(&client_out.stdout)?;
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        for line in server_lines.iter().chain(&client_lines) {
+            let _ = writeln!(out, "{line}");
+        }
+        return Ok(exit_codes::SUCCESS);
+    }
+    print_table(&server_lines, &client_lines);
+    Ok(exit_codes::SUCCESS)
+}
+
+fn print_table(server: &[serde_json::Value], client: &[serde_json::Value]) {
+    // Layer lines carry their measurements at the top level.
+    let ms = |v: &serde_json::Value| v["wall_s"].as_f64().unwrap_or(0.0) * 1e3;
+    let kib = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap_or(0.0) / 1024.0;
+    println!(
+        "{:>4}  {:<28} {:<16} {:>14} {:>11} {:>11} {:>11} {:>11} {:>6}",
+        "#", "layer", "kind", "output", "server ms", "client ms", "c→s KiB", "s→c KiB", "rounds"
+    );
+    let layers = |lines: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["record"] == "layer")
+            .cloned()
+            .collect()
+    };
+    for (s, c) in layers(server).iter().zip(layers(client).iter()) {
+        let shape = &c["output"];
+        println!(
+            "{:>4}  {:<28} {:<16} {:>14} {:>11.1} {:>11.1} {:>11.1} {:>11.1} {:>6}",
+            c["index"].as_u64().unwrap_or(0),
+            c["name"].as_str().unwrap_or(""),
+            c["kind"].as_str().unwrap_or(""),
+            format!("{}x{}x{}", shape["h"], shape["w"], shape["c"]),
+            ms(s),
+            ms(c),
+            kib(c, "bytes_sent"),
+            kib(c, "bytes_received"),
+            c["rounds"].as_u64().unwrap_or(0)
+        );
+    }
+    for (party, lines) in [("server", server), ("client", client)] {
+        if let Some(run) = lines.iter().find(|l| l["record"] == "run") {
+            println!(
+                "{party}: setup {:.2}s, inference {:.2}s wall / {:.2}s CPU, sent {:.1} MiB, received {:.1} MiB",
+                run["setup"]["wall_s"].as_f64().unwrap_or(0.0),
+                run["inference"]["wall_s"].as_f64().unwrap_or(0.0),
+                run["inference"]["cpu_s"].as_f64().unwrap_or(0.0),
+                run["total"]["bytes_sent"].as_f64().unwrap_or(0.0) / 1048576.0,
+                run["total"]["bytes_received"].as_f64().unwrap_or(0.0) / 1048576.0,
+            );
+        }
+    }
+}

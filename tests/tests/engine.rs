@@ -1,0 +1,185 @@
+//! End to end: `snni infer` and `snni party server|client` run real secure inference
+//! between two processes and print per-layer metering.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::Scratch;
+
+/// A SqueezeNet-like network: a strided conv stem, max pooling, one fire module (squeeze,
+/// two expands, concat), batch norm, global average pooling and an FC head.
+const SQUEEZE_LIKE: &str = "\
+name: squeeze-like
+input: {h: 16, w: 14, c: 3}
+layers:
+  - {name: conv1, kind: conv, filters: 8, kernel: 3, stride: 2, padding: 1, bias: true}
+  - {name: relu1, kind: relu}
+  - {name: pool1, kind: max_pool, kernel: 3, stride: 2, padding: 1}
+  - {name: squeeze, kind: conv, filters: 4, kernel: 1}
+  - {name: squeeze_relu, kind: relu}
+  - {name: expand1, kind: conv, filters: 8, kernel: 1, inputs: [squeeze_relu]}
+  - {name: expand3, kind: conv, filters: 8, kernel: 3, padding: 1, inputs: [squeeze_relu]}
+  - {name: fire, kind: concat, inputs: [expand1, expand3]}
+  - {name: bn, kind: batch_norm}
+  - {name: relu2, kind: relu}
+  - {name: pool2, kind: avg_pool, kernel: 2, stride: 2}
+  - {name: gap, kind: global_avg_pool}
+  - {name: flat, kind: flatten}
+  - {name: fc, kind: fc, units: 10}
+";
+
+const LAYERS: usize = 14;
+
+#[test]
+fn infer_runs_both_parties_and_prints_json_lines_per_layer() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let run = scratch
+        .run(&["infer", "--network", network.to_str().unwrap(), "--json"])
+        .expect_code(0);
+    let lines = run.events();
+    for party in ["server", "client"] {
+        let layers: Vec<_> = lines
+            .iter()
+            .filter(|l| l["party"] == party && l["record"] == "layer")
+            .collect();
+        assert_eq!(layers.len(), LAYERS, "{party}: one line per layer");
+        for (i, layer) in layers.iter().enumerate() {
+            assert_eq!(layer["index"], i, "{party}: layers in order");
+            for field in [
+                "name",
+                "kind",
+                "output",
+                "wall_s",
+                "cpu_s",
+                "bytes_sent",
+                "bytes_received",
+                "rounds",
+                "counts",
+            ] {
+                assert!(
+                    !layer[field].is_null(),
+                    "{party} layer {i} lacks `{field}`: {layer}"
+                );
+            }
+            let crypto = !matches!(
+                layer["kind"].as_str().unwrap(),
+                "concat" | "flatten" | "add"
+            );
+            let bytes =
+                layer["bytes_sent"].as_u64().unwrap() + layer["bytes_received"].as_u64().unwrap();
+            assert_eq!(
+                bytes > 0,
+                crypto,
+                "{party} layer {i} ({}) traffic: {bytes} bytes",
+                layer["kind"]
+            );
+        }
+        let run_line: Vec<_> = lines
+            .iter()
+            .filter(|l| l["party"] == party && l["record"] == "run")
+            .collect();
+        assert_eq!(run_line.len(), 1, "{party}: one run line");
+        assert_eq!(run_line[0]["ell"], 41);
+        assert!(run_line[0]["setup"]["wall_s"].as_f64().unwrap() > 0.0);
+    }
+    // What one party sent, the other received.
+    let total = |party: &str, key: &str| -> u64 {
+        lines
+            .iter()
+            .filter(|l| l["party"] == party && l["record"] == "layer")
+            .map(|l| l[key].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        total("client", "bytes_sent"),
+        total("server", "bytes_received")
+    );
+    assert_eq!(
+        total("server", "bytes_sent"),
+        total("client", "bytes_received")
+    );
+}
+
+#[test]
+fn infer_prints_a_table_by_default() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let run = scratch
+        .run(&["infer", "--network", network.to_str().unwrap()])
+        .expect_code(0);
+    assert!(run.stdout.contains("expand3"), "{}", run.stdout);
+    assert!(run.stdout.contains("client: setup"), "{}", run.stdout);
+}
+
+#[test]
+fn parties_with_different_networks_fail_with_a_digest_mismatch_on_both_sides() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let other = scratch.write(
+        "other.yaml",
+        &SQUEEZE_LIKE.replace("units: 10", "units: 12"),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let server = scratch
+        .snni(&[
+            "party",
+            "server",
+            "--network",
+            network.to_str().unwrap(),
+            "--listen",
+            &address,
+            "--timeout",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = scratch
+        .run(&[
+            "party",
+            "client",
+            "--network",
+            other.to_str().unwrap(),
+            "--connect",
+            &address,
+            "--timeout",
+            "30",
+        ])
+        .expect_code(1);
+    let server = common::Run::from(server.wait_with_output().unwrap()).expect_code(1);
+    assert!(
+        client.stderr.contains("digest mismatch"),
+        "{}",
+        client.stderr
+    );
+    assert!(
+        server.stderr.contains("digest mismatch"),
+        "{}",
+        server.stderr
+    );
+}
+
+#[test]
+fn infer_rejects_an_invalid_network_before_starting_parties() {
+    let scratch = Scratch::new();
+    let bad = scratch.write(
+        "bad.yaml",
+        "name: bad\ninput: {h: 8, w: 8, c: 3}\nlayers:\n  - {name: fc, kind: fc, units: 10}\n",
+    );
+    let run = scratch
+        .run(&["infer", "--network", bad.to_str().unwrap()])
+        .expect_code(3);
+    assert!(run.stderr.contains("layer 0 'fc'"), "{}", run.stderr);
+    let run = scratch
+        .run(&["infer", "--network", "resnet50", "--weights", "seed:x"])
+        .expect_code(2);
+    assert!(run.stderr.contains("not a seed"), "{}", run.stderr);
+}
