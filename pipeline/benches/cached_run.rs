@@ -23,6 +23,7 @@ fn snni(dir: &Path, args: &[&str]) -> Duration {
         .args(args)
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .status()
         .expect("run snni");
     let elapsed = started.elapsed();
