@@ -87,6 +87,30 @@ pub struct ShardOutputs {
 }
 
 impl ShardOutputs {
+    /// The outputs of a shard that produces one network: validated, stored as YAML under
+    /// the name `network`.
+    pub fn network(network: &snni_engine::network::Network) -> Result<ShardOutputs, StageError> {
+        network.validate().map_err(|source| StageError::Network {
+            name: network.name.clone(),
+            source,
+        })?;
+        let yaml = network
+            .to_yaml_string()
+            .map_err(|err| StageError::Serialize {
+                name: "network".into(),
+                message: err.to_string(),
+            })?;
+        let mut outputs = ShardOutputs::default();
+        outputs.insert(
+            "network",
+            OutputData::Bytes {
+                bytes: yaml.into_bytes(),
+                media_type: "application/yaml",
+            },
+        );
+        Ok(outputs)
+    }
+
     /// Adds one output.
     pub fn insert(&mut self, name: impl Into<String>, data: OutputData) {
         self.items.insert(name.into(), data);

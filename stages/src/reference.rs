@@ -6,7 +6,7 @@ use serde_json::Value;
 use snni_engine::network::Shape;
 use snni_engine::zoo;
 
-use crate::kind::{OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::{decode_params, ParamIssue, StageError};
 
 /// Names the `networks` parameter accepts.
@@ -119,24 +119,6 @@ impl StageKind for ReferenceKind {
             return Err(unknown());
         }
         let network = zoo::by_name(ctx.shard, params.input).ok_or_else(unknown)?;
-        network.validate().map_err(|source| StageError::Network {
-            name: network.name.clone(),
-            source,
-        })?;
-        let yaml = network
-            .to_yaml_string()
-            .map_err(|err| StageError::Serialize {
-                name: "network".into(),
-                message: err.to_string(),
-            })?;
-        let mut outputs = ShardOutputs::default();
-        outputs.insert(
-            "network",
-            OutputData::Bytes {
-                bytes: yaml.into_bytes(),
-                media_type: "application/yaml",
-            },
-        );
-        Ok(outputs)
+        ShardOutputs::network(&network)
     }
 }

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::kind::{OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::synthesis::{generate, SynthesisParams};
 use crate::{decode_params, ParamIssue, StageError};
 
@@ -112,25 +112,7 @@ impl StageKind for SynthesizeKind {
             })?;
         let ranges = Self::ranges(ctx.params)?;
         let network = generate(&ranges, ctx.seed, index);
-        network.validate().map_err(|source| StageError::Network {
-            name: network.name.clone(),
-            source,
-        })?;
-        let yaml = network
-            .to_yaml_string()
-            .map_err(|err| StageError::Serialize {
-                name: "network".into(),
-                message: err.to_string(),
-            })?;
-        let mut outputs = ShardOutputs::default();
-        outputs.insert(
-            "network",
-            OutputData::Bytes {
-                bytes: yaml.into_bytes(),
-                media_type: "application/yaml",
-            },
-        );
-        Ok(outputs)
+        ShardOutputs::network(&network)
     }
 }
 

@@ -10,8 +10,9 @@
 
 use rand::{CryptoRng, Rng};
 
-use super::fixed::{pack, packed_len, ring_mask, unpack};
+use super::fixed::ring_mask;
 use crate::channel::Channel;
+use crate::ot::bits::{pack, packed_len, unpack};
 use crate::ot::{OtError, OtReceiver, OtSender, Role};
 
 /// One party's shares of a batch of arithmetic triples `c = a·b` over Z_{2^ℓ}.

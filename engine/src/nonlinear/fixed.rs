@@ -60,58 +60,6 @@ pub(crate) fn check_ring(ell: u32) -> Result<(), OtError> {
     Ok(())
 }
 
-/// Bytes needed for `n` values of `width` bits.
-pub(crate) fn packed_len(n: usize, width: u32) -> usize {
-    (n * width as usize).div_ceil(8)
-}
-
-/// Packs the low `width` bits (1..=64) of every value, little-endian bit order.
-pub(crate) fn pack(values: &[u64], width: u32) -> Vec<u8> {
-    let mask = ring_mask(width);
-    let mut out = Vec::with_capacity(packed_len(values.len(), width));
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    for &v in values {
-        acc |= ((v & mask) as u128) << nbits;
-        nbits += width;
-        while nbits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            nbits -= 8;
-        }
-    }
-    if nbits > 0 {
-        out.push(acc as u8);
-    }
-    out
-}
-
-/// Unpacks `n` values of `width` bits; the message must have exactly the packed length.
-pub(crate) fn unpack(bytes: &[u8], width: u32, n: usize, what: &str) -> Result<Vec<u64>, OtError> {
-    if bytes.len() != packed_len(n, width) {
-        return Err(OtError::Malformed(format!(
-            "{what}: expected {} bytes, got {}",
-            packed_len(n, width),
-            bytes.len()
-        )));
-    }
-    let mask = ring_mask(width);
-    let mut out = Vec::with_capacity(n);
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    let mut bytes = bytes.iter();
-    for _ in 0..n {
-        while nbits < width {
-            acc |= (*bytes.next().unwrap_or(&0) as u128) << nbits;
-            nbits += 8;
-        }
-        out.push(acc as u64 & mask);
-        acc >>= width;
-        nbits -= width;
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,18 +75,5 @@ mod tests {
         assert_eq!(from_signed(-1, ell), ring_mask(ell));
         assert_eq!(sub(0, 1, ell), ring_mask(ell));
         assert_eq!(mul(from_signed(-3, ell), 5, ell), from_signed(-15, ell));
-    }
-
-    #[test]
-    fn pack_roundtrips() {
-        let xs: Vec<u64> = (0..37u64)
-            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            .collect();
-        for width in [1, 7, 12, 41, 64] {
-            let m = ring_mask(width);
-            let want: Vec<u64> = xs.iter().map(|x| x & m).collect();
-            let got = unpack(&pack(&xs, width), width, xs.len(), "t").unwrap();
-            assert_eq!(got, want);
-        }
     }
 }

@@ -26,7 +26,7 @@ pub mod relu;
 pub mod triples;
 
 mod aes_prims;
-mod bits;
+pub(crate) mod bits;
 mod error;
 mod transpose;
 
