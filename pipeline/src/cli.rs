@@ -69,7 +69,7 @@ pub struct EngineArgs {
     /// Seconds to wait for the peer (connection and each message) before failing.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
-    /// Worker threads per party (recorded; the engine runs one thread per party today).
+    /// Worker threads per party for the HE layers (encryption, evaluation, decryption).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::error::check_len;
 use super::packing::{answer_positions, output_slots, pack_input};
+use super::parallel::{in_parts, part_count, part_rng, part_seeds};
 use super::{HeError, HeParams, LinearPlan};
 
 /// The client side: owns the secret key.
@@ -17,13 +18,33 @@ pub struct HeClient {
     params: HeParams,
     sk: SecretKey,
     rng: ChaCha20Rng,
+    /// Worker threads for a layer's ciphertexts (1: the calling thread only).
+    threads: usize,
 }
 
 impl HeClient {
     /// A client with a fresh secret key drawn from `rng`.
     pub fn new(params: HeParams, mut rng: ChaCha20Rng) -> Self {
         let sk = SecretKey::random(params.bfv(), &mut rng);
-        Self { params, sk, rng }
+        Self {
+            params,
+            sk,
+            rng,
+            threads: 1,
+        }
+    }
+
+    /// The same client with `threads` workers per layer (at least 1; 1, the default, runs
+    /// on the calling thread). Each worker encrypts its ciphertexts with its own RNG seeded
+    /// from the client's (the `fhe` crate also draws each encryption's `a` from the OS).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Worker threads per layer.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The serialized public key the server needs once per session: a fresh encryption of
@@ -42,15 +63,33 @@ impl HeClient {
         x_c: &[u64],
     ) -> Result<Vec<Vec<u8>>, HeError> {
         check_len("client input share", x_c.len(), plan.layer.input_len())?;
-        pack_input(plan, x_c, self.params.ell())
-            .iter()
-            .map(|poly| {
-                let pt: Plaintext =
-                    Plaintext::try_encode(poly.as_slice(), Encoding::poly(), self.params.bfv())?;
-                let ct: Ciphertext = self.sk.try_encrypt(&pt, &mut self.rng)?;
-                Ok(ct.to_bytes())
-            })
-            .collect()
+        let polys = pack_input(plan, x_c, self.params.ell());
+        let (params, sk) = (&self.params, &self.sk);
+        let encrypt = |poly: &Vec<u64>, rng: &mut ChaCha20Rng| {
+            let pt: Plaintext =
+                Plaintext::try_encode(poly.as_slice(), Encoding::poly(), params.bfv())?;
+            let ct: Ciphertext = sk.try_encrypt(&pt, rng)?;
+            Ok(ct.to_bytes())
+        };
+        let parts = part_count(polys.len(), self.threads);
+        if parts == 1 {
+            return polys
+                .iter()
+                .map(|poly| encrypt(poly, &mut self.rng))
+                .collect();
+        }
+        let seeds = part_seeds(&mut self.rng, parts);
+        let mut cts = Vec::with_capacity(polys.len());
+        for part in in_parts(polys.len(), parts, |index, range| {
+            let mut rng = part_rng(seeds[index]);
+            polys[range]
+                .iter()
+                .map(|poly| encrypt(poly, &mut rng))
+                .collect::<Result<Vec<_>, HeError>>()
+        }) {
+            cts.extend(part?);
+        }
+        Ok(cts)
     }
 
     /// Decrypt the server's answer into the client's output share y − r.
@@ -81,30 +120,39 @@ impl HeClient {
         let level = desc.moduli.len() - desc.final_moduli;
         let ctx = par.context_at_level(level)?;
         let n = self.params.degree();
-        cts.iter()
-            .zip(answer_positions(plan))
-            .map(|(bytes, positions)| {
-                let (c0, c1) = bytes
-                    .split_at_checked(positions.len() * 8 * desc.final_moduli)
-                    .ok_or_else(|| HeError::Shape("a server answer is truncated".into()))?;
-                let mut residues = vec![0u64; desc.final_moduli * n];
-                for (k, chunk) in c0.chunks_exact(8).enumerate() {
-                    let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
-                    let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-                    residues[modulus * n + at] = value;
-                }
-                let mut c0 =
-                    Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
-                c0.change_representation(Representation::Ntt);
-                let c1 = Poly::from_bytes(c1, ctx)?;
-                if c1.representation() != &Representation::Ntt {
-                    return Err(HeError::Shape("a server answer is malformed".into()));
-                }
-                let pt = self.sk.try_decrypt(&Ciphertext::new(vec![c0, c1], par)?)?;
-                let all = Vec::<u64>::try_decode(&pt, Encoding::poly())?;
-                Ok(positions.iter().map(|&p| all[p]).collect())
-            })
-            .collect()
+        let positions = answer_positions(plan);
+        let decrypt = |bytes: &[u8], positions: &[usize]| {
+            let (c0, c1) = bytes
+                .split_at_checked(positions.len() * 8 * desc.final_moduli)
+                .ok_or_else(|| HeError::Shape("a server answer is truncated".into()))?;
+            let mut residues = vec![0u64; desc.final_moduli * n];
+            for (k, chunk) in c0.chunks_exact(8).enumerate() {
+                let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
+                let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+                residues[modulus * n + at] = value;
+            }
+            let mut c0 = Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
+            c0.change_representation(Representation::Ntt);
+            let c1 = Poly::from_bytes(c1, ctx)?;
+            if c1.representation() != &Representation::Ntt {
+                return Err(HeError::Shape("a server answer is malformed".into()));
+            }
+            let pt = self.sk.try_decrypt(&Ciphertext::new(vec![c0, c1], par)?)?;
+            let all = Vec::<u64>::try_decode(&pt, Encoding::poly())?;
+            Ok(positions.iter().map(|&p| all[p]).collect())
+        };
+        let parts = part_count(cts.len(), self.threads);
+        let mut values = Vec::with_capacity(cts.len());
+        for part in in_parts(cts.len(), parts, |_, range| {
+            cts[range.clone()]
+                .iter()
+                .zip(&positions[range])
+                .map(|(bytes, positions)| decrypt(bytes, positions))
+                .collect::<Result<Vec<_>, HeError>>()
+        }) {
+            values.extend(part?);
+        }
+        Ok(values)
     }
 
     /// Worst-coefficient noise, in bits, of a serialized ciphertext (tests only).

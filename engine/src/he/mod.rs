@@ -8,6 +8,8 @@
 //! - `packing.rs`: tensors to coefficient vectors and back;
 //! - [`HeClient`] / [`HeServer`]: the two parties over serialized ciphertexts
 //!   (`client.rs`, `server.rs`);
+//! - `parallel.rs`: a layer's independent ciphertexts split over scoped threads
+//!   ([`HeClient::with_threads`], [`HeServer::with_threads`]);
 //! - [`reference`](mod@reference): the plaintext integer reference the protocol must match exactly.
 //!
 //! The protocol of one linear layer, between [`HeClient`] and [`HeServer`] (state over
@@ -31,6 +33,7 @@ mod client;
 mod error;
 mod layer;
 mod packing;
+mod parallel;
 mod params;
 mod plan;
 pub mod reference;

@@ -14,6 +14,7 @@ use super::packing::{
     answer_positions, effective_weights, output_slots, pack_input, pack_weight, weight_count,
     weight_uses,
 };
+use super::parallel::{in_parts, part_count, part_rng, part_seeds};
 use super::{HeError, HeParams, LinearPlan};
 
 /// What the server returns and keeps for one layer.
@@ -27,15 +28,48 @@ pub struct ServerOutput {
 
 /// The server side: holds the client's public key.
 pub struct HeServer {
+    key: ServerKey,
+    rng: ChaCha20Rng,
+    /// Worker threads for a layer's answers (1: the calling thread only).
+    threads: usize,
+    /// The last answers as whole ciphertexts, for noise measurements in tests.
+    #[cfg(test)]
+    pub(crate) full_answers: Vec<Vec<u8>>,
+}
+
+/// What every answer needs and no answer changes: shared by the workers of a layer.
+struct ServerKey {
     params: HeParams,
     /// The client's encryption of zero (b, a), top level, NTT form.
     pk: Ciphertext,
     /// Δ = ⌊Q/t⌋ modulo each top-level modulus.
     delta: Vec<u64>,
-    rng: ChaCha20Rng,
-    /// The last answers as whole ciphertexts, for noise measurements in tests.
+}
+
+/// One layer's evaluation state that the workers read.
+struct LayerJob<'a> {
+    plan: &'a LinearPlan,
+    /// Effective weights ([`effective_weights`]).
+    w: &'a [u64],
+    /// For each weight polynomial, its (input, output) products ([`weight_uses`]).
+    uses: &'a [Vec<(usize, usize)>],
+    /// Client ciphertexts plus Δ·x_s, top level, NTT form.
+    inputs: &'a [[Poly; 2]],
+    /// Each answer's output coefficients ([`answer_positions`]).
+    positions: &'a [Vec<usize>],
+    ctx: &'a Arc<Context>,
+}
+
+/// One finished answer.
+struct Answer {
+    output: usize,
+    /// Serialized for the client.
+    bytes: Vec<u8>,
+    /// The server's share r at the answer's positions.
+    share: Vec<u64>,
+    /// The whole ciphertext, for noise measurements in tests.
     #[cfg(test)]
-    pub(crate) full_answers: Vec<Vec<u8>>,
+    full: Vec<u8>,
 }
 
 impl HeServer {
@@ -63,17 +97,32 @@ impl HeServer {
             })
             .collect::<Result<Vec<_>, HeError>>()?;
         Ok(Self {
-            params,
-            pk,
-            delta,
+            key: ServerKey { params, pk, delta },
             rng,
+            threads: 1,
             #[cfg(test)]
             full_answers: Vec::new(),
         })
     }
 
+    /// The same server with `threads` workers per layer (at least 1; 1, the default, runs
+    /// on the calling thread). The answers are independent: each worker finishes its own
+    /// answers with an RNG seeded from the server's, so a seeded server is reproducible
+    /// for a given thread count.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Worker threads per layer.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Evaluate the layer on the client's ciphertexts `cts` and the server's share `x_s`
     /// with weights `w` (layouts of [`super::LinearLayer::weight_len`], values mod 2^ℓ).
+    /// The answers are split over [`Self::threads`] workers; `cts` of the output are in
+    /// answer order whatever the thread count.
     pub fn evaluate(
         &mut self,
         plan: &LinearPlan,
@@ -85,69 +134,77 @@ impl HeServer {
         check_len("weights", w.len(), layer.weight_len())?;
         check_len("server input share", x_s.len(), layer.input_len())?;
         check_len("client ciphertexts", cts.len(), plan.input_cts)?;
-        let par = self.params.bfv().clone();
-        let ell = self.params.ell();
+        let key = &self.key;
+        let par = key.params.bfv().clone();
+        let ell = key.params.ell();
         let ctx = par.context_at_level(0)?.clone();
 
         // Client ciphertexts plus Δ·x_s.
-        let inputs = cts
-            .iter()
-            .zip(pack_input(plan, x_s, ell))
-            .map(|(bytes, share)| {
-                let ct = Ciphertext::from_bytes(bytes, &par)?;
-                if ct.len() != 2 || ct[0].ctx() != &ctx {
-                    return Err(HeError::Shape("a client ciphertext is not fresh".into()));
-                }
-                let m = self.scaled(&ctx, &share)?;
-                let mut c0 = ct[0].clone();
-                c0 += &m;
-                Ok([c0, ct[1].clone()])
-            })
-            .collect::<Result<Vec<_>, HeError>>()?;
+        let shares = pack_input(plan, x_s, ell);
+        let parts = part_count(cts.len(), self.threads);
+        let mut inputs = Vec::with_capacity(cts.len());
+        for part in in_parts(cts.len(), parts, |_, range| {
+            cts[range.clone()]
+                .iter()
+                .zip(&shares[range])
+                .map(|(bytes, share)| {
+                    let ct = Ciphertext::from_bytes(bytes, &par)?;
+                    if ct.len() != 2 || ct[0].ctx() != &ctx {
+                        return Err(HeError::Shape("a client ciphertext is not fresh".into()));
+                    }
+                    let m = key.scaled(&ctx, share)?;
+                    let mut c0 = ct[0].clone();
+                    c0 += &m;
+                    Ok([c0, ct[1].clone()])
+                })
+                .collect::<Result<Vec<_>, HeError>>()
+        }) {
+            inputs.extend(part?);
+        }
 
-        // Products, one weight polynomial at a time; an answer is finished (masked,
-        // flooded, switched down, serialized) as soon as its last product is in, so only the
-        // answers in progress are held in memory.
         let w = effective_weights(plan, w);
         let uses = weight_uses(plan);
         debug_assert_eq!(weight_count(plan), uses.len());
-        let mut pending = vec![0usize; plan.output_cts];
-        uses.iter()
-            .flatten()
-            .for_each(|&(_, output)| pending[output] += 1);
-        let mut acc: Vec<Option<[Poly; 2]>> = vec![None; plan.output_cts];
-        let mut norms = vec![0u128; plan.output_cts];
         let positions = answer_positions(plan);
-        let mut out_cts = vec![Vec::new(); plan.output_cts];
+        let job = LayerJob {
+            plan,
+            w: &w,
+            uses: &uses,
+            inputs: &inputs,
+            positions: &positions,
+            ctx: &ctx,
+        };
+        let all_outputs = vec![true; plan.output_cts];
+        let order = output_order(&uses, plan.output_cts);
+        let parts = part_count(order.len(), self.threads);
+        let answers = if parts == 1 {
+            key.answers(&job, &all_outputs, &mut self.rng)?
+        } else {
+            // Each part owns a run of answers (in the order weights reach them, so a
+            // weight polynomial is mostly built by one worker) and its own RNG.
+            let seeds = part_seeds(&mut self.rng, parts);
+            let mut answers = Vec::with_capacity(plan.output_cts);
+            for part in in_parts(order.len(), parts, |index, range| {
+                let mut mine = vec![false; plan.output_cts];
+                order[range].iter().for_each(|&output| mine[output] = true);
+                key.answers(&job, &mine, &mut part_rng(seeds[index]))
+            }) {
+                answers.extend(part?);
+            }
+            answers
+        };
+
         #[cfg(test)]
-        self.full_answers.clear();
+        {
+            self.full_answers = answers.iter().map(|a| a.full.clone()).collect();
+        }
+        let mut out_cts = vec![Vec::new(); plan.output_cts];
         // The server's share: r at each answer's positions.
         let mut masks: Vec<Vec<u64>> = vec![Vec::new(); plan.output_cts];
-        for (index, uses) in uses.iter().enumerate() {
-            let coeffs = pack_weight(plan, &w, ell, index);
-            let norm: u128 = coeffs.iter().map(|v| u128::from(v.unsigned_abs())).sum();
-            let weight = weight_poly(&coeffs, &ctx)?;
-            for &(input, output) in uses {
-                norms[output] += norm;
-                let [p0, p1] = [&inputs[input][0] * &weight, &inputs[input][1] * &weight];
-                match &mut acc[output] {
-                    Some([a0, a1]) => {
-                        *a0 += &p0;
-                        *a1 += &p1;
-                    }
-                    slot => *slot = Some([p0, p1]),
-                }
-                pending[output] -= 1;
-                if pending[output] == 0 {
-                    self.check_weight_norm(norms[output])?;
-                    let [c0, c1] = acc[output].take().expect("an output with products");
-                    let mask = self.uniform_mask();
-                    out_cts[output] = self.finish(c0, c1, &mask, &ctx, &positions[output])?;
-                    masks[output] = positions[output].iter().map(|&p| mask[p]).collect();
-                }
-            }
+        for answer in answers {
+            out_cts[answer.output] = answer.bytes;
+            masks[answer.output] = answer.share;
         }
-
         let share = output_slots(plan)
             .iter()
             .map(|slot| {
@@ -162,19 +219,95 @@ impl HeServer {
             share,
         })
     }
+}
+
+/// The answers in the order the weight polynomials reach them (first use), so that
+/// contiguous runs of it share few weight polynomials.
+fn output_order(uses: &[Vec<(usize, usize)>], outputs: usize) -> Vec<usize> {
+    let mut seen = vec![false; outputs];
+    let mut order = Vec::with_capacity(outputs);
+    for &(_, output) in uses.iter().flatten() {
+        if !std::mem::replace(&mut seen[output], true) {
+            order.push(output);
+        }
+    }
+    order
+}
+
+impl ServerKey {
+    /// Products, one weight polynomial at a time, for the answers marked in `mine`; an
+    /// answer is finished (masked, flooded, switched down, serialized) as soon as its last
+    /// product is in, so only the answers in progress are held in memory. Answers come
+    /// back in the order they were finished.
+    fn answers(
+        &self,
+        job: &LayerJob<'_>,
+        mine: &[bool],
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Vec<Answer>, HeError> {
+        let (plan, ctx) = (job.plan, job.ctx);
+        let ell = self.params.ell();
+        let mut pending = vec![0usize; plan.output_cts];
+        job.uses
+            .iter()
+            .flatten()
+            .filter(|&&(_, output)| mine[output])
+            .for_each(|&(_, output)| pending[output] += 1);
+        let mut acc: Vec<Option<[Poly; 2]>> = vec![None; plan.output_cts];
+        let mut norms = vec![0u128; plan.output_cts];
+        let mut done = Vec::new();
+        for (index, uses) in job.uses.iter().enumerate() {
+            if !uses.iter().any(|&(_, output)| mine[output]) {
+                continue;
+            }
+            let coeffs = pack_weight(plan, job.w, ell, index);
+            let norm: u128 = coeffs.iter().map(|v| u128::from(v.unsigned_abs())).sum();
+            let weight = weight_poly(&coeffs, ctx)?;
+            for &(input, output) in uses.iter().filter(|&&(_, output)| mine[output]) {
+                norms[output] += norm;
+                let input = &job.inputs[input];
+                let [p0, p1] = [&input[0] * &weight, &input[1] * &weight];
+                match &mut acc[output] {
+                    Some([a0, a1]) => {
+                        *a0 += &p0;
+                        *a1 += &p1;
+                    }
+                    slot => *slot = Some([p0, p1]),
+                }
+                pending[output] -= 1;
+                if pending[output] == 0 {
+                    self.check_weight_norm(norms[output])?;
+                    let [c0, c1] = acc[output].take().expect("an output with products");
+                    let mask = self.uniform_mask(rng);
+                    let positions = &job.positions[output];
+                    let (bytes, _full) = self.finish(c0, c1, &mask, ctx, positions, rng)?;
+                    done.push(Answer {
+                        output,
+                        bytes,
+                        share: positions.iter().map(|&p| mask[p]).collect(),
+                        #[cfg(test)]
+                        full: _full,
+                    });
+                }
+            }
+        }
+        Ok(done)
+    }
 
     /// Mask, re-randomize, flood and switch down one answer `(c0, c1)` (top level, NTT), and
-    /// serialize it: c0 at `positions` only (8-byte residues, modulus-major), then c1.
+    /// serialize it: c0 at `positions` only (8-byte residues, modulus-major), then c1. Also
+    /// returns the whole ciphertext in tests (empty otherwise).
     fn finish(
-        &mut self,
+        &self,
         mut c0: Poly,
         mut c1: Poly,
         mask: &[u64],
         ctx: &Arc<Context>,
         positions: &[usize],
-    ) -> Result<Vec<u8>, HeError> {
+        rng: &mut ChaCha20Rng,
+    ) -> Result<(Vec<u8>, Vec<u8>), HeError> {
         // Enc_pk(0) = (u·b + flood, u·a + e2); the flood also plays the part of e1.
-        let u = self.small_poly(ctx)?;
+        let u = self.small_poly(ctx, rng)?;
         c0 += &(&u * &self.pk[0]);
         c1 += &(&u * &self.pk[1]);
         c0.change_representation(Representation::PowerBasis);
@@ -184,7 +317,7 @@ impl HeServer {
         let mut extra0 = Vec::with_capacity(ctx.moduli().len() * mask.len());
         let mut flood = Vec::with_capacity(mask.len());
         for _ in 0..mask.len() {
-            flood.push(uniform_wide(&mut self.rng, bits));
+            flood.push(uniform_wide(rng, bits));
         }
         for (q, d) in ctx.moduli_operators().iter().zip(&self.delta) {
             let two64 = q.reduce_u128(1u128 << 64);
@@ -199,7 +332,7 @@ impl HeServer {
             }
         }
         c0 += &Poly::try_convert_from(extra0, ctx, true, Representation::PowerBasis)?;
-        let e2 = cbd(&mut self.rng, mask.len());
+        let e2 = cbd(rng, mask.len());
         c1 += &Poly::try_convert_from(e2.as_slice(), ctx, true, Representation::PowerBasis)?;
 
         let switches = self.params.desc().moduli.len() - self.params.desc().final_moduli;
@@ -217,12 +350,13 @@ impl HeServer {
         }
         bytes.extend_from_slice(&c1.to_bytes());
         #[cfg(test)]
-        {
+        let full = {
             c0.change_representation(Representation::Ntt);
-            let full = Ciphertext::new(vec![c0, c1], self.params.bfv())?;
-            self.full_answers.push(full.to_bytes());
-        }
-        Ok(bytes)
+            Ciphertext::new(vec![c0, c1], self.params.bfv())?.to_bytes()
+        };
+        #[cfg(not(test))]
+        let full = Vec::new();
+        Ok((bytes, full))
     }
 
     /// Δ·m in NTT form, m in [0, 2^ℓ) per coefficient.
@@ -249,16 +383,16 @@ impl HeServer {
     }
 
     /// N coefficients uniform in [0, 2^ℓ).
-    fn uniform_mask(&mut self) -> Vec<u64> {
+    fn uniform_mask(&self, rng: &mut ChaCha20Rng) -> Vec<u64> {
         let mask = (1u64 << self.params.ell()) - 1;
         (0..self.params.degree())
-            .map(|_| self.rng.next_u64() & mask)
+            .map(|_| rng.next_u64() & mask)
             .collect()
     }
 
     /// A CBD(variance 10) polynomial in NTT form.
-    fn small_poly(&mut self, ctx: &Arc<Context>) -> Result<Poly, HeError> {
-        let coeffs = cbd(&mut self.rng, self.params.degree());
+    fn small_poly(&self, ctx: &Arc<Context>, rng: &mut ChaCha20Rng) -> Result<Poly, HeError> {
+        let coeffs = cbd(rng, self.params.degree());
         let mut poly =
             Poly::try_convert_from(coeffs.as_slice(), ctx, true, Representation::PowerBasis)?;
         poly.change_representation(Representation::Ntt);

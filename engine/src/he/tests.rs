@@ -23,6 +23,17 @@ struct Run {
 
 /// Run one layer with random shares and weights |w| ≤ 2^weight_bits, seeded.
 fn run(params: &HeParams, layer: LinearLayer, weight_bits: u32, seed: u64) -> Run {
+    run_threaded(params, layer, weight_bits, seed, 1)
+}
+
+/// [`run`] with `threads` workers on each side.
+fn run_threaded(
+    params: &HeParams,
+    layer: LinearLayer,
+    weight_bits: u32,
+    seed: u64,
+    threads: usize,
+) -> Run {
     let ell = params.ell();
     let mask = (1u64 << ell) - 1;
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
@@ -41,10 +52,12 @@ fn run(params: &HeParams, layer: LinearLayer, weight_bits: u32, seed: u64) -> Ru
         .collect();
 
     let plan = LinearPlan::new(layer, params.desc()).unwrap();
-    let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(seed + 1));
+    let mut client =
+        HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(seed + 1)).with_threads(threads);
     let pk = client.public_key().unwrap();
-    let mut server =
-        HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(seed + 2)).unwrap();
+    let mut server = HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(seed + 2))
+        .unwrap()
+        .with_threads(threads);
     let cts = client.encrypt_input(&plan, &x_c).unwrap();
     let out = server.evaluate(&plan, &w, &x_s, &cts).unwrap();
     let client_share = client.decrypt_output(&plan, &out.cts).unwrap();
@@ -59,15 +72,23 @@ fn run(params: &HeParams, layer: LinearLayer, weight_bits: u32, seed: u64) -> Ru
 }
 
 fn assert_exact(params: &HeParams, layer: LinearLayer, seed: u64) -> LinearPlan {
+    assert_reconstructs(params, &run(params, layer, 10, seed))
+}
+
+/// Checks that the shares of `r` add up to the reference; returns its plan.
+fn assert_reconstructs(params: &HeParams, r: &Run) -> LinearPlan {
     let mask = (1u64 << params.ell()) - 1;
-    let r = run(params, layer, 10, seed);
     let sum: Vec<u64> = r
         .client_share
         .iter()
         .zip(&r.server_share)
         .map(|(a, b)| a.wrapping_add(*b) & mask)
         .collect();
-    assert_eq!(sum, r.expected, "layer {layer:?}, plan {:?}", r.plan);
+    assert_eq!(
+        sum, r.expected,
+        "layer {:?}, plan {:?}",
+        r.plan.layer, r.plan
+    );
     r.plan
 }
 
@@ -162,6 +183,44 @@ fn bn_shares_match_reference() {
             &params,
             LinearLayer::Bn(BnShape { h, w, c }),
             300 + i as u64,
+        );
+    }
+}
+
+#[test]
+fn every_thread_count_reconstructs_the_reference() {
+    let params = small_params();
+    let layers = [
+        conv(20, 17, 3, (3, 3), 5, 1, 1), // spatial blocks × filter groups
+        conv(9, 8, 5, (3, 3), 9, 2, 1),   // stride 2, filter groups
+        LinearLayer::Fc(FcShape {
+            n_in: 300,
+            n_out: 50,
+        }),
+        LinearLayer::Bn(BnShape { h: 20, w: 20, c: 3 }),
+    ];
+    for (i, layer) in layers.into_iter().enumerate() {
+        let seed = 900 + 10 * i as u64;
+        let mut masks = Vec::new();
+        for threads in [1, 2, 3] {
+            let r = run_threaded(&params, layer, 10, seed, threads);
+            assert!(
+                r.plan.input_cts >= 2 && r.plan.output_cts >= 3,
+                "{layer:?} should have several ciphertexts each way: {:?}",
+                r.plan
+            );
+            assert_reconstructs(&params, &r);
+            masks.push(r.server_share);
+        }
+        // The server's masks come from its seeded RNG alone (the client's ciphertexts do
+        // not: the `fhe` crate seeds each one's `a` from the OS). One thread keeps the
+        // sequential draws, more threads draw other masks, reproducibly for a given count.
+        assert_eq!(masks[0], run(&params, layer, 10, seed).server_share);
+        assert_ne!(masks[0], masks[1]);
+        assert_ne!(masks[1], masks[2]);
+        assert_eq!(
+            masks[1],
+            run_threaded(&params, layer, 10, seed, 2).server_share
         );
     }
 }
@@ -368,7 +427,28 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Timing of the ResNet-50 conv2 layer at ℓ = 41 (run with `--ignored --nocapture`).
+/// Seconds of CPU the whole process (every thread) has used (Linux `/proc/self/stat`,
+/// 100 ticks per second), so a timing can show the work threads add.
+fn process_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let fields: Vec<u64> = s
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            Some(fields.iter().sum::<u64>() as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// Timing of the ResNet-50 conv2 layer at ℓ = 41 with 1 and 2 threads per party (run with
+/// `--ignored --nocapture`; `SNNI_TIME_THREADS=1,2,4` picks the thread counts). Wall time
+/// is what threads shorten; "cpu" is the calling thread's, "all" the whole process's.
 #[test]
 #[ignore = "timing, not a test"]
 fn time_conv_56x56x64_to_64_3x3() {
@@ -388,32 +468,50 @@ fn time_conv_56x56x64_to_64_3x3() {
     let w: Vec<u64> = (0..layer.weight_len())
         .map(|_| rng.random_range(-4096i64..4096) as u64 & mask)
         .collect();
-    let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(801));
-    let pk = client.public_key().unwrap();
-    let mut server = HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(802)).unwrap();
+    let counts: Vec<usize> = std::env::var("SNNI_TIME_THREADS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
     let timed = |label: &str, f: &mut dyn FnMut()| {
-        let (wall, cpu) = (Instant::now(), thread_cpu_ns());
+        let (wall, cpu, all) = (Instant::now(), thread_cpu_ns(), process_cpu_s());
         f();
         println!(
-            "{label}: wall {:?}, cpu {:.3} s",
+            "{label}: wall {:?}, cpu {:.3} s, all {:.2} s",
             wall.elapsed(),
-            (thread_cpu_ns() - cpu) as f64 * 1e-9
+            (thread_cpu_ns() - cpu) as f64 * 1e-9,
+            process_cpu_s() - all
         );
     };
-    let mut cts = Vec::new();
-    timed("client encrypt", &mut || {
-        cts = client.encrypt_input(&plan, &x_c).unwrap()
-    });
-    let mut out = None;
-    timed("server evaluate", &mut || {
-        out = Some(server.evaluate(&plan, &w, &x_s, &cts).unwrap())
-    });
-    let out = out.unwrap();
-    let mut y = Vec::new();
-    timed("client decrypt", &mut || {
-        y = client.decrypt_output(&plan, &out.cts).unwrap()
-    });
-    assert_eq!(y.len(), layer.output_len());
+    let mut reference_y = None;
+    for threads in counts {
+        println!("threads = {threads}");
+        let mut client =
+            HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(801)).with_threads(threads);
+        let pk = client.public_key().unwrap();
+        let mut server = HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(802))
+            .unwrap()
+            .with_threads(threads);
+        let mut cts = Vec::new();
+        timed("client encrypt", &mut || {
+            cts = client.encrypt_input(&plan, &x_c).unwrap()
+        });
+        let mut out = None;
+        timed("server evaluate", &mut || {
+            out = Some(server.evaluate(&plan, &w, &x_s, &cts).unwrap())
+        });
+        let out = out.unwrap();
+        let mut y = Vec::new();
+        timed("client decrypt", &mut || {
+            y = client.decrypt_output(&plan, &out.cts).unwrap()
+        });
+        assert_eq!(y.len(), layer.output_len());
+        let sum: Vec<u64> = y
+            .iter()
+            .zip(&out.share)
+            .map(|(a, b)| a.wrapping_add(*b) & mask)
+            .collect();
+        assert_eq!(reference_y.get_or_insert_with(|| sum.clone()), &sum);
+    }
     println!(
         "up {} B, down {} B",
         plan.bytes_client_to_server, plan.bytes_server_to_client

@@ -17,8 +17,12 @@ pub struct EngineConfig {
     pub ell: u32,
     /// Fixed-point scale s: a real v is `round(v·2^s)` (default 12).
     pub scale: u32,
-    /// Worker threads. The engine runs each party on one thread today; the value is recorded
-    /// in the run record so that measurements say what they were taken with (default 1).
+    /// Worker threads per party for the HE linear layers: the client's encryptions and
+    /// decryptions and the server's answers are split over this many scoped threads (1, the
+    /// default, runs everything on the party's own thread; 0 counts as 1). The rest of the
+    /// protocol runs on one thread. Recorded in the run record so that measurements say
+    /// what they were taken with. The outputs do not depend on it; with a `protocol_seed`,
+    /// the server's masks are reproducible for a given thread count.
     pub threads: usize,
     /// How long to wait for the peer (accept/connect, each frame) before failing (default
     /// 300 s). A frame can wait on the peer's computation of a whole layer (the server's HE

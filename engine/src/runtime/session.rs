@@ -92,12 +92,13 @@ pub fn run_on_channel(
     let params = config.he_params()?;
     let mut ch = TaggedChannel::new(ch);
     let session_id = mine.nonce ^ peer.nonce;
-    let mut session = setup(&mut ch, party, params, session_id, &mut rng).map_err(|source| {
-        RuntimeError::Phase {
-            phase: "setup",
-            source,
-        }
-    })?;
+    let mut session =
+        setup(&mut ch, party, params, config.threads, session_id, &mut rng).map_err(|source| {
+            RuntimeError::Phase {
+                phase: "setup",
+                source,
+            }
+        })?;
     let setup = setup_watch.stop(ch.meter());
 
     let inference = Stopwatch::start(ch.meter());
@@ -167,13 +168,15 @@ fn setup(
     ch: &mut TaggedChannel<'_>,
     party: Party,
     params: HeParams,
+    threads: usize,
     session_id: u64,
     rng: &mut ChaCha20Rng,
 ) -> Result<Setup, StepError> {
     ch.set_step(SETUP);
     let he = match party {
         Party::Client => {
-            let mut client = HeClient::new(params, ChaCha20Rng::from_rng(rng));
+            let mut client =
+                HeClient::new(params, ChaCha20Rng::from_rng(rng)).with_threads(threads);
             let pk = client.public_key().map_err(StepError::He)?;
             ch.send(&pk).map_err(|e| ch.step_error(e))?;
             HeSide::Client(client)
@@ -182,7 +185,7 @@ fn setup(
             let pk = ch.recv().map_err(|e| ch.step_error(e))?;
             let server_rng = ChaCha20Rng::from_rng(rng);
             let server = guarded("public key", || HeServer::new(params, &pk, server_rng))?;
-            HeSide::Server(server)
+            HeSide::Server(server.with_threads(threads))
         }
     };
     let ot = IknpPair::setup(party.role(), ch, session_id, rng).map_err(|e| ot_error(ch, e))?;

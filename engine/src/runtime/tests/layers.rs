@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::super::reference::{self, max_distance, run_with_bound};
 use super::super::*;
-use super::{check, config, net, run_pair, squeezenet_like};
+use super::{check, check_with, config, net, run_pair, squeezenet_like};
 use crate::network::{Op, Shape};
 
 #[test]
@@ -21,6 +21,24 @@ fn convolutions_match_reference() {
     let (_, client, bound) = check(&network);
     assert_eq!(bound, 93);
     assert_eq!(client.layers.len(), 3);
+}
+
+#[test]
+fn two_threads_per_party_match_reference() {
+    // Several ciphertexts each way in every linear layer (N = 256), split over two workers.
+    let network = net("threads", Shape::new(12, 12, 3), |b| {
+        b.push("conv", Op::conv(6, 3, 1, 1, true));
+        b.push("relu", Op::Relu {});
+        b.push("bn", Op::BatchNorm {});
+        b.push("flat", Op::Flatten {});
+        b.push("fc", Op::fc(5, true));
+    });
+    let config = EngineConfig {
+        threads: 2,
+        ..config()
+    };
+    let (server, client, _) = check_with(&network, &config);
+    assert_eq!((server.run.threads, client.run.threads), (2, 2));
 }
 
 #[test]

@@ -48,11 +48,15 @@ pub(super) fn run_pair(
 /// Runs `network` securely and checks the output against the reference within the bound;
 /// returns the reports and the bound.
 pub(super) fn check(network: &Network) -> (RunReport, RunReport, u64) {
-    let config = config();
-    let (server, client) = run_pair(network, network, &config, &config);
+    check_with(network, &config())
+}
+
+/// [`check`] with `config` for both parties.
+pub(super) fn check_with(network: &Network, config: &EngineConfig) -> (RunReport, RunReport, u64) {
+    let (server, client) = run_pair(network, network, config, config);
     let (server, client) = (server.unwrap(), client.unwrap());
-    let weights = Weights::load(&WeightSource::Seed(1), network, &config).unwrap();
-    let input = Input::load(&InputSource::Seed(2), network, &config).unwrap();
+    let weights = Weights::load(&WeightSource::Seed(1), network, config).unwrap();
+    let input = Input::load(&InputSource::Seed(2), network, config).unwrap();
     let (expected, bound) =
         run_with_bound(network, &weights, &input.values, config.ell, config.scale).unwrap();
     let got = client.output.clone().expect("the client learns the output");
