@@ -193,7 +193,7 @@ impl Drop for Running {
 
 #[test]
 fn kill_9_mid_stage_then_resume_matches_an_uninterrupted_run() {
-    let count = 1500;
+    let count = 4000;
     let scratch = Scratch::new();
     let manifest = scratch.write("study.yaml", &small_manifest(count));
     let manifest = manifest.to_str().unwrap();
