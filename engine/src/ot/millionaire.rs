@@ -136,7 +136,7 @@ pub fn millionaire<R: CryptoRng + ?Sized>(
 mod tests {
     use super::*;
     use crate::ot::bits::low_mask;
-    use crate::ot::test_util::run_mem;
+    use crate::ot::test_util::{run_mem, NoOt};
     use crate::ot::IknpPair;
     use rand::SeedableRng;
     use rand_chacha::ChaCha20Rng;
@@ -211,53 +211,8 @@ mod tests {
     #[test]
     fn rejects_oversized_inputs() {
         let (mut ch, _peer) = crate::channel::mem_pair();
-        struct Never;
-        impl OtSender for Never {
-            fn send_chosen(&mut self, _: &mut dyn Channel, _: &[[u128; 2]]) -> Result<(), OtError> {
-                unreachable!()
-            }
-            fn send_random(
-                &mut self,
-                _: &mut dyn Channel,
-                _: usize,
-            ) -> Result<Vec<[u128; 2]>, OtError> {
-                unreachable!()
-            }
-            fn send_correlated(
-                &mut self,
-                _: &mut dyn Channel,
-                _: &[u64],
-                _: u32,
-            ) -> Result<Vec<u64>, OtError> {
-                unreachable!()
-            }
-        }
-        impl OtReceiver for Never {
-            fn recv_chosen(
-                &mut self,
-                _: &mut dyn Channel,
-                _: &[bool],
-            ) -> Result<Vec<u128>, OtError> {
-                unreachable!()
-            }
-            fn recv_random(
-                &mut self,
-                _: &mut dyn Channel,
-                _: &[bool],
-            ) -> Result<Vec<u128>, OtError> {
-                unreachable!()
-            }
-            fn recv_correlated(
-                &mut self,
-                _: &mut dyn Channel,
-                _: &[bool],
-                _: u32,
-            ) -> Result<Vec<u64>, OtError> {
-                unreachable!()
-            }
-        }
         let mut rng = ChaCha20Rng::seed_from_u64(0);
-        let (mut s, mut r) = (Never, Never);
+        let (mut s, mut r) = (NoOt, NoOt);
         for (values, bits) in [(vec![16u64], 4u32), (vec![0], 0), (vec![0], 65)] {
             assert!(matches!(
                 millionaire(

@@ -165,7 +165,7 @@ pub fn recv_one_of_n(
 mod tests {
     use super::*;
     use crate::ot::bits::unpack;
-    use crate::ot::test_util::{run_mem, run_tcp};
+    use crate::ot::test_util::{run_mem, run_tcp, NoOt};
     use crate::ot::{IknpReceiver, IknpSender};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha20Rng;
@@ -256,27 +256,6 @@ mod tests {
     #[test]
     fn bad_parameters_are_rejected() {
         let (mut cs, _cr) = crate::channel::mem_pair();
-        struct NoOt;
-        impl OtSender for NoOt {
-            fn send_chosen(&mut self, _: &mut dyn Channel, _: &[[u128; 2]]) -> Result<(), OtError> {
-                unreachable!()
-            }
-            fn send_random(
-                &mut self,
-                _: &mut dyn Channel,
-                _: usize,
-            ) -> Result<Vec<[u128; 2]>, OtError> {
-                unreachable!()
-            }
-            fn send_correlated(
-                &mut self,
-                _: &mut dyn Channel,
-                _: &[u64],
-                _: u32,
-            ) -> Result<Vec<u64>, OtError> {
-                unreachable!()
-            }
-        }
         let mut s = NoOt;
         for (log_n, width, msgs) in [
             (5u32, 2u32, vec![0u8; 32]),

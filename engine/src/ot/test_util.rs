@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::{OtError, OtReceiver, OtSender};
 use crate::channel::{mem_pair_with, Channel, ChannelConfig, TcpChannel};
 
 /// A generous read timeout, so a protocol bug fails the test instead of hanging it.
@@ -50,4 +51,42 @@ where
         let b = client(cc);
         (a.join().expect("server thread panicked"), b)
     })
+}
+
+/// An OT backend that must never be called: for tests of input checks that fail before any
+/// OT runs.
+pub(crate) struct NoOt;
+
+impl OtSender for NoOt {
+    fn send_chosen(&mut self, _: &mut dyn Channel, _: &[[u128; 2]]) -> Result<(), OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+    fn send_random(&mut self, _: &mut dyn Channel, _: usize) -> Result<Vec<[u128; 2]>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+    fn send_correlated(
+        &mut self,
+        _: &mut dyn Channel,
+        _: &[u64],
+        _: u32,
+    ) -> Result<Vec<u64>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+}
+
+impl OtReceiver for NoOt {
+    fn recv_chosen(&mut self, _: &mut dyn Channel, _: &[bool]) -> Result<Vec<u128>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+    fn recv_random(&mut self, _: &mut dyn Channel, _: &[bool]) -> Result<Vec<u128>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+    fn recv_correlated(
+        &mut self,
+        _: &mut dyn Channel,
+        _: &[bool],
+        _: u32,
+    ) -> Result<Vec<u64>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
 }
