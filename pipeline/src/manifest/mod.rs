@@ -1,5 +1,7 @@
 //! Manifests: parse (`RawManifest`), validate (`Study`), with positioned diagnostics.
 
+mod dag;
+mod decode;
 mod diagnostic;
 mod raw;
 mod source;
