@@ -137,6 +137,9 @@ fn invalid_manifest_exits_3_with_positioned_errors() {
     );
 }
 
+/// The start of a `--json` line saying a `synth` shard was committed.
+const SYNTH_SHARD: &str = "\"event\":\"shard_finished\",\"stage\":\"synth\"";
+
 /// A child `snni` that is killed (SIGKILL) and reaped when dropped, so a failing test
 /// never leaves it running.
 struct Running {
@@ -145,7 +148,7 @@ struct Running {
 }
 
 impl Running {
-    /// Starts a long run and waits for its first committed shard.
+    /// Starts a long run and waits for its first committed `synth` shard.
     fn start(scratch: &Scratch, manifest: &str) -> Running {
         let mut child = scratch
             .snni(&["run", manifest, "--json", "--jobs", "1"])
@@ -156,7 +159,7 @@ impl Running {
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let mut running = Running { child, stdout };
         assert!(
-            running.skip_events("\"shard_finished\"", 1),
+            running.skip_events(SYNTH_SHARD, 1),
             "run ended before a shard finished"
         );
         running
@@ -200,7 +203,7 @@ fn kill_9_mid_stage_then_resume_matches_an_uninterrupted_run() {
     let mut run = Running::start(&scratch, manifest);
     // Let a few more shards commit, then kill -9 in the middle of the stage.
     assert!(
-        run.skip_events("\"shard_finished\"", 20),
+        run.skip_events(SYNTH_SHARD, 20),
         "the run ended too early to be killed mid-stage"
     );
     run.kill();
@@ -340,4 +343,53 @@ fn network_command_describes_reference_networks() {
         .run(&["network", bad.to_str().unwrap()])
         .expect_code(3);
     assert!(run.stderr.contains("fc"), "{}", run.stderr);
+}
+
+#[test]
+fn wait_blocks_until_the_store_is_free() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(2000));
+    let manifest = manifest.to_str().unwrap();
+    let mut first = Running::start(&scratch, manifest);
+    let second = scratch
+        .run(&["run", manifest, "--wait", "--json"])
+        .expect_code(0);
+    // The first run finished while the second waited, so the second found everything cached
+    // (or, if the first was slower, completed the rest itself): either way nothing is lost.
+    assert!(
+        first.skip_events("\"run_finished\"", 1),
+        "the first run finished"
+    );
+    first.kill();
+    let summary = second.events().pop().unwrap();
+    assert_eq!(summary["event"], "run_finished");
+    assert_eq!(summary["failed"], 0);
+    let plan = scratch.run(&["plan", manifest]).expect_code(0);
+    assert!(plan.stdout.contains("nothing to run"), "{}", plan.stdout);
+}
+
+#[test]
+fn ctrl_c_stops_a_run_with_code_130_and_the_next_run_resumes() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(4000));
+    let manifest = manifest.to_str().unwrap();
+    let mut run = Running::start(&scratch, manifest);
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &run.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -INT failed");
+    let code = run.child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "exit code after Ctrl-C");
+    let resumed = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let started = resumed
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "stage_started" && e["stage"] == "synth");
+    // Ctrl-C came after a synth shard was committed, so the stage resumes.
+    let started = started.expect("synth resumes");
+    assert!(
+        started["resumed"].as_u64().unwrap() > 0,
+        "finished shards were kept: {started}"
+    );
 }
