@@ -11,6 +11,7 @@ mod kind;
 mod params;
 mod reference;
 mod registry;
+pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 

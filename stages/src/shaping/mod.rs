@@ -1,0 +1,6 @@
+//! Network shaping: the backends that make a link between client and server look like a
+//! study's network setting (bandwidth, round-trip time, loss).
+
+pub mod link;
+pub mod relay;
+pub mod tc;
