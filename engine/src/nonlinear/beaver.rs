@@ -121,18 +121,7 @@ pub fn beaver_mul(
     opened.extend(y.iter().zip(b).map(|(y, b)| y.wrapping_sub(*b)));
     let mine = pack(&opened, ell);
     debug_assert_eq!(mine.len(), packed_len(2 * n, ell));
-    let theirs = match role {
-        Role::Server => {
-            ch.send(&mine)?;
-            ch.recv()?
-        }
-        Role::Client => {
-            let theirs = ch.recv()?;
-            ch.send(&mine)?;
-            ch.flush()?;
-            theirs
-        }
-    };
+    let theirs = role.exchange(ch, &mine)?;
     let theirs = unpack(&theirs, ell, 2 * n, "beaver openings")?;
     let server = role == Role::Server;
     Ok((0..n)

@@ -56,6 +56,26 @@ pub enum Role {
     Client,
 }
 
+impl Role {
+    /// Sends `mine` and receives the peer's message of the same step, in an order that
+    /// never has both parties blocked writing: the server sends first, the client receives
+    /// first.
+    pub fn exchange(self, ch: &mut dyn Channel, mine: &[u8]) -> Result<Vec<u8>, OtError> {
+        match self {
+            Role::Server => {
+                ch.send(mine)?;
+                Ok(ch.recv()?)
+            }
+            Role::Client => {
+                let theirs = ch.recv()?;
+                ch.send(mine)?;
+                ch.flush()?;
+                Ok(theirs)
+            }
+        }
+    }
+}
+
 /// The sending side of a batched 1-of-2 OT backend.
 pub trait OtSender {
     /// Chosen-message OT: the receiver learns `messages[i][c_i]` and nothing about the other.

@@ -136,18 +136,7 @@ pub fn and_gates(
     opened.extend(u.iter().zip(a).map(|(x, y)| x ^ y));
     opened.extend(v.iter().zip(b).map(|(x, y)| x ^ y));
     let mine = pack_bools(&opened);
-    let theirs = match role {
-        Role::Server => {
-            ch.send(&mine)?;
-            ch.recv()?
-        }
-        Role::Client => {
-            let theirs = ch.recv()?;
-            ch.send(&mine)?;
-            ch.flush()?;
-            theirs
-        }
-    };
+    let theirs = role.exchange(ch, &mine)?;
     let theirs = unpack_bools(&theirs, groups + n, "and-gate openings")?;
     let server = role == Role::Server;
     Ok((0..n)
