@@ -4,7 +4,7 @@
 //! Stage tasks live on the async runtime only to wait and coordinate; every shard runs
 //! on a blocking thread, since stage work (networks, crypto, training, tables) is CPU-bound.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,13 +45,6 @@ impl Shared {
     }
 }
 
-/// How a stage ended.
-enum Outcome {
-    Done,
-    Failed,
-    Skipped,
-}
-
 /// Runs `study` against `store` and returns the totals. Events go to `events`.
 pub async fn run_study(
     study: Arc<Study>,
@@ -74,7 +67,8 @@ pub async fn run_study(
         jobs: shared.options.jobs,
     });
     let mut summary = Summary::default();
-    let mut outcomes: HashMap<String, Outcome> = HashMap::new();
+    // Stages that failed or were skipped: their downstream stages are skipped too.
+    let mut incomplete: HashSet<String> = HashSet::new();
     let mut records: HashMap<String, Record> = HashMap::new();
     let mut started_stages: Vec<bool> = vec![false; study.stages.len()];
     let mut running: JoinSet<(String, Result<StageResult, String>)> = JoinSet::new();
@@ -83,14 +77,11 @@ pub async fn run_study(
             if started_stages[i] {
                 continue;
             }
-            let blocked = stage
-                .needs
-                .iter()
-                .find(|n| matches!(outcomes.get(*n), Some(Outcome::Failed | Outcome::Skipped)));
+            let blocked = stage.needs.iter().find(|n| incomplete.contains(*n));
             if let Some(need) = blocked {
                 started_stages[i] = true;
                 summary.skipped += 1;
-                outcomes.insert(stage.name.clone(), Outcome::Skipped);
+                incomplete.insert(stage.name.clone());
                 shared.emit(Event::StageSkipped {
                     stage: stage.name.clone(),
                     reason: format!("upstream `{need}` did not complete"),
@@ -137,7 +128,6 @@ pub async fn run_study(
                     summary.shards_ran += shards_ran;
                 }
                 records.insert(name.clone(), record);
-                outcomes.insert(name, Outcome::Done);
             }
             Err(error) => {
                 summary.failed += 1;
@@ -145,7 +135,7 @@ pub async fn run_study(
                     stage: name.clone(),
                     error,
                 });
-                outcomes.insert(name, Outcome::Failed);
+                incomplete.insert(name);
                 if !shared.options.keep_going {
                     shared.stop.store(true, Ordering::SeqCst);
                 }
@@ -179,7 +169,7 @@ async fn run_stage(
     let started = Instant::now();
     let fingerprint = inputs.fingerprint(stage);
     let selected = shared.options.selection.selected(&study, &stage.name);
-    let forced = selected && shared.options.selection.forced(&study, &stage.name);
+    let forced = selected && shared.options.selection.forced(&stage.name);
     let store_err = |e: snni_artifacts::StoreError| error_chain(&e);
     if !forced {
         if let Some(record) = shared.store.get(&fingerprint).map_err(store_err)? {

@@ -50,7 +50,7 @@ impl Plan {
         let mut stages = Vec::new();
         for stage in &study.stages {
             let selected = selection.selected(study, &stage.name);
-            let forced = selection.forced(study, &stage.name);
+            let forced = selection.forced(&stage.name);
             let pending: Vec<String> = stage
                 .needs
                 .iter()

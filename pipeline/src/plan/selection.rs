@@ -36,7 +36,7 @@ impl Selection {
     }
 
     /// Whether `stage` must run even if cached.
-    pub fn forced(&self, _study: &Study, stage: &str) -> bool {
+    pub fn forced(&self, stage: &str) -> bool {
         self.force.contains(stage) || self.from.as_deref() == Some(stage)
     }
 }
