@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
-use snni_artifacts::{Record, Store};
+use snni_artifacts::{Digest, Record, Store};
 
-use crate::{ParamIssue, StageError};
+use crate::{ParamIssue, Setting, StageError};
 
 /// A kind of stage (`synthesize`, `reference`, …).
 ///
@@ -25,9 +25,12 @@ pub trait StageKind: Send + Sync + 'static {
 
     /// Validates `params` and returns them with every default filled in (the canonical
     /// form that enters the fingerprint), or every issue found.
+    /// Kinds that refer to study-level names (settings) resolve them from `ctx` and embed
+    /// what they resolve to, so that editing a setting changes the fingerprint.
     fn check_params(
         &self,
         params: &serde_json::Value,
+        ctx: &CheckContext<'_>,
     ) -> Result<serde_json::Value, Vec<ParamIssue>>;
 
     /// The part of the canonical params that shards depend on. Parameters that only
@@ -40,8 +43,34 @@ pub trait StageKind: Send + Sync + 'static {
     /// The shard keys of this stage, in order.
     fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError>;
 
+    /// The upstream outputs one shard reads, by name, when it reads only some of them.
+    ///
+    /// `None` (the default) means the shard depends on every upstream output. A kind that
+    /// maps shards to upstream items (one profile shard per network) returns just those
+    /// digests, so that adding an upstream network does not invalidate the shards of the
+    /// others.
+    fn shard_upstream(
+        &self,
+        _ctx: &PlanContext<'_>,
+        _shard: &str,
+    ) -> Option<BTreeMap<String, Digest>> {
+        None
+    }
+
+    /// True when the shard must have the machine to itself while it runs (timings of
+    /// shaped links must not be polluted by other shards).
+    fn exclusive(&self, _params: &serde_json::Value, _shard: &str) -> bool {
+        false
+    }
+
     /// Produces the outputs of one shard.
     fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError>;
+}
+
+/// What a stage kind sees when its parameters are checked: study-level declarations.
+pub struct CheckContext<'a> {
+    /// The study's network settings by name (built-in ones included).
+    pub settings: &'a BTreeMap<String, Setting>,
 }
 
 /// What a stage kind sees when it plans its shards.

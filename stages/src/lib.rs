@@ -11,13 +11,15 @@ mod kind;
 mod params;
 mod reference;
 mod registry;
+mod setting;
 pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 
 pub use error::StageError;
-pub use kind::{OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
+pub use kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
 pub use params::{decode_params, ParamIssue};
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
+pub use setting::Setting;
 pub use synthesize::SynthesizeKind;

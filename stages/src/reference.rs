@@ -6,7 +6,7 @@ use serde_json::Value;
 use snni_engine::network::Shape;
 use snni_engine::zoo;
 
-use crate::kind::{PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::{decode_params, ParamIssue, StageError};
 
 /// Names the `networks` parameter accepts.
@@ -58,7 +58,11 @@ impl StageKind for ReferenceKind {
         "SqueezeNet 1.1, ResNet-50 and DenseNet-121 layer graphs (one shard per network)"
     }
 
-    fn check_params(&self, params: &Value) -> Result<Value, Vec<ParamIssue>> {
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
         let params = if params.is_null() {
             Value::Object(Default::default())
         } else {

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::kind::{PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::synthesis::{generate, SynthesisParams};
 use crate::{decode_params, ParamIssue, StageError};
 
@@ -50,7 +50,11 @@ impl StageKind for SynthesizeKind {
         "random networks in the study's families (one shard per network)"
     }
 
-    fn check_params(&self, params: &Value) -> Result<Value, Vec<ParamIssue>> {
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
         let mut issues = Vec::new();
         let (count, rest) = Self::split(params);
         let count = match count {

@@ -215,11 +215,18 @@ async fn run_stage(
 
     let inputs = Arc::new(inputs);
     let mut tasks: JoinSet<(String, Result<Record, String>)> = JoinSet::new();
+    let jobs = u32::try_from(shared.options.jobs.max(1)).unwrap_or(u32::MAX);
     for (shard, shard_fp) in pending {
         let shared = shared.clone();
         let inputs = inputs.clone();
+        // An exclusive shard takes every slot: nothing else runs while it measures.
+        let slots = if stage.kind.exclusive(&stage.params, &shard) {
+            jobs
+        } else {
+            1
+        };
         tasks.spawn(async move {
-            let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+            let Ok(permit) = shared.slots.clone().acquire_many_owned(slots).await else {
                 return (shard, Err("the run is shutting down".to_string()));
             };
             if shared.stop.load(Ordering::SeqCst) && !shared.options.keep_going {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
 use snni_stages::StageKind;
+pub use snni_stages::Setting;
 
 /// A validated study.
 pub struct Study {
@@ -19,7 +19,8 @@ pub struct Study {
     pub store: PathBuf,
     /// The manifest file.
     pub manifest: PathBuf,
-    /// Network settings by name.
+    /// Network settings by name: the built-in `local`, `lan` and `wan` (with the
+    /// manifest's overrides) and the manifest's own.
     pub settings: BTreeMap<String, Setting>,
     /// Stages in dependency order (every stage after the stages it needs).
     pub stages: Vec<StageDecl>,
@@ -30,17 +31,6 @@ impl Study {
     pub fn stage(&self, name: &str) -> Option<&StageDecl> {
         self.stages.iter().find(|s| s.name == name)
     }
-}
-
-/// A network setting: loopback when both `bandwidth_bps` and `rtt_us` are absent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Setting {
-    /// Link rate in bit/s.
-    pub bandwidth_bps: Option<u64>,
-    /// Round-trip time in microseconds.
-    pub rtt_us: Option<f64>,
-    /// Packet loss in percent.
-    pub loss_percent: Option<f64>,
 }
 
 /// One stage of a validated study.

@@ -125,7 +125,7 @@ fn resolve(
             ));
             continue;
         }
-        match kind.check_params(&params) {
+        match kind.check_params(&params, &snni_stages::CheckContext { settings: &settings }) {
             Ok(params) => decls.push(StageDecl {
                 name: name.clone(),
                 kind,
@@ -227,7 +227,7 @@ fn resolve_settings(
     raw: &[(String, RawSetting)],
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Setting> {
-    let mut settings = BTreeMap::new();
+    let mut settings = Setting::builtins();
     for (name, setting) in raw {
         let path = join("settings", name);
         if !valid_name(name) {
@@ -284,14 +284,14 @@ fn resolve_settings(
                 "give the shaped setting another name, e.g. `lan`",
             );
         }
-        settings.insert(
-            name.clone(),
-            Setting {
-                bandwidth_bps,
-                rtt_us,
-                loss_percent,
-            },
-        );
+        // Fields a manifest leaves out keep the built-in values (`lan: {rtt: 1ms}` keeps
+        // the study's LAN bandwidth); a new name starts unshaped.
+        let entry = settings.entry(name.clone()).or_default();
+        if name != "local" {
+            entry.bandwidth_bps = bandwidth_bps.or(entry.bandwidth_bps);
+            entry.rtt_us = rtt_us.or(entry.rtt_us);
+        }
+        entry.loss_percent = loss_percent.or(entry.loss_percent);
     }
     settings
 }

@@ -165,12 +165,16 @@ impl StageInputs {
         shard_params: &serde_json::Value,
         shard: &str,
     ) -> Digest {
+        // A shard that reads only some upstream outputs depends only on their digests.
+        let own = stage
+            .kind
+            .shard_upstream(&self.plan_context(stage), shard);
         Fingerprint::stage(
             stage.kind.name(),
             stage.kind.version(),
             &stage.params,
             stage.seed,
-            &self.digests,
+            own.as_ref().unwrap_or(&self.digests),
         )
         .shard(shard_params, shard)
         .digest()

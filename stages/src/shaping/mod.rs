@@ -4,3 +4,5 @@
 pub mod link;
 pub mod relay;
 pub mod tc;
+
+pub use link::LinkSpec;
