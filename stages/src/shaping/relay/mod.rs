@@ -10,6 +10,14 @@
 //!   free, takes `len · 8 / rate` to cross (the pacer's virtual clock), and is delivered one
 //!   one-way delay (`rtt / 2`) later. Order is preserved.
 //!
+//! The configured RTT is the end-to-end RTT the two parties measure, as with `netem`, whose
+//! setups are judged by what the endpoints see. The relay path costs something by itself
+//! (two loopback crossings and a thread wake-up at each hop, each way: a few tens of
+//! microseconds, several per cent of a 0.5 ms RTT), so [`Relay::start`] measures that cost
+//! on a private relay built from the same code (see `calibrate.rs`) and takes half of it
+//! off each direction's delay, never below zero. The figure is kept in
+//! [`RelayStats::path_rtt`] so a run can record it.
+//!
 //! Sleeps are precise to a few microseconds: the writer sleeps until shortly before a
 //! deadline and spins for the last stretch. Loss is not emulated: a TCP relay sees a byte
 //! stream and cannot drop packets, so [`Relay::start`] rejects a spec that asks for loss.
@@ -24,6 +32,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::link::LinkSpec;
+
+mod calibrate;
 
 /// Largest chunk read (and paced) at once.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -45,6 +55,10 @@ pub struct RelayStats {
     pub client_to_server_bytes: u64,
     /// Bytes delivered from the server to clients.
     pub server_to_client_bytes: u64,
+    /// The round-trip time the relay path adds by itself, measured when the relay started
+    /// and taken off the configured delay (see the module comment). Zero when no delay is
+    /// configured.
+    pub path_rtt: Duration,
 }
 
 /// A running relay. Stopping it (or dropping it) closes the listener and every connection
@@ -52,6 +66,7 @@ pub struct RelayStats {
 #[derive(Debug)]
 pub struct Relay {
     addr: SocketAddr,
+    path_rtt: Duration,
     shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -98,23 +113,31 @@ impl Relay {
                 "link bandwidth must be above zero",
             ));
         }
+        let path_rtt = calibrate::path_rtt(spec)?;
+        let shape = Shape {
+            delay: spec.one_way_delay().saturating_sub(path_rtt / 2),
+            spec: *spec,
+        };
+        let relay = Relay::spawn(shape, upstream, path_rtt)?;
+        tracing::debug!(addr = %relay.addr, %upstream, ?spec, ?path_rtt, "relay started");
+        Ok(relay)
+    }
+
+    /// Starts a relay that applies `shape` as given, with no calibration.
+    fn spawn(shape: Shape, upstream: SocketAddr, path_rtt: Duration) -> io::Result<Relay> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let shape = Shape {
-            delay: spec.one_way_delay(),
-            spec: *spec,
-        };
         let acceptor = {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name("relay-accept".into())
                 .spawn(move || accept_loop(&listener, upstream, shape, &shared))?
         };
-        tracing::debug!(%addr, %upstream, ?spec, "relay started");
         Ok(Relay {
             addr,
+            path_rtt,
             shared,
             acceptor: Some(acceptor),
         })
@@ -125,12 +148,19 @@ impl Relay {
         self.addr
     }
 
+    /// The round-trip time the relay path adds by itself, measured at start and taken off
+    /// the configured delay (zero when no delay is configured).
+    pub fn path_rtt(&self) -> Duration {
+        self.path_rtt
+    }
+
     /// What the relay has delivered so far.
     pub fn stats(&self) -> RelayStats {
         RelayStats {
             connections: self.shared.connections.load(Ordering::Relaxed),
             client_to_server_bytes: self.shared.client_to_server.load(Ordering::Relaxed),
             server_to_client_bytes: self.shared.server_to_client.load(Ordering::Relaxed),
+            path_rtt: self.path_rtt,
         }
     }
 

