@@ -9,6 +9,7 @@
 mod error;
 mod kind;
 mod params;
+pub mod profile;
 mod reference;
 mod registry;
 mod setting;
@@ -16,9 +17,12 @@ pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 
-pub use error::StageError;
-pub use kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
+pub use error::{error_chain, StageError};
+pub use kind::{
+    CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
+};
 pub use params::{decode_params, ParamIssue};
+pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
 pub use setting::Setting;

@@ -1,9 +1,9 @@
 //! The registry of stage kinds a manifest may name.
 
-use crate::{ReferenceKind, StageKind, SynthesizeKind};
+use crate::{ProfileKind, ReferenceKind, StageKind, SynthesizeKind};
 
 /// Every stage kind, in the order `snni` lists them.
-pub static KINDS: &[&dyn StageKind] = &[&SynthesizeKind, &ReferenceKind];
+pub static KINDS: &[&dyn StageKind] = &[&SynthesizeKind, &ReferenceKind, &ProfileKind];
 
 /// Looks a kind up by its manifest name.
 pub fn kind_by_name(name: &str) -> Option<&'static dyn StageKind> {
