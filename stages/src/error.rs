@@ -47,4 +47,12 @@ pub enum StageError {
         #[source]
         source: Box<snni_artifacts::StoreError>,
     },
+    /// The profile data a `dataset` stage reads is missing, inconsistent or mixed.
+    #[error("build the dataset from `{shard}`: {message}")]
+    Dataset {
+        /// The profile stage and shard key (`stage/key`), or the stage alone.
+        shard: String,
+        /// What is wrong.
+        message: String,
+    },
 }

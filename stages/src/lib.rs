@@ -6,6 +6,7 @@
 //! resume an interrupted stage. The registry in [`registry`] is the single list of kinds
 //! the manifest may name.
 
+mod dataset;
 mod error;
 mod kind;
 mod params;
@@ -16,6 +17,7 @@ pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 
+pub use dataset::DatasetKind;
 pub use error::StageError;
 pub use kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
 pub use params::{decode_params, ParamIssue};

@@ -3,7 +3,7 @@
 use crate::{ReferenceKind, StageKind, SynthesizeKind};
 
 /// Every stage kind, in the order `snni` lists them.
-pub static KINDS: &[&dyn StageKind] = &[&SynthesizeKind, &ReferenceKind];
+pub static KINDS: &[&dyn StageKind] = &[&SynthesizeKind, &ReferenceKind, &crate::DatasetKind];
 
 /// Looks a kind up by its manifest name.
 pub fn kind_by_name(name: &str) -> Option<&'static dyn StageKind> {
