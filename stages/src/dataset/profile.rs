@@ -46,7 +46,7 @@ pub fn check_kinds(upstream: &[UpstreamStage]) -> Result<(), StageError> {
     if upstream.is_empty() {
         return Err(error(
             "needs",
-            "a dataset needs at least one profile stage; list it under `needs:`",
+            "no profile stage is listed; name at least one under `needs:`",
         ));
     }
     for stage in upstream {

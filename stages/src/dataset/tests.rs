@@ -397,3 +397,18 @@ fn check_params_fills_defaults_and_rejects_unknown_keys() {
         "{issues:?}"
     );
 }
+
+#[test]
+fn tables_round_trip_through_parquet() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    for (name, mut df) in tables {
+        let table = harness.store.write_table(&name, &mut df).unwrap();
+        let back = harness.store.read_table(&table).unwrap();
+        assert!(
+            back.equals_missing(&df),
+            "table `{name}` changed in Parquet"
+        );
+    }
+}
