@@ -57,6 +57,14 @@ pub enum StageError {
         /// The last attempt's failure, with the parties' stderr tails.
         message: String,
     },
+    /// The profile data a `dataset` stage reads is missing, inconsistent or mixed.
+    #[error("build the dataset from `{shard}`: {message}")]
+    Dataset {
+        /// The profile stage and shard key (`stage/key`), or the stage alone.
+        shard: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// An error and its causes on one line: `a: b: c`.

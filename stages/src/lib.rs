@@ -6,6 +6,7 @@
 //! resume an interrupted stage. The registry in [`registry`] is the single list of kinds
 //! the manifest may name.
 
+mod dataset;
 mod error;
 mod kind;
 mod params;
@@ -17,6 +18,7 @@ pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 
+pub use dataset::DatasetKind;
 pub use error::{error_chain, StageError};
 pub use kind::{
     CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
