@@ -25,6 +25,9 @@ use crate::Setting;
 pub const NAMESPACE_PREFIX: &str = "snni";
 /// How long the other party may keep running after one failed.
 const FAILURE_GRACE: Duration = Duration::from_secs(2);
+/// The port the server listens on inside its namespace (the namespace is fresh, so any
+/// port is free).
+const TC_PORT: u16 = 7411;
 /// How often running parties are checked.
 const POLL: Duration = Duration::from_millis(1);
 
@@ -178,10 +181,15 @@ fn inference(
         address,
         namespace: namespace.map(str::to_string),
     };
-    let listen = match tc_link {
-        Some(link) => format!("{}:0", link.server_addr()),
-        None => "127.0.0.1:0".to_string(),
+    // Where the server listens, when it can be known before it starts: then the client
+    // starts at the same time (it retries its connection until the server listens). The
+    // relay instead needs the server's address to forward to, so it waits for it.
+    let known = match (plan.backend, tc_link) {
+        (BackendUsed::Tc, Some(link)) => Some(format!("{}:{TC_PORT}", link.server_addr())),
+        (BackendUsed::None, _) => Some(format!("127.0.0.1:{}", free_port()?)),
+        _ => None,
     };
+    let listen = known.clone().unwrap_or_else(|| "127.0.0.1:0".to_string());
     let mut server = command(
         Role::Server,
         listen,
@@ -190,36 +198,39 @@ fn inference(
     )
     .start(&lifeline)
     .map_err(|e| format!("start the server: {e}"))?;
-    let address = match listening_address(&mut server, deadline) {
-        Ok(address) => address,
-        Err(message) => {
-            server.kill();
-            return Err(format!(
-                "{message}\n--- server stderr ---\n{}",
-                server.stderr_tail()
-            ));
-        }
-    };
-    let relay = match plan.backend {
-        BackendUsed::Relay => {
-            let upstream: SocketAddr = address
-                .parse()
-                .map_err(|_| format!("the server reported an unreadable address `{address}`"))?;
-            let relay = Relay::start(&plan.setting.link(), upstream)
-                .map_err(|e| format!("start the relay: {e}"));
-            match relay {
-                Ok(relay) => Some(relay),
+    let mut relay = None;
+    let connect = match known {
+        Some(address) => address,
+        None => {
+            let address = match listening_address(&mut server, deadline) {
+                Ok(address) => address,
                 Err(message) => {
                     server.kill();
-                    return Err(message);
+                    return Err(format!(
+                        "{message}\n--- server stderr ---\n{}",
+                        server.stderr_tail()
+                    ));
+                }
+            };
+            let started = address
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("the server reported an unreadable address `{address}`"))
+                .and_then(|upstream| {
+                    Relay::start(&plan.setting.link(), upstream)
+                        .map_err(|e| format!("start the relay: {e}"))
+                });
+            match started {
+                Ok(started) => relay.insert(started).addr().to_string(),
+                Err(message) => {
+                    server.kill();
+                    return Err(format!(
+                        "{message}\n--- server stderr ---\n{}",
+                        server.stderr_tail()
+                    ));
                 }
             }
         }
-        _ => None,
     };
-    let connect = relay
-        .as_ref()
-        .map_or(address, |relay| relay.addr().to_string());
     let client = command(
         Role::Client,
         connect,
@@ -273,6 +284,15 @@ fn inference(
         he_degree: client_run.he_degree,
         relay: relay_stats,
     })
+}
+
+/// A free loopback port. It is released before the server binds it, so another process
+/// may take it in between; the server then fails to bind, and the attempt is retried.
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| format!("find a free loopback port: {e}"))
 }
 
 /// Waits until the server reports where it listens.
