@@ -18,3 +18,6 @@ pub mod runtime;
 pub mod zoo;
 
 pub use error::NetworkError;
+
+/// The engine's version, recorded with every profiled run.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -91,6 +91,10 @@ pub enum PartyCommand {
         /// Write the per-layer JSON lines here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Exit (code 130) when stdin reaches end of file: `snni run` gives each party a
+        /// pipe only it writes to, so parties never outlive a killed run.
+        #[arg(long)]
+        exit_with_parent: bool,
     },
     /// The client: holds the input, connects to the server, learns the output.
     Client {
@@ -106,6 +110,10 @@ pub enum PartyCommand {
         /// Write the per-layer JSON lines here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Exit (code 130) when stdin reaches end of file: `snni run` gives each party a
+        /// pipe only it writes to, so parties never outlive a killed run.
+        #[arg(long)]
+        exit_with_parent: bool,
     },
 }
 

@@ -47,4 +47,34 @@ pub enum StageError {
         #[source]
         source: Box<snni_artifacts::StoreError>,
     },
+    /// A profile shard failed on every attempt.
+    #[error("profile `{shard}` ({attempts} attempts): {message}")]
+    Profile {
+        /// The shard key.
+        shard: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure, with the parties' stderr tails.
+        message: String,
+    },
+    /// The profile data a `dataset` stage reads is missing, inconsistent or mixed.
+    #[error("build the dataset from `{shard}`: {message}")]
+    Dataset {
+        /// The profile stage and shard key (`stage/key`), or the stage alone.
+        shard: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// An error and its causes on one line: `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -6,9 +6,11 @@
 //! resume an interrupted stage. The registry in [`registry`] is the single list of kinds
 //! the manifest may name.
 
+mod dataset;
 mod error;
 mod kind;
 mod params;
+pub mod profile;
 mod reference;
 mod registry;
 mod setting;
@@ -16,9 +18,13 @@ pub mod shaping;
 pub mod synthesis;
 mod synthesize;
 
-pub use error::StageError;
-pub use kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage};
+pub use dataset::DatasetKind;
+pub use error::{error_chain, StageError};
+pub use kind::{
+    CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
+};
 pub use params::{decode_params, ParamIssue};
+pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
 pub use setting::Setting;

@@ -1,9 +1,10 @@
 //! The registry of stage kinds a manifest may name.
 
-use crate::{ReferenceKind, StageKind, SynthesizeKind};
+use crate::{DatasetKind, ProfileKind, ReferenceKind, StageKind, SynthesizeKind};
 
 /// Every stage kind, in the order `snni` lists them.
-pub static KINDS: &[&dyn StageKind] = &[&SynthesizeKind, &ReferenceKind];
+pub static KINDS: &[&dyn StageKind] =
+    &[&SynthesizeKind, &ReferenceKind, &ProfileKind, &DatasetKind];
 
 /// Looks a kind up by its manifest name.
 pub fn kind_by_name(name: &str) -> Option<&'static dyn StageKind> {

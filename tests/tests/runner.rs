@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use common::{repo_root, small_manifest, Scratch};
+use common::{repo_root, small_manifest, Running, Scratch, SYNTH_SHARD};
 
 #[test]
 fn smoke_manifest_runs_then_is_fully_cached() {
@@ -18,7 +15,8 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let first = scratch
         .run(&["run", manifest, "--store", store])
         .expect_code(0);
-    assert!(first.stderr.contains("2 ran"), "{}", first.stderr);
+    // synth, reference, profile and dataset.
+    assert!(first.stderr.contains("4 ran"), "{}", first.stderr);
     let second = scratch
         .run(&["run", manifest, "--store", store, "--json"])
         .expect_code(0);
@@ -27,12 +25,12 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         .iter()
         .filter(|e| e["event"] == "stage_cached")
         .count();
-    assert_eq!(cached, 2, "{events:?}");
+    assert_eq!(cached, 4, "{events:?}");
     assert!(events.iter().all(|e| e["event"] != "shard_finished"));
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_finished");
     assert_eq!(summary["ran"], 0);
-    assert_eq!(summary["cached"], 2);
+    assert_eq!(summary["cached"], 4);
 }
 
 #[test]
@@ -135,63 +133,6 @@ fn invalid_manifest_exits_3_with_positioned_errors() {
         "{}",
         check.stderr
     );
-}
-
-/// The start of a `--json` line saying a `synth` shard was committed.
-const SYNTH_SHARD: &str = "\"event\":\"shard_finished\",\"stage\":\"synth\"";
-
-/// A child `snni` that is killed (SIGKILL) and reaped when dropped, so a failing test
-/// never leaves it running.
-struct Running {
-    child: std::process::Child,
-    stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Running {
-    /// Starts a long run and waits for its first committed `synth` shard.
-    fn start(scratch: &Scratch, manifest: &str) -> Running {
-        let mut child = scratch
-            .snni(&["run", manifest, "--json", "--jobs", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut running = Running { child, stdout };
-        assert!(
-            running.skip_events(SYNTH_SHARD, 1),
-            "run ended before a shard finished"
-        );
-        running
-    }
-
-    /// Reads events until `count` lines containing `needle` were seen; false at EOF.
-    fn skip_events(&mut self, needle: &str, count: usize) -> bool {
-        let mut seen = 0;
-        let mut line = String::new();
-        while seen < count {
-            line.clear();
-            if self.stdout.read_line(&mut line).unwrap() == 0 {
-                return false;
-            }
-            if line.contains(needle) {
-                seen += 1;
-            }
-        }
-        true
-    }
-
-    /// Kills the process with SIGKILL and reaps it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[test]

@@ -39,7 +39,7 @@ impl TcpChannel {
         TcpChannel::new(TcpStream::connect(addr)?, config)
     }
 
-    /// Connects to a peer that may not be listening yet, retrying every 50 ms until
+    /// Connects to a peer that may not be listening yet, retrying every 2 ms until
     /// `patience` has passed (the client and server processes start independently).
     pub fn connect_with_retry(
         addr: impl ToSocketAddrs + Clone,
@@ -51,7 +51,7 @@ impl TcpChannel {
             match TcpStream::connect(addr.clone()) {
                 Ok(stream) => return TcpChannel::new(stream, config),
                 Err(err) if std::time::Instant::now() >= deadline => return Err(err.into()),
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
     }

@@ -86,7 +86,11 @@ pub fn party(command: PartyCommand) -> CommandResult {
             weights,
             listen,
             out,
+            exit_with_parent,
         } => {
+            if exit_with_parent {
+                exit_when_stdin_closes();
+            }
             let network = network(&engine)?;
             let weights = match source(&weights, "weights")? {
                 Source::Seed(seed) => WeightSource::Seed(seed),
@@ -111,7 +115,11 @@ pub fn party(command: PartyCommand) -> CommandResult {
             input,
             connect,
             out,
+            exit_with_parent,
         } => {
+            if exit_with_parent {
+                exit_when_stdin_closes();
+            }
             let network = network(&engine)?;
             let input = match source(&input, "input")? {
                 Source::Seed(seed) => InputSource::Seed(seed),
@@ -123,6 +131,23 @@ pub fn party(command: PartyCommand) -> CommandResult {
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
+    }
+}
+
+/// Watches stdin on a thread and exits the process when it closes (the parent died or
+/// gave up on this party).
+fn exit_when_stdin_closes() {
+    let watcher = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(|| {
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+            eprintln!("stdin closed: the parent process is gone; exiting");
+            std::process::exit(exit_codes::INTERRUPTED);
+        });
+    if let Err(error) = watcher {
+        tracing::warn!(%error, "cannot watch stdin; this party may outlive its parent");
     }
 }
 

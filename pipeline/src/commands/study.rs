@@ -85,6 +85,10 @@ pub fn run(args: RunArgs) -> CommandResult {
     });
     match summary {
         None => {
+            // Shaped links of shards still running: their threads never get to drop them.
+            for namespace in snni_stages::shaping::tc::teardown_live() {
+                tracing::info!(%namespace, "removed the network namespace of an interrupted shard");
+            }
             eprintln!("interrupted: finished shards are committed; `snni run` again resumes");
             Ok(exit_codes::INTERRUPTED)
         }

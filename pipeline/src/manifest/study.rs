@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use snni_stages::StageKind;
 pub use snni_stages::Setting;
+use snni_stages::StageKind;
 
 /// A validated study.
 pub struct Study {

@@ -125,7 +125,12 @@ fn resolve(
             ));
             continue;
         }
-        match kind.check_params(&params, &snni_stages::CheckContext { settings: &settings }) {
+        match kind.check_params(
+            &params,
+            &snni_stages::CheckContext {
+                settings: &settings,
+            },
+        ) {
             Ok(params) => decls.push(StageDecl {
                 name: name.clone(),
                 kind,

@@ -166,9 +166,7 @@ impl StageInputs {
         shard: &str,
     ) -> Digest {
         // A shard that reads only some upstream outputs depends only on their digests.
-        let own = stage
-            .kind
-            .shard_upstream(&self.plan_context(stage), shard);
+        let own = stage.kind.shard_upstream(&self.plan_context(stage), shard);
         Fingerprint::stage(
             stage.kind.name(),
             stage.kind.version(),

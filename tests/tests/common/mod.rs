@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 /// The `snni` binary cargo built beside this test binary.
 pub fn snni_bin() -> PathBuf {
@@ -55,6 +56,7 @@ impl Scratch {
             .current_dir(self.dir.path())
             .env_remove("SNNI_STORE")
             .env_remove("RUST_LOG")
+            .env_remove("SNNI_EXE")
             .stdin(Stdio::null());
         command
     }
@@ -104,6 +106,68 @@ impl Run {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("a JSON event per line"))
             .collect()
+    }
+}
+
+/// The start of a `--json` line saying a `synth` shard was committed.
+pub const SYNTH_SHARD: &str = "\"event\":\"shard_finished\",\"stage\":\"synth\"";
+
+/// A child `snni` that is killed (SIGKILL) and reaped when dropped, so a failing test
+/// never leaves it running.
+pub struct Running {
+    /// The `snni` process.
+    pub child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    /// Starts `command` (a `snni … --json` command) with its stdout piped to the test.
+    pub fn spawn(mut command: Command) -> Running {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Running { child, stdout }
+    }
+
+    /// Starts a long run and waits for its first committed `synth` shard.
+    pub fn start(scratch: &Scratch, manifest: &str) -> Running {
+        let mut running = Running::spawn(scratch.snni(&["run", manifest, "--json", "--jobs", "1"]));
+        assert!(
+            running.skip_events(SYNTH_SHARD, 1),
+            "run ended before a shard finished"
+        );
+        running
+    }
+
+    /// Reads events until `count` lines containing `needle` were seen; false at EOF.
+    pub fn skip_events(&mut self, needle: &str, count: usize) -> bool {
+        let mut seen = 0;
+        let mut line = String::new();
+        while seen < count {
+            line.clear();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                return false;
+            }
+            if line.contains(needle) {
+                seen += 1;
+            }
+        }
+        true
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

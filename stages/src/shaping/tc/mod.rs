@@ -17,6 +17,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::link::LinkSpec;
@@ -32,6 +33,29 @@ const FALLBACK_HINT: &str = "use `backend: relay` or `auto`";
 
 /// Distinguishes the links one process creates.
 static NEXT_LINK: AtomicU32 = AtomicU32::new(0);
+
+/// Namespaces of this process's live links, for [`teardown_live`] on Ctrl-C (when the
+/// threads holding the links never get to drop them).
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<String>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Deletes the namespaces of every link this process still holds; returns their names.
+///
+/// For an interrupted run that is about to exit: the processes in the namespaces must be
+/// stopping too (profile parties exit when their parent does), since the kernel frees a
+/// namespace once its last process has left.
+pub fn teardown_live() -> Vec<String> {
+    let names = std::mem::take(&mut *live());
+    for ns in &names {
+        if let Err(error) = Tool::netns_delete(ns).run() {
+            tracing::warn!(namespace = %ns, %error, "could not delete network namespace");
+        }
+    }
+    names
+}
 
 /// Why the `tc` backend failed.
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +293,7 @@ impl TcLink {
     fn build(&mut self, qdisc: Option<&Qdisc>) -> Result<(), TcError> {
         for ns in [self.server_ns.clone(), self.client_ns.clone()] {
             Tool::netns_add(&ns).run()?;
+            live().push(ns.clone());
             self.created.push(ns);
         }
         Tool::veth_pair(&self.server_ns, &self.client_ns).run()?;
@@ -322,7 +347,9 @@ impl TcLink {
     /// second call does nothing. Every namespace is attempted; the first error is returned.
     pub fn teardown(&mut self) -> Result<(), TcError> {
         let mut first_error = None;
-        for ns in std::mem::take(&mut self.created) {
+        let created = std::mem::take(&mut self.created);
+        live().retain(|ns| !created.contains(ns));
+        for ns in created {
             if let Err(error) = Tool::netns_delete(&ns).run() {
                 tracing::warn!(namespace = %ns, %error, "could not delete network namespace");
                 first_error.get_or_insert(error);

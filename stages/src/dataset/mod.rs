@@ -1,0 +1,137 @@
+//! The `dataset` stage kind: the tables the predictors train on, built from the outputs of
+//! one or more `profile` stages, in one shard (`tables`).
+//!
+//! Outputs (all tables, rows sorted by network, setting, run, party, layer):
+//!
+//! - `layers`: one row per (network, setting, run, party, layer) with the layer's raw
+//!   parameters, engineered features ([`LayerFeatures`](features::LayerFeatures)), the
+//!   engine's planned protocol counts, what was measured, and the context (link, backend,
+//!   engine, machine);
+//! - one view per layer type ([`views::VIEWS`]): the same columns over the rows of that type,
+//!   always present;
+//! - `networks`: one row per (network, setting, run, party) with the run line's totals.
+//!
+//! Parameters: `allow_mixed` (default false) accepts shards of one setting that ran on
+//! different machines, backends, engine versions, ℓ or thread counts.
+
+mod columns;
+mod consistency;
+mod features;
+mod lines;
+mod meta;
+mod profile;
+mod rows;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::{decode_params, ParamIssue, StageError};
+
+/// The one shard of a dataset stage.
+pub const SHARD: &str = "tables";
+
+/// Builds the layer and network tables from profile stages.
+pub struct DatasetKind;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetParams {
+    /// Accept mixed machines, backends, engine versions, ℓ or threads within a setting.
+    #[serde(default)]
+    allow_mixed: bool,
+}
+
+impl DatasetKind {
+    fn decode(params: &Value) -> Result<DatasetParams, StageError> {
+        if params.is_null() {
+            return Ok(DatasetParams::default());
+        }
+        decode_params(params).map_err(|issue| StageError::Params {
+            kind: "dataset",
+            message: issue.message,
+        })
+    }
+}
+
+impl StageKind for DatasetKind {
+    fn name(&self) -> &'static str {
+        "dataset"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "per-layer and per-network tables from profile stages (one shard)"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        let params = if params.is_null() {
+            Value::Object(Default::default())
+        } else {
+            params.clone()
+        };
+        let decoded: DatasetParams = decode_params(&params).map_err(|issue| vec![issue])?;
+        serde_json::to_value(decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        profile::check_kinds(ctx.upstream)?;
+        Ok(vec![SHARD.to_string()])
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        if ctx.shard != SHARD {
+            return Err(StageError::UnknownShard {
+                kind: "dataset",
+                shard: ctx.shard.to_string(),
+            });
+        }
+        let params = Self::decode(ctx.params)?;
+        let shards = profile::read_all(ctx.upstream, ctx.store)?;
+        consistency::check_unique(&shards)?;
+        if !params.allow_mixed {
+            consistency::check_not_mixed(&shards)?;
+        }
+        let mut layer_rows = Vec::new();
+        let mut network_rows = Vec::new();
+        for shard in &shards {
+            let (layers, networks) = rows::shard_rows(shard)?;
+            layer_rows.extend(layers);
+            network_rows.extend(networks);
+        }
+        let mut layer_rows: Vec<&rows::LayerRow> = layer_rows.iter().collect();
+        layer_rows.sort_by(|a, b| a.key().cmp(&b.key()));
+        let mut network_rows: Vec<&rows::NetworkRow> = network_rows.iter().collect();
+        network_rows.sort_by(|a, b| a.key().cmp(&b.key()));
+
+        let mut outputs = ShardOutputs::default();
+        outputs.insert(
+            "layers",
+            OutputData::Table(columns::layers_table("layers", &layer_rows)?),
+        );
+        for &(name, kinds) in views::VIEWS {
+            let view: Vec<&rows::LayerRow> = layer_rows
+                .iter()
+                .copied()
+                .filter(|row| kinds.contains(&row.kind))
+                .collect();
+            outputs.insert(name, OutputData::Table(columns::layers_table(name, &view)?));
+        }
+        outputs.insert(
+            "networks",
+            OutputData::Table(columns::networks_table(&network_rows)?),
+        );
+        Ok(outputs)
+    }
+}

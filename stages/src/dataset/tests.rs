@@ -1,0 +1,414 @@
+//! Tests of the dataset kind end to end: fake profile stages in a temporary store, built from
+//! the fixtures (two small networks metered by `snni infer --json`), read by `run_shard`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::{DataFrame, DataType};
+use serde_json::{json, Value};
+use snni_artifacts::{Digest, OnLocked, Output, Record, Store};
+use snni_engine::network::Network;
+
+use super::{DatasetKind, SHARD};
+use crate::kind::{CheckContext, OutputData, ShardContext, StageKind, UpstreamStage};
+use crate::StageError;
+
+const NETWORKS: [(&str, &str, &str, &str); 2] = [
+    (
+        "mini",
+        include_str!("fixtures/mini.yaml"),
+        include_str!("fixtures/mini.server.jsonl"),
+        include_str!("fixtures/mini.client.jsonl"),
+    ),
+    (
+        "tiny",
+        include_str!("fixtures/tiny.yaml"),
+        include_str!("fixtures/tiny.server.jsonl"),
+        include_str!("fixtures/tiny.client.jsonl"),
+    ),
+];
+const SETTINGS: [&str; 2] = ["lan", "wan"];
+const RUNS: [u64; 2] = [1, 2];
+
+/// One profile shard's blobs before they are stored.
+#[derive(Clone)]
+struct FakeShard {
+    key: String,
+    network_yaml: String,
+    server: String,
+    client: String,
+    meta: Value,
+}
+
+fn meta(network: &Network, setting: &str, run: u64) -> Value {
+    json!({
+        "format": 1, "network": network.name, "network_name": network.name,
+        "family": network.family, "source_stage": "synth", "setting": setting,
+        "link": {"bandwidth_bps": 7_000_000_000u64, "rtt_us": 500.0, "loss_percent": null},
+        "run": run, "warmup": 0, "backend": "relay",
+        "engine": {"version": "0.1.0", "protocol": 1, "record": 1},
+        "ell": 41, "scale": 12, "he_degree": 8192, "threads": 1,
+        "machine": {"cores": 2, "cpu_model": "AMD EPYC 7B13", "os": "linux"},
+        "attempts": 1, "timing": {"shard_s": 1.93, "engine_s": 1.85, "overhead_s": 0.08}
+    })
+}
+
+/// Every network × setting × run, as a profile stage would record them.
+fn fake_shards() -> Vec<FakeShard> {
+    let mut shards = Vec::new();
+    for (name, yaml, server, client) in NETWORKS {
+        let network = Network::from_yaml_str(yaml).unwrap();
+        for setting in SETTINGS {
+            for run in RUNS {
+                shards.push(FakeShard {
+                    key: format!("{name}.{setting}.r{run:02}"),
+                    network_yaml: network.to_yaml_string().unwrap(),
+                    server: server.to_string(),
+                    client: client.to_string(),
+                    meta: meta(&network, setting, run),
+                });
+            }
+        }
+    }
+    shards
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store"), OnLocked::Fail).unwrap();
+        Harness { _dir: dir, store }
+    }
+
+    fn stage(&self, name: &str, shards: &[FakeShard]) -> UpstreamStage {
+        let mut record = Record::new(Digest::of(name.as_bytes()), name, None);
+        for shard in shards {
+            let meta = shard.meta.to_string();
+            let parts = [
+                ("server", shard.server.as_str(), "application/x-ndjson"),
+                ("client", shard.client.as_str(), "application/x-ndjson"),
+                ("network", shard.network_yaml.as_str(), "application/yaml"),
+                ("meta", meta.as_str(), "application/json"),
+            ];
+            for (part, text, media_type) in parts {
+                let digest = self.store.put_blob(text.as_bytes()).unwrap();
+                let output = Output::blob(digest, text.len() as u64, media_type);
+                record = record.with_output(format!("{}/{part}", shard.key), output);
+            }
+        }
+        UpstreamStage {
+            name: name.to_string(),
+            kind: "profile".to_string(),
+            record,
+        }
+    }
+
+    fn run(
+        &self,
+        upstream: &[UpstreamStage],
+        params: Value,
+    ) -> Result<BTreeMap<String, DataFrame>, StageError> {
+        let params = DatasetKind
+            .check_params(&params, &check_context())
+            .expect("valid params");
+        let ctx = ShardContext {
+            shard: SHARD,
+            params: &params,
+            seed: 1,
+            upstream,
+            store: &self.store,
+        };
+        let outputs = DatasetKind.run_shard(&ctx)?;
+        Ok(outputs
+            .items
+            .into_iter()
+            .map(|(name, data)| match data {
+                OutputData::Table(df) => (name, df),
+                OutputData::Bytes { .. } => panic!("`{name}` is not a table"),
+            })
+            .collect())
+    }
+}
+
+fn check_context() -> CheckContext<'static> {
+    static SETTINGS: std::sync::OnceLock<BTreeMap<String, crate::Setting>> =
+        std::sync::OnceLock::new();
+    CheckContext {
+        settings: SETTINGS.get_or_init(BTreeMap::new),
+    }
+}
+
+fn strings(df: &DataFrame, column: &str) -> Vec<String> {
+    let column = df.column(column).unwrap().as_materialized_series().clone();
+    column
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
+}
+
+fn u64s(df: &DataFrame, column: &str) -> Vec<Option<u64>> {
+    let series = df.column(column).unwrap().as_materialized_series().clone();
+    series.u64().unwrap().iter().collect()
+}
+
+fn f64s(df: &DataFrame, column: &str) -> Vec<f64> {
+    let series = df.column(column).unwrap().as_materialized_series().clone();
+    series.f64().unwrap().iter().map(Option::unwrap).collect()
+}
+
+/// The error message of a run that must fail.
+fn failure(harness: &Harness, shards: &[FakeShard], params: Value) -> String {
+    let stage = harness.stage("prof", shards);
+    match harness.run(&[stage], params) {
+        Ok(_) => panic!("the dataset was built"),
+        Err(err) => err.to_string(),
+    }
+}
+
+fn layers_of(yaml: &str) -> usize {
+    Network::from_yaml_str(yaml).unwrap().layers.len()
+}
+
+#[test]
+fn builds_one_row_per_network_setting_run_party_and_layer() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let layers = &tables["layers"];
+    let per_run: usize = NETWORKS.iter().map(|n| layers_of(n.1)).sum();
+    assert_eq!(layers.height(), per_run * SETTINGS.len() * RUNS.len() * 2);
+
+    let keys: Vec<(String, String, u64, String, u64)> = (0..layers.height())
+        .map(|i| {
+            (
+                strings(layers, "network")[i].clone(),
+                strings(layers, "setting")[i].clone(),
+                u64s(layers, "run")[i].unwrap(),
+                strings(layers, "party")[i].clone(),
+                u64s(layers, "layer")[i].unwrap(),
+            )
+        })
+        .collect();
+    let unique: BTreeSet<_> = keys.iter().cloned().collect();
+    assert_eq!(unique.len(), keys.len(), "keys are unique");
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(sorted, keys, "rows are sorted by their key");
+
+    let conv = &tables["conv"];
+    assert!(conv.height() > 0);
+    for column in ["kernel_h", "kernel_w", "stride", "padding", "filters"] {
+        assert!(
+            u64s(conv, column).iter().all(Option::is_some),
+            "conv rows have `{column}`"
+        );
+    }
+    assert!(u64s(conv, "units").iter().all(Option::is_none));
+    assert!(u64s(conv, "input_cts").iter().all(|v| v.unwrap() > 0));
+    assert_eq!(
+        layers.column("relu_fraction").unwrap().dtype(),
+        &DataType::Float64
+    );
+}
+
+#[test]
+fn views_partition_the_layer_rows() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let layers = &tables["layers"];
+    let kinds = strings(layers, "kind");
+    let mut in_views = 0;
+    for (view, view_kinds) in super::views::VIEWS {
+        let df = &tables[*view];
+        assert_eq!(
+            df.schema(),
+            layers.schema(),
+            "view `{view}` has the layer columns"
+        );
+        assert!(strings(df, "kind")
+            .iter()
+            .all(|k| view_kinds.iter().any(|v| v.as_str() == k)));
+        in_views += df.height();
+    }
+    let flatten = kinds.iter().filter(|k| *k == "flatten").count();
+    assert_eq!(in_views + flatten, layers.height());
+    assert!(tables["avg_pool"].height() > 0 && tables["add_concat"].height() > 0);
+}
+
+#[test]
+fn views_exist_without_rows() {
+    let harness = Harness::new();
+    let shards: Vec<FakeShard> = fake_shards()
+        .into_iter()
+        .filter(|s| s.key.starts_with("mini"))
+        .collect();
+    let tables = harness
+        .run(&[harness.stage("prof", &shards)], Value::Null)
+        .unwrap();
+    assert_eq!(tables["poly_act"].height(), 0);
+    assert_eq!(tables["poly_act"].schema(), tables["layers"].schema());
+}
+
+#[test]
+fn networks_table_has_the_run_totals() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let networks = &tables["networks"];
+    assert_eq!(
+        networks.height(),
+        NETWORKS.len() * SETTINGS.len() * RUNS.len() * 2
+    );
+    // The first row: mini, lan, run 1, client.
+    let run_line: Value = serde_json::from_str(NETWORKS[0].3.lines().last().unwrap()).unwrap();
+    assert_eq!(strings(networks, "party")[0], "client");
+    assert_eq!(f64s(networks, "total_s")[0], run_line["total"]["wall_s"]);
+    assert_eq!(f64s(networks, "setup_s")[0], run_line["setup"]["wall_s"]);
+    assert_eq!(
+        u64s(networks, "bytes_sent")[0],
+        run_line["total"]["bytes_sent"].as_u64()
+    );
+    assert_eq!(u64s(networks, "layers")[0], Some(4));
+    assert_eq!(strings(networks, "cpu_model")[0], "AMD EPYC 7B13");
+}
+
+#[test]
+fn a_missing_layer_line_names_the_shard_and_layer() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    shards[1].client = shards[1]
+        .client
+        .lines()
+        .filter(|line| !line.contains("\"index\":2,"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let err = failure(&harness, &shards, Value::Null);
+    assert!(err.contains("prof/mini.lan.r02"), "{err}");
+    assert!(err.contains("no line for layer 2 (`flat`)"), "{err}");
+}
+
+#[test]
+fn a_duplicate_layer_index_names_the_shard() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    let first = shards[0].server.lines().next().unwrap().to_string();
+    shards[0].server = format!("{first}\n{}", shards[0].server);
+    let err = failure(&harness, &shards, Value::Null);
+    assert!(err.contains("prof/mini.lan.r01"), "{err}");
+    assert!(err.contains("duplicate layer index 0"), "{err}");
+}
+
+#[test]
+fn a_wrong_digest_names_the_shard() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    let digest = Network::from_yaml_str(NETWORKS[1].1).unwrap().digest();
+    let last = shards.len() - 1;
+    shards[last].server = shards[last].server.replace(&digest, &"0".repeat(64));
+    let err = failure(&harness, &shards, Value::Null);
+    assert!(err.contains("prof/tiny.wan.r02"), "{err}");
+    assert!(err.contains("network digest"), "{err}");
+}
+
+#[test]
+fn a_layer_that_disagrees_with_the_network_is_an_error() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    shards[0].client = shards[0]
+        .client
+        .replace("\"name\":\"relu1\"", "\"name\":\"other\"");
+    let err = failure(&harness, &shards, Value::Null);
+    assert!(err.contains("prof/mini.lan.r01"), "{err}");
+    assert!(err.contains("layer 1 is `other`"), "{err}");
+}
+
+#[test]
+fn mixed_machines_fail_unless_allowed() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    shards[2].meta["machine"]["cpu_model"] = json!("Intel Xeon");
+    let err = failure(&harness, &shards, Value::Null);
+    assert!(err.contains("prof/mini.wan.r01"), "{err}");
+    assert!(err.contains("prof/mini.wan.r02"), "{err}");
+    assert!(err.contains("cpu_model"), "{err}");
+
+    let stage = harness.stage("prof", &shards);
+    let tables = harness.run(&[stage], json!({"allow_mixed": true})).unwrap();
+    let models: BTreeSet<String> = strings(&tables["layers"], "cpu_model")
+        .into_iter()
+        .collect();
+    assert_eq!(models.len(), 2);
+}
+
+#[test]
+fn a_setting_may_differ_from_another_setting() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    for shard in shards.iter_mut().filter(|s| s.meta["setting"] == "wan") {
+        shard.meta["backend"] = json!("tc");
+    }
+    let stage = harness.stage("prof", &shards);
+    assert!(harness.run(&[stage], Value::Null).is_ok());
+}
+
+#[test]
+fn two_stages_may_not_measure_the_same_run() {
+    let harness = Harness::new();
+    let shards = fake_shards();
+    let a = harness.stage("a", &shards[..1]);
+    let b = harness.stage("b", &shards[..1]);
+    let err = harness.run(&[a, b], Value::Null).unwrap_err().to_string();
+    assert!(
+        err.contains("b/mini.lan.r01") && err.contains("a/mini.lan.r01"),
+        "{err}"
+    );
+}
+
+#[test]
+fn upstream_stages_must_be_profile_stages() {
+    let harness = Harness::new();
+    let mut stage = harness.stage("synth", &fake_shards()[..1]);
+    stage.kind = "synthesize".into();
+    let err = harness.run(&[stage], Value::Null).unwrap_err().to_string();
+    assert!(
+        err.contains("`synth`") && err.contains("synthesize"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_params_fills_defaults_and_rejects_unknown_keys() {
+    let canonical = DatasetKind
+        .check_params(&Value::Null, &check_context())
+        .unwrap();
+    assert_eq!(canonical, json!({"allow_mixed": false}));
+    let issues = DatasetKind
+        .check_params(&json!({"allow_mix": true}), &check_context())
+        .unwrap_err();
+    assert!(
+        issues[0].message.contains("unknown field `allow_mix`"),
+        "{issues:?}"
+    );
+}
+
+#[test]
+fn tables_round_trip_through_parquet() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    for (name, mut df) in tables {
+        let table = harness.store.write_table(&name, &mut df).unwrap();
+        let back = harness.store.read_table(&table).unwrap();
+        assert!(
+            back.equals_missing(&df),
+            "table `{name}` changed in Parquet"
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! The `profile` stage kind: every upstream network under secure inference, in each of
+//! the study's network settings, several times.
+//!
+//! One shard per (network, setting, run), keyed `<network>.<setting>.r<run>`. A shard
+//! starts the engine's server and client as two `snni party` child processes, shaped as
+//! the setting says (see [`runner`]), and stores both parties' per-layer metering, the
+//! network description and a `meta` record (setting, backend that ran, engine version, ℓ,
+//! N, machine, attempts, timing). A failed attempt is retried up to `retries` times; a
+//! shard that still fails stores nothing and reports the parties' stderr tails.
+//!
+//! Shards list run-major (run 0 of every network, then run 1, …) so that slow drifts of
+//! the machine spread over all networks, unshaped settings first; shaped shards take the
+//! whole machine unless `exclusive_shaped: false`.
+
+mod machine;
+mod metering;
+mod params;
+mod party;
+pub mod runner;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use snni_artifacts::{Digest, Output};
+use snni_engine::network::Network;
+
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::{ParamIssue, StageError, UpstreamStage};
+
+pub use machine::Machine;
+pub use params::{Backend, NamedSetting, Networks, ProfileParams};
+use runner::{AttemptPlan, BackendUsed};
+
+/// Format of the `meta` output; bump when a field changes meaning.
+pub const META_FORMAT: u32 = 1;
+/// Environment variable naming the `snni` executable the parties run (default: the
+/// running executable, which is `snni` itself under `snni run`).
+pub const EXE_VARIABLE: &str = "SNNI_EXE";
+
+/// Runs networks under secure inference in each setting.
+pub struct ProfileKind;
+
+/// A network an upstream stage produced.
+#[derive(Debug, Clone)]
+struct NetworkRef {
+    /// Its id: the upstream shard key (`synth-0003`, `squeezenet`).
+    id: String,
+    /// The upstream stage's name.
+    stage: String,
+    /// The digest of its YAML description.
+    digest: Digest,
+}
+
+/// A parsed shard key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShardKey<'a> {
+    network: &'a str,
+    setting: &'a str,
+    run: u32,
+}
+
+impl<'a> ShardKey<'a> {
+    fn parse(key: &'a str) -> Option<Self> {
+        let mut parts = key.rsplitn(3, '.');
+        let run = parts.next()?.strip_prefix('r')?.parse().ok()?;
+        let setting = parts.next()?;
+        let network = parts.next()?;
+        Some(ShardKey {
+            network,
+            setting,
+            run,
+        })
+    }
+
+    fn format(network: &str, setting: &str, run: u32) -> String {
+        format!("{network}.{setting}.r{run:02}")
+    }
+}
+
+/// Every network the upstream stages produced, in stage then shard order.
+fn upstream_networks(upstream: &[UpstreamStage]) -> Result<Vec<NetworkRef>, StageError> {
+    let mut networks: Vec<NetworkRef> = Vec::new();
+    for stage in upstream {
+        for (name, output) in &stage.record.outputs {
+            let (Some(id), Output::Blob { digest, .. }) = (name.strip_suffix("/network"), output)
+            else {
+                continue;
+            };
+            if let Some(other) = networks.iter().find(|n| n.id == id) {
+                return Err(StageError::Params {
+                    kind: "profile",
+                    message: format!(
+                        "network `{id}` comes from both `{}` and `{}`; give one of them other network names",
+                        other.stage, stage.name
+                    ),
+                });
+            }
+            networks.push(NetworkRef {
+                id: id.to_string(),
+                stage: stage.name.clone(),
+                digest: *digest,
+            });
+        }
+    }
+    Ok(networks)
+}
+
+/// The upstream networks `selection` picks, in upstream order.
+fn selected_networks(
+    upstream: &[UpstreamStage],
+    selection: &Networks,
+) -> Result<Vec<NetworkRef>, StageError> {
+    let all = upstream_networks(upstream)?;
+    let Networks::List(names) = selection else {
+        return Ok(all);
+    };
+    for name in names {
+        if !all.iter().any(|n| &n.id == name || &n.stage == name) {
+            let stages: Vec<&str> = upstream.iter().map(|s| s.name.as_str()).collect();
+            return Err(StageError::Params {
+                kind: "profile",
+                message: format!(
+                    "`networks` names `{name}`, which is neither a network nor a stage among the needed stages ({})",
+                    stages.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|n| names.iter().any(|name| name == &n.id || name == &n.stage))
+        .collect())
+}
+
+fn decode(params: &Value) -> Result<ProfileParams, StageError> {
+    ProfileParams::decode(params).map_err(|issue| StageError::Params {
+        kind: "profile",
+        message: issue.message,
+    })
+}
+
+/// A seed derived from the stage seed and labels, so that every network has its own
+/// weights and every run its own input.
+fn derived_seed(seed: u64, labels: &[&str]) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&seed.to_le_bytes());
+    for label in labels {
+        hasher.update(label.as_bytes());
+        hasher.update(&[0]);
+    }
+    let bytes = hasher.finalize();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+fn exe() -> Result<PathBuf, StageError> {
+    if let Some(path) = std::env::var_os(EXE_VARIABLE) {
+        return Ok(PathBuf::from(path));
+    }
+    std::env::current_exe().map_err(|e| StageError::Params {
+        kind: "profile",
+        message: format!("find the snni executable for the parties: {e} (set {EXE_VARIABLE})"),
+    })
+}
+
+impl StageKind for ProfileKind {
+    fn name(&self) -> &'static str {
+        "profile"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "secure inference of every network per setting and run (one shard per run)"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        let params = params::check(params, ctx)?;
+        serde_json::to_value(&params).map_err(|e| vec![ParamIssue::new(&[], e.to_string())])
+    }
+
+    fn shard_params(&self, params: &Value) -> Value {
+        // Which networks, settings and runs exist, and how failures are handled, do not
+        // change what one shard measures; the setting's link enters through
+        // `shard_upstream`.
+        let mut rest = params.as_object().cloned().unwrap_or_default();
+        for key in ["networks", "settings", "runs", "timeout", "retries"] {
+            rest.remove(key);
+        }
+        Value::Object(rest)
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        let params = decode(ctx.params)?;
+        let networks = selected_networks(ctx.upstream, &params.networks)?;
+        let mut settings: Vec<&NamedSetting> = params.settings.iter().collect();
+        settings.sort_by_key(|s| s.setting.is_shaped());
+        let mut keys = Vec::with_capacity(settings.len() * networks.len() * params.runs as usize);
+        for setting in settings {
+            for run in 0..params.runs {
+                for network in &networks {
+                    keys.push(ShardKey::format(&network.id, &setting.name, run));
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    fn shard_upstream(
+        &self,
+        ctx: &PlanContext<'_>,
+        shard: &str,
+    ) -> Option<BTreeMap<String, Digest>> {
+        let key = ShardKey::parse(shard)?;
+        let params = decode(ctx.params).ok()?;
+        let setting = params.setting(key.setting)?;
+        let network = upstream_networks(ctx.upstream)
+            .ok()?
+            .into_iter()
+            .find(|n| n.id == key.network)?;
+        let setting_json = serde_json::to_vec(&setting.setting).ok()?;
+        Some(BTreeMap::from([
+            ("network".to_string(), network.digest),
+            ("setting".to_string(), Digest::of(&setting_json)),
+        ]))
+    }
+
+    fn exclusive(&self, params: &Value, shard: &str) -> bool {
+        let (Some(key), Ok(params)) = (ShardKey::parse(shard), decode(params)) else {
+            return false;
+        };
+        params.exclusive_shaped
+            && params
+                .setting(key.setting)
+                .is_some_and(|s| s.setting.is_shaped())
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        let started = Instant::now();
+        let params = decode(ctx.params)?;
+        let unknown = || StageError::UnknownShard {
+            kind: "profile",
+            shard: ctx.shard.to_string(),
+        };
+        let key = ShardKey::parse(ctx.shard).ok_or_else(unknown)?;
+        let setting = params.setting(key.setting).ok_or_else(unknown)?;
+        let network_ref = upstream_networks(ctx.upstream)?
+            .into_iter()
+            .find(|n| n.id == key.network)
+            .ok_or_else(unknown)?;
+        let yaml = ctx
+            .store
+            .get_blob(&network_ref.digest)
+            .map_err(|source| StageError::Store {
+                name: format!("{}/{}/network", network_ref.stage, network_ref.id),
+                source: Box::new(source),
+            })?;
+        let text = String::from_utf8_lossy(&yaml);
+        let network = Network::from_yaml_str(&text)
+            .and_then(|n| n.validate().map(|_| n))
+            .map_err(|source| StageError::Network {
+                name: network_ref.id.clone(),
+                source,
+            })?;
+        let file = network_file(&yaml, ctx.shard)?;
+        let backend = BackendUsed::choose(params.backend, &setting.setting);
+        let digest = network.digest();
+        let exe = exe()?;
+        let plan = AttemptPlan {
+            exe: &exe,
+            network_file: file.path(),
+            digest: &digest,
+            layers: network.layers.len(),
+            params: &params,
+            setting: &setting.setting,
+            backend,
+            weights_seed: derived_seed(ctx.seed, &["weights", key.network]),
+            input_seed: derived_seed(ctx.seed, &["input", key.network, &key.run.to_string()]),
+        };
+        let mut attempts = 0;
+        let measured = loop {
+            attempts += 1;
+            match runner::attempt(&plan) {
+                Ok(measured) => break measured,
+                Err(error) => {
+                    tracing::warn!(
+                        shard = ctx.shard,
+                        attempt = attempts,
+                        "profile attempt failed: {}",
+                        error.message
+                    );
+                    if error.permanent || attempts > params.retries {
+                        return Err(StageError::Profile {
+                            shard: ctx.shard.to_string(),
+                            attempts,
+                            message: error.message,
+                        });
+                    }
+                }
+            }
+        };
+        let shard_s = started.elapsed().as_secs_f64();
+        let meta = json!({
+            "format": META_FORMAT,
+            "network": key.network,
+            "network_name": network.name,
+            "family": network.family,
+            "source_stage": network_ref.stage,
+            "setting": setting.name,
+            "link": setting.setting,
+            "run": key.run,
+            "warmup": params.warmup,
+            "backend": backend,
+            "relay": measured.relay.map(|stats| json!({
+                "connections": stats.connections,
+                "client_to_server_bytes": stats.client_to_server_bytes,
+                "server_to_client_bytes": stats.server_to_client_bytes,
+            })),
+            "engine": {
+                "version": snni_engine::VERSION,
+                "protocol": snni_engine::runtime::PROTOCOL_VERSION,
+                "record": snni_engine::runtime::RECORD_VERSION,
+            },
+            "ell": params.ell,
+            "scale": params.scale,
+            "he_degree": measured.he_degree,
+            "threads": params.threads,
+            "machine": Machine::current(),
+            "attempts": attempts,
+            "timing": {
+                "shard_s": shard_s,
+                "engine_s": measured.engine_s,
+                "overhead_s": (shard_s - measured.engine_s).max(0.0),
+            },
+        });
+        let mut outputs = ShardOutputs::default();
+        let ndjson = "application/x-ndjson";
+        outputs.insert(
+            "server",
+            OutputData::Bytes {
+                bytes: measured.server,
+                media_type: ndjson,
+            },
+        );
+        outputs.insert(
+            "client",
+            OutputData::Bytes {
+                bytes: measured.client,
+                media_type: ndjson,
+            },
+        );
+        outputs.insert(
+            "network",
+            OutputData::Bytes {
+                bytes: yaml,
+                media_type: "application/yaml",
+            },
+        );
+        outputs.insert(
+            "meta",
+            OutputData::Bytes {
+                bytes: serde_json::to_vec_pretty(&meta).map_err(|e| StageError::Serialize {
+                    name: "meta".into(),
+                    message: e.to_string(),
+                })?,
+                media_type: "application/json",
+            },
+        );
+        Ok(outputs)
+    }
+}
+
+/// Writes the network description where both parties can read it.
+fn network_file(yaml: &[u8], shard: &str) -> Result<tempfile::NamedTempFile, StageError> {
+    use std::io::Write;
+    let io = |e: std::io::Error| StageError::Serialize {
+        name: format!("{shard}: network file"),
+        message: e.to_string(),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix("snni-network-")
+        .suffix(".yaml")
+        .tempfile()
+        .map_err(io)?;
+    file.write_all(yaml).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests;

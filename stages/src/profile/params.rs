@@ -1,0 +1,320 @@
+//! The parameters of the `profile` stage: which networks, settings and runs, how each run
+//! is executed (engine options, shaping backend) and how failures are handled.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{decode_params, CheckContext, ParamIssue, Setting};
+
+/// The most runs per network and setting a manifest may ask for.
+pub const MAX_RUNS: u32 = 1_000;
+
+/// How a shaped setting's link is emulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// `tc` when a probe shows that netem works, else `relay`.
+    Auto,
+    /// Network namespaces, a veth pair and netem/tbf qdiscs (root).
+    Tc,
+    /// The built-in user-space link emulator.
+    Relay,
+}
+
+/// Which upstream networks to profile: `all`, or a list of network ids (`synth-0003`,
+/// `squeezenet`) and upstream stage names (all of that stage's networks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value", into = "Value")]
+pub enum Networks {
+    /// Every network the upstream stages produce.
+    All,
+    /// Network ids or upstream stage names.
+    List(Vec<String>),
+}
+
+impl TryFrom<Value> for Networks {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, String> {
+        const EXPECTED: &str = "expected `all` or a list of network ids and stage names";
+        match value {
+            Value::String(word) if word == "all" => Ok(Networks::All),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(name) => Ok(name),
+                    other => Err(format!("{EXPECTED}, found {other}")),
+                })
+                .collect::<Result<_, _>>()
+                .map(Networks::List),
+            other => Err(format!("{EXPECTED}, found {other}")),
+        }
+    }
+}
+
+impl From<Networks> for Value {
+    fn from(networks: Networks) -> Value {
+        match networks {
+            Networks::All => Value::from("all"),
+            Networks::List(names) => Value::from(names),
+        }
+    }
+}
+
+/// The parameters as written (every field optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfileParams {
+    #[serde(default)]
+    networks: Option<Networks>,
+    #[serde(default)]
+    settings: Option<Vec<String>>,
+    #[serde(default)]
+    runs: Option<u32>,
+    #[serde(default)]
+    warmup: Option<u32>,
+    #[serde(default)]
+    timeout: Option<u64>,
+    #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
+    threads: Option<usize>,
+    #[serde(default)]
+    ell: Option<u32>,
+    #[serde(default)]
+    scale: Option<u32>,
+    #[serde(default)]
+    backend: Option<Backend>,
+    #[serde(default)]
+    exclusive_shaped: Option<bool>,
+}
+
+/// A setting as the profile stage records it: its name and link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedSetting {
+    /// The setting's name in the study.
+    pub name: String,
+    /// Its link.
+    #[serde(flatten)]
+    pub setting: Setting,
+}
+
+/// Canonical, validated parameters (what enters the fingerprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileParams {
+    /// Which networks.
+    pub networks: Networks,
+    /// The settings, in the order written, with their links resolved.
+    pub settings: Vec<NamedSetting>,
+    /// Measured runs per network and setting.
+    pub runs: u32,
+    /// Inferences run and discarded before each measured one (same processes' setup).
+    pub warmup: u32,
+    /// Seconds one attempt (warm-ups and the measured run) may take.
+    pub timeout: u64,
+    /// Further attempts after a failed one.
+    pub retries: u32,
+    /// Worker threads per party.
+    pub threads: usize,
+    /// Share bit length ℓ.
+    pub ell: u32,
+    /// Fixed-point scale.
+    pub scale: u32,
+    /// Shaping backend for shaped settings.
+    pub backend: Backend,
+    /// Shaped shards run alone (no other shard shares the machine).
+    pub exclusive_shaped: bool,
+}
+
+impl ProfileParams {
+    /// Decodes canonical params (they passed [`check`] already).
+    pub fn decode(params: &Value) -> Result<Self, ParamIssue> {
+        decode_params(params)
+    }
+
+    /// The setting named `name`.
+    pub fn setting(&self, name: &str) -> Option<&NamedSetting> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+}
+
+/// Validates `params` against the study's settings and fills in defaults.
+pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Vec<ParamIssue>> {
+    let raw: RawProfileParams = decode_params(params).map_err(|issue| vec![issue])?;
+    let mut issues = Vec::new();
+    let names = raw.settings.unwrap_or_else(|| vec!["local".to_string()]);
+    if names.is_empty() {
+        issues.push(ParamIssue::new(
+            &["settings"],
+            "must name at least one setting",
+        ));
+    }
+    let mut settings = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let index = i.to_string();
+        if names[..i].contains(name) {
+            issues.push(ParamIssue::new(
+                &["settings", &index],
+                format!("`{name}` is listed twice"),
+            ));
+            continue;
+        }
+        match ctx.settings.get(name) {
+            Some(setting) => settings.push(NamedSetting {
+                name: name.clone(),
+                setting: *setting,
+            }),
+            None => {
+                let known: Vec<&str> = ctx.settings.keys().map(String::as_str).collect();
+                issues.push(
+                    ParamIssue::new(
+                        &["settings", &index],
+                        format!("`{name}` is not a setting of this study"),
+                    )
+                    .with_hint(format!(
+                        "declare it under `settings:` (with bandwidth and rtt) or use one of: {}",
+                        known.join(", ")
+                    )),
+                );
+            }
+        }
+    }
+    let mut bounded = |key: &str, value: u64, min: u64, max: u64| {
+        if !(min..=max).contains(&value) {
+            issues.push(ParamIssue::new(
+                &[key],
+                format!("must be in {min}..={max}, got {value}"),
+            ));
+        }
+    };
+    let runs = raw.runs.unwrap_or(10);
+    bounded("runs", runs.into(), 1, MAX_RUNS.into());
+    let warmup = raw.warmup.unwrap_or(0);
+    bounded("warmup", warmup.into(), 0, 100);
+    let timeout = raw.timeout.unwrap_or(1800);
+    bounded("timeout", timeout, 1, 7 * 24 * 3600);
+    let retries = raw.retries.unwrap_or(2);
+    bounded("retries", retries.into(), 0, 100);
+    let threads = raw.threads.unwrap_or(1);
+    bounded("threads", threads as u64, 1, 256);
+    let ell = raw.ell.unwrap_or(41);
+    bounded("ell", ell.into(), 16, 62);
+    let scale = raw.scale.unwrap_or(12);
+    bounded("scale", scale.into(), 1, u64::from(ell.saturating_sub(4)));
+    if let Some(Networks::List(list)) = &raw.networks {
+        if list.is_empty() {
+            issues.push(
+                ParamIssue::new(&["networks"], "must name at least one network")
+                    .with_hint("write `networks: all` to profile every upstream network"),
+            );
+        }
+    }
+    let backend = raw.backend.unwrap_or(Backend::Auto);
+    if backend == Backend::Relay {
+        for (i, named) in settings.iter().enumerate() {
+            if named.setting.loss_percent.is_some_and(|loss| loss > 0.0) {
+                issues.push(
+                    ParamIssue::new(
+                        &["settings", &i.to_string()],
+                        format!(
+                            "setting `{}` asks for packet loss, which the relay backend cannot emulate",
+                            named.name
+                        ),
+                    )
+                    .with_hint("use `backend: tc` (needs root and sch_netem) or drop `loss`"),
+                );
+            }
+        }
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    Ok(ProfileParams {
+        networks: raw.networks.unwrap_or(Networks::All),
+        settings,
+        runs,
+        warmup,
+        timeout,
+        retries,
+        threads,
+        ell,
+        scale,
+        backend,
+        exclusive_shaped: raw.exclusive_shaped.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn ctx() -> BTreeMap<String, Setting> {
+        Setting::builtins()
+    }
+
+    #[test]
+    fn defaults_are_the_study_s() {
+        let settings = ctx();
+        let params = check(
+            &json!({}),
+            &CheckContext {
+                settings: &settings,
+            },
+        )
+        .unwrap();
+        assert_eq!(params.runs, 10);
+        assert_eq!(params.settings.len(), 1);
+        assert_eq!(params.settings[0].name, "local");
+        assert_eq!(params.backend, Backend::Auto);
+        assert_eq!(params.networks, Networks::All);
+        let round = ProfileParams::decode(&serde_json::to_value(&params).unwrap()).unwrap();
+        assert_eq!(round, params);
+    }
+
+    #[test]
+    fn settings_resolve_and_unknown_ones_are_named() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let params = check(
+            &json!({"settings": ["lan", "wan"], "networks": ["squeezenet"]}),
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(params.setting("wan").unwrap().setting, Setting::WAN);
+        let issues = check(&json!({"settings": ["lan", "wna"], "runs": 0}), &ctx).unwrap_err();
+        assert_eq!(issues.len(), 2, "{issues:?}");
+        assert_eq!(issues[0].path, vec!["settings", "1"]);
+        assert!(issues[0].hint.as_deref().unwrap().contains("wan"));
+        assert_eq!(issues[1].path, vec!["runs"]);
+        let issues = check(&json!({"runz": 3}), &ctx).unwrap_err();
+        assert!(
+            issues[0].message.contains("unknown field `runz`"),
+            "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn relay_refuses_loss() {
+        let mut settings = ctx();
+        settings.insert(
+            "lossy".into(),
+            Setting {
+                loss_percent: Some(1.0),
+                ..Setting::WAN
+            },
+        );
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let issues = check(&json!({"settings": ["lossy"], "backend": "relay"}), &ctx).unwrap_err();
+        assert!(issues[0].message.contains("packet loss"));
+        assert!(check(&json!({"settings": ["lossy"], "backend": "tc"}), &ctx).is_ok());
+    }
+}

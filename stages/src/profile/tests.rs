@@ -1,0 +1,173 @@
+//! Planning tests of the profile kind: shard keys, network selection, per-shard inputs
+//! and exclusivity. Running shards needs the `snni` binary; the end-to-end tests do that.
+
+use serde_json::json;
+use snni_artifacts::{Digest, Output, Record};
+
+use super::*;
+use crate::Setting;
+
+fn upstream(stage: &str, ids: &[&str]) -> UpstreamStage {
+    let mut record = Record::new(Digest::of(stage.as_bytes()), stage, None);
+    for id in ids {
+        let digest = Digest::of(id.as_bytes());
+        record = record.with_output(
+            format!("{id}/network"),
+            Output::blob(digest, 10, "application/yaml"),
+        );
+    }
+    UpstreamStage {
+        name: stage.to_string(),
+        kind: "synthesize".into(),
+        record,
+    }
+}
+
+fn params(value: Value) -> Value {
+    let settings = Setting::builtins();
+    ProfileKind
+        .check_params(
+            &value,
+            &CheckContext {
+                settings: &settings,
+            },
+        )
+        .unwrap()
+}
+
+fn context<'a>(params: &'a Value, upstream: &'a [UpstreamStage]) -> PlanContext<'a> {
+    PlanContext {
+        params,
+        seed: 7,
+        upstream,
+    }
+}
+
+#[test]
+fn shard_keys_round_trip() {
+    let key = ShardKey::format("synth-0003", "lan", 4);
+    assert_eq!(key, "synth-0003.lan.r04");
+    let parsed = ShardKey::parse(&key).unwrap();
+    assert_eq!(
+        parsed,
+        ShardKey {
+            network: "synth-0003",
+            setting: "lan",
+            run: 4
+        }
+    );
+    assert_eq!(ShardKey::parse("a.b.c.lan.r10").unwrap().network, "a.b.c");
+    assert!(ShardKey::parse("synth-0003.lan").is_none());
+    assert!(ShardKey::parse("synth-0003.lan.x1").is_none());
+}
+
+#[test]
+fn shards_are_run_major_with_unshaped_settings_first() {
+    let up = [
+        upstream("synth", &["synth-0000", "synth-0001"]),
+        upstream("reference", &["squeezenet"]),
+    ];
+    let p = params(
+        json!({"settings": ["lan", "local"], "runs": 2, "networks": ["synth", "squeezenet"]}),
+    );
+    let shards = ProfileKind.shards(&context(&p, &up)).unwrap();
+    assert_eq!(shards.len(), 12);
+    assert_eq!(
+        shards[..4],
+        [
+            "synth-0000.local.r00",
+            "synth-0001.local.r00",
+            "squeezenet.local.r00",
+            "synth-0000.local.r01"
+        ]
+    );
+    assert!(shards[6..].iter().all(|s| s.contains(".lan.")));
+    let only = params(json!({"networks": ["synth-0001"], "runs": 1}));
+    assert_eq!(
+        ProfileKind.shards(&context(&only, &up)).unwrap(),
+        ["synth-0001.local.r00"]
+    );
+    let bad = params(json!({"networks": ["resnet"], "runs": 1}));
+    let err = ProfileKind
+        .shards(&context(&bad, &up))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`resnet`") && err.contains("synth, reference"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_shard_depends_on_its_network_and_setting_only() {
+    let small = [upstream("synth", &["synth-0000"])];
+    let grown = [upstream("synth", &["synth-0000", "synth-0001"])];
+    let p = params(json!({"settings": ["local", "lan"]}));
+    let inputs = |up: &[UpstreamStage], shard: &str| {
+        ProfileKind.shard_upstream(&context(&p, up), shard).unwrap()
+    };
+    assert_eq!(
+        inputs(&small, "synth-0000.lan.r00"),
+        inputs(&grown, "synth-0000.lan.r00")
+    );
+    assert_ne!(
+        inputs(&grown, "synth-0000.lan.r00"),
+        inputs(&grown, "synth-0001.lan.r00")
+    );
+    assert_ne!(
+        inputs(&grown, "synth-0000.lan.r00"),
+        inputs(&grown, "synth-0000.local.r00")
+    );
+    // Adding runs or settings leaves the shard parameters alone.
+    let more = params(json!({"settings": ["local", "lan", "wan"], "runs": 20}));
+    assert_eq!(
+        ProfileKind.shard_params(&p),
+        ProfileKind.shard_params(&more)
+    );
+    let other_ell = params(json!({"settings": ["local", "lan"], "ell": 40}));
+    assert_ne!(
+        ProfileKind.shard_params(&p),
+        ProfileKind.shard_params(&other_ell)
+    );
+}
+
+#[test]
+fn shaped_shards_are_exclusive_unless_allowed() {
+    let p = params(json!({"settings": ["local", "wan"]}));
+    assert!(ProfileKind.exclusive(&p, "synth-0000.wan.r00"));
+    assert!(!ProfileKind.exclusive(&p, "synth-0000.local.r00"));
+    let shared = params(json!({"settings": ["local", "wan"], "exclusive_shaped": false}));
+    assert!(!ProfileKind.exclusive(&shared, "synth-0000.wan.r00"));
+}
+
+#[test]
+fn duplicate_network_ids_are_refused() {
+    let up = [upstream("a", &["net"]), upstream("b", &["net"])];
+    let p = params(json!({}));
+    let err = ProfileKind
+        .shards(&context(&p, &up))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("both `a` and `b`"), "{err}");
+}
+
+#[test]
+fn seeds_differ_per_network_and_run() {
+    let a = derived_seed(7, &["input", "n1", "0"]);
+    assert_eq!(a, derived_seed(7, &["input", "n1", "0"]));
+    assert_ne!(a, derived_seed(7, &["input", "n1", "1"]));
+    assert_ne!(a, derived_seed(8, &["input", "n1", "0"]));
+    assert_ne!(derived_seed(7, &["ab", "c"]), derived_seed(7, &["a", "bc"]));
+}
+
+#[test]
+fn backend_none_for_unshaped_settings() {
+    assert_eq!(
+        BackendUsed::choose(Backend::Tc, &Setting::LOCAL),
+        BackendUsed::None
+    );
+    assert_eq!(
+        BackendUsed::choose(Backend::Relay, &Setting::LAN),
+        BackendUsed::Relay
+    );
+}

@@ -1,0 +1,435 @@
+//! End to end: the `profile` and `dataset` stages through the binary — keyed tables,
+//! caching, resuming after kill -9 without orphaned parties, retries with the parties'
+//! stderr, timeouts, the tc backend and settings errors.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Run, Running, Scratch};
+
+/// The start of a `--json` line saying a `profile` shard was committed.
+const PROFILE_SHARD: &str = "\"event\":\"shard_finished\",\"stage\":\"profile\"";
+
+/// A study of `count` tiny synthesized networks, profiled with `profile` (the lines of
+/// its `params:`, indented by six spaces), then turned into tables. `settings` are extra
+/// top-level settings (lines indented by two spaces).
+fn profile_manifest(count: usize, settings: &str, profile: &str) -> String {
+    format!(
+        "name: profiled\nseed: 11\nstore: store\nsettings:\n  local: {{}}\n{settings}stages:\n  synth:\n    kind: synthesize\n    params:\n      count: {count}\n      input: {{h: 16, w: 16, c: 3}}\n      layers: {{min: 2, max: 3}}\n      filters: [8, 16]\n  profile:\n    kind: profile\n    needs: [synth]\n    params:\n{profile}  dataset:\n    kind: dataset\n    needs: [profile]\n"
+    )
+}
+
+/// Writes an executable shell script standing in for `snni` in the parties.
+fn fake_snni(scratch: &Scratch, body: &str) -> PathBuf {
+    let path = scratch.write("fake-snni", &format!("#!/bin/sh\n{body}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Both output streams of a run, for searching messages.
+fn output(run: &Run) -> String {
+    format!("{}{}", run.stdout, run.stderr)
+}
+
+/// Events of `kind` for stage `stage`.
+fn stage_events<'a>(
+    events: &'a [serde_json::Value],
+    kind: &str,
+    stage: &str,
+) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == kind && e["stage"] == stage)
+        .collect()
+}
+
+/// The row count `snni artifacts show` reports for a table output.
+fn table_rows(scratch: &Scratch, output: &str) -> usize {
+    let show = scratch
+        .run(&["artifacts", "show", "--store", "store", output])
+        .expect_code(0);
+    let (_, rest) = show
+        .stdout
+        .split_once(" (")
+        .unwrap_or_else(|| panic!("no row count in:\n{}", show.stdout));
+    let (rows, _) = rest.split_once(" rows)").unwrap();
+    rows.parse().unwrap()
+}
+
+/// The blob `snni artifacts show` prints for `output`.
+fn blob(scratch: &Scratch, output: &str) -> String {
+    scratch
+        .run(&["artifacts", "show", "--store", "store", output])
+        .expect_code(0)
+        .stdout
+}
+
+/// A process identity that survives pid reuse: its pid and start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Process {
+    pid: u32,
+    start: u64,
+}
+
+impl Process {
+    /// The process `pid`, if it is running (a zombie counts as gone).
+    fn find(pid: u32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+            return None;
+        }
+        // Field 22 of stat (start time) is the 20th after the name.
+        let start = fields.get(19)?.parse().ok()?;
+        Some(Process { pid, start })
+    }
+
+    /// Whether this very process still runs.
+    fn alive(self) -> bool {
+        Process::find(self.pid) == Some(self)
+    }
+
+    /// Whether it is a `snni party` process.
+    fn is_party(self) -> bool {
+        std::fs::read(format!("/proc/{}/cmdline", self.pid))
+            .is_ok_and(|cmdline| cmdline.split(|b| *b == 0).any(|arg| arg == b"party"))
+    }
+
+    /// Every descendant running now.
+    fn descendants(self) -> Vec<Process> {
+        let mut found = Vec::new();
+        let mut queue = vec![self.pid];
+        while let Some(pid) = queue.pop() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let children = std::fs::read_to_string(task.path().join("children"));
+                for child in children.unwrap_or_default().split_whitespace() {
+                    let child: u32 = child.parse().unwrap();
+                    if let Some(process) = Process::find(child) {
+                        found.push(process);
+                        queue.push(child);
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// Waits up to `limit` for `done` to hold; returns whether it did.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Network namespaces whose name starts with `prefix`.
+fn namespaces(prefix: &str) -> Vec<String> {
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether this machine lets us create network namespaces (root and iproute2).
+fn namespaces_work() -> bool {
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    ip(&["netns", "add", "snni-e2e-probe"]) && ip(&["netns", "del", "snni-e2e-probe"])
+}
+
+#[test]
+fn profile_and_dataset_produce_keyed_tables() {
+    let (count, settings, runs) = (2, 2, 2);
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            count,
+            "  slow: {bandwidth: 200mbit, rtt: 2ms}\n",
+            "      settings: [local, slow]\n      runs: 2\n      timeout: 120\n      backend: relay\n",
+        ),
+    );
+    let manifest = manifest.to_str().unwrap();
+    scratch.run(&["run", manifest]).expect_code(0);
+
+    let slow = blob(&scratch, "profile/synth-0000.slow.r01/meta");
+    assert!(slow.contains("\"backend\": \"relay\""), "{slow}");
+    let local = blob(&scratch, "profile/synth-0001.local.r00/meta");
+    assert!(local.contains("\"backend\": \"none\""), "{local}");
+
+    // One row per network, setting, run and party.
+    let networks = table_rows(&scratch, "dataset/tables/networks");
+    assert_eq!(networks, count * settings * runs * 2);
+    // One row per layer of those.
+    let layers: usize = (0..count)
+        .map(|i| {
+            let yaml = blob(&scratch, &format!("synth/synth-{i:04}/network"));
+            yaml.lines().filter(|line| line.starts_with("- ")).count()
+        })
+        .sum();
+    assert!(layers > 0);
+    let rows = table_rows(&scratch, "dataset/tables/layers");
+    assert_eq!(rows, layers * settings * runs * 2);
+
+    let again = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let summary = again.events().pop().unwrap();
+    assert_eq!(summary["event"], "run_finished");
+    assert_eq!(summary["ran"], 0, "{}", again.stdout);
+    assert_eq!(summary["cached"], 3, "{}", again.stdout);
+}
+
+#[test]
+fn killed_profile_resumes_without_redoing_finished_shards() {
+    let shards = 3 * 4;
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(3, "", "      runs: 4\n      timeout: 120\n"),
+    );
+    let manifest = manifest.to_str().unwrap();
+    let mut run = Running::spawn(scratch.snni(&["run", manifest, "--json"]));
+    assert!(
+        run.skip_events(PROFILE_SHARD, 3),
+        "the run ended before three profile shards finished"
+    );
+    // Kill while a shard's parties run, so that there are parties to outlive it.
+    let snni = Process::find(run.child.id()).expect("snni runs");
+    let mut children = Vec::new();
+    let parties_seen = eventually(Duration::from_secs(10), || {
+        children = snni.descendants();
+        children.iter().any(|child| child.is_party())
+    });
+    run.kill();
+    assert!(parties_seen, "no `snni party` child appeared: {children:?}");
+    assert!(
+        eventually(Duration::from_secs(10), || children
+            .iter()
+            .all(|child| !child.alive())),
+        "parties outlived the killed run: {:?}",
+        children.iter().filter(|c| c.alive()).collect::<Vec<_>>()
+    );
+
+    let resumed = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let events = resumed.events();
+    let started = stage_events(&events, "stage_started", "profile");
+    let started = started.first().expect("profile resumes");
+    let done = started["resumed"].as_u64().unwrap();
+    assert!(done >= 3, "resumed {done}: {started}");
+    let finished = stage_events(&events, "shard_finished", "profile").len();
+    assert_eq!(finished as u64, shards - done, "{}", resumed.stdout);
+}
+
+#[test]
+fn failing_parties_are_retried_and_report_their_stderr() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            2,
+            "",
+            "      runs: 1\n      retries: 2\n      timeout: 60\n",
+        ),
+    );
+    let manifest = manifest.to_str().unwrap();
+    let fake = fake_snni(&scratch, "echo 'boom: the party broke' >&2\nexit 3\n");
+    let failed = Run::from(
+        scratch
+            .snni(&["run", manifest])
+            .env("SNNI_EXE", &fake)
+            .output()
+            .unwrap(),
+    )
+    .expect_code(1);
+    let text = output(&failed);
+    assert!(
+        ["synth-0000", "synth-0001"]
+            .iter()
+            .any(|n| text.contains(&format!("profile `{n}.local.r00` (3 attempts)"))),
+        "{text}"
+    );
+    assert!(text.contains("boom: the party broke"), "{text}");
+
+    let fixed = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let events = fixed.events();
+    assert_eq!(
+        stage_events(&events, "shard_finished", "profile").len(),
+        2,
+        "{}",
+        fixed.stdout
+    );
+    let ls = scratch
+        .run(&["artifacts", "ls", "--store", "store", "--shards"])
+        .expect_code(0);
+    for shard in ["synth-0000.local.r00", "synth-0001.local.r00"] {
+        assert!(
+            ls.stdout.contains(&format!("profile[{shard}]")),
+            "{}",
+            ls.stdout
+        );
+    }
+}
+
+#[test]
+fn a_hung_shard_times_out_and_its_parties_are_killed() {
+    // A sleep length no other process uses marks the parties' processes.
+    let marker = format!("60.{}", std::process::id());
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(1, "", "      runs: 1\n      retries: 0\n      timeout: 2\n"),
+    );
+    let fake = fake_snni(
+        &scratch,
+        &format!(
+            "if [ \"$2\" = server ]; then echo 'server: listening on 127.0.0.1:9' >&2; fi\nexec sleep {marker}\n"
+        ),
+    );
+    let started = Instant::now();
+    let hung = Run::from(
+        scratch
+            .snni(&["run", manifest.to_str().unwrap()])
+            .env("SNNI_EXE", &fake)
+            .output()
+            .unwrap(),
+    )
+    .expect_code(1);
+    // Well under the parties' 60 s sleep: the timeout, not the parties, ended the shard.
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = output(&hung);
+    assert!(text.contains("timed out"), "{text}");
+    assert!(text.contains("(1 attempts)"), "{text}");
+
+    let sleeping = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(&marker))
+                    && Process::find(*pid).is_some()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || sleeping().is_empty()),
+        "hung parties still run: {:?}",
+        sleeping()
+    );
+}
+
+#[test]
+fn tc_backend_shapes_rate_in_namespaces_and_cleans_up() {
+    if !namespaces_work() {
+        eprintln!("skipping: cannot create network namespaces (needs root and iproute2)");
+        return;
+    }
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            1,
+            "  rate: {bandwidth: 100mbit}\n",
+            "      settings: [rate]\n      runs: 1\n      retries: 0\n      timeout: 120\n      backend: tc\n",
+        ),
+    );
+    let mut command = scratch.snni(&["run", manifest.to_str().unwrap()]);
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = Run::from(child.wait_with_output().unwrap());
+    let text = output(&run);
+    if run.code != 0 && text.contains("tbf") {
+        eprintln!("skipping: the tbf qdisc is unavailable here:\n{text}");
+        return;
+    }
+    run.expect_code(0);
+    let meta = blob(&scratch, "profile/synth-0000.rate.r00/meta");
+    assert!(meta.contains("\"backend\": \"tc\""), "{meta}");
+    // Only this run's namespaces: other runs on the machine may hold their own.
+    let left = [format!("snni-{pid}-"), format!("snni-probe-{pid}-")]
+        .iter()
+        .flat_map(|prefix| namespaces(prefix))
+        .collect::<Vec<_>>();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+}
+
+#[test]
+fn tc_backend_without_netem_fails_once_naming_what_is_missing() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            1,
+            "",
+            "      settings: [lan]\n      runs: 1\n      retries: 2\n      timeout: 120\n      backend: tc\n",
+        ),
+    );
+    let run = scratch.run(&["run", manifest.to_str().unwrap()]);
+    if run.code == 0 {
+        eprintln!("skipping: netem is available here");
+        return;
+    }
+    let run = run.expect_code(1);
+    let text = output(&run);
+    assert!(text.contains("sch_netem"), "{text}");
+    assert!(text.contains("(1 attempts)"), "retried: {text}");
+}
+
+#[test]
+fn unknown_setting_is_a_manifest_error() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(1, "", "      settings: [lan, wna]\n"),
+    );
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let line = 1 + text.lines().position(|line| line.contains("wna")).unwrap();
+    let run = scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(3);
+    assert!(
+        run.stderr.contains(&format!("study.yaml:{line}:")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`wna`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `wan`")
+            || run
+                .stderr
+                .lines()
+                .any(|line| line.contains("local") && line.contains("wan")),
+        "names the settings: {}",
+        run.stderr
+    );
+}
