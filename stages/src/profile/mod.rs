@@ -322,6 +322,7 @@ impl StageKind for ProfileKind {
                 "connections": stats.connections,
                 "client_to_server_bytes": stats.client_to_server_bytes,
                 "server_to_client_bytes": stats.server_to_client_bytes,
+                "path_rtt_us": stats.path_rtt.as_secs_f64() * 1e6,
             })),
             "engine": {
                 "version": snni_engine::VERSION,

@@ -6,10 +6,11 @@
 //! failure or a timeout, and the parties also exit by themselves if this process dies
 //! (their stdin is a pipe only this process writes to; see `snni party --exit-with-parent`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -19,6 +20,7 @@ use super::params::{Backend, ProfileParams};
 use super::party::{PartyCommand, Role, RunningParty};
 use crate::shaping::relay::{Relay, RelayStats};
 use crate::shaping::tc::{self, Probe, TcLink};
+use crate::shaping::LinkSpec;
 use crate::Setting;
 
 /// Prefix of the network namespaces profiles create (`snni-<pid>-<n>-s|c`).
@@ -56,6 +58,23 @@ impl BackendUsed {
             Backend::Auto => BackendUsed::Relay,
         }
     }
+}
+
+/// The relay's own path round trip for `link`, measured once per process and link: each
+/// measurement takes 0.06–0.2 s, which would otherwise count against every shard. Shaped
+/// shards run alone, so the load it was measured under is the load they run under.
+fn relay_path_rtt(link: &LinkSpec) -> std::io::Result<Duration> {
+    static MEASURED: Mutex<BTreeMap<(Option<u64>, Duration), Duration>> =
+        Mutex::new(BTreeMap::new());
+    let key = (link.bandwidth_bps, link.one_way_delay());
+    let mut measured = MEASURED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path_rtt) = measured.get(&key) {
+        return Ok(*path_rtt);
+    }
+    let path_rtt = Relay::calibrate(link)?;
+    tracing::debug!(?link, ?path_rtt, "relay path calibrated");
+    measured.insert(key, path_rtt);
+    Ok(path_rtt)
 }
 
 /// The tc probe, made once per process.
@@ -216,7 +235,9 @@ fn inference(
                 .parse::<SocketAddr>()
                 .map_err(|_| format!("the server reported an unreadable address `{address}`"))
                 .and_then(|upstream| {
-                    Relay::start(&plan.setting.link(), upstream)
+                    let link = plan.setting.link();
+                    relay_path_rtt(&link)
+                        .and_then(|path_rtt| Relay::start_calibrated(&link, upstream, path_rtt))
                         .map_err(|e| format!("start the relay: {e}"))
                 });
             match started {

@@ -101,6 +101,38 @@ impl Relay {
     /// Fails with `Unsupported` if `spec` asks for loss (see the module comment) and with
     /// `InvalidInput` for a bandwidth of zero.
     pub fn start(spec: &LinkSpec, upstream: SocketAddr) -> io::Result<Relay> {
+        Self::check(spec)?;
+        let path_rtt = Self::calibrate(spec)?;
+        Self::start_calibrated(spec, upstream, path_rtt)
+    }
+
+    /// The round-trip time the relay path adds by itself for a link like `spec`, measured
+    /// now (see `calibrate.rs`); [`Relay::start`] measures it every time, callers that
+    /// start many relays for the same link may measure once and use
+    /// [`Relay::start_calibrated`].
+    pub fn calibrate(spec: &LinkSpec) -> io::Result<Duration> {
+        calibrate::path_rtt(spec)
+    }
+
+    /// [`Relay::start`] with a path round-trip time measured earlier by
+    /// [`Relay::calibrate`] for the same link.
+    pub fn start_calibrated(
+        spec: &LinkSpec,
+        upstream: SocketAddr,
+        path_rtt: Duration,
+    ) -> io::Result<Relay> {
+        Self::check(spec)?;
+        let shape = Shape {
+            delay: spec.one_way_delay().saturating_sub(path_rtt / 2),
+            spec: *spec,
+        };
+        let relay = Relay::spawn(shape, upstream, path_rtt)?;
+        tracing::debug!(addr = %relay.addr, %upstream, ?spec, ?path_rtt, "relay started");
+        Ok(relay)
+    }
+
+    /// Refuses what the relay cannot emulate.
+    fn check(spec: &LinkSpec) -> io::Result<()> {
         if spec.has_loss() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -113,14 +145,7 @@ impl Relay {
                 "link bandwidth must be above zero",
             ));
         }
-        let path_rtt = calibrate::path_rtt(spec)?;
-        let shape = Shape {
-            delay: spec.one_way_delay().saturating_sub(path_rtt / 2),
-            spec: *spec,
-        };
-        let relay = Relay::spawn(shape, upstream, path_rtt)?;
-        tracing::debug!(addr = %relay.addr, %upstream, ?spec, ?path_rtt, "relay started");
-        Ok(relay)
+        Ok(())
     }
 
     /// Starts a relay that applies `shape` as given, with no calibration.
