@@ -1,0 +1,10 @@
+//! Predictors of secure-inference time and how they are judged.
+//!
+//! [`linear`] is the analytical model (non-negative least squares, solved in [`nnls`]) on
+//! per-layer features; [`search`] is the random hyperparameter search of the neural
+//! predictors; [`metrics`] holds the error measures of the result tables. This is library
+//! code: the stage kinds that train and evaluate predictors build on it.
+
+pub mod nnls;
+
+pub use nnls::nnls;
