@@ -5,6 +5,8 @@
 //! predictors; [`metrics`] holds the error measures of the result tables. This is library
 //! code: the stage kinds that train and evaluate predictors build on it.
 
+pub mod linear;
 pub mod nnls;
 
+pub use linear::LinearModel;
 pub use nnls::nnls;
