@@ -6,7 +6,9 @@
 //! code: the stage kinds that train and evaluate predictors build on it.
 
 pub mod linear;
+pub mod metrics;
 pub mod nnls;
 
 pub use linear::LinearModel;
+pub use metrics::{mae, mape, r2};
 pub use nnls::nnls;
