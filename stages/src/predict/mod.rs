@@ -8,7 +8,9 @@
 pub mod linear;
 pub mod metrics;
 pub mod nnls;
+pub mod search;
 
 pub use linear::LinearModel;
 pub use metrics::{mae, mape, r2};
 pub use nnls::nnls;
+pub use search::{Hyperparams, Param, SearchSpace};
