@@ -200,4 +200,50 @@ mod tests {
         let rows = vec![vec![0.0, 0.0]; 3];
         assert_eq!(nnls(&rows, &[1.0, 2.0, 3.0]), vec![0.0, 0.0]);
     }
+
+    fn random_problem(rows: usize, cols: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<f64>) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let a = (0..rows)
+            .map(|_| (0..cols).map(|_| rng.random::<f64>() - 0.3).collect())
+            .collect();
+        let b = (0..rows).map(|_| rng.random::<f64>() * 4.0 - 1.0).collect();
+        (a, b)
+    }
+
+    #[test]
+    fn random_problems_satisfy_the_optimality_conditions() {
+        for seed in 0..20 {
+            let (a, b) = random_problem(60, 8, seed);
+            let x = nnls(&a, &b);
+            // w = Aᵀ(b − Ax): zero where x > 0, at most zero where x = 0.
+            let residual: Vec<f64> = a.iter().zip(&b).map(|(r, t)| t - dot(r, &x)).collect();
+            for (j, &xj) in x.iter().enumerate() {
+                let w: f64 = a.iter().zip(&residual).map(|(r, e)| r[j] * e).sum();
+                assert!(xj >= 0.0, "seed {seed}: x[{j}] = {xj}");
+                if xj > 0.0 {
+                    assert!(
+                        w.abs() < 1e-8,
+                        "seed {seed}: w[{j}] = {w} with x[{j}] = {xj}"
+                    );
+                } else {
+                    assert!(w < 1e-8, "seed {seed}: w[{j}] = {w} at the bound");
+                }
+            }
+        }
+    }
+
+    /// Speed figure, not a test: `cargo test -p snni-stages predict -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn large_problem_timing() {
+        let (a, b) = random_problem(200_000, 30, 1);
+        let started = std::time::Instant::now();
+        let x = nnls(&a, &b);
+        println!(
+            "nnls 200000×30: {:?} ({} non-zero)",
+            started.elapsed(),
+            x.iter().filter(|v| **v > 0.0).count()
+        );
+    }
 }
