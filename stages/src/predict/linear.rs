@@ -1,0 +1,221 @@
+//! The analytical predictor: a non-negative linear model of a layer's time in its features
+//! (raw parameters, FLOPs, sizes and the engine's protocol counts).
+//!
+//! Non-negative because every feature counts work that can only add time; the constraint
+//! keeps collinear counts from cancelling each other with huge opposite coefficients.
+
+use serde::{Deserialize, Serialize};
+
+use super::nnls::nnls;
+
+/// A linear model `intercept + Σ coef[i] · row[i] / scale[i]` with `coef ≥ 0`,
+/// `intercept ≥ 0`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    /// Feature names, in the order rows give their values.
+    pub features: Vec<String>,
+    /// Divisor of each feature before it meets its coefficient: the largest |value| seen
+    /// in training (1 for an all-zero column).
+    pub scale: Vec<f64>,
+    /// Coefficient of each scaled feature.
+    pub coef: Vec<f64>,
+    /// Constant term.
+    pub intercept: f64,
+}
+
+impl LinearModel {
+    /// NNLS fit of y on the columns (rows × features), with a non-negative intercept;
+    /// columns are divided by their max |value| (scale; 1 for all-zero columns) before
+    /// fitting for conditioning, coefficients stored for the scaled columns.
+    ///
+    /// # Panics
+    /// If `rows` and `y` differ in length or a row does not have one value per feature.
+    pub fn fit(features: Vec<String>, rows: &[Vec<f64>], y: &[f64]) -> LinearModel {
+        assert_eq!(rows.len(), y.len(), "linear fit: one target per row");
+        let n = features.len();
+        let mut scale = vec![0.0_f64; n];
+        for row in rows {
+            assert_eq!(
+                row.len(),
+                n,
+                "linear fit: one value per feature in every row"
+            );
+            for (s, v) in scale.iter_mut().zip(row) {
+                *s = s.max(v.abs());
+            }
+        }
+        for s in &mut scale {
+            if *s == 0.0 || !s.is_finite() {
+                *s = 1.0;
+            }
+        }
+        let design: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|row| {
+                let mut scaled: Vec<f64> = row.iter().zip(&scale).map(|(v, s)| v / s).collect();
+                scaled.push(1.0);
+                scaled
+            })
+            .collect();
+        let mut coef = nnls(&design, y);
+        let intercept = coef.pop().unwrap_or(0.0);
+        // With no rows nnls returns nothing to pop but the intercept; keep one per feature.
+        coef.resize(n, 0.0);
+        LinearModel {
+            features,
+            scale,
+            coef,
+            intercept,
+        }
+    }
+
+    /// Prediction for one row (same feature order); allocation-free.
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        debug_assert_eq!(row.len(), self.coef.len(), "one value per feature");
+        // A plain indexed loop: as fast as the iterator form when optimised, and several
+        // times faster in the unoptimised builds our own crates get in tests.
+        let n = row.len().min(self.coef.len()).min(self.scale.len());
+        let (row, coef, scale) = (&row[..n], &self.coef[..n], &self.scale[..n]);
+        let mut sum = self.intercept;
+        for i in 0..n {
+            sum += coef[i] * (row[i] / scale[i]);
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("f{i}")).collect()
+    }
+
+    fn random_rows(rows: usize, cols: usize, seed: u64) -> Vec<Vec<f64>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..rows)
+            .map(|_| {
+                (0..cols)
+                    .map(|c| rng.random::<f64>() * 10f64.powi(c as i32))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Coefficients on the unscaled features.
+    fn raw(model: &LinearModel) -> Vec<f64> {
+        model
+            .coef
+            .iter()
+            .zip(&model.scale)
+            .map(|(c, s)| c / s)
+            .collect()
+    }
+
+    #[test]
+    fn recovers_known_non_negative_coefficients() {
+        let truth = [2.0, 0.5, 0.0, 3e-3];
+        let rows = random_rows(500, 4, 1);
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| 7.0 + r.iter().zip(&truth).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
+        let model = LinearModel::fit(names(4), &rows, &y);
+        for (got, want) in raw(&model).iter().zip(&truth) {
+            assert!(
+                (got - want).abs() <= 1e-9 * want.max(1.0),
+                "{got} vs {want}"
+            );
+        }
+        assert!((model.intercept - 7.0).abs() < 1e-8, "{}", model.intercept);
+        for (row, target) in rows.iter().zip(&y) {
+            assert!((model.predict(row) - target).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn clamps_a_negative_coefficient_and_fits_the_rest() {
+        let rows = random_rows(400, 2, 2);
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| 10.0 + 2.0 * r[0] - 0.3 * r[1])
+            .collect();
+        let model = LinearModel::fit(names(2), &rows, &y);
+        assert_eq!(model.coef[1], 0.0);
+        assert!(model.intercept > 0.0);
+        // The rest is the least-squares fit without the clamped column.
+        let alone: Vec<Vec<f64>> = rows.iter().map(|r| vec![r[0]]).collect();
+        let reference = LinearModel::fit(names(1), &alone, &y);
+        assert!((raw(&model)[0] - raw(&reference)[0]).abs() < 1e-9);
+        assert!((model.intercept - reference.intercept).abs() < 1e-9);
+    }
+
+    #[test]
+    fn zero_and_collinear_columns_give_finite_coefficients() {
+        let base = random_rows(200, 1, 3);
+        // Columns: x, 0, 2x (collinear with x), x again.
+        let rows: Vec<Vec<f64>> = base
+            .iter()
+            .map(|r| vec![r[0], 0.0, 2.0 * r[0], r[0]])
+            .collect();
+        let y: Vec<f64> = base.iter().map(|r| 1.0 + 4.0 * r[0]).collect();
+        let model = LinearModel::fit(names(4), &rows, &y);
+        assert_eq!(model.scale[1], 1.0);
+        assert_eq!(model.coef[1], 0.0);
+        assert!(model.coef.iter().all(|c| c.is_finite() && *c >= 0.0));
+        for (row, target) in rows.iter().zip(&y) {
+            assert!((model.predict(row) - target).abs() < 1e-8);
+        }
+    }
+
+    #[test]
+    fn no_rows_gives_a_zero_model() {
+        let model = LinearModel::fit(names(3), &[], &[]);
+        assert_eq!(model.coef, vec![0.0; 3]);
+        assert_eq!(model.predict(&[1.0, 2.0, 3.0]), 0.0);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let rows = random_rows(50, 3, 4);
+        let y: Vec<f64> = rows.iter().map(|r| 1.0 + r[0] + r[2]).collect();
+        let model = LinearModel::fit(names(3), &rows, &y);
+        // Through a JSON value the floats are kept bit for bit.
+        let value = serde_json::to_value(&model).unwrap();
+        assert_eq!(serde_json::from_value::<LinearModel>(value).unwrap(), model);
+        // Through text, serde_json without `float_roundtrip` may move the last digit.
+        let text = serde_json::to_string(&model).unwrap();
+        let back: LinearModel = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.features, model.features);
+        let pairs = back
+            .scale
+            .iter()
+            .zip(&model.scale)
+            .chain(back.coef.iter().zip(&model.coef));
+        for (a, b) in pairs.chain([(&back.intercept, &model.intercept)]) {
+            assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs(), "{a} vs {b}");
+        }
+    }
+
+    /// Speed figure, not a test: `cargo test -p snni-stages predict -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn predict_timing() {
+        let rows = random_rows(2000, 20, 5);
+        let y: Vec<f64> = rows.iter().map(|r| r.iter().sum()).collect();
+        let started = std::time::Instant::now();
+        let model = LinearModel::fit(names(20), &rows, &y);
+        let fit = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut total = 0.0;
+        let calls = 1_000_000;
+        for i in 0..calls {
+            total += model.predict(std::hint::black_box(&rows[i % rows.len()]));
+        }
+        let per_call = started.elapsed().as_nanos() as f64 / calls as f64;
+        println!("fit 2000×20: {fit:?}; predict: {per_call:.1} ns/call (checksum {total:.3e})");
+    }
+}
