@@ -19,6 +19,8 @@ mod leak;
 mod outputs;
 
 #[cfg(test)]
+mod fixture;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;
