@@ -65,6 +65,14 @@ pub enum StageError {
         /// What is wrong.
         message: String,
     },
+    /// The dataset a `split` stage reads is missing, of the wrong kind or malformed.
+    #[error("split the dataset of `{stage}`: {message}")]
+    Split {
+        /// The dataset stage, or `needs` when the upstream list itself is wrong.
+        stage: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// An error and its causes on one line: `a: b: c`.

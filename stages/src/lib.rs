@@ -16,6 +16,7 @@ mod reference;
 mod registry;
 mod setting;
 pub mod shaping;
+mod split;
 pub mod synthesis;
 mod synthesize;
 
@@ -29,4 +30,5 @@ pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
 pub use setting::Setting;
+pub use split::SplitKind;
 pub use synthesize::SynthesizeKind;

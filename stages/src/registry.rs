@@ -1,10 +1,15 @@
 //! The registry of stage kinds a manifest may name.
 
-use crate::{DatasetKind, ProfileKind, ReferenceKind, StageKind, SynthesizeKind};
+use crate::{DatasetKind, ProfileKind, ReferenceKind, SplitKind, StageKind, SynthesizeKind};
 
 /// Every stage kind, in the order `snni` lists them.
-pub static KINDS: &[&dyn StageKind] =
-    &[&SynthesizeKind, &ReferenceKind, &ProfileKind, &DatasetKind];
+pub static KINDS: &[&dyn StageKind] = &[
+    &SynthesizeKind,
+    &ReferenceKind,
+    &ProfileKind,
+    &DatasetKind,
+    &SplitKind,
+];
 
 /// Looks a kind up by its manifest name.
 pub fn kind_by_name(name: &str) -> Option<&'static dyn StageKind> {

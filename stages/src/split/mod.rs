@@ -1,0 +1,279 @@
+//! The `split` stage kind: which networks (or rows) of a `dataset` stage the predictors
+//! train on, tune on and are tested on, in one shard (`split`).
+//!
+//! By default the split is **by network**: every run and layer of a network falls on the
+//! same side. Per family, a seeded shuffle sends a `test` fraction of the family's networks
+//! to `test` and a `validation` fraction of the rest to `validation`; the rest train. The
+//! networks of the `held_out` upstream stages (the reference networks) are never trained
+//! on: they are side `reference`, the whole-network test set. `by: row` reproduces the
+//! original study's leaky row-wise split, for comparison.
+//!
+//! Outputs: the tables `assignment` (one row per network) and `rows` (one row per row of
+//! the dataset's `layers` table, with its side), and the JSON blob `summary` with the
+//! counts per side and the leak check ([`leak`]): how many test rows have an identical
+//! feature twin in training.
+
+mod assign;
+mod layers;
+mod leak;
+mod outputs;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+
+use assign::Fractions;
+
+/// The one shard of a split stage.
+pub const SHARD: &str = "split";
+
+/// The kind of stage a split reads.
+const DATASET_KIND: &str = "dataset";
+
+/// Splits a dataset into train, validation, test and reference sides.
+pub struct SplitKind;
+
+/// What a split is made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SplitBy {
+    /// Whole networks: no network is on two sides.
+    #[default]
+    Network,
+    /// Single rows of the layer table: the original study's leaky split.
+    Row,
+}
+
+impl SplitBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            SplitBy::Network => "network",
+            SplitBy::Row => "row",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SplitParams {
+    /// What is split: `network` or `row`.
+    #[serde(default)]
+    by: SplitBy,
+    /// The fraction of each family's networks (or of the rows) that is tested on.
+    #[serde(default = "default_test")]
+    test: f64,
+    /// The fraction of the remaining networks (or rows) kept for validation.
+    #[serde(default = "default_validation")]
+    validation: f64,
+    /// The upstream `source_stage` names whose networks are never trained on.
+    #[serde(default = "default_held_out")]
+    held_out: Vec<String>,
+}
+
+fn default_test() -> f64 {
+    0.2
+}
+
+fn default_validation() -> f64 {
+    0.2
+}
+
+fn default_held_out() -> Vec<String> {
+    vec!["reference".to_string()]
+}
+
+impl SplitParams {
+    fn fractions(&self) -> Fractions {
+        Fractions {
+            test: self.test,
+            validation: self.validation,
+        }
+    }
+
+    /// Every problem with the values (the shape was checked by serde).
+    fn issues(&self) -> Vec<ParamIssue> {
+        let mut issues = Vec::new();
+        for (name, value) in [("test", self.test), ("validation", self.validation)] {
+            if !(0.0..1.0).contains(&value) {
+                issues.push(
+                    ParamIssue::new(
+                        &[name],
+                        format!("must be at least 0 and below 1, not {value}"),
+                    )
+                    .with_hint("a fraction such as 0.2"),
+                );
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (index, name) in self.held_out.iter().enumerate() {
+            if !seen.insert(name) {
+                let index = index.to_string();
+                issues.push(ParamIssue::new(
+                    &["held_out", &index],
+                    format!("`{name}` is listed twice"),
+                ));
+            }
+        }
+        issues
+    }
+}
+
+impl SplitKind {
+    fn decode(params: &Value) -> Result<SplitParams, StageError> {
+        let params = object_or_empty(params);
+        decode_params(&params).map_err(|issue| StageError::Params {
+            kind: "split",
+            message: issue.message,
+        })
+    }
+}
+
+fn object_or_empty(params: &Value) -> Value {
+    if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params.clone()
+    }
+}
+
+/// An error about the split of the stage `stage` (or `needs`).
+fn error(stage: &str, message: impl Into<String>) -> StageError {
+    StageError::Split {
+        stage: stage.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The one upstream dataset stage.
+fn dataset_stage(upstream: &[UpstreamStage]) -> Result<&UpstreamStage, StageError> {
+    match upstream {
+        [stage] if stage.kind == DATASET_KIND => Ok(stage),
+        [stage] => Err(error(
+            &stage.name,
+            format!(
+                "stage `{}` is of kind `{}`, but a split reads one `{DATASET_KIND}` stage",
+                stage.name, stage.kind
+            ),
+        )),
+        [] => Err(error(
+            "needs",
+            "no dataset stage is listed; name exactly one under `needs:`",
+        )),
+        _ => Err(error(
+            "needs",
+            format!(
+                "{} stages are listed ({}); a split reads exactly one `{DATASET_KIND}` stage",
+                upstream.len(),
+                upstream
+                    .iter()
+                    .map(|stage| format!("`{}`", stage.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+impl StageKind for SplitKind {
+    fn name(&self) -> &'static str {
+        "split"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "train/validation/test sides by network (or row) with a leak check (one shard)"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        let decoded: SplitParams =
+            decode_params(&object_or_empty(params)).map_err(|issue| vec![issue])?;
+        let issues = decoded.issues();
+        if !issues.is_empty() {
+            return Err(issues);
+        }
+        serde_json::to_value(decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        dataset_stage(ctx.upstream)?;
+        Ok(vec![SHARD.to_string()])
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        if ctx.shard != SHARD {
+            return Err(StageError::UnknownShard {
+                kind: "split",
+                shard: ctx.shard.to_string(),
+            });
+        }
+        let params = Self::decode(ctx.params)?;
+        let stage = dataset_stage(ctx.upstream)?;
+        let rows = layers::read(stage, ctx.store)?;
+        let held_out: BTreeSet<&str> = params.held_out.iter().map(String::as_str).collect();
+        let networks = rows.networks();
+        for name in &held_out {
+            if !networks.iter().any(|n| n.source_stage == *name) {
+                tracing::warn!(
+                    stage = %stage.name,
+                    "split: no network of the dataset comes from the held-out stage `{name}`"
+                );
+            }
+        }
+        let fractions = params.fractions();
+        let (network_sides, row_sides) = match params.by {
+            SplitBy::Network => {
+                let sides = assign::by_network(&networks, &held_out, fractions, ctx.seed);
+                let rows_sides = rows
+                    .network
+                    .iter()
+                    .map(|network| sides[network.as_str()])
+                    .collect();
+                (sides, rows_sides)
+            }
+            SplitBy::Row => {
+                let row_sides = assign::by_row(&rows, &held_out, fractions, ctx.seed);
+                (assign::mixed(&networks, &held_out), row_sides)
+            }
+        };
+        let leak = leak::check(&rows, &row_sides);
+        let summary = outputs::Summary::new(
+            params.by.as_str(),
+            ctx.seed,
+            &networks,
+            &network_sides,
+            &row_sides,
+            leak,
+        );
+        tracing::info!(
+            stage = %stage.name,
+            "split by {}: {}; {}",
+            params.by.as_str(),
+            summary.counts_line(),
+            summary.leak_line(),
+        );
+        let mut result = ShardOutputs::default();
+        result.insert(
+            "assignment",
+            outputs::assignment_table(&networks, &network_sides)?,
+        );
+        result.insert("rows", outputs::rows_table(&rows, &row_sides)?);
+        result.insert("summary", summary.to_output()?);
+        Ok(result)
+    }
+}
