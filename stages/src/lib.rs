@@ -10,6 +10,7 @@ mod dataset;
 mod error;
 mod kind;
 mod params;
+pub mod predict;
 pub mod profile;
 mod reference;
 mod registry;
