@@ -49,6 +49,33 @@ pub enum Command {
     /// Run a secure inference on loopback: server and client as two child processes,
     /// then print per-layer metering for both parties.
     Infer(InferArgs),
+    /// Print the study's result tables from the store (and write them under `report/`).
+    Tables(TablesArgs),
+}
+
+/// `snni tables`.
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Markdown)]
+    pub format: TableFormat,
+}
+
+/// Formats of `snni tables`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// Markdown tables.
+    #[value(name = "md")]
+    Markdown,
+    /// LaTeX `tabular`s (compile in a plain `article`).
+    Latex,
+    /// One CSV with every cell.
+    Csv,
 }
 
 /// Settings shared by both parties and `infer`.

@@ -47,6 +47,12 @@ pub enum StageError {
         #[source]
         source: Box<snni_artifacts::StoreError>,
     },
+    /// A learning stage (search, train, evaluate) cannot use its inputs.
+    #[error("learn from the dataset: {message}")]
+    Learn {
+        /// What is wrong.
+        message: String,
+    },
     /// A profile shard failed on every attempt.
     #[error("profile `{shard}` ({attempts} attempts): {message}")]
     Profile {

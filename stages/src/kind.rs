@@ -81,6 +81,8 @@ pub struct PlanContext<'a> {
     pub seed: u64,
     /// The completed stages this one needs.
     pub upstream: &'a [UpstreamStage],
+    /// The store, to read upstream outputs when the shards depend on their contents.
+    pub store: &'a Store,
 }
 
 /// What a stage kind sees when it runs one shard.

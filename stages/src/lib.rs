@@ -9,6 +9,7 @@
 mod dataset;
 mod error;
 mod kind;
+mod learn;
 mod params;
 pub mod predict;
 pub mod profile;
@@ -25,6 +26,7 @@ pub use error::{error_chain, StageError};
 pub use kind::{
     CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
 };
+pub use learn::{EvaluateKind, SearchKind, TrainKind};
 pub use params::{decode_params, ParamIssue};
 pub use profile::ProfileKind;
 pub use reference::ReferenceKind;

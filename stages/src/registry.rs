@@ -1,6 +1,9 @@
 //! The registry of stage kinds a manifest may name.
 
-use crate::{DatasetKind, ProfileKind, ReferenceKind, SplitKind, StageKind, SynthesizeKind};
+use crate::{
+    DatasetKind, EvaluateKind, ProfileKind, ReferenceKind, SearchKind, SplitKind, StageKind,
+    SynthesizeKind, TrainKind,
+};
 
 /// Every stage kind, in the order `snni` lists them.
 pub static KINDS: &[&dyn StageKind] = &[
@@ -9,6 +12,9 @@ pub static KINDS: &[&dyn StageKind] = &[
     &ProfileKind,
     &DatasetKind,
     &SplitKind,
+    &SearchKind,
+    &TrainKind,
+    &EvaluateKind,
 ];
 
 /// Looks a kind up by its manifest name.

@@ -4,6 +4,7 @@ mod artifacts;
 mod network;
 mod party;
 mod study;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Network(args) => network::show(args),
         Command::Party(command) => party::party(command),
         Command::Infer(args) => party::infer(args),
+        Command::Tables(args) => tables::tables(args),
         Command::Kinds => {
             for kind in snni_stages::KINDS {
                 println!(

@@ -93,7 +93,7 @@ pub async fn run_study(
             }
             if stage.needs.iter().all(|n| records.contains_key(n)) {
                 started_stages[i] = true;
-                let inputs = StageInputs::resolve(&study, stage, &records);
+                let inputs = StageInputs::resolve(&study, stage, &records, &shared.store);
                 let shared = shared.clone();
                 let name = stage.name.clone();
                 running.spawn(async move {

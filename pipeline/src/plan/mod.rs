@@ -77,7 +77,7 @@ impl Plan {
                 stages.push(planned(None, None, status));
                 continue;
             }
-            let inputs = StageInputs::resolve(study, stage, &known);
+            let inputs = StageInputs::resolve(study, stage, &known, store);
             let fingerprint = inputs.fingerprint(stage);
             let record = store.get(&fingerprint)?;
             let shards = stage.kind.shards(&inputs.plan_context(stage)).ok();
@@ -122,6 +122,8 @@ pub struct StageInputs {
     pub upstream: Vec<UpstreamStage>,
     /// Output digest of each upstream stage.
     pub digests: BTreeMap<String, Digest>,
+    /// The store, for kinds whose shards depend on upstream contents.
+    pub store: Store,
 }
 
 impl StageInputs {
@@ -130,6 +132,7 @@ impl StageInputs {
         study: &Study,
         stage: &StageDecl,
         records: &HashMap<String, Record>,
+        store: &Store,
     ) -> StageInputs {
         let mut upstream = Vec::new();
         let mut digests = BTreeMap::new();
@@ -143,7 +146,11 @@ impl StageInputs {
                 });
             }
         }
-        StageInputs { upstream, digests }
+        StageInputs {
+            upstream,
+            digests,
+            store: store.clone(),
+        }
     }
 
     /// The stage fingerprint.
@@ -184,6 +191,7 @@ impl StageInputs {
             params: &stage.params,
             seed: stage.seed,
             upstream: &self.upstream,
+            store: &self.store,
         }
     }
 
@@ -299,7 +307,7 @@ pub fn referenced_fingerprints(
         if !stage.needs.iter().all(|n| known.contains_key(n)) {
             continue;
         }
-        let inputs = StageInputs::resolve(study, stage, &known);
+        let inputs = StageInputs::resolve(study, stage, &known, store);
         let fingerprint = inputs.fingerprint(stage);
         keep.insert(fingerprint);
         if let Ok(shards) = stage.kind.shards(&inputs.plan_context(stage)) {

@@ -143,7 +143,7 @@ fn decode(params: &Value) -> Result<ProfileParams, StageError> {
 
 /// A seed derived from the stage seed and labels, so that every network has its own
 /// weights and every run its own input.
-fn derived_seed(seed: u64, labels: &[&str]) -> u64 {
+pub(crate) fn derived_seed(seed: u64, labels: &[&str]) -> u64 {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&seed.to_le_bytes());
     for label in labels {

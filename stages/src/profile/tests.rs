@@ -35,11 +35,26 @@ fn params(value: Value) -> Value {
         .unwrap()
 }
 
+/// A store for plan contexts (planning the profile stage never reads it).
+fn store() -> &'static snni_artifacts::Store {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, snni_artifacts::Store)> =
+        std::sync::OnceLock::new();
+    &STORE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store =
+                snni_artifacts::Store::open(dir.path(), snni_artifacts::OnLocked::Fail).unwrap();
+            (dir, store)
+        })
+        .1
+}
+
 fn context<'a>(params: &'a Value, upstream: &'a [UpstreamStage]) -> PlanContext<'a> {
     PlanContext {
         params,
         seed: 7,
         upstream,
+        store: store(),
     }
 }
 

@@ -1,0 +1,326 @@
+//! `snni tables`: the study's result tables regenerated from the store alone — no
+//! recomputation; a missing input names the stage to run. Per-layer results are laid out
+//! like the study's tables 7–8: per setting, one row per layer type × party, the methods
+//! side by side (MAE, R², t_pred), with the mean measured layer time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use polars::prelude::{DataFrame, DataType};
+use snni_artifacts::{Output, Store};
+
+use super::{load_study, open_existing, CommandError, CommandResult};
+use crate::cli::{TableFormat, TablesArgs};
+use crate::exit_codes;
+use crate::manifest::Study;
+
+/// The per-layer methods, in column order, with their headings.
+const METHODS: [(&str, &str); 4] = [
+    ("analytical", "Analytical"),
+    ("protocol", "Protocol"),
+    ("transfer", "Protocol (from Local)"),
+    ("mlp", "MLP"),
+];
+
+/// One row of the per-layer table: metrics of one method.
+#[derive(Debug, Clone, Copy)]
+struct Metrics {
+    t_layer_s: f64,
+    mae_s: f64,
+    r2: f64,
+    t_pred_us: f64,
+}
+
+/// (setting) → (view, party) → method → metrics, plus the split that produced them.
+struct PerLayer {
+    split: String,
+    cells: BTreeMap<String, BTreeMap<(usize, String), BTreeMap<String, Metrics>>>,
+}
+
+fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandError> {
+    let column = frame.column(name).map_err(|e| table_error(name, &e))?;
+    let column = column.str().map_err(|e| table_error(name, &e))?;
+    Ok(column
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+fn column_numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>, CommandError> {
+    let column = frame.column(name).map_err(|e| table_error(name, &e))?;
+    let column = column
+        .cast(&DataType::Float64)
+        .map_err(|e| table_error(name, &e))?;
+    let column = column.f64().map_err(|e| table_error(name, &e))?;
+    Ok(column.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+fn table_error(column: &str, error: &dyn std::fmt::Display) -> CommandError {
+    CommandError::new(
+        exit_codes::STORE_ERROR,
+        format!("read column `{column}` of the per-layer table: {error}"),
+    )
+}
+
+/// The order layer types are listed in.
+const VIEW_ORDER: [&str; 8] = [
+    "conv",
+    "fc",
+    "batch_norm",
+    "relu",
+    "max_pool",
+    "avg_pool",
+    "poly_act",
+    "add_concat",
+];
+
+fn view_label(view: &str) -> &str {
+    match view {
+        "conv" => "CONV",
+        "fc" => "FC",
+        "batch_norm" => "BN",
+        "relu" => "ReLU",
+        "max_pool" => "MaxPool",
+        "avg_pool" => "AvgPool",
+        "poly_act" => "PolyAct",
+        "add_concat" => "Add/Concat",
+        other => other,
+    }
+}
+
+/// The per-layer table of the study's `evaluate` stage.
+fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
+    let stage = study
+        .stages
+        .iter()
+        .find(|s| s.kind.name() == "evaluate")
+        .ok_or_else(|| {
+            CommandError::new(
+                exit_codes::MISSING_INPUT,
+                format!("{} has no `evaluate` stage", study.manifest.display()),
+            )
+            .help("add split, search, train and evaluate stages (see manifests/smoke.yaml)")
+        })?;
+    let missing = || {
+        CommandError::new(
+            exit_codes::MISSING_INPUT,
+            format!(
+                "stage `{}` has no outputs in {}",
+                stage.name,
+                study.store.display()
+            ),
+        )
+        .help(format!(
+            "run it first: snni run {}",
+            study.manifest.display()
+        ))
+    };
+    let state = store.stage_state(&stage.name)?.ok_or_else(missing)?;
+    let record = store.get(&state.fingerprint)?.ok_or_else(missing)?;
+    let Some(Output::Table(table)) = record.outputs.get("per_layer/per_layer") else {
+        return Err(missing());
+    };
+    let frame = store.read_table(table)?;
+    let views = column_strings(&frame, "view")?;
+    let parties = column_strings(&frame, "party")?;
+    let settings = column_strings(&frame, "setting")?;
+    let methods = column_strings(&frame, "method")?;
+    let split = column_strings(&frame, "split")?;
+    let (t_layer, mae, r2, t_pred) = (
+        column_numbers(&frame, "t_layer_s")?,
+        column_numbers(&frame, "mae_s")?,
+        column_numbers(&frame, "r2")?,
+        column_numbers(&frame, "t_pred_us")?,
+    );
+    let mut cells: BTreeMap<String, BTreeMap<(usize, String), BTreeMap<String, Metrics>>> =
+        BTreeMap::new();
+    for i in 0..views.len() {
+        let order = VIEW_ORDER
+            .iter()
+            .position(|v| *v == views[i])
+            .unwrap_or(VIEW_ORDER.len());
+        cells
+            .entry(settings[i].clone())
+            .or_default()
+            .entry((
+                order * 2 + usize::from(parties[i] == "client"),
+                format!("{}|{}", views[i], parties[i]),
+            ))
+            .or_default()
+            .insert(
+                methods[i].clone(),
+                Metrics {
+                    t_layer_s: t_layer[i],
+                    mae_s: mae[i],
+                    r2: r2[i],
+                    t_pred_us: t_pred[i],
+                },
+            );
+    }
+    Ok(PerLayer {
+        split: split.first().cloned().unwrap_or_else(|| "network".into()),
+        cells,
+    })
+}
+
+fn format_number(value: f64, digits: usize) -> String {
+    if value.is_nan() {
+        "–".to_string()
+    } else {
+        format!("{value:.digits$}")
+    }
+}
+
+/// The per-layer tables in `format`.
+fn render(per_layer: &PerLayer, format: TableFormat) -> String {
+    let mut out = String::new();
+    let methods: Vec<(&str, &str)> = METHODS
+        .iter()
+        .copied()
+        .filter(|(m, _)| {
+            per_layer
+                .cells
+                .values()
+                .flat_map(|rows| rows.values())
+                .any(|cells| cells.contains_key(*m))
+        })
+        .collect();
+    if format == TableFormat::Csv {
+        out.push_str("setting,layer,party,method,split,t_layer_ms,mae_ms,r2,t_pred_us\n");
+    }
+    for (setting, rows) in &per_layer.cells {
+        let mut header = vec![
+            "Layer".to_string(),
+            "Party".to_string(),
+            "t_layer (ms)".to_string(),
+        ];
+        for (_, label) in &methods {
+            header.extend([
+                format!("{label} MAE (ms)"),
+                format!("{label} R²"),
+                format!("{label} t_pred (µs)"),
+            ]);
+        }
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|((_, key), cells)| {
+                let (view, party) = key.split_once('|').unwrap_or((key, ""));
+                let t_layer = cells.values().next().map_or(f64::NAN, |m| m.t_layer_s);
+                let mut row = vec![
+                    view_label(view).to_string(),
+                    party.to_string(),
+                    format_number(t_layer * 1e3, 2),
+                ];
+                for (method, _) in &methods {
+                    match cells.get(*method) {
+                        Some(m) => row.extend([
+                            format_number(m.mae_s * 1e3, 3),
+                            format_number(m.r2, 3),
+                            format_number(m.t_pred_us, 2),
+                        ]),
+                        None => row.extend(["–".to_string(), "–".to_string(), "–".to_string()]),
+                    }
+                }
+                row
+            })
+            .collect();
+        let title = format!(
+            "Per-layer prediction, setting `{setting}` (test networks; split by {})",
+            per_layer.split
+        );
+        match format {
+            TableFormat::Markdown => {
+                let _ = writeln!(out, "### {title}\n");
+                let _ = writeln!(out, "| {} |", header.join(" | "));
+                let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
+                for row in &body {
+                    let _ = writeln!(out, "| {} |", row.join(" | "));
+                }
+                out.push('\n');
+            }
+            TableFormat::Latex => {
+                let escape = |s: &str| {
+                    s.replace('_', "\\_")
+                        .replace('%', "\\%")
+                        .replace('&', "\\&")
+                        .replace('²', "$^2$")
+                        .replace('µ', "$\\mu$")
+                        .replace('–', "--")
+                };
+                let _ = writeln!(
+                    out,
+                    "\\begin{{table}}[ht]\n\\centering\\small\n\\caption{{{}}}",
+                    escape(&title)
+                );
+                let _ = writeln!(
+                    out,
+                    "\\begin{{tabular}}{{ll{}}}\n\\hline",
+                    "r".repeat(header.len() - 2)
+                );
+                let _ = writeln!(
+                    out,
+                    "{} \\\\\n\\hline",
+                    header
+                        .iter()
+                        .map(|h| escape(h))
+                        .collect::<Vec<_>>()
+                        .join(" & ")
+                );
+                for row in &body {
+                    let _ = writeln!(
+                        out,
+                        "{} \\\\",
+                        row.iter()
+                            .map(|c| escape(c))
+                            .collect::<Vec<_>>()
+                            .join(" & ")
+                    );
+                }
+                let _ = writeln!(out, "\\hline\n\\end{{tabular}}\n\\end{{table}}\n");
+            }
+            TableFormat::Csv => {
+                for ((_, key), cells) in rows {
+                    let (view, party) = key.split_once('|').unwrap_or((key, ""));
+                    for (method, m) in cells {
+                        let _ = writeln!(
+                            out,
+                            "{setting},{view},{party},{method},{},{},{},{},{}",
+                            per_layer.split,
+                            m.t_layer_s * 1e3,
+                            m.mae_s * 1e3,
+                            m.r2,
+                            m.t_pred_us
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `snni tables`.
+pub fn tables(args: TablesArgs) -> CommandResult {
+    let study = load_study(&args.manifest, &args.store)?;
+    let store = open_existing(&study.store)?;
+    let per_layer = per_layer(&study, &store)?;
+    let text = render(&per_layer, args.format);
+    let extension = match args.format {
+        TableFormat::Markdown => "md",
+        TableFormat::Latex => "tex",
+        TableFormat::Csv => "csv",
+    };
+    let report = study.store.join("report");
+    let path = report.join(format!("per_layer.{extension}"));
+    std::fs::create_dir_all(&report)
+        .and_then(|()| std::fs::write(&path, &text))
+        .map_err(|e| {
+            CommandError::new(
+                exit_codes::STORE_ERROR,
+                format!("write {}: {e}", path.display()),
+            )
+        })?;
+    print!("{text}");
+    eprintln!("written to {}", path.display());
+    Ok(exit_codes::SUCCESS)
+}

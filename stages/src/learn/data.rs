@@ -1,0 +1,136 @@
+//! The training data of the learning stages: the dataset's views with the split's sides,
+//! and the groups a model is fitted to (one layer type × party × setting).
+
+use std::collections::BTreeMap;
+
+use snni_artifacts::Store;
+
+use super::frame::{self, Side, ViewRows};
+use crate::{StageError, UpstreamStage};
+
+/// The dataset views predictors are fitted on (layer types), in table order.
+pub const VIEWS: [&str; 8] = [
+    "conv",
+    "fc",
+    "batch_norm",
+    "relu",
+    "max_pool",
+    "avg_pool",
+    "poly_act",
+    "add_concat",
+];
+
+/// One model's rows: a layer type, a party and a setting.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Group {
+    /// The dataset view (layer type).
+    pub view: String,
+    /// `server` or `client`.
+    pub party: String,
+    /// The setting's name.
+    pub setting: String,
+}
+
+impl Group {
+    /// `view.party.setting`.
+    pub fn key(&self) -> String {
+        format!("{}.{}.{}", self.view, self.party, self.setting)
+    }
+
+    /// Parses [`Group::key`] (a trailing `.tNN` or other suffix is not part of it).
+    pub fn parse(key: &str) -> Option<Group> {
+        let mut parts = key.splitn(3, '.');
+        let view = parts.next()?;
+        let party = parts.next()?;
+        let setting = parts.next()?;
+        VIEWS.contains(&view).then(|| Group {
+            view: view.to_string(),
+            party: party.to_string(),
+            setting: setting.to_string(),
+        })
+    }
+}
+
+/// The views a stage reads, with the split's sides.
+pub struct Data {
+    /// Rows by view name.
+    pub views: BTreeMap<String, ViewRows>,
+}
+
+impl Data {
+    /// Loads `views` from the upstream `dataset` stage and the sides from the `split` stage.
+    pub fn load(
+        store: &Store,
+        upstream: &[UpstreamStage],
+        views: &[String],
+    ) -> Result<Data, StageError> {
+        let split = frame::upstream_table(store, upstream, "split", "split/rows")?;
+        let sides = frame::sides(&split)?;
+        let mut loaded = BTreeMap::new();
+        for view in views {
+            let table =
+                frame::upstream_table(store, upstream, "dataset", &format!("tables/{view}"))?;
+            loaded.insert(view.clone(), frame::view_rows(&table, &sides)?);
+        }
+        Ok(Data { views: loaded })
+    }
+
+    /// The rows of `group`.
+    pub fn view(&self, group: &Group) -> Result<&ViewRows, StageError> {
+        self.views
+            .get(&group.view)
+            .ok_or_else(|| StageError::Learn {
+                message: format!("view `{}` was not loaded", group.view),
+            })
+    }
+
+    /// Every group with at least `min_rows` training rows and one validation row, in view,
+    /// party, setting order.
+    pub fn groups(&self, min_rows: usize) -> Vec<Group> {
+        let mut groups = Vec::new();
+        for (view, rows) in &self.views {
+            let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+            for i in 0..rows.len() {
+                let entry = counts
+                    .entry((rows.party[i].clone(), rows.setting[i].clone()))
+                    .or_default();
+                match rows.side[i] {
+                    Side::Train => entry.0 += 1,
+                    Side::Validation => entry.1 += 1,
+                    _ => {}
+                }
+            }
+            for ((party, setting), (train, validation)) in counts {
+                if train >= min_rows && validation > 0 {
+                    groups.push(Group {
+                        view: view.clone(),
+                        party,
+                        setting,
+                    });
+                }
+            }
+        }
+        groups
+    }
+}
+
+/// The `views` parameter: a list of view names (default all), each checked.
+pub fn check_views(value: Option<&serde_json::Value>) -> Result<Vec<String>, crate::ParamIssue> {
+    let Some(value) = value else {
+        return Ok(VIEWS.iter().map(|v| v.to_string()).collect());
+    };
+    let names: Vec<String> = serde_json::from_value(value.clone()).map_err(|_| {
+        crate::ParamIssue::new(&["views"], "must be a list of layer types")
+            .with_hint(format!("layer types: {}", VIEWS.join(", ")))
+    })?;
+    for (i, name) in names.iter().enumerate() {
+        if !VIEWS.contains(&name.as_str()) {
+            return Err(crate::ParamIssue::new(
+                &["views", &i.to_string()],
+                format!("`{name}` is not a layer type"),
+            )
+            .with_hint(format!("layer types: {}", VIEWS.join(", "))));
+        }
+    }
+    Ok(names)
+}

@@ -1,0 +1,308 @@
+//! The `evaluate` stage kind: every stored per-layer model on the held-out test networks,
+//! per layer type × party × setting × method — mean measured layer time, MAE, R², MAPE and
+//! the time to predict one layer (measured in-process over many calls) — in the layout of
+//! the study's tables 7–8, plus every test prediction for plots.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use polars::prelude::{Column, DataFrame};
+use serde_json::Value;
+use snni_artifacts::{Output, Store};
+
+use super::data::{Data, Group};
+use super::features;
+use super::frame::Side;
+use super::models::{predict_transfer, targets, LoadedMlp, MlpMeta, METHODS};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::linear::LinearModel;
+use crate::predict::metrics::{mae, mape, r2};
+use crate::predict::mlp::Mlp;
+use crate::{ParamIssue, StageError, UpstreamStage};
+
+/// Evaluates the per-layer models.
+pub struct EvaluateKind;
+
+/// Least time spent predicting when measuring t_pred, per group and method.
+const TIMING_BUDGET_S: f64 = 0.02;
+
+fn blob(store: &Store, stage: &UpstreamStage, name: &str) -> Result<Option<Vec<u8>>, StageError> {
+    let Some(Output::Blob { digest, .. }) = stage.record.outputs.get(name) else {
+        return Ok(None);
+    };
+    store
+        .get_blob(digest)
+        .map(Some)
+        .map_err(|source| StageError::Store {
+            name: format!("{}/{name}", stage.name),
+            source: Box::new(source),
+        })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StageError> {
+    serde_json::from_slice(bytes).map_err(|e| StageError::Learn {
+        message: format!("read {what}: {e}"),
+    })
+}
+
+/// One group's stored models.
+struct Models {
+    analytical: LinearModel,
+    protocol: LinearModel,
+    transfer: Option<LinearModel>,
+    mlp: LoadedMlp,
+}
+
+fn load_models(
+    store: &Store,
+    train: &UpstreamStage,
+    group: &Group,
+) -> Result<Option<Models>, StageError> {
+    let key = group.key();
+    let get = |name: &str| blob(store, train, &format!("{key}/{name}"));
+    let (Some(analytical), Some(protocol), Some(weights), Some(meta)) = (
+        get("analytical")?,
+        get("protocol")?,
+        get("mlp")?,
+        get("mlp_meta")?,
+    ) else {
+        return Ok(None);
+    };
+    let meta: MlpMeta = parse(&meta, &format!("{key}/mlp_meta"))?;
+    let mlp = Mlp::from_safetensors(&meta.spec, &weights).map_err(|e| StageError::Learn {
+        message: format!("load the MLP of {key}: {}", crate::error_chain(&e)),
+    })?;
+    Ok(Some(Models {
+        analytical: parse(&analytical, &format!("{key}/analytical"))?,
+        protocol: parse(&protocol, &format!("{key}/protocol"))?,
+        transfer: get("transfer")?
+            .map(|bytes| parse(&bytes, &format!("{key}/transfer")))
+            .transpose()?,
+        mlp: LoadedMlp { mlp, meta },
+    }))
+}
+
+/// Predicts every row with `predict` and measures the mean time of one call.
+fn run_timed(rows: &[Vec<f64>], mut predict: impl FnMut(&[f64]) -> f64) -> (Vec<f64>, f64) {
+    let predictions: Vec<f64> = rows.iter().map(|r| predict(r)).collect();
+    let started = Instant::now();
+    let mut calls = 0u64;
+    let mut sink = 0.0;
+    while started.elapsed().as_secs_f64() < TIMING_BUDGET_S {
+        for row in rows {
+            sink += predict(std::hint::black_box(row));
+            calls += 1;
+        }
+    }
+    std::hint::black_box(sink);
+    (
+        predictions,
+        started.elapsed().as_secs_f64() / calls.max(1) as f64,
+    )
+}
+
+/// The split's `by` (network or row), from its summary.
+fn split_by(store: &Store, upstream: &[UpstreamStage]) -> Result<String, StageError> {
+    let split = upstream
+        .iter()
+        .find(|s| s.kind == "split")
+        .ok_or_else(|| StageError::Learn {
+            message: "evaluate needs a `split` stage under `needs:`".into(),
+        })?;
+    let summary: Value = match blob(store, split, "split/summary")? {
+        Some(bytes) => parse(&bytes, "the split summary")?,
+        None => Value::Null,
+    };
+    Ok(summary["by"].as_str().unwrap_or("network").to_string())
+}
+
+#[derive(Default)]
+struct Table {
+    view: Vec<String>,
+    party: Vec<String>,
+    setting: Vec<String>,
+    method: Vec<String>,
+    rows: Vec<u64>,
+    t_layer: Vec<f64>,
+    mae: Vec<f64>,
+    r2: Vec<f64>,
+    mape: Vec<f64>,
+    t_pred_us: Vec<f64>,
+}
+
+#[derive(Default)]
+struct Predictions {
+    network: Vec<String>,
+    setting: Vec<String>,
+    party: Vec<String>,
+    run: Vec<u64>,
+    layer: Vec<u64>,
+    view: Vec<String>,
+    method: Vec<String>,
+    measured: Vec<f64>,
+    predicted: Vec<f64>,
+}
+
+impl StageKind for EvaluateKind {
+    fn name(&self) -> &'static str {
+        "evaluate"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "per-layer accuracy and prediction time of every model on the test networks"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        match params.as_object().and_then(|m| m.keys().next()) {
+            Some(key) => Err(vec![ParamIssue::new(
+                &[key],
+                format!("unknown key `{key}`"),
+            )
+            .with_hint("evaluate takes no parameters")]),
+            None => Ok(Value::Object(Default::default())),
+        }
+    }
+
+    fn shards(&self, _ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        Ok(vec!["per_layer".to_string()])
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        let train = ctx
+            .upstream
+            .iter()
+            .find(|s| s.kind == "train")
+            .ok_or_else(|| StageError::Learn {
+                message: "evaluate needs a `train` stage under `needs:`".into(),
+            })?;
+        let mut groups: Vec<Group> = train
+            .record
+            .outputs
+            .keys()
+            .filter_map(|name| name.strip_suffix("/analytical"))
+            .filter_map(Group::parse)
+            .collect();
+        groups.sort();
+        let views: Vec<String> = groups
+            .iter()
+            .map(|g| g.view.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let data = Data::load(ctx.store, ctx.upstream, &views)?;
+        let by = split_by(ctx.store, ctx.upstream)?;
+        let mut table = Table::default();
+        let mut predictions = Predictions::default();
+        for group in &groups {
+            let Some(models) = load_models(ctx.store, train, group)? else {
+                continue;
+            };
+            let rows = data.view(group)?;
+            let test = rows.select(&group.party, &group.setting, &[Side::Test]);
+            if test.is_empty() {
+                continue;
+            }
+            let measured = targets(rows, &test)?;
+            let analytical_x = features::matrix(rows, &test, &features::analytical(&group.view))?;
+            let protocol_x = features::matrix(rows, &test, &features::protocol())?;
+            let mlp_x = features::matrix(rows, &test, &features::mlp(&group.view))?;
+            let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
+            let mut results: BTreeMap<&str, (Vec<f64>, f64)> = BTreeMap::new();
+            results.insert(
+                "analytical",
+                run_timed(&analytical_x, |r| models.analytical.predict(r)),
+            );
+            results.insert(
+                "protocol",
+                run_timed(&protocol_x, |r| models.protocol.predict(r)),
+            );
+            if let Some(transfer) = &models.transfer {
+                results.insert(
+                    "transfer",
+                    run_timed(&protocol_x, |r| predict_transfer(transfer, r)),
+                );
+            }
+            results.insert(
+                "mlp",
+                run_timed(&mlp_x, |r| models.mlp.predict(r, &mut scratch)),
+            );
+            for method in METHODS {
+                let Some((predicted, seconds)) = results.get(method) else {
+                    continue;
+                };
+                table.view.push(group.view.clone());
+                table.party.push(group.party.clone());
+                table.setting.push(group.setting.clone());
+                table.method.push(method.to_string());
+                table.rows.push(test.len() as u64);
+                table
+                    .t_layer
+                    .push(measured.iter().sum::<f64>() / measured.len() as f64);
+                table.mae.push(mae(&measured, predicted));
+                table.r2.push(r2(&measured, predicted));
+                table.mape.push(mape(&measured, predicted));
+                table.t_pred_us.push(seconds * 1e6);
+                for (k, &i) in test.iter().enumerate() {
+                    predictions.network.push(rows.network[i].clone());
+                    predictions.setting.push(group.setting.clone());
+                    predictions.party.push(group.party.clone());
+                    predictions.run.push(rows.run[i]);
+                    predictions.layer.push(rows.layer[i]);
+                    predictions.view.push(group.view.clone());
+                    predictions.method.push(method.to_string());
+                    predictions.measured.push(measured[k]);
+                    predictions.predicted.push(predicted[k]);
+                }
+            }
+        }
+        let n = table.view.len();
+        let serialize = |name: &str, e: polars::prelude::PolarsError| StageError::Serialize {
+            name: name.into(),
+            message: e.to_string(),
+        };
+        let per_layer = DataFrame::new(
+            n,
+            vec![
+                Column::new("view".into(), table.view),
+                Column::new("party".into(), table.party),
+                Column::new("setting".into(), table.setting),
+                Column::new("method".into(), table.method),
+                Column::new("split".into(), vec![by.clone(); n]),
+                Column::new("test_rows".into(), table.rows),
+                Column::new("t_layer_s".into(), table.t_layer),
+                Column::new("mae_s".into(), table.mae),
+                Column::new("r2".into(), table.r2),
+                Column::new("mape".into(), table.mape),
+                Column::new("t_pred_us".into(), table.t_pred_us),
+            ],
+        )
+        .map_err(|e| serialize("per_layer", e))?;
+        let predictions = DataFrame::new(
+            predictions.network.len(),
+            vec![
+                Column::new("network".into(), predictions.network),
+                Column::new("setting".into(), predictions.setting),
+                Column::new("party".into(), predictions.party),
+                Column::new("run".into(), predictions.run),
+                Column::new("layer".into(), predictions.layer),
+                Column::new("view".into(), predictions.view),
+                Column::new("method".into(), predictions.method),
+                Column::new("measured_s".into(), predictions.measured),
+                Column::new("predicted_s".into(), predictions.predicted),
+            ],
+        )
+        .map_err(|e| serialize("predictions", e))?;
+        let mut outputs = ShardOutputs::default();
+        outputs.insert("per_layer", OutputData::Table(per_layer));
+        outputs.insert("predictions", OutputData::Table(predictions));
+        Ok(outputs)
+    }
+}

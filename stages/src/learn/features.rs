@@ -1,0 +1,138 @@
+//! What each method sees of a layer: the study's raw parameters and engineered features
+//! (`analytical`), the engine's planned protocol counts with the link's cost terms
+//! (`protocol`), and both for the MLP.
+
+use super::frame::ViewRows;
+use crate::StageError;
+
+/// One input of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    /// A dataset column as is.
+    Column(&'static str),
+    /// Planned bytes over the setting's bandwidth: seconds on the wire (0 when unshaped).
+    WireSeconds,
+    /// Rounds times the setting's round-trip time, in seconds (0 when unshaped).
+    RoundTripSeconds,
+}
+
+impl Feature {
+    /// The name stored with a model.
+    pub fn name(self) -> String {
+        match self {
+            Feature::Column(name) => name.to_string(),
+            Feature::WireSeconds => "planned_bytes*8/bandwidth".to_string(),
+            Feature::RoundTripSeconds => "rounds*rtt".to_string(),
+        }
+    }
+}
+
+/// The study's raw layer parameters of a view (BRIEF §5) plus its engineered features.
+pub fn analytical(view: &str) -> Vec<Feature> {
+    let raw: &[&'static str] = match view {
+        "conv" => &[
+            "in_h", "in_w", "in_c", "kernel_h", "kernel_w", "filters", "padding", "stride",
+        ],
+        "fc" => &["in_c", "units"],
+        "batch_norm" => &["in_c", "in_h", "in_w"],
+        "relu" => &["elements"],
+        "max_pool" | "avg_pool" => &[
+            "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride", "in_h", "in_w",
+        ],
+        "poly_act" => &["elements", "relu_channels", "degree"],
+        _ => &["inputs", "elements"],
+    };
+    let engineered: &[&'static str] = &["flops", "input_size", "weight_size", "output_size"];
+    raw.iter()
+        .chain(engineered)
+        .map(|&c| Feature::Column(c))
+        .collect()
+}
+
+/// The engine's planned counts (setting-independent work).
+pub fn protocol_counts() -> Vec<Feature> {
+    [
+        "ct_pt_products",
+        "input_cts",
+        "output_cts",
+        "weight_polys",
+        "comparisons",
+        "truncations",
+        "multiplications",
+        "ots",
+        "output_elements",
+        "planned_bytes",
+        "rounds",
+    ]
+    .into_iter()
+    .map(Feature::Column)
+    .collect()
+}
+
+/// Protocol counts plus the link's terms: what `protocol` regresses on.
+pub fn protocol() -> Vec<Feature> {
+    let mut features = protocol_counts();
+    features.extend([Feature::WireSeconds, Feature::RoundTripSeconds]);
+    features
+}
+
+/// Everything the MLP sees: the analytical features and the protocol counts.
+pub fn mlp(view: &str) -> Vec<Feature> {
+    let mut features = analytical(view);
+    for feature in protocol_counts() {
+        if !features.contains(&feature) {
+            features.push(feature);
+        }
+    }
+    features
+}
+
+/// The value of every feature for the rows `indices`, one vector per row.
+pub fn matrix(
+    rows: &ViewRows,
+    indices: &[usize],
+    features: &[Feature],
+) -> Result<Vec<Vec<f64>>, StageError> {
+    let columns: Vec<Vec<f64>> = features
+        .iter()
+        .map(|&feature| feature_column(rows, indices, feature))
+        .collect::<Result<_, _>>()?;
+    Ok((0..indices.len())
+        .map(|r| columns.iter().map(|c| c[r]).collect())
+        .collect())
+}
+
+fn feature_column(
+    rows: &ViewRows,
+    indices: &[usize],
+    feature: Feature,
+) -> Result<Vec<f64>, StageError> {
+    Ok(match feature {
+        Feature::Column(name) => {
+            let column = rows.column(name)?;
+            indices.iter().map(|&i| column[i]).collect()
+        }
+        Feature::WireSeconds => {
+            let bytes = rows.column("planned_bytes")?;
+            let bandwidth = rows.column("bandwidth_bps")?;
+            indices
+                .iter()
+                .map(|&i| wire_seconds(bytes[i], bandwidth[i]))
+                .collect()
+        }
+        Feature::RoundTripSeconds => {
+            let rounds = rows.column("rounds")?;
+            let rtt = rows.column("rtt_us")?;
+            indices.iter().map(|&i| rounds[i] * rtt[i] * 1e-6).collect()
+        }
+    })
+}
+
+/// Seconds `bytes` take at `bandwidth_bps` (0 for an unshaped link).
+pub fn wire_seconds(bytes: f64, bandwidth_bps: f64) -> f64 {
+    if bandwidth_bps > 0.0 {
+        bytes * 8.0 / bandwidth_bps
+    } else {
+        0.0
+    }
+}

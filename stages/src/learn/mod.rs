@@ -1,0 +1,16 @@
+//! The learning stages: `search` (random search of MLP hyperparameters, one shard per
+//! trial), `train` (the final per-layer models of every layer type × party × setting) and
+//! `evaluate` (accuracy and prediction time on the held-out test networks). They read the
+//! `dataset` stage's per-type views and the `split` stage's sides.
+
+mod data;
+mod evaluate;
+mod features;
+mod frame;
+mod models;
+mod search;
+mod train;
+
+pub use evaluate::EvaluateKind;
+pub use search::SearchKind;
+pub use train::TrainKind;

@@ -1,0 +1,184 @@
+//! The per-layer models of one group and how they are fitted, stored and loaded:
+//! `analytical` and `protocol` (non-negative least squares), `transfer` (the Local
+//! protocol model plus the setting's wire and round-trip time) and `mlp` (candle).
+
+use serde::{Deserialize, Serialize};
+
+use super::data::Group;
+use super::features::{self, Feature};
+use super::frame::ViewRows;
+use crate::predict::linear::LinearModel;
+use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
+use crate::predict::scaler::{Scaler, TargetScaler};
+use crate::predict::search::Hyperparams;
+use crate::StageError;
+
+/// The methods, in the order tables show them.
+pub const METHODS: [&str; 4] = ["analytical", "protocol", "transfer", "mlp"];
+
+/// Everything needed to use a stored MLP besides its weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MlpMeta {
+    /// Architecture.
+    pub spec: MlpSpec,
+    /// The hyperparameters it was trained with.
+    pub hyperparams: Hyperparams,
+    /// Input scaling (fitted on the training rows).
+    pub scaler: Scaler,
+    /// Target scaling.
+    pub target: TargetScaler,
+    /// Input feature names.
+    pub features: Vec<String>,
+    /// Per-epoch losses.
+    pub history: Vec<EpochLoss>,
+    /// The epoch whose weights were kept.
+    pub best_epoch: u32,
+    /// Its validation loss.
+    pub best_validation: f64,
+    /// The search trial the hyperparameters came from, if any.
+    pub trial: Option<u32>,
+}
+
+/// Early-stopping limits of an MLP fit.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most epochs.
+    pub max_epochs: u32,
+    /// Epochs without improvement before stopping.
+    pub patience: u32,
+}
+
+/// The targets (measured layer wall time in seconds) of `indices`.
+pub fn targets(rows: &ViewRows, indices: &[usize]) -> Result<Vec<f64>, StageError> {
+    let wall = rows.column("wall_s")?;
+    Ok(indices.iter().map(|&i| wall[i]).collect())
+}
+
+fn names(features: &[Feature]) -> Vec<String> {
+    features.iter().map(|f| f.name()).collect()
+}
+
+/// NNLS on the analytical features.
+pub fn fit_analytical(
+    group: &Group,
+    rows: &ViewRows,
+    indices: &[usize],
+) -> Result<LinearModel, StageError> {
+    let features = features::analytical(&group.view);
+    let x = features::matrix(rows, indices, &features)?;
+    Ok(LinearModel::fit(
+        names(&features),
+        &x,
+        &targets(rows, indices)?,
+    ))
+}
+
+/// NNLS on the protocol counts and the link's terms.
+pub fn fit_protocol(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, StageError> {
+    let features = features::protocol();
+    let x = features::matrix(rows, indices, &features)?;
+    Ok(LinearModel::fit(
+        names(&features),
+        &x,
+        &targets(rows, indices)?,
+    ))
+}
+
+/// NNLS on the protocol counts alone (the compute part), for `transfer`.
+pub fn fit_counts(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, StageError> {
+    let features = features::protocol_counts();
+    let x = features::matrix(rows, indices, &features)?;
+    Ok(LinearModel::fit(
+        names(&features),
+        &x,
+        &targets(rows, indices)?,
+    ))
+}
+
+/// `transfer`'s prediction for a row of [`features::protocol`]: the counts model plus
+/// the wire and round-trip seconds of the row's setting.
+pub fn predict_transfer(model: &LinearModel, protocol_row: &[f64]) -> f64 {
+    let n = protocol_row.len();
+    model.predict(&protocol_row[..n - 2]) + protocol_row[n - 2] + protocol_row[n - 1]
+}
+
+/// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`.
+pub fn fit_mlp(
+    group: &Group,
+    rows: &ViewRows,
+    train: &[usize],
+    validation: &[usize],
+    hyperparams: &Hyperparams,
+    limits: Limits,
+    seed: u64,
+) -> Result<(Trained, MlpMeta), StageError> {
+    let features = features::mlp(&group.view);
+    let x_train = features::matrix(rows, train, &features)?;
+    let x_validation = features::matrix(rows, validation, &features)?;
+    let y_train = targets(rows, train)?;
+    let y_validation = targets(rows, validation)?;
+    let scaler = Scaler::fit(&x_train);
+    let target = TargetScaler::fit(&y_train);
+    let scale_x = |x: &[Vec<f64>]| x.iter().map(|r| scaler.transform(r)).collect::<Vec<_>>();
+    let scale_y = |y: &[f64]| y.iter().map(|&v| target.transform(v)).collect::<Vec<_>>();
+    let activation: Activation = hyperparams
+        .activation
+        .parse()
+        .map_err(|_| StageError::Learn {
+            message: format!("unknown activation `{}`", hyperparams.activation),
+        })?;
+    let spec = MlpSpec {
+        inputs: features.len(),
+        hidden: hyperparams.hidden.clone(),
+        activation,
+    };
+    let options = TrainOptions {
+        learning_rate: hyperparams.learning_rate,
+        batch_size: hyperparams.batch_size,
+        max_epochs: limits.max_epochs,
+        patience: limits.patience,
+        seed,
+    };
+    let (xt, yt, xv, yv) = (
+        scale_x(&x_train),
+        scale_y(&y_train),
+        scale_x(&x_validation),
+        scale_y(&y_validation),
+    );
+    let trained =
+        Mlp::train(&spec, &options, (&xt, &yt), (&xv, &yv)).map_err(|e| StageError::Learn {
+            message: format!(
+                "train the MLP of {}: {}",
+                group.key(),
+                crate::error_chain(&e)
+            ),
+        })?;
+    let meta = MlpMeta {
+        spec,
+        hyperparams: hyperparams.clone(),
+        scaler,
+        target,
+        features: names(&features),
+        history: trained.history.clone(),
+        best_epoch: trained.best_epoch,
+        best_validation: trained.best_validation,
+        trial: None,
+    };
+    Ok((trained, meta))
+}
+
+/// A stored MLP ready to predict seconds from raw feature rows.
+pub struct LoadedMlp {
+    /// The network.
+    pub mlp: Mlp,
+    /// Its scaling and provenance.
+    pub meta: MlpMeta,
+}
+
+impl LoadedMlp {
+    /// Seconds for one row of [`features::mlp`] values.
+    pub fn predict(&self, row: &[f64], scratch: &mut [f32]) -> f64 {
+        self.meta.scaler.transform_into(row, scratch);
+        self.meta.target.inverse(self.mlp.predict_one(scratch))
+    }
+}

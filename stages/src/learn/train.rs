@@ -1,0 +1,388 @@
+//! The `train` stage kind: the final per-layer models of every layer type × party ×
+//! setting — `analytical`, `protocol`, `transfer` and `mlp` (with the best trial's
+//! hyperparameters when a `search` stage is upstream) — stored so they load without
+//! retraining, and the search's trials as one table.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::{Column, DataFrame};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use snni_artifacts::Output;
+
+use super::data::{Data, Group};
+use super::frame::Side;
+use super::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
+use super::search::{common_params, execution_seed};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::search::Hyperparams;
+use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+
+/// Fits and stores the per-layer models.
+pub struct TrainKind;
+
+/// The MLP used when no search is upstream.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MlpDefaults {
+    #[serde(default = "default_hidden")]
+    hidden: Vec<usize>,
+    #[serde(default = "default_learning_rate")]
+    learning_rate: f64,
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+    #[serde(default = "default_activation")]
+    activation: String,
+    #[serde(default = "default_max_epochs")]
+    max_epochs: u32,
+    #[serde(default = "default_patience")]
+    patience: u32,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![64, 64]
+}
+fn default_learning_rate() -> f64 {
+    1e-3
+}
+fn default_batch_size() -> usize {
+    64
+}
+fn default_activation() -> String {
+    "relu".into()
+}
+fn default_max_epochs() -> u32 {
+    200
+}
+fn default_patience() -> u32 {
+    10
+}
+
+struct TrainParams {
+    views: Vec<String>,
+    min_rows: usize,
+    mlp: MlpDefaults,
+}
+
+impl TrainParams {
+    fn check(params: &Value) -> Result<TrainParams, Vec<ParamIssue>> {
+        let (views, min_rows, mut rest) = common_params(params)?;
+        let mlp_value = rest.remove("mlp").unwrap_or_else(|| json!({}));
+        if let Some(key) = rest.keys().next() {
+            return Err(vec![ParamIssue::new(
+                &[key],
+                format!("unknown key `{key}`"),
+            )
+            .with_hint("train takes `views`, `min_rows` and `mlp`")]);
+        }
+        let mut mlp: MlpDefaults = decode_params(&mlp_value).map_err(|mut issue| {
+            issue.path.insert(0, "mlp".into());
+            vec![issue]
+        })?;
+        mlp.activation = mlp.activation.to_lowercase();
+        Ok(TrainParams {
+            views,
+            min_rows,
+            mlp,
+        })
+    }
+
+    fn canonical(&self) -> Value {
+        json!({"views": self.views, "min_rows": self.min_rows, "mlp": self.mlp})
+    }
+
+    fn decode(params: &Value) -> Result<TrainParams, StageError> {
+        Self::check(params).map_err(|issues| StageError::Params {
+            kind: "train",
+            message: issues
+                .first()
+                .map_or_else(String::new, |i| i.message.clone()),
+        })
+    }
+}
+
+/// The shard that collects the search's trials into a table.
+const TRIALS_SHARD: &str = "trials";
+
+/// Every finished trial of the upstream search stages, by group key.
+fn trials(
+    ctx_store: &snni_artifacts::Store,
+    upstream: &[UpstreamStage],
+) -> Result<Vec<Value>, StageError> {
+    let mut trials = Vec::new();
+    for stage in upstream.iter().filter(|s| s.kind == "search") {
+        for (name, output) in &stage.record.outputs {
+            let (true, Output::Blob { digest, .. }) = (name.ends_with("/trial"), output) else {
+                continue;
+            };
+            let bytes = ctx_store
+                .get_blob(digest)
+                .map_err(|source| StageError::Store {
+                    name: format!("{}/{name}", stage.name),
+                    source: Box::new(source),
+                })?;
+            let trial: Value = serde_json::from_slice(&bytes).map_err(|e| StageError::Learn {
+                message: format!("read trial {}/{name}: {e}", stage.name),
+            })?;
+            trials.push(trial);
+        }
+    }
+    Ok(trials)
+}
+
+fn json_bytes(name: &str, value: &impl serde::Serialize) -> Result<OutputData, StageError> {
+    Ok(OutputData::Bytes {
+        bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
+            name: name.into(),
+            message: e.to_string(),
+        })?,
+        media_type: "application/json",
+    })
+}
+
+/// The setting whose rows are unshaped (the Local setting), if the data has one.
+fn unshaped_setting(rows: &super::frame::ViewRows) -> Option<String> {
+    let bandwidth = rows.column("bandwidth_bps").ok()?;
+    let rtt = rows.column("rtt_us").ok()?;
+    let mut settings: Vec<&String> = (0..rows.len())
+        .filter(|&i| bandwidth[i] == 0.0 && rtt[i] == 0.0)
+        .map(|i| &rows.setting[i])
+        .collect();
+    settings.sort();
+    settings.first().map(|s| (*s).clone())
+}
+
+impl TrainKind {
+    fn train_group(
+        &self,
+        ctx: &ShardContext<'_>,
+        params: &TrainParams,
+        group: &Group,
+    ) -> Result<ShardOutputs, StageError> {
+        let data = Data::load(ctx.store, ctx.upstream, std::slice::from_ref(&group.view))?;
+        let rows = data.view(group)?;
+        let train = rows.select(&group.party, &group.setting, &[Side::Train]);
+        let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
+        let fit_rows = rows.select(
+            &group.party,
+            &group.setting,
+            &[Side::Train, Side::Validation],
+        );
+        let mut outputs = ShardOutputs::default();
+        outputs.insert(
+            "analytical",
+            json_bytes("analytical", &fit_analytical(group, rows, &fit_rows)?)?,
+        );
+        outputs.insert(
+            "protocol",
+            json_bytes("protocol", &fit_protocol(rows, &fit_rows)?)?,
+        );
+        if let Some(local) = unshaped_setting(rows) {
+            let local_rows = rows.select(&group.party, &local, &[Side::Train, Side::Validation]);
+            if !local_rows.is_empty() {
+                let mut model =
+                    serde_json::to_value(fit_counts(rows, &local_rows)?).unwrap_or_default();
+                model["from_setting"] = json!(local);
+                outputs.insert("transfer", json_bytes("transfer", &model)?);
+            }
+        }
+        // The best trial of this group (lowest mean best validation loss), if searched.
+        let best = trials(ctx.store, ctx.upstream)?
+            .into_iter()
+            .filter(|t| t["group"] == group.key().as_str())
+            .min_by(|a, b| {
+                let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
+                loss(a).total_cmp(&loss(b))
+            });
+        let (hyperparams, limits, seed, trial) = match &best {
+            Some(trial) => {
+                let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
+                    .map_err(|e| StageError::Learn {
+                        message: format!(
+                            "read the hyperparameters of trial {}: {e}",
+                            trial["trial"]
+                        ),
+                    })?;
+                let index = trial["trial"].as_u64().unwrap_or(0) as u32;
+                // The search's own limits and seed, so the final model is the best trial's.
+                let limit = |key: &str, default: u32| {
+                    trial["limits"][key].as_u64().map_or(default, |v| v as u32)
+                };
+                let limits = Limits {
+                    max_epochs: limit("max_epochs", params.mlp.max_epochs),
+                    patience: limit("patience", params.mlp.patience),
+                };
+                let seed = trial["executions"][0]["seed"].as_u64().unwrap_or(ctx.seed);
+                (hyperparams, limits, seed, Some(index))
+            }
+            None => (
+                Hyperparams {
+                    hidden: params.mlp.hidden.clone(),
+                    learning_rate: params.mlp.learning_rate,
+                    batch_size: params.mlp.batch_size,
+                    activation: params.mlp.activation.clone(),
+                    extra: BTreeMap::new(),
+                },
+                Limits {
+                    max_epochs: params.mlp.max_epochs,
+                    patience: params.mlp.patience,
+                },
+                execution_seed(ctx.seed, group, 0, 0),
+                None,
+            ),
+        };
+        let (trained, mut meta) =
+            fit_mlp(group, rows, &train, &validation, &hyperparams, limits, seed)?;
+        meta.trial = trial;
+        let weights = trained
+            .mlp
+            .to_safetensors()
+            .map_err(|e| StageError::Learn {
+                message: format!(
+                    "save the MLP of {}: {}",
+                    group.key(),
+                    crate::error_chain(&e)
+                ),
+            })?;
+        outputs.insert(
+            "mlp",
+            OutputData::Bytes {
+                bytes: weights,
+                media_type: "application/x-safetensors",
+            },
+        );
+        outputs.insert("mlp_meta", json_bytes("mlp_meta", &meta)?);
+        Ok(outputs)
+    }
+
+    fn trials_table(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        let trials = trials(ctx.store, ctx.upstream)?;
+        let text = |key: &str| -> Vec<String> {
+            trials
+                .iter()
+                .map(|t| t[key].as_str().unwrap_or_default().to_string())
+                .collect()
+        };
+        let number = |f: &dyn Fn(&Value) -> f64| -> Vec<f64> { trials.iter().map(f).collect() };
+        let columns = vec![
+            Column::new("group".into(), text("group")),
+            Column::new("view".into(), text("view")),
+            Column::new("party".into(), text("party")),
+            Column::new("setting".into(), text("setting")),
+            Column::new(
+                "trial".into(),
+                trials
+                    .iter()
+                    .map(|t| t["trial"].as_u64().unwrap_or(0))
+                    .collect::<Vec<u64>>(),
+            ),
+            Column::new(
+                "hidden".into(),
+                trials
+                    .iter()
+                    .map(|t| t["hyperparams"]["hidden"].to_string())
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "layers".into(),
+                trials
+                    .iter()
+                    .map(|t| t["hyperparams"]["hidden"].as_array().map_or(0, Vec::len) as u64)
+                    .collect::<Vec<u64>>(),
+            ),
+            Column::new(
+                "learning_rate".into(),
+                number(&|t| t["hyperparams"]["learning_rate"].as_f64().unwrap_or(0.0)),
+            ),
+            Column::new(
+                "batch_size".into(),
+                trials
+                    .iter()
+                    .map(|t| t["hyperparams"]["batch_size"].as_u64().unwrap_or(0))
+                    .collect::<Vec<u64>>(),
+            ),
+            Column::new(
+                "activation".into(),
+                trials
+                    .iter()
+                    .map(|t| {
+                        t["hyperparams"]["activation"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                "best_validation".into(),
+                number(&|t| t["best_validation"].as_f64().unwrap_or(f64::NAN)),
+            ),
+            Column::new(
+                "epochs_run".into(),
+                trials
+                    .iter()
+                    .map(|t| t["executions"][0]["epochs_run"].as_u64().unwrap_or(0))
+                    .collect::<Vec<u64>>(),
+            ),
+            Column::new(
+                "seconds".into(),
+                number(&|t| t["seconds"].as_f64().unwrap_or(0.0)),
+            ),
+        ];
+        let frame = DataFrame::new(trials.len(), columns).map_err(|e| StageError::Serialize {
+            name: "trials".into(),
+            message: e.to_string(),
+        })?;
+        let mut outputs = ShardOutputs::default();
+        outputs.insert("trials", OutputData::Table(frame));
+        Ok(outputs)
+    }
+}
+
+impl StageKind for TrainKind {
+    fn name(&self) -> &'static str {
+        "train"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        Ok(TrainParams::check(params)?.canonical())
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        let params = TrainParams::decode(ctx.params)?;
+        let data = Data::load(ctx.store, ctx.upstream, &params.views)?;
+        let mut keys: Vec<String> = data
+            .groups(params.min_rows)
+            .iter()
+            .map(Group::key)
+            .collect();
+        if ctx.upstream.iter().any(|s| s.kind == "search") {
+            keys.push(TRIALS_SHARD.to_string());
+        }
+        Ok(keys)
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        if ctx.shard == TRIALS_SHARD {
+            return self.trials_table(ctx);
+        }
+        let params = TrainParams::decode(ctx.params)?;
+        let group = Group::parse(ctx.shard).ok_or_else(|| StageError::UnknownShard {
+            kind: "train",
+            shard: ctx.shard.to_string(),
+        })?;
+        self.train_group(ctx, &params, &group)
+    }
+}

@@ -1,0 +1,192 @@
+//! End to end: split, search, train and evaluate on a tiny profiled study, `snni tables`
+//! in every format, caching, and a killed search resuming with its finished trials.
+
+mod common;
+
+use common::{Running, Scratch};
+
+/// A tiny study through every learning stage: 12 networks in two families at 16x16x3,
+/// Local only, 2 runs; a 2-trial search.
+fn learn_manifest(trials: u32) -> String {
+    format!(
+        r#"name: learn
+seed: 5
+store: store
+stages:
+  synth:
+    kind: synthesize
+    params:
+      count: 12
+      families: [conv, conv_maxpool]
+      input: {{h: 16, w: 16, c: 3}}
+      layers: {{min: 2, max: 3}}
+      filters: [8, 16]
+      fc_units: [16, 32]
+  profile:
+    kind: profile
+    needs: [synth]
+    params: {{settings: [local], runs: 2, timeout: 120}}
+  dataset:
+    kind: dataset
+    needs: [profile]
+  split:
+    kind: split
+    needs: [dataset]
+    params: {{test: 0.25, validation: 0.3}}
+  search:
+    kind: search
+    needs: [dataset, split]
+    params:
+      min_rows: 4
+      space:
+        layers: {{int: [1, 2], step: 1}}
+        units: {{int: [4, 16], step: 4}}
+        learning_rate: {{float: [0.001, 0.01], log: true}}
+        batch_size: {{choice: [8, 16]}}
+        activation: {{choice: [relu, tanh]}}
+      max_trials: {trials}
+      max_epochs: 15
+      patience: 3
+  train:
+    kind: train
+    needs: [dataset, split, search]
+    params: {{min_rows: 4}}
+  evaluate:
+    kind: evaluate
+    needs: [dataset, split, train]
+"#
+    )
+}
+
+#[test]
+fn learning_stages_run_then_tables_print_in_every_format() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("learn.yaml", &learn_manifest(2));
+    let manifest = manifest.to_str().unwrap();
+    let first = scratch.run(&["run", manifest]).expect_code(0);
+    assert!(first.stderr.contains("7 ran"), "{}", first.stderr);
+    let tables = scratch.run(&["tables", manifest]).expect_code(0);
+    assert!(
+        tables
+            .stdout
+            .contains("Per-layer prediction, setting `local`"),
+        "{}",
+        tables.stdout
+    );
+    assert!(
+        tables.stdout.contains("split by network"),
+        "{}",
+        tables.stdout
+    );
+    for heading in [
+        "| CONV | server |",
+        "| ReLU | client |",
+        "MLP R²",
+        "Analytical MAE (ms)",
+    ] {
+        assert!(
+            tables.stdout.contains(heading),
+            "missing {heading}:\n{}",
+            tables.stdout
+        );
+    }
+    assert!(scratch.path("store/report/per_layer.md").exists());
+    let latex = scratch
+        .run(&["tables", manifest, "--format", "latex"])
+        .expect_code(0);
+    assert!(
+        latex.stdout.contains("\\begin{tabular}"),
+        "{}",
+        latex.stdout
+    );
+    assert!(latex.stdout.contains("R$^2$"), "{}", latex.stdout);
+    let csv = scratch
+        .run(&["tables", manifest, "--format", "csv"])
+        .expect_code(0);
+    let mut lines = csv.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("setting,layer,party,method,split,t_layer_ms,mae_ms,r2,t_pred_us")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("local,conv,server,mlp,network,")),
+        "{rows:?}"
+    );
+    // Every cell of every method is a number: the models were trained and evaluated.
+    for row in &rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields.len(), 9, "{row}");
+        for value in &fields[5..] {
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("{row}"));
+            assert!(value.is_finite() || value.is_nan(), "{row}");
+        }
+    }
+    // The stored per-layer table and the trials table are plain Parquet.
+    let show = scratch
+        .run(&[
+            "artifacts",
+            "show",
+            "--store",
+            "store",
+            "train/trials/trials",
+        ])
+        .expect_code(0);
+    assert!(show.stdout.contains("learning_rate"), "{}", show.stdout);
+    let second = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let summary = second.events().last().cloned().unwrap();
+    assert_eq!(summary["ran"], 0, "{summary}");
+    assert_eq!(summary["cached"], 7, "{summary}");
+}
+
+#[test]
+fn tables_without_an_evaluated_store_name_the_stage_to_run() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("learn.yaml", &learn_manifest(2));
+    let manifest = manifest.to_str().unwrap();
+    let out = scratch.run(&["tables", manifest]);
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(out.stderr.contains("snni run"), "{}", out.stderr);
+    scratch
+        .run(&["run", manifest, "--only", "synth"])
+        .expect_code(0);
+    let out = scratch.run(&["tables", manifest]);
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stage `evaluate` has no outputs"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("snni run"), "{}", out.stderr);
+}
+
+#[test]
+fn a_killed_search_keeps_its_finished_trials() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("learn.yaml", &learn_manifest(6));
+    let manifest = manifest.to_str().unwrap();
+    let mut running = Running::spawn(scratch.snni(&["run", manifest, "--json", "--jobs", "1"]));
+    assert!(
+        running.skip_events(r#""stage":"search""#, 4),
+        "the run ended before the search finished trials"
+    );
+    running.kill();
+    let rerun = scratch.run(&["run", manifest, "--json"]).expect_code(0);
+    let events = rerun.events();
+    let started = events
+        .iter()
+        .find(|e| e["event"] == "stage_started" && e["stage"] == "search")
+        .expect("search resumed");
+    let resumed = started["resumed"].as_u64().unwrap();
+    assert!(resumed >= 3, "{started}");
+    let ran = events
+        .iter()
+        .filter(|e| e["event"] == "shard_finished" && e["stage"] == "search")
+        .count() as u64;
+    assert_eq!(
+        ran + resumed,
+        started["shards"].as_u64().unwrap(),
+        "{started}"
+    );
+}
