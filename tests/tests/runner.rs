@@ -16,7 +16,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         .run(&["run", manifest, "--store", store])
         .expect_code(0);
     // synth, reference, profile and dataset.
-    assert!(first.stderr.contains("4 ran"), "{}", first.stderr);
+    assert!(first.stderr.contains("8 ran"), "{}", first.stderr);
     let second = scratch
         .run(&["run", manifest, "--store", store, "--json"])
         .expect_code(0);
@@ -25,12 +25,19 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         .iter()
         .filter(|e| e["event"] == "stage_cached")
         .count();
-    assert_eq!(cached, 4, "{events:?}");
+    assert_eq!(cached, 8, "{events:?}");
     assert!(events.iter().all(|e| e["event"] != "shard_finished"));
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_finished");
     assert_eq!(summary["ran"], 0);
-    assert_eq!(summary["cached"], 4);
+    assert_eq!(summary["cached"], 8);
+    let tables = scratch
+        .run(&["tables", manifest, "--store", store])
+        .expect_code(0);
+    for setting in ["local", "lan"] {
+        let title = format!("Per-layer prediction, setting `{setting}`");
+        assert!(tables.stdout.contains(&title), "{}", tables.stdout);
+    }
 }
 
 #[test]

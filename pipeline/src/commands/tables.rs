@@ -31,10 +31,13 @@ struct Metrics {
     t_pred_us: f64,
 }
 
-/// (setting) → (view, party) → method → metrics, plus the split that produced them.
+/// A table's rows for one setting: (order, `view|party`) → method → metrics.
+type SettingRows = BTreeMap<(usize, String), BTreeMap<String, Metrics>>;
+
+/// Setting → rows, plus the split that produced them.
 struct PerLayer {
     split: String,
-    cells: BTreeMap<String, BTreeMap<(usize, String), BTreeMap<String, Metrics>>>,
+    cells: BTreeMap<String, SettingRows>,
 }
 
 fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandError> {
@@ -132,8 +135,7 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
         column_numbers(&frame, "r2")?,
         column_numbers(&frame, "t_pred_us")?,
     );
-    let mut cells: BTreeMap<String, BTreeMap<(usize, String), BTreeMap<String, Metrics>>> =
-        BTreeMap::new();
+    let mut cells: BTreeMap<String, SettingRows> = BTreeMap::new();
     for i in 0..views.len() {
         let order = VIEW_ORDER
             .iter()

@@ -37,6 +37,10 @@ pub struct MlpMeta {
     pub best_validation: f64,
     /// The search trial the hyperparameters came from, if any.
     pub trial: Option<u32>,
+    /// The smallest and largest training target (seconds): predictions are kept within a
+    /// factor of 10 of them, since the log-scale output would otherwise extrapolate
+    /// exponentially on a layer far outside the training data.
+    pub target_range: (f64, f64),
 }
 
 /// Early-stopping limits of an MLP fit.
@@ -163,6 +167,9 @@ pub fn fit_mlp(
         best_epoch: trained.best_epoch,
         best_validation: trained.best_validation,
         trial: None,
+        target_range: y_train
+            .iter()
+            .fold((f64::INFINITY, 0.0), |(lo, hi), &y| (lo.min(y), hi.max(y))),
     };
     Ok((trained, meta))
 }
@@ -179,6 +186,12 @@ impl LoadedMlp {
     /// Seconds for one row of [`features::mlp`] values.
     pub fn predict(&self, row: &[f64], scratch: &mut [f32]) -> f64 {
         self.meta.scaler.transform_into(row, scratch);
-        self.meta.target.inverse(self.mlp.predict_one(scratch))
+        let seconds = self.meta.target.inverse(self.mlp.predict_one(scratch));
+        let (lo, hi) = self.meta.target_range;
+        if lo <= hi {
+            seconds.clamp(lo / 10.0, hi * 10.0)
+        } else {
+            seconds
+        }
     }
 }

@@ -29,9 +29,14 @@ pub(crate) struct SearchParams {
     pub space: SearchSpace,
 }
 
-pub(crate) fn common_params(
-    params: &Value,
-) -> Result<(Vec<String>, usize, Map<String, Value>), Vec<ParamIssue>> {
+/// The parameters every learning stage shares (`views`, `min_rows`) and the rest.
+pub(crate) struct Common {
+    pub views: Vec<String>,
+    pub min_rows: usize,
+    pub rest: Map<String, Value>,
+}
+
+pub(crate) fn common_params(params: &Value) -> Result<Common, Vec<ParamIssue>> {
     let mut rest = params.as_object().cloned().unwrap_or_default();
     let views = check_views(rest.remove("views").as_ref()).map_err(|issue| vec![issue])?;
     let min_rows = match rest.remove("min_rows") {
@@ -46,12 +51,20 @@ pub(crate) fn common_params(
             }
         },
     };
-    Ok((views, min_rows, rest))
+    Ok(Common {
+        views,
+        min_rows,
+        rest,
+    })
 }
 
 impl SearchParams {
     fn check(params: &Value) -> Result<SearchParams, Vec<ParamIssue>> {
-        let (views, min_rows, rest) = common_params(params)?;
+        let Common {
+            views,
+            min_rows,
+            rest,
+        } = common_params(params)?;
         let space = SearchSpace::from_value(&Value::Object(rest))?;
         Ok(SearchParams {
             views,

@@ -66,7 +66,11 @@ struct TrainParams {
 
 impl TrainParams {
     fn check(params: &Value) -> Result<TrainParams, Vec<ParamIssue>> {
-        let (views, min_rows, mut rest) = common_params(params)?;
+        let super::search::Common {
+            views,
+            min_rows,
+            mut rest,
+        } = common_params(params)?;
         let mlp_value = rest.remove("mlp").unwrap_or_else(|| json!({}));
         if let Some(key) = rest.keys().next() {
             return Err(vec![ParamIssue::new(

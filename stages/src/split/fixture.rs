@@ -201,6 +201,7 @@ impl Harness {
             params: &params,
             seed,
             upstream,
+            store: &self.store,
         };
         assert_eq!(SplitKind.shards(&plan)?, vec![SHARD.to_string()]);
         let ctx = ShardContext {
