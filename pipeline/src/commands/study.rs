@@ -85,6 +85,10 @@ pub fn run(args: RunArgs) -> CommandResult {
     });
     match summary {
         None => {
+            // Do not wait for shards still running (a profile shard may take minutes):
+            // dropping the runtime would block on their threads. Their parties exit with
+            // this process (the stdin lifeline); their uncommitted work is discarded.
+            runtime.shutdown_background();
             // Shaped links of shards still running: their threads never get to drop them.
             for namespace in snni_stages::shaping::tc::teardown_live() {
                 tracing::info!(%namespace, "removed the network namespace of an interrupted shard");

@@ -214,43 +214,56 @@ async fn run_stage(
     });
 
     let inputs = Arc::new(inputs);
-    let mut tasks: JoinSet<(String, Result<Record, String>)> = JoinSet::new();
     let jobs = u32::try_from(shared.options.jobs.max(1)).unwrap_or(u32::MAX);
-    for (shard, shard_fp) in pending {
+    // An exclusive shard takes every slot: nothing else runs while it measures.
+    let pending: Vec<(String, snni_artifacts::Digest, u32)> = pending
+        .into_iter()
+        .map(|(shard, fp)| {
+            let slots = if stage.kind.exclusive(&stage.params, &shard) {
+                jobs
+            } else {
+                1
+            };
+            (shard, fp, slots)
+        })
+        .collect();
+    // One dispatcher takes slots in shard order (the order the kind chose, e.g. run-major
+    // for profiles), so shards start in that order; each result comes back on a channel.
+    let (results, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let dispatcher = {
         let shared = shared.clone();
         let inputs = inputs.clone();
-        // An exclusive shard takes every slot: nothing else runs while it measures.
-        let slots = if stage.kind.exclusive(&stage.params, &shard) {
-            jobs
-        } else {
-            1
-        };
-        tasks.spawn(async move {
-            let Ok(permit) = shared.slots.clone().acquire_many_owned(slots).await else {
-                return (shard, Err("the run is shutting down".to_string()));
-            };
-            if shared.stop.load(Ordering::SeqCst) && !shared.options.keep_going {
-                return (
-                    shard,
-                    Err("not started: the run stopped after a failure".to_string()),
-                );
+        let results = results.clone();
+        tokio::spawn(async move {
+            for (shard, shard_fp, slots) in pending {
+                let Ok(permit) = shared.slots.clone().acquire_many_owned(slots).await else {
+                    let _ = results.send((shard, Err("the run is shutting down".to_string())));
+                    continue;
+                };
+                if shared.stop.load(Ordering::SeqCst) && !shared.options.keep_going {
+                    let not_started = "not started: the run stopped after a failure";
+                    let _ = results.send((shard, Err(not_started.to_string())));
+                    continue;
+                }
+                let worker = shared.clone();
+                let inputs = inputs.clone();
+                let results = results.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        run_shard(&worker, index, &inputs, &shard, shard_fp)
+                    });
+                    let result = std::panic::catch_unwind(run)
+                        .unwrap_or_else(|_| Err("shard panicked".to_string()));
+                    let _ = results.send((shard, result));
+                });
             }
-            let key = shard.clone();
-            let worker = shared.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                run_shard(&worker, index, &inputs, &key, shard_fp)
-            })
-            .await
-            .unwrap_or_else(|join| Err(format!("shard panicked: {join}")));
-            (shard, result)
-        });
-    }
+        })
+    };
+    drop(results);
     let mut failures = Vec::new();
     let mut ran = 0;
-    while let Some(joined) = tasks.join_next().await {
-        let (shard, result) = joined
-            .unwrap_or_else(|e| (String::from("?"), Err(format!("shard task panicked: {e}"))));
+    while let Some((shard, result)) = finished.recv().await {
         match result {
             Ok(record) => {
                 ran += 1;
@@ -274,6 +287,9 @@ async fn run_stage(
                 }
             }
         }
+    }
+    if let Err(error) = dispatcher.await {
+        failures.push(format!("the shard dispatcher panicked: {error}"));
     }
     if !failures.is_empty() {
         let message = format!(

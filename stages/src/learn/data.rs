@@ -134,3 +134,29 @@ pub fn check_views(value: Option<&serde_json::Value>) -> Result<Vec<String>, cra
     }
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_keys_round_trip_and_reject_unknown_views() {
+        let group = Group {
+            view: "max_pool".into(),
+            party: "client".into(),
+            setting: "wan".into(),
+        };
+        assert_eq!(group.key(), "max_pool.client.wan");
+        assert_eq!(Group::parse(&group.key()), Some(group));
+        assert_eq!(Group::parse("pool.client.wan"), None);
+        assert_eq!(Group::parse("conv.client"), None);
+    }
+
+    #[test]
+    fn views_default_to_all_and_unknown_ones_are_named() {
+        assert_eq!(check_views(None).unwrap().len(), VIEWS.len());
+        let issue = check_views(Some(&serde_json::json!(["conv", "convv"]))).unwrap_err();
+        assert_eq!(issue.path, vec!["views", "1"]);
+        assert!(issue.hint.unwrap().contains("conv"));
+    }
+}

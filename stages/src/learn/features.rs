@@ -136,3 +136,35 @@ pub fn wire_seconds(bytes: f64, bandwidth_bps: f64) -> f64 {
         0.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_view_has_its_study_parameters_and_the_engineered_features() {
+        for view in super::super::data::VIEWS {
+            let names: Vec<String> = analytical(view).iter().map(|f| f.name()).collect();
+            for engineered in ["flops", "input_size", "weight_size", "output_size"] {
+                assert!(names.iter().any(|n| n == engineered), "{view}: {names:?}");
+            }
+        }
+        let conv: Vec<String> = analytical("conv").iter().map(|f| f.name()).collect();
+        assert!(conv.contains(&"kernel_h".to_string()) && conv.contains(&"filters".to_string()));
+    }
+
+    #[test]
+    fn link_terms_are_seconds_and_zero_when_unshaped() {
+        assert_eq!(wire_seconds(1_000_000.0, 8_000_000.0), 1.0);
+        assert_eq!(wire_seconds(1_000_000.0, 0.0), 0.0);
+        let protocol = protocol();
+        assert_eq!(protocol[protocol.len() - 2], Feature::WireSeconds);
+        assert_eq!(protocol[protocol.len() - 1], Feature::RoundTripSeconds);
+        // The MLP sees every analytical feature and every count, once.
+        let mlp = mlp("conv");
+        let mut unique = mlp.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), mlp.len());
+        assert!(protocol_counts().iter().all(|f| mlp.contains(f)));
+    }
+}

@@ -195,3 +195,24 @@ impl LoadedMlp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_adds_the_link_seconds_to_the_counts_model() {
+        let model = LinearModel {
+            features: vec!["a".into(), "b".into()],
+            scale: vec![1.0, 1.0],
+            coef: vec![2.0, 0.5],
+            intercept: 0.25,
+        };
+        // counts a=1, b=2, then wire 0.5 s and round trips 0.125 s.
+        let row = [1.0, 2.0, 0.5, 0.125];
+        assert_eq!(
+            predict_transfer(&model, &row),
+            2.0 + 1.0 + 0.25 + 0.5 + 0.125
+        );
+    }
+}
