@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::channel::Meter;
 use crate::he::{HeParamsDesc, LinearPlan};
@@ -33,7 +33,7 @@ pub struct Stopwatch {
 }
 
 /// What happened between a [`Stopwatch`] and now.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     /// Wall time in seconds.
     pub wall_s: f64,
@@ -81,7 +81,7 @@ impl Stopwatch {
 }
 
 /// Protocol counts of a layer known from planning, before any cryptography.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProtocolCounts {
     /// Elements the layer writes.
     pub output_elements: u64,

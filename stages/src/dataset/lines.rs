@@ -10,46 +10,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use snni_engine::network::{OpKind, Shape};
 
-/// The record version this build reads (`snni_engine::runtime::RECORD_VERSION`).
-pub const RECORD_VERSION: u32 = 1;
-
-/// Time and traffic of a layer or a phase, from one party's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Measured {
-    /// Wall time in seconds.
-    pub wall_s: f64,
-    /// Thread CPU time in seconds.
-    pub cpu_s: f64,
-    /// Bytes sent.
-    pub bytes_sent: u64,
-    /// Bytes received.
-    pub bytes_received: u64,
-    /// Frames sent.
-    pub messages_sent: u64,
-    /// Frames received.
-    pub messages_received: u64,
-    /// Switches from sending to receiving.
-    pub rounds: u64,
-}
-
-/// Protocol counts from the engine's planning.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct Counts {
-    /// Elements the layer writes.
-    pub output_elements: u64,
-    /// Secure comparisons.
-    pub comparisons: u64,
-    /// Secure truncations.
-    pub truncations: u64,
-    /// Secure multiplications.
-    pub multiplications: u64,
-    /// 1-of-2 OTs.
-    pub ots: u64,
-    /// Planned OT-part bytes the server sends.
-    pub ot_bytes_server: u64,
-    /// Planned OT-part bytes the client sends.
-    pub ot_bytes_client: u64,
-}
+// The lines are the engine's own records: read them with its types and version.
+pub use snni_engine::runtime::{Measured, ProtocolCounts as Counts, RECORD_VERSION};
 
 /// The HE plan counts of a conv, fc or batch-norm layer.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]

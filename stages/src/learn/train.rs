@@ -108,15 +108,18 @@ impl TrainParams {
 /// The shard that collects the search's trials into a table.
 const TRIALS_SHARD: &str = "trials";
 
-/// Every finished trial of the upstream search stages, by group key.
+/// The finished trials of the upstream search stages whose shard key starts with
+/// `prefix` (`""` for all): only those blobs are read.
 fn trials(
     ctx_store: &snni_artifacts::Store,
     upstream: &[UpstreamStage],
+    prefix: &str,
 ) -> Result<Vec<Value>, StageError> {
     let mut trials = Vec::new();
     for stage in upstream.iter().filter(|s| s.kind == "search") {
         for (name, output) in &stage.record.outputs {
-            let (true, Output::Blob { digest, .. }) = (name.ends_with("/trial"), output) else {
+            let wanted = name.starts_with(prefix) && name.ends_with("/trial");
+            let (true, Output::Blob { digest, .. }) = (wanted, output) else {
                 continue;
             };
             let bytes = ctx_store
@@ -191,9 +194,8 @@ impl TrainKind {
             }
         }
         // The best trial of this group (lowest mean best validation loss), if searched.
-        let best = trials(ctx.store, ctx.upstream)?
+        let best = trials(ctx.store, ctx.upstream, &format!("{}.t", group.key()))?
             .into_iter()
-            .filter(|t| t["group"] == group.key().as_str())
             .min_by(|a, b| {
                 let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
                 loss(a).total_cmp(&loss(b))
@@ -260,7 +262,7 @@ impl TrainKind {
     }
 
     fn trials_table(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        let trials = trials(ctx.store, ctx.upstream)?;
+        let trials = trials(ctx.store, ctx.upstream, "")?;
         let text = |key: &str| -> Vec<String> {
             trials
                 .iter()
