@@ -6,7 +6,7 @@
 use crate::he::{ConvShape, FcShape, HeParamsDesc, LinearLayer, LinearPlan, Padding};
 use crate::network::{LayerInfo, Network, Op, Shapes};
 use crate::nonlinear::plan as nl_plan;
-use crate::nonlinear::{Cost, PolyParams, Pool2d};
+use crate::nonlinear::{Cost, Dir, Flow, PolyParams, Pool2d};
 
 use super::error::{Result, RuntimeError};
 use super::record::ProtocolCounts;
@@ -20,6 +20,8 @@ pub struct ExecPlan {
     pub linear: Vec<Option<LinearPlan>>,
     /// Protocol counts per layer.
     pub counts: Vec<ProtocolCounts>,
+    /// Rounds each party's meter will show per layer.
+    pub rounds: Vec<PlannedRounds>,
     /// For each layer, the last layer that reads its output (to free shares early).
     pub last_use: Vec<usize>,
 }
@@ -88,6 +90,66 @@ pub fn poly_params(op: &Op) -> Option<PolyParams> {
         } => PolyParams::new(degree, relu_fraction).ok(),
         _ => None,
     }
+}
+
+/// The rounds (switches from sending to receiving, as [`crate::channel::Meter`] counts
+/// them) one layer takes at each party, from the plan alone: the protocol's message flow is
+/// fixed by the layer's kind and shapes, never by timing or data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlannedRounds {
+    /// At the server.
+    pub server: u64,
+    /// At the client.
+    pub client: u64,
+}
+
+/// Each party's message flow during one layer: an HE exchange (the client sends its
+/// ciphertexts, the server answers) before a linear layer's truncation, then the OT part.
+fn layer_flows(op: &Op, cost: &Cost) -> (Flow, Flow) {
+    match op {
+        Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => (
+            Flow::of(&[Dir::Recv, Dir::Send]).then(cost.server),
+            Flow::of(&[Dir::Send, Dir::Recv]).then(cost.client),
+        ),
+        _ => (cost.server, cost.client),
+    }
+}
+
+/// Whether the server and the client last sent (rather than received) when setup ends: both
+/// end on a receive (`planned_rounds_are_what_the_meters_count` checks it).
+const SETUP_ENDS_SENDING: (bool, bool) = (false, false);
+
+/// A party's rounds over one layer given whether its last operation before the layer was a
+/// send: a receive first then starts a round at the seam.
+fn seam_rounds(flow: &Flow, sending: bool) -> u64 {
+    if sending {
+        flow.rounds_after_send()
+    } else {
+        flow.rounds
+    }
+}
+
+/// The rounds of every layer of `network` (validated to `shapes`) at each party, for share
+/// bit length `ell` and fixed-point `scale`. Needs no HE parameters: the HE exchange of a
+/// linear layer is one message each way whatever its size.
+pub fn planned_rounds(
+    network: &Network,
+    shapes: &Shapes,
+    scale: u32,
+    ell: u32,
+) -> Vec<PlannedRounds> {
+    let (mut server_sending, mut client_sending) = SETUP_ENDS_SENDING;
+    let mut rounds = Vec::with_capacity(shapes.layers.len());
+    for (layer, info) in network.layers.iter().zip(shapes) {
+        let (server, client) = layer_flows(&layer.op, &ot_cost(&layer.op, info, scale, ell));
+        rounds.push(PlannedRounds {
+            server: seam_rounds(&server, server_sending),
+            client: seam_rounds(&client, client_sending),
+        });
+        server_sending = server.last.map_or(server_sending, |d| d == Dir::Send);
+        client_sending = client.last.map_or(client_sending, |d| d == Dir::Send);
+    }
+    rounds
 }
 
 /// Number of positions of a window axis inside the map, summed over all outputs.
@@ -200,10 +262,12 @@ impl ExecPlan {
         if let Some(last) = last_use.last_mut() {
             *last = usize::MAX;
         }
+        let rounds = planned_rounds(network, &shapes, scale, ell);
         Ok(Self {
             shapes,
             linear,
             counts: all_counts,
+            rounds,
             last_use,
         })
     }

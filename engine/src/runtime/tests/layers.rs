@@ -159,6 +159,46 @@ fn squeezenet_like_runs_end_to_end_and_writes_json_lines() {
 }
 
 #[test]
+fn planned_rounds_are_what_the_meters_count() {
+    // Every layer kind, in an order that puts each after senders and receivers alike.
+    let network = net("rounds", Shape::new(6, 6, 3), |b| {
+        let c = b.push("conv", Op::conv(4, 3, 1, 1, true));
+        b.push("bn", Op::BatchNorm {});
+        b.push("relu", Op::Relu {});
+        b.push("max", Op::max_pool(2, 2, 0));
+        let p = b.push("poly", Op::poly_act(2, 0.5));
+        b.push("relu2", Op::Relu {});
+        let a = b.push("avg", Op::avg_pool(1, 1, 0));
+        let s = b.push_from("sum", Op::Add {}, &[&a, &p]);
+        b.push_from("cat", Op::Concat {}, &[&s, &p]);
+        b.push("poly3", Op::poly_act(3, 0.25));
+        b.push("gap", Op::GlobalAvgPool {});
+        b.push("flat", Op::Flatten {});
+        b.push("fc", Op::fc(3, true));
+        b.push("relu3", Op::Relu {});
+        let _ = c;
+    });
+    let config = config();
+    let (server, client, _) = check(&network);
+    let desc = config.he.clone().unwrap();
+    let plan = ExecPlan::new(&network, &desc, config.scale).unwrap();
+    for (report, planned) in [
+        (
+            &server,
+            plan.rounds.iter().map(|r| r.server).collect::<Vec<_>>(),
+        ),
+        (&client, plan.rounds.iter().map(|r| r.client).collect()),
+    ] {
+        let measured: Vec<u64> = report.layers.iter().map(|l| l.measured.rounds).collect();
+        assert!(
+            measured.iter().filter(|&&r| r > 0).count() >= 8,
+            "{measured:?}"
+        );
+        assert_eq!(measured, planned, "{:?}", report.run.party);
+    }
+}
+
+#[test]
 fn weight_and_input_files_round_trip() {
     let network = net("files", Shape::new(4, 4, 2), |b| {
         b.push("conv", Op::conv(3, 3, 1, 1, true));
