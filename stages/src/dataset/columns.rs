@@ -135,7 +135,8 @@ pub fn layers_table(name: &'static str, rows: &[&LayerRow]) -> Result<DataFrame,
         .u64("he_bytes_server_to_client", |r| {
             r.linear.bytes_server_to_client
         })
-        .u64("planned_bytes", |r| r.planned_bytes());
+        .u64("planned_bytes", |r| r.planned_bytes())
+        .u64("planned_rounds", |r| r.planned_rounds);
     // Measured.
     table
         .f64("wall_s", |r| r.measured.wall_s)

@@ -19,12 +19,15 @@ mod consistency;
 mod features;
 mod lines;
 mod meta;
+mod planned;
 mod profile;
 mod rows;
 mod views;
 
 #[cfg(test)]
 mod tests;
+
+pub use planned::{planned_views, PlannedLink};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -64,7 +67,8 @@ impl StageKind for DatasetKind {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: `planned_rounds`.
+        2
     }
 
     fn summary(&self) -> &'static str {

@@ -9,6 +9,7 @@
 use std::rc::Rc;
 
 use snni_engine::network::OpKind;
+use snni_engine::runtime::{planned_rounds, PlannedRounds};
 
 use super::features::LayerFeatures;
 use super::lines::{Counts, Linear, Measured, PartyLines, RunLine};
@@ -55,6 +56,8 @@ pub struct LayerRow {
     pub counts: Counts,
     /// The HE plan's counts (all 0 for layers without one).
     pub linear: Linear,
+    /// The rounds this party's meter shows for the layer, from the plan.
+    pub planned_rounds: u64,
     /// Time and traffic.
     pub measured: Measured,
 }
@@ -100,6 +103,15 @@ impl NetworkRow {
     }
 }
 
+/// `party`'s share of a layer's planned rounds.
+pub fn party_rounds(rounds: &PlannedRounds, party: &str) -> u64 {
+    if party == "server" {
+        rounds.server
+    } else {
+        rounds.client
+    }
+}
+
 /// The rows of one profile shard, both parties, in layer order per party.
 pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow>), StageError> {
     let label = &shard.label;
@@ -127,6 +139,8 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
         .map(|(layer, info)| Rc::new(LayerFeatures::of(&layer.op, info)))
         .collect();
     let digest = shard.network.digest();
+    let ctx = &meta.context;
+    let rounds = planned_rounds(&shard.network, &shapes, ctx.scale as u32, ctx.ell as u32);
     let mut layer_rows = Vec::new();
     let mut network_rows = Vec::new();
     for (party, lines) in [("client", &shard.client), ("server", &shard.server)] {
@@ -159,6 +173,7 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
                 features: Rc::clone(features),
                 counts: line.counts,
                 linear: line.linear.unwrap_or_default(),
+                planned_rounds: party_rounds(&rounds[info.index], party),
                 measured: line.measured,
             });
         }

@@ -412,3 +412,68 @@ fn tables_round_trip_through_parquet() {
         );
     }
 }
+
+#[test]
+fn planned_rounds_are_the_measured_rounds_of_the_fixtures() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let layers = &tables["layers"];
+    let planned = u64s(layers, "planned_rounds");
+    assert_eq!(planned, u64s(layers, "rounds"));
+    assert!(planned.iter().any(|r| r.unwrap() > 0));
+}
+
+#[test]
+fn a_planned_network_has_the_measured_rows_columns_and_counts() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let (name, yaml, _, _) = NETWORKS[0];
+    let network = Network::from_yaml_str(yaml).unwrap();
+    let link = super::PlannedLink {
+        setting: "lan".into(),
+        bandwidth_bps: Some(7_000_000_000),
+        rtt_us: Some(500.0),
+        ell: 41,
+        scale: 12,
+    };
+    let planned = super::planned_views(&network, name, &link).unwrap();
+    for (view, frame) in &planned {
+        let measured = &tables[*view];
+        let names = |df: &DataFrame| -> Vec<String> {
+            df.get_column_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        assert_eq!(names(frame), names(measured), "{view}");
+        // The measured rows of this network, lan, run 1, in the same (party, layer) order.
+        let keep: Vec<usize> = (0..measured.height())
+            .filter(|&i| {
+                strings(measured, "network")[i] == name
+                    && strings(measured, "setting")[i] == "lan"
+                    && u64s(measured, "run")[i] == Some(1)
+            })
+            .collect();
+        assert_eq!(keep.len(), frame.height(), "{view}");
+        for column in [
+            "layer",
+            "flops",
+            "weight_size",
+            "ct_pt_products",
+            "input_cts",
+            "ots",
+            "ot_bytes_server",
+            "planned_bytes",
+            "planned_rounds",
+            "bandwidth_bps",
+        ] {
+            let expected: Vec<Option<u64>> =
+                keep.iter().map(|&i| u64s(measured, column)[i]).collect();
+            assert_eq!(u64s(frame, column), expected, "{view}.{column}");
+        }
+        assert!(f64s(frame, "wall_s").iter().all(|&w| w == 0.0));
+    }
+    assert!(planned["conv"].height() > 0);
+}

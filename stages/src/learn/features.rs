@@ -22,7 +22,7 @@ impl Feature {
         match self {
             Feature::Column(name) => name.to_string(),
             Feature::WireSeconds => "planned_bytes*8/bandwidth".to_string(),
-            Feature::RoundTripSeconds => "rounds*rtt".to_string(),
+            Feature::RoundTripSeconds => "planned_rounds*rtt".to_string(),
         }
     }
 }
@@ -62,7 +62,7 @@ pub fn protocol_counts() -> Vec<Feature> {
         "ots",
         "output_elements",
         "planned_bytes",
-        "rounds",
+        "planned_rounds",
     ]
     .into_iter()
     .map(Feature::Column)
@@ -121,7 +121,7 @@ fn feature_column(
                 .collect()
         }
         Feature::RoundTripSeconds => {
-            let rounds = rows.column("rounds")?;
+            let rounds = rows.column("planned_rounds")?;
             let rtt = rows.column("rtt_us")?;
             indices.iter().map(|&i| rounds[i] * rtt[i] * 1e-6).collect()
         }
