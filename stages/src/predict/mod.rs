@@ -11,6 +11,7 @@ pub mod linear;
 pub mod metrics;
 pub mod mlp;
 pub mod nnls;
+pub mod rnn;
 pub mod scaler;
 pub mod search;
 
@@ -18,5 +19,6 @@ pub use linear::LinearModel;
 pub use metrics::{mae, mape, r2};
 pub use mlp::{Activation, EpochLoss, Mlp, MlpError, MlpSpec, TrainOptions, Trained};
 pub use nnls::nnls;
+pub use rnn::{Cell, Rnn, RnnError, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 pub use scaler::{Scaler, TargetScaler};
 pub use search::{Hyperparams, Param, SearchSpace};
