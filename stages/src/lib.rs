@@ -21,12 +21,15 @@ mod split;
 pub mod synthesis;
 mod synthesize;
 
-pub use dataset::DatasetKind;
+pub use dataset::{planned_views, view_of_kind, DatasetKind, PlannedLink};
 pub use error::{error_chain, StageError};
 pub use kind::{
     CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
 };
-pub use learn::{EvaluateKind, SearchKind, TrainKind};
+pub use learn::{
+    predict_network, EvaluateKind, LoadedRnn, NetworkPrediction, PartyModels, RnnMeta, SearchKind,
+    SequenceSearchKind, TrainKind, WholeKind, WholeModels, NETWORK_METHODS,
+};
 pub use params::{decode_params, ParamIssue};
 pub use profile::ProfileKind;
 pub use reference::ReferenceKind;

@@ -1,8 +1,8 @@
 //! The registry of stage kinds a manifest may name.
 
 use crate::{
-    DatasetKind, EvaluateKind, ProfileKind, ReferenceKind, SearchKind, SplitKind, StageKind,
-    SynthesizeKind, TrainKind,
+    DatasetKind, EvaluateKind, ProfileKind, ReferenceKind, SearchKind, SequenceSearchKind,
+    SplitKind, StageKind, SynthesizeKind, TrainKind, WholeKind,
 };
 
 /// Every stage kind, in the order `snni` lists them.
@@ -15,6 +15,8 @@ pub static KINDS: &[&dyn StageKind] = &[
     &SearchKind,
     &TrainKind,
     &EvaluateKind,
+    &SequenceSearchKind,
+    &WholeKind,
 ];
 
 /// Looks a kind up by its manifest name.

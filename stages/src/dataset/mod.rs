@@ -28,6 +28,7 @@ mod views;
 mod tests;
 
 pub use planned::{planned_views, PlannedLink};
+pub use views::view_of_kind;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -46,8 +46,9 @@ const NOTHING_MEASURED: Measured = Measured {
     rounds: 0,
 };
 
-/// The view tables (name → rows of both parties, in layer order) of `network` as the
-/// dataset would hold them had it been run in `link`, under the id `network_id`.
+/// The `layers` table and the view tables (name → rows of both parties, client first, in
+/// layer order) of `network` as the dataset would hold them had it been run in `link`,
+/// under the id `network_id`.
 pub fn planned_views(
     network: &Network,
     network_id: &str,
@@ -117,6 +118,8 @@ pub fn planned_views(
         }
     }
     let mut views = BTreeMap::new();
+    let all: Vec<&LayerRow> = rows.iter().collect();
+    views.insert("layers", layers_table("layers", &all)?);
     for &(name, kinds) in VIEWS {
         let view: Vec<&LayerRow> = rows.iter().filter(|r| kinds.contains(&r.kind)).collect();
         views.insert(name, layers_table(name, &view)?);

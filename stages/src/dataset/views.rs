@@ -17,9 +17,25 @@ pub const VIEWS: &[(&str, &[OpKind])] = &[
     ("add_concat", &[OpKind::Add, OpKind::Concat]),
 ];
 
+/// The view holding layers of `kind` (none for `flatten`).
+pub fn view_of_kind(kind: &str) -> Option<&'static str> {
+    VIEWS
+        .iter()
+        .find(|(_, kinds)| kinds.iter().any(|k| k.as_str() == kind))
+        .map(|(name, _)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_map_to_their_view() {
+        assert_eq!(view_of_kind("global_avg_pool"), Some("avg_pool"));
+        assert_eq!(view_of_kind("concat"), Some("add_concat"));
+        assert_eq!(view_of_kind("conv"), Some("conv"));
+        assert_eq!(view_of_kind("flatten"), None);
+    }
 
     #[test]
     fn every_kind_but_flatten_is_in_exactly_one_view() {

@@ -8,16 +8,14 @@ use std::time::Instant;
 
 use polars::prelude::{Column, DataFrame};
 use serde_json::Value;
-use snni_artifacts::{Output, Store};
+use snni_artifacts::Store;
 
 use super::data::{Data, Group};
 use super::features;
 use super::frame::Side;
-use super::models::{predict_transfer, targets, LoadedMlp, MlpMeta, METHODS};
+use super::models::{blob, load_models, parse, predict_transfer, targets, METHODS};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::linear::LinearModel;
 use crate::predict::metrics::{mae, mape, r2};
-use crate::predict::mlp::Mlp;
 use crate::{ParamIssue, StageError, UpstreamStage};
 
 /// Evaluates the per-layer models.
@@ -25,62 +23,6 @@ pub struct EvaluateKind;
 
 /// Least time spent predicting when measuring t_pred, per group and method.
 const TIMING_BUDGET_S: f64 = 0.02;
-
-fn blob(store: &Store, stage: &UpstreamStage, name: &str) -> Result<Option<Vec<u8>>, StageError> {
-    let Some(Output::Blob { digest, .. }) = stage.record.outputs.get(name) else {
-        return Ok(None);
-    };
-    store
-        .get_blob(digest)
-        .map(Some)
-        .map_err(|source| StageError::Store {
-            name: format!("{}/{name}", stage.name),
-            source: Box::new(source),
-        })
-}
-
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StageError> {
-    serde_json::from_slice(bytes).map_err(|e| StageError::Learn {
-        message: format!("read {what}: {e}"),
-    })
-}
-
-/// One group's stored models.
-struct Models {
-    analytical: LinearModel,
-    protocol: LinearModel,
-    transfer: Option<LinearModel>,
-    mlp: LoadedMlp,
-}
-
-fn load_models(
-    store: &Store,
-    train: &UpstreamStage,
-    group: &Group,
-) -> Result<Option<Models>, StageError> {
-    let key = group.key();
-    let get = |name: &str| blob(store, train, &format!("{key}/{name}"));
-    let (Some(analytical), Some(protocol), Some(weights), Some(meta)) = (
-        get("analytical")?,
-        get("protocol")?,
-        get("mlp")?,
-        get("mlp_meta")?,
-    ) else {
-        return Ok(None);
-    };
-    let meta: MlpMeta = parse(&meta, &format!("{key}/mlp_meta"))?;
-    let mlp = Mlp::from_safetensors(&meta.spec, &weights).map_err(|e| StageError::Learn {
-        message: format!("load the MLP of {key}: {}", crate::error_chain(&e)),
-    })?;
-    Ok(Some(Models {
-        analytical: parse(&analytical, &format!("{key}/analytical"))?,
-        protocol: parse(&protocol, &format!("{key}/protocol"))?,
-        transfer: get("transfer")?
-            .map(|bytes| parse(&bytes, &format!("{key}/transfer")))
-            .transpose()?,
-        mlp: LoadedMlp { mlp, meta },
-    }))
-}
 
 /// Predicts every row with `predict` and measures the mean time of one call.
 fn run_timed(rows: &[Vec<f64>], mut predict: impl FnMut(&[f64]) -> f64) -> (Vec<f64>, f64) {

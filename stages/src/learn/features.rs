@@ -14,6 +14,8 @@ pub enum Feature {
     WireSeconds,
     /// Rounds times the setting's round-trip time, in seconds (0 when unshaped).
     RoundTripSeconds,
+    /// 1 when the layer is of this kind, else 0 (the sequence model sees every kind).
+    IsKind(&'static str),
 }
 
 impl Feature {
@@ -23,6 +25,7 @@ impl Feature {
             Feature::Column(name) => name.to_string(),
             Feature::WireSeconds => "planned_bytes*8/bandwidth".to_string(),
             Feature::RoundTripSeconds => "planned_rounds*rtt".to_string(),
+            Feature::IsKind(kind) => format!("kind={kind}"),
         }
     }
 }
@@ -87,6 +90,44 @@ pub fn mlp(view: &str) -> Vec<Feature> {
     features
 }
 
+/// What the sequence model sees of every layer, whatever its kind: the kind (one-hot),
+/// every raw parameter and engineered feature (0 where one does not apply), the planned
+/// counts and the link's terms.
+pub fn sequence() -> Vec<Feature> {
+    let mut features: Vec<Feature> = snni_engine::network::OpKind::ALL
+        .iter()
+        .map(|k| Feature::IsKind(k.as_str()))
+        .collect();
+    features.extend(
+        [
+            "in_h",
+            "in_w",
+            "in_c",
+            "out_h",
+            "out_w",
+            "out_c",
+            "kernel_h",
+            "kernel_w",
+            "stride",
+            "padding",
+            "filters",
+            "units",
+            "inputs",
+            "elements",
+            "relu_fraction",
+            "degree",
+            "relu_channels",
+            "flops",
+            "input_size",
+            "weight_size",
+            "output_size",
+        ]
+        .map(Feature::Column),
+    );
+    features.extend(protocol());
+    features
+}
+
 /// The value of every feature for the rows `indices`, one vector per row.
 pub fn matrix(
     rows: &ViewRows,
@@ -125,6 +166,10 @@ fn feature_column(
             let rtt = rows.column("rtt_us")?;
             indices.iter().map(|&i| rounds[i] * rtt[i] * 1e-6).collect()
         }
+        Feature::IsKind(kind) => indices
+            .iter()
+            .map(|&i| f64::from(u8::from(rows.kind[i] == kind)))
+            .collect(),
     })
 }
 

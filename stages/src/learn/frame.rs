@@ -46,6 +46,8 @@ pub struct ViewRows {
     pub run: Vec<u64>,
     /// Layer index per row.
     pub layer: Vec<u64>,
+    /// Layer kind per row (empty strings when the table has no `kind`).
+    pub kind: Vec<String>,
     /// Side per row.
     pub side: Vec<Side>,
     /// Every numeric column (nulls as 0).
@@ -161,20 +163,7 @@ pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
 /// A dataset view with every row's side from `sides`; a row the split does not know is an
 /// error (the split is stale or belongs to another dataset).
 pub fn view_rows(frame: &DataFrame, sides: &HashMap<Key, Side>) -> Result<ViewRows, StageError> {
-    let mut rows = ViewRows {
-        network: strings(frame, "network")?,
-        setting: strings(frame, "setting")?,
-        party: strings(frame, "party")?,
-        ..ViewRows::default()
-    };
-    rows.run = numbers(frame, "run")?
-        .into_iter()
-        .map(|r| r as u64)
-        .collect();
-    rows.layer = numbers(frame, "layer")?
-        .into_iter()
-        .map(|r| r as u64)
-        .collect();
+    let mut rows = unsided_rows(frame)?;
     for i in 0..rows.network.len() {
         let key = (
             rows.network[i].clone(),
@@ -190,6 +179,39 @@ pub fn view_rows(frame: &DataFrame, sides: &HashMap<Key, Side>) -> Result<ViewRo
         })?;
         rows.side.push(*side);
     }
+    Ok(rows)
+}
+
+/// A table's rows all on `side` (a network that was planned, never split).
+pub fn rows_on(frame: &DataFrame, side: Side) -> Result<ViewRows, StageError> {
+    let mut rows = unsided_rows(frame)?;
+    rows.side = vec![side; rows.network.len()];
+    Ok(rows)
+}
+
+/// Every column of a table but the sides.
+fn unsided_rows(frame: &DataFrame) -> Result<ViewRows, StageError> {
+    let mut rows = ViewRows {
+        network: strings(frame, "network")?,
+        setting: strings(frame, "setting")?,
+        party: strings(frame, "party")?,
+        ..ViewRows::default()
+    };
+    rows.kind = match frame.column("kind") {
+        Ok(_) => strings(frame, "kind")?,
+        Err(_) => vec![String::new(); rows.network.len()],
+    };
+    rows.run = numbers(frame, "run")?
+        .into_iter()
+        .map(|r| r as u64)
+        .collect();
+    rows.layer = match frame.column("layer") {
+        Ok(_) => numbers(frame, "layer")?
+            .into_iter()
+            .map(|r| r as u64)
+            .collect(),
+        Err(_) => vec![0; rows.network.len()],
+    };
     for column in frame.columns() {
         if column.dtype().is_primitive_numeric() {
             let name = column.name().to_string();

@@ -9,8 +9,14 @@ mod features;
 mod frame;
 mod models;
 mod search;
+mod sequence;
+mod sequence_search;
 mod train;
+mod whole;
 
 pub use evaluate::EvaluateKind;
 pub use search::SearchKind;
+pub use sequence::{LoadedRnn, PartyModels, RnnMeta, NETWORK_METHODS};
+pub use sequence_search::SequenceSearchKind;
 pub use train::TrainKind;
+pub use whole::{predict_network, NetworkPrediction, WholeKind, WholeModels};

@@ -3,6 +3,7 @@
 //! protocol model plus the setting's wire and round-trip time) and `mlp` (candle).
 
 use serde::{Deserialize, Serialize};
+use snni_artifacts::{Output, Store};
 
 use super::data::Group;
 use super::features::{self, Feature};
@@ -11,7 +12,7 @@ use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
 use crate::predict::scaler::{Scaler, TargetScaler};
 use crate::predict::search::Hyperparams;
-use crate::StageError;
+use crate::{StageError, UpstreamStage};
 
 /// The methods, in the order tables show them.
 pub const METHODS: [&str; 4] = ["analytical", "protocol", "transfer", "mlp"];
@@ -194,6 +195,73 @@ impl LoadedMlp {
             seconds
         }
     }
+}
+
+pub(crate) fn blob(
+    store: &Store,
+    stage: &UpstreamStage,
+    name: &str,
+) -> Result<Option<Vec<u8>>, StageError> {
+    let Some(Output::Blob { digest, .. }) = stage.record.outputs.get(name) else {
+        return Ok(None);
+    };
+    store
+        .get_blob(digest)
+        .map(Some)
+        .map_err(|source| StageError::Store {
+            name: format!("{}/{name}", stage.name),
+            source: Box::new(source),
+        })
+}
+
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, StageError> {
+    serde_json::from_slice(bytes).map_err(|e| StageError::Learn {
+        message: format!("read {what}: {e}"),
+    })
+}
+
+/// One group's stored models.
+pub struct Models {
+    /// NNLS on the study's features.
+    pub analytical: LinearModel,
+    /// NNLS on the protocol counts and link terms.
+    pub protocol: LinearModel,
+    /// The Local counts model, if the data has an unshaped setting.
+    pub transfer: Option<LinearModel>,
+    /// The MLP.
+    pub mlp: LoadedMlp,
+}
+
+pub(crate) fn load_models(
+    store: &Store,
+    train: &UpstreamStage,
+    group: &Group,
+) -> Result<Option<Models>, StageError> {
+    let key = group.key();
+    let get = |name: &str| blob(store, train, &format!("{key}/{name}"));
+    let (Some(analytical), Some(protocol), Some(weights), Some(meta)) = (
+        get("analytical")?,
+        get("protocol")?,
+        get("mlp")?,
+        get("mlp_meta")?,
+    ) else {
+        return Ok(None);
+    };
+    let meta: MlpMeta = parse(&meta, &format!("{key}/mlp_meta"))?;
+    let mlp = Mlp::from_safetensors(&meta.spec, &weights).map_err(|e| StageError::Learn {
+        message: format!("load the MLP of {key}: {}", crate::error_chain(&e)),
+    })?;
+    Ok(Some(Models {
+        analytical: parse(&analytical, &format!("{key}/analytical"))?,
+        protocol: parse(&protocol, &format!("{key}/protocol"))?,
+        transfer: get("transfer")?
+            .map(|bytes| parse(&bytes, &format!("{key}/transfer")))
+            .transpose()?,
+        mlp: LoadedMlp { mlp, meta },
+    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,523 @@
+//! Whole networks as the whole-network methods see them: each network's layers in order
+//! (one party, one setting), the per-layer methods' sums over them, the sequence model's
+//! inputs, and the learned per-network overhead.
+//!
+//! A network's inputs are the non-measured columns of its rows (parameters, features,
+//! planned counts and rounds, the link), so a network the models never saw — planned with
+//! [`crate::planned_views`] — is predicted exactly as a profiled one. Measured values enter
+//! only as training targets and as the truth an evaluation compares against.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use snni_artifacts::Store;
+
+use super::data::Group;
+use super::features::{self, Feature};
+use super::frame::{Side, ViewRows};
+use super::models::Limits;
+use super::models::{load_models, predict_transfer, Models};
+use crate::predict::mlp::Activation;
+use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
+use crate::predict::scaler::{Scaler, TargetScaler};
+use crate::predict::search::Hyperparams;
+use crate::predict::EpochLoss;
+use crate::{view_of_kind, StageError, UpstreamStage};
+
+/// The whole-network methods, in table order: the per-layer methods' sums plus overhead,
+/// and the sequence model.
+pub const NETWORK_METHODS: [&str; 5] = ["analytical", "protocol", "transfer", "mlp", "rnn"];
+
+/// One network's layers (one party, one setting) in a `layers` table.
+#[derive(Debug, Clone)]
+pub struct NetworkLayers {
+    /// The network id.
+    pub network: String,
+    /// Its side of the split.
+    pub side: Side,
+    /// Rows of the first run, in layer order: the inputs.
+    pub rows: Vec<usize>,
+    /// Each layer's wall time averaged over the runs (0 for a planned network).
+    pub mean_wall_s: Vec<f64>,
+    /// Runs measured.
+    pub runs: usize,
+}
+
+/// A network's runs: run → (layer, row) pairs.
+type Runs = BTreeMap<u64, Vec<(u64, usize)>>;
+
+/// The networks of `party` in `setting` on `sides`, in network order, from a `layers` table.
+/// A network whose runs disagree on their layers is an error.
+pub fn networks(
+    rows: &ViewRows,
+    party: &str,
+    setting: &str,
+    sides: &[Side],
+) -> Result<Vec<NetworkLayers>, StageError> {
+    let wall = rows.column("wall_s")?;
+    let mut by_network: BTreeMap<&str, Runs> = BTreeMap::new();
+    for i in rows.select(party, setting, sides) {
+        by_network
+            .entry(&rows.network[i])
+            .or_default()
+            .entry(rows.run[i])
+            .or_default()
+            .push((rows.layer[i], i));
+    }
+    let mut out = Vec::with_capacity(by_network.len());
+    for (network, runs) in by_network {
+        let mut runs: Vec<Vec<(u64, usize)>> = runs.into_values().collect();
+        for run in &mut runs {
+            run.sort_unstable();
+        }
+        let first = &runs[0];
+        let mut mean = vec![0.0; first.len()];
+        for run in &runs {
+            let same =
+                run.len() == first.len() && run.iter().zip(first).all(|((a, _), (b, _))| a == b);
+            if !same {
+                return Err(StageError::Learn {
+                    message: format!(
+                        "network `{network}` ({party}, {setting}) has runs with different layers"
+                    ),
+                });
+            }
+            for (m, &(_, i)) in mean.iter_mut().zip(run) {
+                *m += wall[i] / runs.len() as f64;
+            }
+        }
+        out.push(NetworkLayers {
+            network: network.to_string(),
+            side: rows.side[first[0].1],
+            rows: first.iter().map(|&(_, i)| i).collect(),
+            mean_wall_s: mean,
+            runs: runs.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// The per-layer models of one party and setting, by view.
+pub struct PartyModels {
+    /// Models by view name; a view without models is absent.
+    pub views: BTreeMap<String, Models>,
+}
+
+impl PartyModels {
+    /// Loads every view's models of `party` in `setting` from a `train` stage.
+    pub fn load(
+        store: &Store,
+        train: &UpstreamStage,
+        party: &str,
+        setting: &str,
+    ) -> Result<PartyModels, StageError> {
+        let mut views = BTreeMap::new();
+        for view in super::data::VIEWS {
+            let group = Group {
+                view: view.to_string(),
+                party: party.to_string(),
+                setting: setting.to_string(),
+            };
+            if let Some(models) = load_models(store, train, &group)? {
+                views.insert(view.to_string(), models);
+            }
+        }
+        Ok(PartyModels { views })
+    }
+
+    /// Each layer's predicted seconds by `method` (a per-layer method) for the rows `layers`
+    /// (one network in order) of a `layers` table, and the indices (into `layers`) of
+    /// layers no model covers (their prediction is 0). A flatten layer moves no data and
+    /// counts as covered.
+    pub fn predict(
+        &self,
+        method: &str,
+        rows: &ViewRows,
+        layers: &[usize],
+    ) -> Result<(Vec<f64>, Vec<usize>), StageError> {
+        let mut seconds = vec![0.0; layers.len()];
+        let mut missing = Vec::new();
+        // Rows grouped by view, so each view's features are read once.
+        let mut by_view: BTreeMap<&'static str, Vec<usize>> = BTreeMap::new();
+        for (k, &i) in layers.iter().enumerate() {
+            match view_of_kind(&rows.kind[i]) {
+                Some(view) => by_view.entry(view).or_default().push(k),
+                None if rows.kind[i] == "flatten" => {}
+                None => missing.push(k),
+            }
+        }
+        for (view, positions) in by_view {
+            let indices: Vec<usize> = positions.iter().map(|&k| layers[k]).collect();
+            let Some(models) = self.views.get(view) else {
+                missing.extend(positions);
+                continue;
+            };
+            let predicted: Vec<f64> = match method {
+                "analytical" => {
+                    let x = features::matrix(rows, &indices, &features::analytical(view))?;
+                    x.iter().map(|r| models.analytical.predict(r)).collect()
+                }
+                "protocol" => {
+                    let x = features::matrix(rows, &indices, &features::protocol())?;
+                    x.iter().map(|r| models.protocol.predict(r)).collect()
+                }
+                "transfer" => {
+                    let Some(transfer) = &models.transfer else {
+                        missing.extend(positions);
+                        continue;
+                    };
+                    let x = features::matrix(rows, &indices, &features::protocol())?;
+                    x.iter().map(|r| predict_transfer(transfer, r)).collect()
+                }
+                "mlp" => {
+                    let x = features::matrix(rows, &indices, &features::mlp(view))?;
+                    let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
+                    x.iter()
+                        .map(|r| models.mlp.predict(r, &mut scratch))
+                        .collect()
+                }
+                other => {
+                    return Err(StageError::Learn {
+                        message: format!("`{other}` is not a per-layer method"),
+                    })
+                }
+            };
+            for (&k, p) in positions.iter().zip(predicted) {
+                seconds[k] = p;
+            }
+        }
+        missing.sort_unstable();
+        Ok((seconds, missing))
+    }
+}
+
+/// A per-network overhead `a + b·layers` (setup, key exchange, work between layers): what
+/// a method's layer sum misses, fitted by least squares on the training networks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    /// Seconds per network.
+    pub per_network_s: f64,
+    /// Seconds per layer.
+    pub per_layer_s: f64,
+}
+
+impl Overhead {
+    /// Least squares of `residual` (measured total − layer sum) on the layer counts. With
+    /// fewer than two distinct layer counts only the constant is fitted.
+    pub fn fit(layers: &[f64], residual: &[f64]) -> Overhead {
+        let n = layers.len() as f64;
+        if layers.is_empty() {
+            return Overhead::default();
+        }
+        let mean_x = layers.iter().sum::<f64>() / n;
+        let mean_y = residual.iter().sum::<f64>() / n;
+        let sxx: f64 = layers.iter().map(|x| (x - mean_x).powi(2)).sum();
+        let sxy: f64 = layers
+            .iter()
+            .zip(residual)
+            .map(|(x, y)| (x - mean_x) * (y - mean_y))
+            .sum();
+        if sxx <= f64::EPSILON {
+            return Overhead {
+                per_network_s: mean_y,
+                per_layer_s: 0.0,
+            };
+        }
+        let per_layer_s = sxy / sxx;
+        Overhead {
+            per_network_s: mean_y - per_layer_s * mean_x,
+            per_layer_s,
+        }
+    }
+
+    /// The overhead of a network of `layers` layers.
+    pub fn seconds(&self, layers: usize) -> f64 {
+        self.per_network_s + self.per_layer_s * layers as f64
+    }
+}
+
+/// Setup traffic not in any layer (public key, base OTs, the output share), learned from
+/// Local training runs; `transfer` adds its time on the target link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetupTraffic {
+    /// Bytes both ways outside the layers.
+    pub bytes: f64,
+    /// Rounds outside the layers.
+    pub rounds: f64,
+}
+
+impl SetupTraffic {
+    /// Seconds this traffic takes on a link (0 when unshaped).
+    pub fn seconds(&self, bandwidth_bps: f64, rtt_us: f64) -> f64 {
+        features::wire_seconds(self.bytes, bandwidth_bps) + self.rounds * rtt_us * 1e-6
+    }
+}
+
+/// Everything needed to use a stored sequence model besides its weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RnnMeta {
+    /// Architecture.
+    pub spec: RnnSpec,
+    /// The hyperparameters it was trained with.
+    pub hyperparams: Hyperparams,
+    /// Input scaling, fitted on the training layers.
+    pub scaler: Scaler,
+    /// Per-layer target scaling.
+    pub target: TargetScaler,
+    /// Input feature names.
+    pub features: Vec<String>,
+    /// Per-epoch losses.
+    pub history: Vec<EpochLoss>,
+    /// The epoch whose weights were kept.
+    pub best_epoch: u32,
+    /// Its validation loss.
+    pub best_validation: f64,
+    /// The search trial the hyperparameters came from, if any.
+    pub trial: Option<u32>,
+    /// Smallest and largest per-layer training target; a step's prediction is kept within
+    /// a factor of 10 of them (as the MLP's).
+    pub target_range: (f64, f64),
+}
+
+/// A stored sequence model ready to predict a network's layers.
+pub struct LoadedRnn {
+    /// The network.
+    pub rnn: Rnn,
+    /// Its scaling and provenance.
+    pub meta: RnnMeta,
+}
+
+impl LoadedRnn {
+    /// Each layer's predicted seconds for `layers` rows of a `layers` table.
+    pub fn predict(&self, rows: &ViewRows, layers: &[usize]) -> Result<Vec<f64>, StageError> {
+        let x = features::matrix(rows, layers, &features::sequence())?;
+        Ok(self.predict_matrix(&x))
+    }
+
+    /// As [`LoadedRnn::predict`], from the feature rows.
+    pub fn predict_matrix(&self, x: &[Vec<f64>]) -> Vec<f64> {
+        let scaled: Vec<Vec<f32>> = x.iter().map(|r| self.meta.scaler.transform(r)).collect();
+        let (lo, hi) = self.meta.target_range;
+        self.rnn
+            .predict(&scaled)
+            .into_iter()
+            .map(|y| {
+                let seconds = self.meta.target.inverse(y);
+                if lo <= hi {
+                    seconds.clamp(lo / 10.0, hi * 10.0)
+                } else {
+                    seconds
+                }
+            })
+            .collect()
+    }
+}
+
+/// The sequence features of `layers`, as the model's rows.
+pub fn sequence_matrix(rows: &ViewRows, layers: &[usize]) -> Result<Vec<Vec<f64>>, StageError> {
+    features::matrix(rows, layers, &features::sequence())
+}
+
+/// The names of the sequence model's features.
+pub fn sequence_feature_names() -> Vec<String> {
+    features::sequence()
+        .iter()
+        .map(|f: &Feature| f.name())
+        .collect()
+}
+
+/// The sequence model's training data of one party and setting: the feature rows and
+/// per-layer mean times of each network.
+pub struct SequenceData {
+    /// Feature rows per network (unscaled).
+    pub x: Vec<Vec<Vec<f64>>>,
+    /// Mean measured seconds per layer per network.
+    pub y: Vec<Vec<f64>>,
+}
+
+impl SequenceData {
+    /// The sequences of `networks`.
+    pub fn of(rows: &ViewRows, networks: &[NetworkLayers]) -> Result<SequenceData, StageError> {
+        let mut data = SequenceData {
+            x: Vec::with_capacity(networks.len()),
+            y: Vec::with_capacity(networks.len()),
+        };
+        for network in networks {
+            data.x.push(sequence_matrix(rows, &network.rows)?);
+            data.y.push(network.mean_wall_s.clone());
+        }
+        Ok(data)
+    }
+
+    fn scaled(&self, scaler: &Scaler, target: &TargetScaler) -> Vec<Sequence> {
+        self.x
+            .iter()
+            .zip(&self.y)
+            .map(|(x, y)| Sequence {
+                x: x.iter().map(|r| scaler.transform(r)).collect(),
+                y: y.iter().map(|&v| target.transform(v)).collect(),
+            })
+            .collect()
+    }
+}
+
+/// The rnn hyperparameters beyond the dense part: the recurrent cell and its width.
+pub fn rnn_spec(hyperparams: &Hyperparams, inputs: usize) -> Result<RnnSpec, StageError> {
+    let bad = |what: &str| StageError::Learn {
+        message: format!("rnn hyperparameters: {what}"),
+    };
+    let cell: Cell = match hyperparams.extra.get("cell") {
+        Some(serde_json::Value::String(name)) => name.parse().map_err(|_| bad("unknown `cell`"))?,
+        None => Cell::Gru,
+        Some(_) => return Err(bad("`cell` must be gru or lstm")),
+    };
+    let units = match hyperparams.extra.get("rnn_units") {
+        Some(value) => value
+            .as_u64()
+            .filter(|&u| u > 0)
+            .ok_or_else(|| bad("`rnn_units` must be a positive whole number"))?
+            as usize,
+        None => 32,
+    };
+    let activation: Activation = hyperparams
+        .activation
+        .parse()
+        .map_err(|_| bad(&format!("unknown activation `{}`", hyperparams.activation)))?;
+    Ok(RnnSpec {
+        inputs,
+        cell,
+        units,
+        dense: hyperparams.hidden.clone(),
+        activation,
+    })
+}
+
+/// Trains the sequence model with `hyperparams` on `train`, stopping early on `validation`.
+pub fn fit_rnn(
+    train: &SequenceData,
+    validation: &SequenceData,
+    hyperparams: &Hyperparams,
+    limits: Limits,
+    seed: u64,
+) -> Result<(TrainedRnn, RnnMeta), StageError> {
+    let steps: Vec<Vec<f64>> = train.x.iter().flatten().cloned().collect();
+    let targets: Vec<f64> = train.y.iter().flatten().copied().collect();
+    if steps.is_empty() || validation.x.is_empty() {
+        return Err(StageError::Learn {
+            message: "the sequence model needs training and validation networks".into(),
+        });
+    }
+    let scaler = Scaler::fit(&steps);
+    let target = TargetScaler::fit(&targets);
+    let spec = rnn_spec(hyperparams, scaler.columns())?;
+    let options = RnnOptions {
+        learning_rate: hyperparams.learning_rate,
+        batch_size: hyperparams.batch_size,
+        max_epochs: limits.max_epochs,
+        patience: limits.patience,
+        seed,
+    };
+    let trained = Rnn::train(
+        &spec,
+        &options,
+        &train.scaled(&scaler, &target),
+        &validation.scaled(&scaler, &target),
+    )
+    .map_err(|e| StageError::Learn {
+        message: format!("train the sequence model: {}", crate::error_chain(&e)),
+    })?;
+    let meta = RnnMeta {
+        spec,
+        hyperparams: hyperparams.clone(),
+        scaler,
+        target,
+        features: sequence_feature_names(),
+        history: trained.history.clone(),
+        best_epoch: trained.best_epoch,
+        best_validation: trained.best_validation,
+        trial: None,
+        target_range: targets
+            .iter()
+            .fold((f64::INFINITY, 0.0), |(lo, hi), &y| (lo.min(y), hi.max(y))),
+    };
+    Ok((trained, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overhead_fits_a_line_and_a_constant() {
+        let fit = Overhead::fit(&[10.0, 20.0, 30.0], &[1.5, 2.5, 3.5]);
+        assert!((fit.per_layer_s - 0.1).abs() < 1e-12);
+        assert!((fit.per_network_s - 0.5).abs() < 1e-12);
+        assert!((fit.seconds(40) - 4.5).abs() < 1e-12);
+        let constant = Overhead::fit(&[12.0, 12.0], &[1.0, 3.0]);
+        assert_eq!(constant.per_layer_s, 0.0);
+        assert_eq!(constant.per_network_s, 2.0);
+        assert_eq!(Overhead::fit(&[], &[]), Overhead::default());
+    }
+
+    #[test]
+    fn setup_traffic_costs_nothing_unshaped() {
+        let setup = SetupTraffic {
+            bytes: 1_000_000.0,
+            rounds: 4.0,
+        };
+        assert_eq!(setup.seconds(0.0, 0.0), 0.0);
+        assert!((setup.seconds(8_000_000.0, 10_000.0) - 1.04).abs() < 1e-12);
+    }
+
+    fn layers_rows() -> ViewRows {
+        // Two runs of network a (2 layers), one run of network b (1 layer), client, local.
+        let mut rows = ViewRows::default();
+        for (network, run, layer) in [
+            ("a", 2, 1),
+            ("a", 1, 0),
+            ("a", 1, 1),
+            ("a", 2, 0),
+            ("b", 1, 0),
+        ] {
+            rows.network.push(network.into());
+            rows.setting.push("local".into());
+            rows.party.push("client".into());
+            rows.run.push(run);
+            rows.layer.push(layer);
+            rows.kind.push("relu".into());
+            rows.side.push(if network == "a" {
+                Side::Train
+            } else {
+                Side::Test
+            });
+        }
+        rows.numbers
+            .insert("wall_s".into(), vec![4.0, 1.0, 2.0, 3.0, 5.0]);
+        rows
+    }
+
+    #[test]
+    fn networks_average_runs_layer_by_layer_in_layer_order() {
+        let rows = layers_rows();
+        let nets = networks(&rows, "client", "local", &[Side::Train, Side::Test]).unwrap();
+        assert_eq!(nets.len(), 2);
+        assert_eq!(nets[0].network, "a");
+        assert_eq!(nets[0].rows, vec![1, 2]);
+        assert_eq!(nets[0].mean_wall_s, vec![2.0, 3.0]);
+        assert_eq!(nets[0].runs, 2);
+        assert_eq!(nets[1].side, Side::Test);
+        let train = networks(&rows, "client", "local", &[Side::Train]).unwrap();
+        assert_eq!(train.len(), 1);
+        assert!(networks(&rows, "server", "local", &[Side::Train])
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn runs_with_different_layers_are_an_error() {
+        let mut rows = layers_rows();
+        rows.layer[0] = 7;
+        let err = networks(&rows, "client", "local", &[Side::Train]).unwrap_err();
+        assert!(err.to_string().contains("different layers"), "{err}");
+    }
+}

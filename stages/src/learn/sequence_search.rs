@@ -1,0 +1,299 @@
+//! The `sequence_search` stage kind: random search over the sequence model's
+//! hyperparameters (recurrent cell and width, dense layers and widths, learning rate, batch
+//! size, activation) for every party × setting, like the study's 30-trial RNN search.
+//!
+//! Each trial is a shard (`rnn.<party>.<setting>.t<NN>`), stored when it ends, so an
+//! interrupted search resumes with its finished trials. Sequences are whole training
+//! networks; validation networks stop training early.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use super::data::Data;
+use super::frame::{Side, ViewRows};
+use super::models::Limits;
+use super::sequence::{fit_rnn, networks, SequenceData};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::search::{Param, SearchSpace};
+use crate::profile::derived_seed;
+use crate::{ParamIssue, StageError};
+
+/// Random search of the sequence model per party × setting.
+pub struct SequenceSearchKind;
+
+/// The dataset table the sequence model reads.
+pub(crate) const LAYERS: &str = "layers";
+
+/// Decoded parameters.
+pub(crate) struct SequenceParams {
+    /// Least training networks a party × setting needs.
+    pub min_networks: usize,
+    /// The search.
+    pub space: SearchSpace,
+}
+
+impl SequenceParams {
+    pub(crate) fn check(params: &Value) -> Result<SequenceParams, Vec<ParamIssue>> {
+        let mut rest = params.as_object().cloned().unwrap_or_default();
+        let min_networks = match rest.remove("min_networks") {
+            None => 3,
+            Some(value) => match value.as_u64() {
+                Some(n) if n >= 1 => n as usize,
+                _ => {
+                    return Err(vec![ParamIssue::new(
+                        &["min_networks"],
+                        format!("must be a whole number ≥ 1, got {value}"),
+                    )])
+                }
+            },
+        };
+        if !rest.contains_key("max_trials") {
+            rest.insert("max_trials".into(), json!(30));
+        }
+        let mut space = SearchSpace::from_value(&Value::Object(rest))?;
+        // The recurrent part, unless the manifest says otherwise.
+        space
+            .params
+            .entry("rnn_units".into())
+            .or_insert(Param::Int {
+                min: 16,
+                max: 64,
+                step: 16,
+            });
+        space
+            .params
+            .entry("cell".into())
+            .or_insert(Param::Choice(vec![json!("gru"), json!("lstm")]));
+        Ok(SequenceParams {
+            min_networks,
+            space,
+        })
+    }
+
+    pub(crate) fn canonical(&self) -> Value {
+        let mut map = match self.space.to_value() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        map.insert("min_networks".into(), json!(self.min_networks));
+        Value::Object(map)
+    }
+
+    pub(crate) fn decode(params: &Value) -> Result<SequenceParams, StageError> {
+        Self::check(params).map_err(|issues| StageError::Params {
+            kind: "sequence_search",
+            message: issues
+                .first()
+                .map_or_else(String::new, |i| i.message.clone()),
+        })
+    }
+}
+
+/// The party × setting pairs with at least `min_networks` training networks and one
+/// validation network, in order.
+pub(crate) fn pairs(rows: &ViewRows, min_networks: usize) -> Vec<(String, String)> {
+    let mut train: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    let mut validation: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for i in 0..rows.len() {
+        let pair = (rows.party[i].as_str(), rows.setting[i].as_str());
+        match rows.side[i] {
+            Side::Train => {
+                train.insert((pair.0, pair.1, rows.network[i].as_str()));
+            }
+            Side::Validation => {
+                validation.insert(pair);
+            }
+            _ => {}
+        }
+    }
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for (party, setting, _) in &train {
+        *counts.entry((party, setting)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|(pair, n)| *n >= min_networks && validation.contains(pair))
+        .map(|((party, setting), _)| (party.to_string(), setting.to_string()))
+        .collect()
+}
+
+/// `rnn.<party>.<setting>`.
+pub(crate) fn pair_key(party: &str, setting: &str) -> String {
+    format!("rnn.{party}.{setting}")
+}
+
+/// The seed of a pair's search stream.
+pub(crate) fn pair_seed(seed: u64, party: &str, setting: &str) -> u64 {
+    derived_seed(seed, &["sequence_search", &pair_key(party, setting)])
+}
+
+/// The seed of one execution of one trial.
+pub(crate) fn sequence_seed(seed: u64, party: &str, setting: &str, trial: u32, run: u32) -> u64 {
+    derived_seed(
+        seed,
+        &[
+            "sequence_trial",
+            &pair_key(party, setting),
+            &trial.to_string(),
+            &run.to_string(),
+        ],
+    )
+}
+
+fn parse_key(key: &str) -> Option<(String, String, u32)> {
+    let rest = key.strip_prefix("rnn.")?;
+    let (pair, trial) = rest.rsplit_once(".t")?;
+    let (party, setting) = pair.split_once('.')?;
+    Some((party.to_string(), setting.to_string(), trial.parse().ok()?))
+}
+
+/// The training and validation sequences of a pair.
+pub(crate) fn pair_data(
+    rows: &ViewRows,
+    party: &str,
+    setting: &str,
+) -> Result<(SequenceData, SequenceData, usize, usize), StageError> {
+    let train = networks(rows, party, setting, &[Side::Train])?;
+    let validation = networks(rows, party, setting, &[Side::Validation])?;
+    Ok((
+        SequenceData::of(rows, &train)?,
+        SequenceData::of(rows, &validation)?,
+        train.len(),
+        validation.len(),
+    ))
+}
+
+impl StageKind for SequenceSearchKind {
+    fn name(&self) -> &'static str {
+        "sequence_search"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "random search of the whole-network sequence model (one shard per trial)"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        Ok(SequenceParams::check(params)?.canonical())
+    }
+
+    fn shard_params(&self, params: &Value) -> Value {
+        // The number of trials only chooses which trials exist.
+        let mut rest = params.as_object().cloned().unwrap_or_default();
+        for key in ["max_trials", "min_networks"] {
+            rest.remove(key);
+        }
+        Value::Object(rest)
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        let params = SequenceParams::decode(ctx.params)?;
+        let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
+        let rows = &data.views[LAYERS];
+        let mut keys = Vec::new();
+        for (party, setting) in pairs(rows, params.min_networks) {
+            let seed = pair_seed(ctx.seed, &party, &setting);
+            for trial in 0..params.space.max_trials {
+                if params.space.trial(seed, trial).is_none() {
+                    break;
+                }
+                keys.push(format!("{}.t{trial:02}", pair_key(&party, &setting)));
+            }
+        }
+        Ok(keys)
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        let started = Instant::now();
+        let params = SequenceParams::decode(ctx.params)?;
+        let unknown = || StageError::UnknownShard {
+            kind: "sequence_search",
+            shard: ctx.shard.to_string(),
+        };
+        let (party, setting, trial) = parse_key(ctx.shard).ok_or_else(unknown)?;
+        let hyperparams = params
+            .space
+            .trial(pair_seed(ctx.seed, &party, &setting), trial)
+            .ok_or_else(unknown)?;
+        let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
+        let (train, validation, train_networks, validation_networks) =
+            pair_data(&data.views[LAYERS], &party, &setting)?;
+        let limits = Limits {
+            max_epochs: params.space.max_epochs,
+            patience: params.space.patience,
+        };
+        let mut executions = Vec::new();
+        let mut total = 0.0;
+        for execution in 0..params.space.executions_per_trial {
+            let seed = sequence_seed(ctx.seed, &party, &setting, trial, execution);
+            let fit_started = Instant::now();
+            let (trained, _) = fit_rnn(&train, &validation, &hyperparams, limits, seed)?;
+            total += trained.best_validation;
+            executions.push(json!({
+                "seed": seed,
+                "best_validation": trained.best_validation,
+                "best_epoch": trained.best_epoch,
+                "epochs_run": trained.epochs_run,
+                "history": trained.history,
+                "seconds": fit_started.elapsed().as_secs_f64(),
+            }));
+        }
+        let record = json!({
+            "group": pair_key(&party, &setting),
+            "model": "rnn",
+            "party": party,
+            "setting": setting,
+            "trial": trial,
+            "hyperparams": hyperparams,
+            "limits": {"max_epochs": limits.max_epochs, "patience": limits.patience},
+            "train_networks": train_networks,
+            "validation_networks": validation_networks,
+            "best_validation": total / f64::from(params.space.executions_per_trial.max(1)),
+            "executions": executions,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        let mut outputs = ShardOutputs::default();
+        outputs.insert(
+            "trial",
+            OutputData::Bytes {
+                bytes: serde_json::to_vec_pretty(&record).map_err(|e| StageError::Serialize {
+                    name: "trial".into(),
+                    message: e.to_string(),
+                })?,
+                media_type: "application/json",
+            },
+        );
+        Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_the_recurrent_space_has_defaults() {
+        assert_eq!(
+            parse_key("rnn.client.wan.t07"),
+            Some(("client".into(), "wan".into(), 7))
+        );
+        assert_eq!(parse_key("conv.client.wan.t07"), None);
+        let params = SequenceParams::check(&json!({})).unwrap();
+        assert_eq!(params.space.max_trials, 30);
+        assert!(params.space.params.contains_key("rnn_units"));
+        let draw = params.space.trial(1, 0).unwrap();
+        assert!(draw.extra.contains_key("cell"), "{draw:?}");
+        let again = SequenceParams::check(&params.canonical()).unwrap();
+        assert_eq!(again.canonical(), params.canonical());
+        assert!(SequenceParams::check(&json!({"min_networks": 0})).is_err());
+    }
+}

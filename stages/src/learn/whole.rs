@@ -1,0 +1,653 @@
+//! The `whole` stage kind: whole-network prediction per party × setting (shard
+//! `<party>.<setting>`).
+//!
+//! - `analytical`, `protocol`, `transfer`, `mlp`: the sum of the `train` stage's per-layer
+//!   predictions plus a per-network overhead ([`Overhead`]) fitted on the training networks
+//!   (`transfer` fits it on the Local runs and adds the setup traffic's time on the link);
+//! - `rnn`: the sequence model with the best `sequence_search` trial's hyperparameters (or
+//!   the `rnn` defaults), trained on the training networks, plus its own overhead.
+//!
+//! It then evaluates every method on the held-out test and reference networks: mean
+//! measured total (t_SNNI), prediction, error in seconds and %, and the time to predict the
+//! whole network, measured in-process. A prediction uses only the network's non-measured
+//! columns. Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
+//! `networks` (one row per network × method) and `layers` (every layer's prediction).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use polars::prelude::{Column, DataFrame};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::data::Data;
+use super::frame::{self, Side, ViewRows};
+use super::models::{parse, Limits};
+use super::sequence::{
+    fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
+    NETWORK_METHODS,
+};
+use super::sequence_search::{pair_data, pair_key, pairs, sequence_seed, LAYERS};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::search::Hyperparams;
+use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+
+/// Fits and evaluates the whole-network methods.
+pub struct WholeKind;
+
+/// Least time spent predicting one network when measuring t_pred.
+const TIMING_BUDGET_S: f64 = 0.02;
+
+/// The sequence model used when no `sequence_search` is upstream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RnnDefaults {
+    #[serde(default = "default_cell")]
+    cell: String,
+    #[serde(default = "default_units")]
+    units: usize,
+    #[serde(default = "default_hidden")]
+    hidden: Vec<usize>,
+    #[serde(default = "default_learning_rate")]
+    learning_rate: f64,
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+    #[serde(default = "default_activation")]
+    activation: String,
+    #[serde(default = "default_max_epochs")]
+    max_epochs: u32,
+    #[serde(default = "default_patience")]
+    patience: u32,
+}
+
+fn default_cell() -> String {
+    "gru".into()
+}
+fn default_units() -> usize {
+    32
+}
+fn default_hidden() -> Vec<usize> {
+    vec![32]
+}
+fn default_learning_rate() -> f64 {
+    3e-3
+}
+fn default_batch_size() -> usize {
+    8
+}
+fn default_activation() -> String {
+    "relu".into()
+}
+fn default_max_epochs() -> u32 {
+    300
+}
+fn default_patience() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WholeParams {
+    #[serde(default = "default_min_networks")]
+    min_networks: usize,
+    #[serde(default = "default_rnn")]
+    rnn: RnnDefaults,
+}
+
+fn default_min_networks() -> usize {
+    1
+}
+fn default_rnn() -> RnnDefaults {
+    serde_json::from_value(json!({})).expect("defaults")
+}
+
+impl WholeParams {
+    fn decode(params: &Value) -> Result<WholeParams, StageError> {
+        let params = if params.is_null() {
+            json!({})
+        } else {
+            params.clone()
+        };
+        decode_params(&params).map_err(|issue| StageError::Params {
+            kind: "whole",
+            message: issue.message,
+        })
+    }
+}
+
+/// What a `whole` shard stores beside the sequence model: everything `snni predict` adds to
+/// the layer sums.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WholeModels {
+    /// The party.
+    pub party: String,
+    /// The setting.
+    pub setting: String,
+    /// The setting's link (0 when unshaped).
+    pub bandwidth_bps: f64,
+    /// The setting's round-trip time in µs (0 when unshaped).
+    pub rtt_us: f64,
+    /// Overhead per method.
+    pub overhead: BTreeMap<String, Overhead>,
+    /// The unshaped setting `transfer` learned from, if any.
+    pub transfer_from: Option<String>,
+    /// Setup traffic outside the layers (from the unshaped setting).
+    pub setup: SetupTraffic,
+    /// Training networks the overheads were fitted on.
+    pub training_networks: usize,
+}
+
+impl WholeModels {
+    /// The seconds `method` adds to a layer sum for a network of `layers` layers on a link.
+    pub fn extra_seconds(
+        &self,
+        method: &str,
+        layers: usize,
+        bandwidth_bps: f64,
+        rtt_us: f64,
+    ) -> f64 {
+        let overhead = self.overhead.get(method).map_or(0.0, |o| o.seconds(layers));
+        if method == "transfer" {
+            overhead + self.setup.seconds(bandwidth_bps, rtt_us)
+        } else {
+            overhead
+        }
+    }
+}
+
+/// Mean totals of one party's runs of each network in one setting, from the networks table.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    total_s: f64,
+    bytes: f64,
+    rounds: f64,
+    runs: usize,
+}
+
+fn totals(
+    rows: &ViewRows,
+    party: &str,
+    setting: &str,
+) -> Result<BTreeMap<String, Totals>, StageError> {
+    let total = rows.column("total_s")?;
+    let sent = rows.column("bytes_sent")?;
+    let received = rows.column("bytes_received")?;
+    let rounds = rows.column("rounds")?;
+    let mut out: BTreeMap<String, Totals> = BTreeMap::new();
+    for i in 0..rows.len() {
+        if rows.party[i] != party || rows.setting[i] != setting {
+            continue;
+        }
+        let t = out.entry(rows.network[i].clone()).or_default();
+        t.total_s += total[i];
+        t.bytes += sent[i] + received[i];
+        t.rounds += rounds[i];
+        t.runs += 1;
+    }
+    for t in out.values_mut() {
+        let n = t.runs.max(1) as f64;
+        t.total_s /= n;
+        t.bytes /= n;
+        t.rounds /= n;
+    }
+    Ok(out)
+}
+
+/// The setting of the unshaped rows (the Local setting), if any.
+fn unshaped(rows: &ViewRows) -> Option<String> {
+    let bandwidth = rows.column("bandwidth_bps").ok()?;
+    let rtt = rows.column("rtt_us").ok()?;
+    (0..rows.len())
+        .filter(|&i| bandwidth[i] == 0.0 && rtt[i] == 0.0)
+        .map(|i| rows.setting[i].clone())
+        .min()
+}
+
+/// The link of `setting` (bandwidth bps, rtt µs) from its rows.
+fn link_of(rows: &ViewRows, setting: &str) -> Result<(f64, f64), StageError> {
+    let bandwidth = rows.column("bandwidth_bps")?;
+    let rtt = rows.column("rtt_us")?;
+    Ok((0..rows.len())
+        .find(|&i| rows.setting[i] == setting)
+        .map_or((0.0, 0.0), |i| (bandwidth[i], rtt[i])))
+}
+
+/// The best finished trial of the pair in the upstream `sequence_search`, if any.
+fn best_trial(
+    store: &snni_artifacts::Store,
+    upstream: &[UpstreamStage],
+    pair: &str,
+) -> Result<Option<Value>, StageError> {
+    let mut best: Option<Value> = None;
+    for stage in upstream.iter().filter(|s| s.kind == "sequence_search") {
+        for name in stage.record.outputs.keys() {
+            if !(name.starts_with(&format!("{pair}.t")) && name.ends_with("/trial")) {
+                continue;
+            }
+            let Some(bytes) = super::models::blob(store, stage, name)? else {
+                continue;
+            };
+            let trial: Value = parse(&bytes, &format!("{}/{name}", stage.name))?;
+            let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
+            if best.as_ref().is_none_or(|b| loss(&trial) < loss(b)) {
+                best = Some(trial);
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn json_bytes(name: &str, value: &impl Serialize) -> Result<OutputData, StageError> {
+    Ok(OutputData::Bytes {
+        bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
+            name: name.into(),
+            message: e.to_string(),
+        })?,
+        media_type: "application/json",
+    })
+}
+
+/// Per-layer predictions of a whole-network method for one network.
+fn layer_predictions(
+    method: &str,
+    models: &PartyModels,
+    rnn: &LoadedRnn,
+    rows: &ViewRows,
+    layers: &[usize],
+) -> Result<(Vec<f64>, Vec<usize>), StageError> {
+    if method == "rnn" {
+        Ok((rnn.predict(rows, layers)?, Vec::new()))
+    } else {
+        models.predict(method, rows, layers)
+    }
+}
+
+/// Predicts a whole network: its layers' seconds, the total, the layers no model covers.
+pub struct NetworkPrediction {
+    /// Seconds per layer.
+    pub layers: Vec<f64>,
+    /// Layer sum plus overhead.
+    pub total_s: f64,
+    /// Indices of layers without a model.
+    pub uncovered: Vec<usize>,
+}
+
+/// The whole-network prediction of `method` for the layers `layers` of `rows`.
+pub fn predict_network(
+    method: &str,
+    models: &PartyModels,
+    rnn: &LoadedRnn,
+    whole: &WholeModels,
+    rows: &ViewRows,
+    layers: &[usize],
+) -> Result<NetworkPrediction, StageError> {
+    let (seconds, uncovered) = layer_predictions(method, models, rnn, rows, layers)?;
+    let (bandwidth, rtt) = layers.first().map_or((0.0, 0.0), |&i| {
+        let b = rows.column("bandwidth_bps").map_or(0.0, |c| c[i]);
+        let r = rows.column("rtt_us").map_or(0.0, |c| c[i]);
+        (b, r)
+    });
+    let total_s =
+        seconds.iter().sum::<f64>() + whole.extra_seconds(method, layers.len(), bandwidth, rtt);
+    Ok(NetworkPrediction {
+        layers: seconds,
+        total_s,
+        uncovered,
+    })
+}
+
+#[derive(Default)]
+struct NetworkTable {
+    network: Vec<String>,
+    side: Vec<String>,
+    method: Vec<String>,
+    runs: Vec<u64>,
+    layers: Vec<u64>,
+    uncovered: Vec<u64>,
+    t_snni: Vec<f64>,
+    predicted: Vec<f64>,
+    t_pred_ms: Vec<f64>,
+}
+
+#[derive(Default)]
+struct LayerTable {
+    network: Vec<String>,
+    side: Vec<String>,
+    method: Vec<String>,
+    layer: Vec<u64>,
+    kind: Vec<String>,
+    measured: Vec<f64>,
+    predicted: Vec<f64>,
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Train => "train",
+        Side::Validation => "validation",
+        Side::Test => "test",
+        Side::Reference => "reference",
+    }
+}
+
+impl WholeKind {
+    fn fit_and_evaluate(
+        &self,
+        ctx: &ShardContext<'_>,
+        params: &WholeParams,
+        party: &str,
+        setting: &str,
+    ) -> Result<ShardOutputs, StageError> {
+        let train_stage = ctx
+            .upstream
+            .iter()
+            .find(|s| s.kind == "train")
+            .ok_or_else(|| StageError::Learn {
+                message: "whole needs a `train` stage under `needs:`".into(),
+            })?;
+        let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
+        let rows = &data.views[LAYERS];
+        let network_table =
+            frame::upstream_table(ctx.store, ctx.upstream, "dataset", "tables/networks")?;
+        let network_rows = frame::rows_on(&network_table, Side::Train)?;
+        let models = PartyModels::load(ctx.store, train_stage, party, setting)?;
+        let measured = totals(&network_rows, party, setting)?;
+        let fit_networks = networks(rows, party, setting, &[Side::Train, Side::Validation])?;
+
+        // The sequence model.
+        let pair = pair_key(party, setting);
+        let (train, validation, _, _) = pair_data(rows, party, setting)?;
+        let best = best_trial(ctx.store, ctx.upstream, &pair)?;
+        let (hyperparams, limits, seed, trial) = match &best {
+            Some(trial) => {
+                let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
+                    .map_err(|e| StageError::Learn {
+                        message: format!("read the hyperparameters of {pair}: {e}"),
+                    })?;
+                let limit = |key: &str, default: u32| {
+                    trial["limits"][key].as_u64().map_or(default, |v| v as u32)
+                };
+                let limits = Limits {
+                    max_epochs: limit("max_epochs", params.rnn.max_epochs),
+                    patience: limit("patience", params.rnn.patience),
+                };
+                let seed = trial["executions"][0]["seed"].as_u64().unwrap_or(ctx.seed);
+                (
+                    hyperparams,
+                    limits,
+                    seed,
+                    trial["trial"].as_u64().map(|t| t as u32),
+                )
+            }
+            None => (
+                Hyperparams {
+                    hidden: params.rnn.hidden.clone(),
+                    learning_rate: params.rnn.learning_rate,
+                    batch_size: params.rnn.batch_size,
+                    activation: params.rnn.activation.clone(),
+                    extra: BTreeMap::from([
+                        ("cell".to_string(), json!(params.rnn.cell)),
+                        ("rnn_units".to_string(), json!(params.rnn.units)),
+                    ]),
+                },
+                Limits {
+                    max_epochs: params.rnn.max_epochs,
+                    patience: params.rnn.patience,
+                },
+                sequence_seed(ctx.seed, party, setting, u32::MAX, 0),
+                None,
+            ),
+        };
+        let (trained, mut rnn_meta) = fit_rnn(&train, &validation, &hyperparams, limits, seed)?;
+        rnn_meta.trial = trial;
+        let weights = trained
+            .rnn
+            .to_safetensors()
+            .map_err(|e| StageError::Learn {
+                message: format!(
+                    "save the sequence model of {pair}: {}",
+                    crate::error_chain(&e)
+                ),
+            })?;
+        let rnn = LoadedRnn {
+            rnn: trained.rnn,
+            meta: rnn_meta,
+        };
+
+        // Overheads: what each method's layer sum misses on the training networks.
+        let mut whole = WholeModels {
+            party: party.to_string(),
+            setting: setting.to_string(),
+            bandwidth_bps: 0.0,
+            rtt_us: 0.0,
+            overhead: BTreeMap::new(),
+            transfer_from: unshaped(rows),
+            setup: SetupTraffic::default(),
+            training_networks: fit_networks.len(),
+        };
+        (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
+        for method in NETWORK_METHODS {
+            let fit_on: Vec<NetworkLayers> = match (method, &whole.transfer_from) {
+                ("transfer", Some(local)) => {
+                    networks(rows, party, local, &[Side::Train, Side::Validation])?
+                }
+                ("transfer", None) => continue,
+                _ => fit_networks.clone(),
+            };
+            let truth = match (method, &whole.transfer_from) {
+                ("transfer", Some(local)) => totals(&network_rows, party, local)?,
+                _ => measured.clone(),
+            };
+            let (mut counts, mut residuals) = (Vec::new(), Vec::new());
+            for network in &fit_on {
+                let Some(t) = truth.get(&network.network) else {
+                    continue;
+                };
+                let (seconds, _) = layer_predictions(method, &models, &rnn, rows, &network.rows)?;
+                counts.push(network.rows.len() as f64);
+                residuals.push(t.total_s - seconds.iter().sum::<f64>());
+            }
+            whole
+                .overhead
+                .insert(method.to_string(), Overhead::fit(&counts, &residuals));
+        }
+        // Setup traffic outside the layers, from the unshaped runs of training networks.
+        if let Some(local) = whole.transfer_from.clone() {
+            let local_totals = totals(&network_rows, party, &local)?;
+            let sent = rows.column("bytes_sent")?;
+            let received = rows.column("bytes_received")?;
+            let layer_rounds = rows.column("rounds")?;
+            let mut n = 0.0;
+            for network in networks(rows, party, &local, &[Side::Train, Side::Validation])? {
+                let Some(t) = local_totals.get(&network.network) else {
+                    continue;
+                };
+                let bytes: f64 = network.rows.iter().map(|&i| sent[i] + received[i]).sum();
+                let rounds: f64 = network.rows.iter().map(|&i| layer_rounds[i]).sum();
+                whole.setup.bytes += t.bytes - bytes;
+                whole.setup.rounds += t.rounds - rounds;
+                n += 1.0;
+            }
+            if n > 0.0 {
+                whole.setup.bytes /= n;
+                whole.setup.rounds /= n;
+            }
+        }
+
+        // Evaluation on the held-out networks.
+        let mut table = NetworkTable::default();
+        let mut layer_table = LayerTable::default();
+        let held_out = networks(rows, party, setting, &[Side::Test, Side::Reference])?;
+        for network in &held_out {
+            let Some(truth) = measured.get(&network.network) else {
+                continue;
+            };
+            for method in NETWORK_METHODS {
+                if method == "transfer" && whole.transfer_from.is_none() {
+                    continue;
+                }
+                let prediction =
+                    predict_network(method, &models, &rnn, &whole, rows, &network.rows)?;
+                let started = Instant::now();
+                let mut calls = 0u64;
+                while started.elapsed().as_secs_f64() < TIMING_BUDGET_S {
+                    let p = predict_network(method, &models, &rnn, &whole, rows, &network.rows)?;
+                    std::hint::black_box(p.total_s);
+                    calls += 1;
+                }
+                let t_pred = started.elapsed().as_secs_f64() / calls.max(1) as f64;
+                table.network.push(network.network.clone());
+                table.side.push(side_name(network.side).into());
+                table.method.push(method.into());
+                table.runs.push(network.runs as u64);
+                table.layers.push(network.rows.len() as u64);
+                table.uncovered.push(prediction.uncovered.len() as u64);
+                table.t_snni.push(truth.total_s);
+                table.predicted.push(prediction.total_s);
+                table.t_pred_ms.push(t_pred * 1e3);
+                for (k, &i) in network.rows.iter().enumerate() {
+                    layer_table.network.push(network.network.clone());
+                    layer_table.side.push(side_name(network.side).into());
+                    layer_table.method.push(method.into());
+                    layer_table.layer.push(rows.layer[i]);
+                    layer_table.kind.push(rows.kind[i].clone());
+                    layer_table.measured.push(network.mean_wall_s[k]);
+                    layer_table.predicted.push(prediction.layers[k]);
+                }
+            }
+        }
+        let mut outputs = ShardOutputs::default();
+        outputs.insert("overhead", json_bytes("overhead", &whole)?);
+        outputs.insert("rnn_meta", json_bytes("rnn_meta", &rnn.meta)?);
+        outputs.insert(
+            "rnn",
+            OutputData::Bytes {
+                bytes: weights,
+                media_type: "application/octet-stream",
+            },
+        );
+        outputs.insert(
+            "networks",
+            OutputData::Table(network_frame(party, setting, table)?),
+        );
+        outputs.insert(
+            "layers",
+            OutputData::Table(layer_frame(party, setting, layer_table)?),
+        );
+        Ok(outputs)
+    }
+}
+
+fn serialize(name: &str, e: polars::prelude::PolarsError) -> StageError {
+    StageError::Serialize {
+        name: name.into(),
+        message: e.to_string(),
+    }
+}
+
+fn network_frame(party: &str, setting: &str, t: NetworkTable) -> Result<DataFrame, StageError> {
+    let n = t.network.len();
+    let error_s: Vec<f64> = t
+        .predicted
+        .iter()
+        .zip(&t.t_snni)
+        .map(|(p, m)| p - m)
+        .collect();
+    let error_pct: Vec<f64> = error_s
+        .iter()
+        .zip(&t.t_snni)
+        .map(|(e, m)| 100.0 * e / m)
+        .collect();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("network".into(), t.network),
+            Column::new("side".into(), t.side),
+            Column::new("party".into(), vec![party.to_string(); n]),
+            Column::new("setting".into(), vec![setting.to_string(); n]),
+            Column::new("method".into(), t.method),
+            Column::new("runs".into(), t.runs),
+            Column::new("layers".into(), t.layers),
+            Column::new("uncovered_layers".into(), t.uncovered),
+            Column::new("t_snni_s".into(), t.t_snni),
+            Column::new("predicted_s".into(), t.predicted),
+            Column::new("error_s".into(), error_s),
+            Column::new("error_pct".into(), error_pct),
+            Column::new("t_pred_ms".into(), t.t_pred_ms),
+        ],
+    )
+    .map_err(|e| serialize("networks", e))
+}
+
+fn layer_frame(party: &str, setting: &str, t: LayerTable) -> Result<DataFrame, StageError> {
+    let n = t.network.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("network".into(), t.network),
+            Column::new("side".into(), t.side),
+            Column::new("party".into(), vec![party.to_string(); n]),
+            Column::new("setting".into(), vec![setting.to_string(); n]),
+            Column::new("method".into(), t.method),
+            Column::new("layer".into(), t.layer),
+            Column::new("kind".into(), t.kind),
+            Column::new("measured_s".into(), t.measured),
+            Column::new("predicted_s".into(), t.predicted),
+        ],
+    )
+    .map_err(|e| serialize("layers", e))
+}
+
+impl StageKind for WholeKind {
+    fn name(&self) -> &'static str {
+        "whole"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn summary(&self) -> &'static str {
+        "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting"
+    }
+
+    fn check_params(
+        &self,
+        params: &Value,
+        _ctx: &CheckContext<'_>,
+    ) -> Result<Value, Vec<ParamIssue>> {
+        let params = if params.is_null() {
+            json!({})
+        } else {
+            params.clone()
+        };
+        let decoded: WholeParams = decode_params(&params).map_err(|issue| vec![issue])?;
+        if decoded.min_networks == 0 {
+            return Err(vec![ParamIssue::new(
+                &["min_networks"],
+                "must be at least 1",
+            )]);
+        }
+        serde_json::to_value(decoded).map_err(|e| vec![ParamIssue::new(&[], e.to_string())])
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        let params = WholeParams::decode(ctx.params)?;
+        let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
+        Ok(pairs(&data.views[LAYERS], params.min_networks)
+            .into_iter()
+            .map(|(party, setting)| format!("{party}.{setting}"))
+            .collect())
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        let params = WholeParams::decode(ctx.params)?;
+        let (party, setting) =
+            ctx.shard
+                .split_once('.')
+                .ok_or_else(|| StageError::UnknownShard {
+                    kind: "whole",
+                    shard: ctx.shard.to_string(),
+                })?;
+        self.fit_and_evaluate(ctx, &params, party, setting)
+    }
+}
