@@ -7,6 +7,7 @@ pub mod exec;
 pub mod exit_codes;
 pub mod manifest;
 pub mod plan;
+pub mod report;
 
 use std::ffi::OsString;
 
