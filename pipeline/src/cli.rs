@@ -51,6 +51,34 @@ pub enum Command {
     Infer(InferArgs),
     /// Print the study's result tables from the store (and write them under `report/`).
     Tables(TablesArgs),
+    /// Predict a network's secure-inference time, per layer and in total, from the trained
+    /// models in a store.
+    Predict(PredictArgs),
+}
+
+/// `snni predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
+    #[arg(long)]
+    pub network: String,
+    /// Input size for reference networks, as HxWxC.
+    #[arg(long, default_value = "224x224x3")]
+    pub input: String,
+    /// A trained setting (`local`, `lan`, `wan`, or one the study declares), a built-in one
+    /// the store has no models for (predicted by `transfer` from the unshaped setting), or
+    /// a link: `bandwidth=380mbit,rtt=10ms`.
+    #[arg(long)]
+    pub setting: String,
+    /// Method(s): analytical, protocol, transfer, mlp, rnn (default: every one available).
+    #[arg(long, value_delimiter = ',')]
+    pub method: Vec<String>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
 }
 
 /// `snni tables`.

@@ -27,8 +27,9 @@ pub use kind::{
     CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
 };
 pub use learn::{
-    predict_network, EvaluateKind, LoadedRnn, NetworkPrediction, PartyModels, RnnMeta, SearchKind,
-    SequenceSearchKind, TrainKind, WholeKind, WholeModels, NETWORK_METHODS,
+    predict_network, EvaluateKind, LoadedRnn, NetworkPrediction, PartyModels, PartyResult,
+    PlannedLayer, Prediction, Predictor, RnnMeta, SearchKind, SequenceSearchKind, TrainKind,
+    WholeKind, WholeModels, NETWORK_METHODS,
 };
 pub use params::{decode_params, ParamIssue};
 pub use profile::ProfileKind;

@@ -15,8 +15,8 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let first = scratch
         .run(&["run", manifest, "--store", store])
         .expect_code(0);
-    // synth, reference, profile and dataset.
-    assert!(first.stderr.contains("8 ran"), "{}", first.stderr);
+    // Every stage: synth to evaluate, then sequence_search and whole.
+    assert!(first.stderr.contains("10 ran"), "{}", first.stderr);
     let second = scratch
         .run(&["run", manifest, "--store", store, "--json"])
         .expect_code(0);
@@ -25,19 +25,148 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         .iter()
         .filter(|e| e["event"] == "stage_cached")
         .count();
-    assert_eq!(cached, 8, "{events:?}");
+    assert_eq!(cached, 10, "{events:?}");
     assert!(events.iter().all(|e| e["event"] != "shard_finished"));
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "run_finished");
     assert_eq!(summary["ran"], 0);
-    assert_eq!(summary["cached"], 8);
+    assert_eq!(summary["cached"], 10);
     let tables = scratch
         .run(&["tables", manifest, "--store", store])
         .expect_code(0);
     for setting in ["local", "lan"] {
-        let title = format!("Per-layer prediction, setting `{setting}`");
-        assert!(tables.stdout.contains(&title), "{}", tables.stdout);
+        for title in [
+            format!("Per-layer prediction, setting `{setting}`"),
+            format!("Whole-network prediction, setting `{setting}` (reference networks"),
+            format!("Whole-network prediction, setting `{setting}` (held-out"),
+        ] {
+            assert!(tables.stdout.contains(&title), "{}", tables.stdout);
+        }
     }
+    for title in [
+        "Chosen MLP hyperparameters",
+        "Chosen sequence-model hyperparameters",
+    ] {
+        assert!(tables.stdout.contains(title), "{}", tables.stdout);
+    }
+    // SqueezeNet is the profiled reference network: every method predicts it.
+    assert!(
+        tables.stdout.contains("| squeezenet | client |"),
+        "{}",
+        tables.stdout
+    );
+    let report = scratch.path("store/report");
+    let index = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for plot in [
+        "layers_local_protocol.svg",
+        "networks_error_lan.svg",
+        "breakdown_lan_server.svg",
+    ] {
+        assert!(report.join(plot).exists(), "{plot}");
+        assert!(index.contains(plot), "{plot}");
+    }
+
+    // A network never run, in a setting the store has models for, by every method.
+    let predict = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+            "--json",
+        ])
+        .expect_code(0);
+    let value: serde_json::Value = serde_json::from_str(&predict.stdout).unwrap();
+    let results = value["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2 * 5, "{value}");
+    let layers = value["layers"].as_array().unwrap().len();
+    assert!(layers > 100, "{layers}");
+    for result in results {
+        let total = result["total_s"].as_f64().unwrap();
+        assert!(total.is_finite() && total > 0.0, "{result}");
+        assert_eq!(result["layers_s"].as_array().unwrap().len(), layers);
+    }
+    // WAN has no models here: transfer predicts it from Local and the link, and a WAN
+    // prediction takes longer than a LAN one.
+    let wan = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "wan",
+        ])
+        .expect_code(0);
+    assert!(
+        wan.stdout.contains("total (with overhead)"),
+        "{}",
+        wan.stdout
+    );
+    assert!(wan.stdout.contains("models from `local`"), "{}", wan.stdout);
+    let json = |setting: &str| -> f64 {
+        let out = scratch
+            .run(&[
+                "predict",
+                "--store",
+                store,
+                "--network",
+                "resnet50",
+                "--input",
+                "32x32x3",
+                "--setting",
+                setting,
+                "--method",
+                "transfer",
+                "--json",
+            ])
+            .expect_code(0);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        value["results"][0]["total_s"].as_f64().unwrap()
+    };
+    assert!(json("wan") > json("bandwidth=7gbit,rtt=0.5ms"));
+    // At 224x224 ResNet-50's layers are far outside the 32x32 training data: warnings.
+    let far = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--setting",
+            "lan",
+            "--method",
+            "protocol",
+        ])
+        .expect_code(0);
+    assert!(
+        far.stderr.contains("outside the training range"),
+        "{}",
+        far.stderr
+    );
+    let bad = scratch.run(&[
+        "predict",
+        "--store",
+        store,
+        "--network",
+        "resnet50",
+        "--setting",
+        "moon",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("no models for setting `moon`"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]

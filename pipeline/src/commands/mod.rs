@@ -3,6 +3,8 @@
 mod artifacts;
 mod network;
 mod party;
+mod predict;
+mod report;
 mod study;
 mod tables;
 
@@ -68,6 +70,7 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Party(command) => party::party(command),
         Command::Infer(args) => party::infer(args),
         Command::Tables(args) => tables::tables(args),
+        Command::Predict(args) => predict::predict(args),
         Command::Kinds => {
             for kind in snni_stages::KINDS {
                 println!(

@@ -40,7 +40,7 @@ struct PerLayer {
     cells: BTreeMap<String, SettingRows>,
 }
 
-fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandError> {
+pub(crate) fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandError> {
     let column = frame.column(name).map_err(|e| table_error(name, &e))?;
     let column = column.str().map_err(|e| table_error(name, &e))?;
     Ok(column
@@ -49,7 +49,7 @@ fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandE
         .collect())
 }
 
-fn column_numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>, CommandError> {
+pub(crate) fn column_numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>, CommandError> {
     let column = frame.column(name).map_err(|e| table_error(name, &e))?;
     let column = column
         .cast(&DataType::Float64)
@@ -165,7 +165,7 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
     })
 }
 
-fn format_number(value: f64, digits: usize) -> String {
+pub(crate) fn format_number(value: f64, digits: usize) -> String {
     if value.is_nan() {
         "–".to_string()
     } else {
@@ -173,9 +173,18 @@ fn format_number(value: f64, digits: usize) -> String {
     }
 }
 
-/// The per-layer tables in `format`.
-fn render(per_layer: &PerLayer, format: TableFormat) -> String {
-    let mut out = String::new();
+/// One result table, format-independent.
+pub(crate) struct Table {
+    /// Caption.
+    pub title: String,
+    /// Column headings.
+    pub header: Vec<String>,
+    /// Cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The per-layer tables (7–8 layout), one per setting.
+fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
     let methods: Vec<(&str, &str)> = METHODS
         .iter()
         .copied()
@@ -187,9 +196,7 @@ fn render(per_layer: &PerLayer, format: TableFormat) -> String {
                 .any(|cells| cells.contains_key(*m))
         })
         .collect();
-    if format == TableFormat::Csv {
-        out.push_str("setting,layer,party,method,split,t_layer_ms,mae_ms,r2,t_pred_us\n");
-    }
+    let mut tables = Vec::new();
     for (setting, rows) in &per_layer.cells {
         let mut header = vec![
             "Layer".to_string(),
@@ -226,16 +233,29 @@ fn render(per_layer: &PerLayer, format: TableFormat) -> String {
                 row
             })
             .collect();
-        let title = format!(
-            "Per-layer prediction, setting `{setting}` (test networks; split by {})",
-            per_layer.split
-        );
+        tables.push(Table {
+            title: format!(
+                "Per-layer prediction, setting `{setting}` (test networks; split by {})",
+                per_layer.split
+            ),
+            header,
+            rows: body,
+        });
+    }
+    tables
+}
+
+/// `tables` in `format`.
+pub(crate) fn render(tables: &[Table], format: TableFormat) -> String {
+    let mut out = String::new();
+    for table in tables {
+        let (title, header, body) = (&table.title, &table.header, &table.rows);
         match format {
             TableFormat::Markdown => {
                 let _ = writeln!(out, "### {title}\n");
                 let _ = writeln!(out, "| {} |", header.join(" | "));
                 let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-                for row in &body {
+                for row in body {
                     let _ = writeln!(out, "| {} |", row.join(" | "));
                 }
                 out.push('\n');
@@ -245,19 +265,22 @@ fn render(per_layer: &PerLayer, format: TableFormat) -> String {
                     s.replace('_', "\\_")
                         .replace('%', "\\%")
                         .replace('&', "\\&")
+                        .replace('#', "\\#")
                         .replace('²', "$^2$")
                         .replace('µ', "$\\mu$")
                         .replace('–', "--")
+                        .replace('…', "...")
+                        .replace('`', "")
                 };
                 let _ = writeln!(
                     out,
                     "\\begin{{table}}[ht]\n\\centering\\small\n\\caption{{{}}}",
-                    escape(&title)
+                    escape(title)
                 );
                 let _ = writeln!(
                     out,
                     "\\begin{{tabular}}{{ll{}}}\n\\hline",
-                    "r".repeat(header.len() - 2)
+                    "r".repeat(header.len().saturating_sub(2))
                 );
                 let _ = writeln!(
                     out,
@@ -268,7 +291,7 @@ fn render(per_layer: &PerLayer, format: TableFormat) -> String {
                         .collect::<Vec<_>>()
                         .join(" & ")
                 );
-                for row in &body {
+                for row in body {
                     let _ = writeln!(
                         out,
                         "{} \\\\",
@@ -281,20 +304,31 @@ fn render(per_layer: &PerLayer, format: TableFormat) -> String {
                 let _ = writeln!(out, "\\hline\n\\end{{tabular}}\n\\end{{table}}\n");
             }
             TableFormat::Csv => {
-                for ((_, key), cells) in rows {
-                    let (view, party) = key.split_once('|').unwrap_or((key, ""));
-                    for (method, m) in cells {
-                        let _ = writeln!(
-                            out,
-                            "{setting},{view},{party},{method},{},{},{},{},{}",
-                            per_layer.split,
-                            m.t_layer_s * 1e3,
-                            m.mae_s * 1e3,
-                            m.r2,
-                            m.t_pred_us
-                        );
+                let quote = |s: &str| {
+                    if s.contains([',', '"', '\n']) {
+                        format!("\"{}\"", s.replace('"', "\"\""))
+                    } else {
+                        s.to_string()
                     }
+                };
+                let _ = writeln!(out, "# {title}");
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    header
+                        .iter()
+                        .map(|h| quote(h))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                for row in body {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
+                    );
                 }
+                out.push('\n');
             }
         }
     }
@@ -306,14 +340,17 @@ pub fn tables(args: TablesArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
     let store = open_existing(&study.store)?;
     let per_layer = per_layer(&study, &store)?;
-    let text = render(&per_layer, args.format);
+    let mut tables = per_layer_tables(&per_layer);
+    let report = study.store.join("report");
+    let extra = super::report::study_report(&study, &store, &report, &tables)?;
+    tables.extend(extra);
+    let text = render(&tables, args.format);
     let extension = match args.format {
         TableFormat::Markdown => "md",
         TableFormat::Latex => "tex",
         TableFormat::Csv => "csv",
     };
-    let report = study.store.join("report");
-    let path = report.join(format!("per_layer.{extension}"));
+    let path = report.join(format!("tables.{extension}"));
     std::fs::create_dir_all(&report)
         .and_then(|()| std::fs::write(&path, &text))
         .map_err(|e| {

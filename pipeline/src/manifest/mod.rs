@@ -6,7 +6,7 @@ mod diagnostic;
 mod raw;
 mod source;
 mod study;
-mod units;
+pub(crate) mod units;
 mod validate;
 
 use std::path::Path;

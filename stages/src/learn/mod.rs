@@ -8,6 +8,7 @@ mod evaluate;
 mod features;
 mod frame;
 mod models;
+mod predictor;
 mod search;
 mod sequence;
 mod sequence_search;
@@ -15,6 +16,7 @@ mod train;
 mod whole;
 
 pub use evaluate::EvaluateKind;
+pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
 pub use search::SearchKind;
 pub use sequence::{LoadedRnn, PartyModels, RnnMeta, NETWORK_METHODS};
 pub use sequence_search::SequenceSearchKind;

@@ -135,6 +135,41 @@ pub struct WholeModels {
     pub setup: SetupTraffic,
     /// Training networks the overheads were fitted on.
     pub training_networks: usize,
+    /// Share bit length ℓ of the training runs.
+    pub ell: u32,
+    /// Fixed-point scale of the training runs.
+    pub scale: u32,
+    /// Per view, the training range (min, max) of the size features, for coverage warnings.
+    pub ranges: Ranges,
+}
+
+/// Per view, per feature, (min, max).
+pub type Ranges = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
+
+/// The features whose training range `snni predict` checks.
+const RANGE_FEATURES: [&str; 4] = ["flops", "input_size", "weight_size", "output_size"];
+
+/// Per view, the range of [`RANGE_FEATURES`] over the layers of `fit`.
+fn ranges(rows: &ViewRows, fit: &[NetworkLayers]) -> Result<Ranges, StageError> {
+    let mut out = Ranges::new();
+    for feature in RANGE_FEATURES {
+        let column = rows.column(feature)?;
+        for network in fit {
+            for &i in &network.rows {
+                let Some(view) = crate::view_of_kind(&rows.kind[i]) else {
+                    continue;
+                };
+                let range = out
+                    .entry(view.to_string())
+                    .or_default()
+                    .entry(feature.to_string())
+                    .or_insert((f64::INFINITY, f64::NEG_INFINITY));
+                range.0 = range.0.min(column[i]);
+                range.1 = range.1.max(column[i]);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl WholeModels {
@@ -423,6 +458,9 @@ impl WholeKind {
             transfer_from: unshaped(rows),
             setup: SetupTraffic::default(),
             training_networks: fit_networks.len(),
+            ell: rows.column("ell")?.first().map_or(0, |&v| v as u32),
+            scale: rows.column("scale")?.first().map_or(0, |&v| v as u32),
+            ranges: ranges(rows, &fit_networks)?,
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
         for method in NETWORK_METHODS {

@@ -1,0 +1,217 @@
+//! `snni predict`: a network's predicted secure-inference time, per layer and per party,
+//! from the trained models in a store. The network is planned by the engine (never run);
+//! layers the models cannot cover are named in warnings.
+
+use std::fmt::Write as _;
+
+use snni_stages::{PlannedLink, Predictor, Setting, NETWORK_METHODS};
+
+use super::network::{load_network, parse_shape};
+use super::{open_existing, store_dir, CommandError, CommandResult};
+use crate::cli::PredictArgs;
+use crate::exit_codes;
+use crate::manifest::units::{parse_bandwidth, parse_duration_us};
+
+/// Which models predict, and for which link.
+struct Target {
+    /// The trained setting whose models are used.
+    models: String,
+    /// The link to predict for.
+    link: PlannedLink,
+    /// Only `transfer` can predict a link the models were not trained on.
+    transfer_only: bool,
+}
+
+fn usage(message: String) -> CommandError {
+    CommandError::new(exit_codes::USAGE, message).help(
+        "--setting takes a trained setting (local, lan, wan, …) or bandwidth=380mbit,rtt=10ms",
+    )
+}
+
+/// A `bandwidth=…,rtt=…` link.
+fn parse_link(text: &str) -> Result<Setting, CommandError> {
+    let mut setting = Setting::default();
+    for part in text.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| usage(format!("`{part}` is not key=value")))?;
+        match key.trim() {
+            "bandwidth" => setting.bandwidth_bps = Some(parse_bandwidth(value).map_err(usage)?),
+            "rtt" => setting.rtt_us = Some(parse_duration_us(value).map_err(usage)?),
+            other => return Err(usage(format!("unknown link field `{other}`"))),
+        }
+    }
+    Ok(setting)
+}
+
+fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandError> {
+    let trained = Predictor::trained_settings(store).map_err(stage_error)?;
+    if trained.iter().any(|s| s == spec) {
+        return Ok(Target {
+            models: spec.into(),
+            link: PlannedLink {
+                setting: spec.into(),
+                bandwidth_bps: None,
+                rtt_us: None,
+                ell: 0,
+                scale: 0,
+            },
+            transfer_only: false,
+        });
+    }
+    let link = if spec.contains('=') {
+        parse_link(spec)?
+    } else {
+        Setting::builtin(spec).ok_or_else(|| {
+            usage(format!(
+                "the store has no models for setting `{spec}` (it has: {})",
+                trained.join(", ")
+            ))
+        })?
+    };
+    // An unseen link: the unshaped setting's counts model plus the link's terms.
+    let local = Predictor::load(store, "local")
+        .ok()
+        .map(|_| "local".to_string());
+    let models = local.ok_or_else(|| {
+        CommandError::new(
+            exit_codes::MISSING_INPUT,
+            format!("no models for `{spec}`, and no unshaped `local` models to transfer from"),
+        )
+    })?;
+    Ok(Target {
+        models: models.clone(),
+        link: PlannedLink {
+            setting: models,
+            bandwidth_bps: link.bandwidth_bps,
+            rtt_us: link.rtt_us,
+            ell: 0,
+            scale: 0,
+        },
+        transfer_only: true,
+    })
+}
+
+fn stage_error(err: snni_stages::StageError) -> CommandError {
+    CommandError::new(exit_codes::MISSING_INPUT, snni_stages::error_chain(&err)).help(
+        "train the models first: a study with train and whole stages (see manifests/smoke.yaml)",
+    )
+}
+
+/// `snni predict`.
+pub fn predict(args: PredictArgs) -> CommandResult {
+    let network = load_network(&args.network, parse_shape(&args.input)?)?;
+    let store = open_existing(&store_dir(&args.store))?;
+    let target = target(&store, &args.setting)?;
+    let started = std::time::Instant::now();
+    let predictor = Predictor::load(&store, &target.models).map_err(stage_error)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let mut link = predictor.trained_link();
+    if target.transfer_only {
+        link.bandwidth_bps = target.link.bandwidth_bps;
+        link.rtt_us = target.link.rtt_us;
+    }
+    let methods: Vec<&str> = if target.transfer_only {
+        if args.method.iter().any(|m| m != "transfer") {
+            return Err(usage(format!(
+                "only `transfer` predicts `{}`: the store has no models trained on it",
+                args.setting
+            )));
+        }
+        vec!["transfer"]
+    } else if args.method.is_empty() {
+        NETWORK_METHODS.to_vec()
+    } else {
+        for m in &args.method {
+            if !NETWORK_METHODS.contains(&m.as_str()) {
+                return Err(usage(format!(
+                    "unknown method `{m}` (methods: {})",
+                    NETWORK_METHODS.join(", ")
+                )));
+            }
+        }
+        args.method.iter().map(String::as_str).collect()
+    };
+    let prediction = predictor
+        .predict(&network, &link, &methods)
+        .map_err(|e| CommandError::new(exit_codes::INVALID_INPUT, snni_stages::error_chain(&e)))?;
+    for warning in &prediction.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&prediction).unwrap_or_default();
+        value["load_seconds"] = serde_json::json!(load_s);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+        return Ok(exit_codes::SUCCESS);
+    }
+    print!("{}", render(&prediction, &methods, &args.setting, load_s));
+    Ok(exit_codes::SUCCESS)
+}
+
+fn render(p: &snni_stages::Prediction, methods: &[&str], setting: &str, load_s: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} in `{setting}` (models from `{}`; link {} bit/s, rtt {} µs); times in ms",
+        p.network, p.models_from, p.bandwidth_bps, p.rtt_us
+    );
+    let mut header = vec![
+        "#".to_string(),
+        "layer".into(),
+        "kind".into(),
+        "output".into(),
+    ];
+    for m in methods {
+        header.push(format!("{m} server"));
+        header.push(format!("{m} client"));
+    }
+    let _ = writeln!(out, "{}", header.join("\t"));
+    let result = |party: &str, method: &str| {
+        p.results
+            .iter()
+            .find(|r| r.party == party && r.method == method)
+    };
+    for (i, layer) in p.layers.iter().enumerate() {
+        let mut row = vec![
+            i.to_string(),
+            layer.name.clone(),
+            layer.kind.clone(),
+            layer.output.clone(),
+        ];
+        for m in methods {
+            for party in ["server", "client"] {
+                let ms = result(party, m).map_or(f64::NAN, |r| r.layers_s[i] * 1e3);
+                row.push(format!("{ms:.3}"));
+            }
+        }
+        let _ = writeln!(out, "{}", row.join("\t"));
+    }
+    let mut total = vec![
+        "".to_string(),
+        "total (with overhead)".into(),
+        "".into(),
+        "".into(),
+    ];
+    for m in methods {
+        for party in ["server", "client"] {
+            let ms = result(party, m).map_or(f64::NAN, |r| r.total_s * 1e3);
+            total.push(format!("{ms:.1}"));
+        }
+    }
+    let _ = writeln!(out, "{}", total.join("\t"));
+    let timing: Vec<String> = p
+        .predict_seconds
+        .iter()
+        .map(|(m, s)| format!("{m} {:.3} ms", s * 1e3))
+        .collect();
+    let _ = writeln!(
+        out,
+        "models loaded in {:.1} ms; prediction (both parties): {}",
+        load_s * 1e3,
+        timing.join(", ")
+    );
+    out
+}

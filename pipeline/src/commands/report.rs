@@ -1,0 +1,502 @@
+//! The rest of `snni tables`: whole-network results (tables 9–10), the chosen
+//! hyperparameters (tables 1–6), SVG plots and `report/index.html` — all from stored
+//! outputs. A stage the study does not have is skipped and said so; a stage it has but
+//! never ran names the command to run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+use serde_json::Value;
+use snni_artifacts::{Output, Record, Store};
+
+use super::tables::{column_numbers, column_strings, format_number, Table};
+use super::CommandError;
+use crate::exit_codes;
+use crate::manifest::Study;
+use crate::report::{self, BarGroup, Bars, Block, Scatter, Series, Stacked};
+
+/// Scatter points by (setting, method), then layer type.
+type PointsBy = BTreeMap<(String, String), BTreeMap<String, Vec<(f64, f64)>>>;
+
+/// The stored record of the study's stage of `kind`, if the study has one.
+fn record(study: &Study, store: &Store, kind: &str) -> Result<Option<Record>, CommandError> {
+    let Some(stage) = study.stages.iter().find(|s| s.kind.name() == kind) else {
+        return Ok(None);
+    };
+    let missing = || {
+        CommandError::new(
+            exit_codes::MISSING_INPUT,
+            format!(
+                "stage `{}` has no outputs in {}",
+                stage.name,
+                study.store.display()
+            ),
+        )
+        .help(format!(
+            "run it first: snni run {}",
+            study.manifest.display()
+        ))
+    };
+    let state = store.stage_state(&stage.name)?.ok_or_else(missing)?;
+    Ok(Some(store.get(&state.fingerprint)?.ok_or_else(missing)?))
+}
+
+/// Every table output of `record` whose name ends with `suffix`, read.
+fn tables(store: &Store, record: &Record, suffix: &str) -> Result<Vec<DataFrame>, CommandError> {
+    let mut out = Vec::new();
+    for (name, output) in &record.outputs {
+        if let (true, Output::Table(table)) = (name.ends_with(suffix), output) {
+            out.push(store.read_table(table)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every JSON blob of `record` whose name ends with `suffix`, by output name.
+fn blobs(
+    store: &Store,
+    record: &Record,
+    suffix: &str,
+) -> Result<BTreeMap<String, Value>, CommandError> {
+    let mut out = BTreeMap::new();
+    for (name, output) in &record.outputs {
+        if let (true, Output::Blob { digest, .. }) = (name.ends_with(suffix), output) {
+            let bytes = store.get_blob(digest)?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                CommandError::new(exit_codes::STORE_ERROR, format!("read {name}: {e}"))
+            })?;
+            out.insert(name.clone(), value);
+        }
+    }
+    Ok(out)
+}
+
+/// One row of the whole-network results.
+struct NetworkRow {
+    network: String,
+    side: String,
+    party: String,
+    setting: String,
+    method: String,
+    t_snni: f64,
+    error_s: f64,
+    error_pct: f64,
+    t_pred_ms: f64,
+}
+
+fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
+    let mut rows = Vec::new();
+    for frame in frames {
+        let s = |c| column_strings(frame, c);
+        let n = |c| column_numbers(frame, c);
+        let (network, side, party, setting, method) = (
+            s("network")?,
+            s("side")?,
+            s("party")?,
+            s("setting")?,
+            s("method")?,
+        );
+        let (t, e, p, tp) = (
+            n("t_snni_s")?,
+            n("error_s")?,
+            n("error_pct")?,
+            n("t_pred_ms")?,
+        );
+        for i in 0..network.len() {
+            rows.push(NetworkRow {
+                network: network[i].clone(),
+                side: side[i].clone(),
+                party: party[i].clone(),
+                setting: setting[i].clone(),
+                method: method[i].clone(),
+                t_snni: t[i],
+                error_s: e[i],
+                error_pct: p[i],
+                t_pred_ms: tp[i],
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Tables 9–10: per setting, network × party, methods side by side; then the test
+/// networks' mean and max |error %| per method.
+fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
+    let mut methods: Vec<&str> = snni_stages::NETWORK_METHODS
+        .iter()
+        .copied()
+        .filter(|m| rows.iter().any(|r| r.method == *m))
+        .collect();
+    methods.dedup();
+    let settings: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.setting.as_str()).collect();
+    let mut out = Vec::new();
+    for setting in settings {
+        let mut header = vec!["Network".to_string(), "Party".into(), "t_SNNI (s)".into()];
+        for m in &methods {
+            header.extend([
+                format!("{m} error (s)"),
+                format!("{m} error %"),
+                format!("{m} t_pred (ms)"),
+            ]);
+        }
+        let mut keys: Vec<(&str, &str)> = rows
+            .iter()
+            .filter(|r| r.setting == setting && r.side == "reference")
+            .map(|r| (r.network.as_str(), r.party.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let body: Vec<Vec<String>> = keys
+            .iter()
+            .map(|(network, party)| {
+                let cell = |m: &str| {
+                    rows.iter().find(|r| {
+                        r.setting == setting
+                            && r.network == *network
+                            && r.party == *party
+                            && r.method == m
+                    })
+                };
+                let t = methods
+                    .iter()
+                    .find_map(|m| cell(m))
+                    .map_or(f64::NAN, |r| r.t_snni);
+                let mut row = vec![network.to_string(), party.to_string(), format_number(t, 3)];
+                for m in &methods {
+                    match cell(m) {
+                        Some(r) => row.extend([
+                            format_number(r.error_s, 3),
+                            format_number(r.error_pct, 1),
+                            format_number(r.t_pred_ms, 3),
+                        ]),
+                        None => row.extend(["–".into(), "–".into(), "–".into()]),
+                    }
+                }
+                row
+            })
+            .collect();
+        out.push(Table {
+            title: format!("Whole-network prediction, setting `{setting}` (reference networks, never trained on)"),
+            header,
+            rows: body,
+        });
+        let mut summary = Vec::new();
+        for party in ["server", "client"] {
+            let mut row = vec![party.to_string()];
+            for m in &methods {
+                let errors: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.setting == setting
+                            && r.side == "test"
+                            && r.party == party
+                            && r.method == *m
+                    })
+                    .map(|r| r.error_pct.abs())
+                    .collect();
+                let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+                let max = errors.iter().copied().fold(f64::NAN, f64::max);
+                row.push(format!(
+                    "{} / {}",
+                    format_number(mean, 1),
+                    format_number(max, 1)
+                ));
+            }
+            summary.push(row);
+        }
+        let mut header = vec!["Party".to_string()];
+        header.extend(methods.iter().map(|m| format!("{m} mean / max |error %|")));
+        out.push(Table {
+            title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized test networks)"),
+            header,
+            rows: summary,
+        });
+    }
+    out
+}
+
+/// Tables 1–6: per model, the investigated range and the chosen hyperparameters.
+fn hyperparameter_tables(study: &Study, store: &Store) -> Result<Vec<Table>, CommandError> {
+    let mut out = Vec::new();
+    let space = |kind: &str| -> String {
+        study
+            .stages
+            .iter()
+            .find(|s| s.kind.name() == kind)
+            .map(|s| s.params["space"].to_string())
+            .unwrap_or_default()
+    };
+    let header: Vec<String> = [
+        "Model",
+        "Trial",
+        "Hidden layers",
+        "Widths",
+        "Learning rate",
+        "Batch",
+        "Activation",
+        "Recurrent",
+        "Best val. loss",
+    ]
+    .map(String::from)
+    .to_vec();
+    let row = |model: &str, meta: &Value| -> Vec<String> {
+        let h = &meta["hyperparams"];
+        let hidden: Vec<String> = h["hidden"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.to_string())
+            .collect();
+        let recurrent = match (
+            h["extra"]["cell"].as_str(),
+            h["extra"]["rnn_units"].as_u64(),
+        ) {
+            (Some(cell), Some(units)) => format!("{cell} {units}"),
+            _ => "–".into(),
+        };
+        vec![
+            model.to_string(),
+            meta["trial"]
+                .as_u64()
+                .map_or("default".into(), |t| t.to_string()),
+            hidden.len().to_string(),
+            hidden.join(" "),
+            format!("{:.2e}", h["learning_rate"].as_f64().unwrap_or(f64::NAN)),
+            h["batch_size"].to_string(),
+            h["activation"].as_str().unwrap_or("").to_string(),
+            recurrent,
+            format!(
+                "{:.4}",
+                meta["best_validation"].as_f64().unwrap_or(f64::NAN)
+            ),
+        ]
+    };
+    if let Some(train) = record(study, store, "train")? {
+        let metas = blobs(store, &train, "/mlp_meta")?;
+        let rows: Vec<Vec<String>> = metas
+            .iter()
+            .map(|(name, meta)| row(name.trim_end_matches("/mlp_meta"), meta))
+            .collect();
+        out.push(Table {
+            title: format!(
+                "Chosen MLP hyperparameters per layer model (searched over {})",
+                space("search")
+            ),
+            header: header.clone(),
+            rows,
+        });
+    }
+    if let Some(whole) = record(study, store, "whole")? {
+        let metas = blobs(store, &whole, "/rnn_meta")?;
+        let rows: Vec<Vec<String>> = metas
+            .iter()
+            .map(|(name, meta)| row(&format!("rnn.{}", name.trim_end_matches("/rnn_meta")), meta))
+            .collect();
+        out.push(Table {
+            title: format!(
+                "Chosen sequence-model hyperparameters (searched over {})",
+                space("sequence_search")
+            ),
+            header,
+            rows,
+        });
+    }
+    Ok(out)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CommandError> {
+    std::fs::write(path, text).map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("write {}: {e}", path.display()),
+        )
+    })
+}
+
+/// The whole-network and hyperparameter tables, with every plot and `index.html` written
+/// under `report`; `per_layer` are the per-layer tables already made.
+pub(crate) fn study_report(
+    study: &Study,
+    store: &Store,
+    report: &Path,
+    per_layer: &[Table],
+) -> Result<Vec<Table>, CommandError> {
+    std::fs::create_dir_all(report).map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("create {}: {e}", report.display()),
+        )
+    })?;
+    let mut blocks = vec![Block::Heading("Per-layer prediction (tables 7–8)".into())];
+    let mut extra = Vec::new();
+    let block = |t: &Table| Block::Table {
+        caption: t.title.clone(),
+        header: t.header.clone(),
+        rows: t.rows.clone(),
+    };
+    blocks.extend(per_layer.iter().map(block));
+
+    // Predicted vs measured per layer type, one plot per setting and method family.
+    if let Some(evaluate) = record(study, store, "evaluate")? {
+        for frame in tables(store, &evaluate, "/predictions")? {
+            let (setting, view, method) = (
+                column_strings(&frame, "setting")?,
+                column_strings(&frame, "view")?,
+                column_strings(&frame, "method")?,
+            );
+            let (measured, predicted) = (
+                column_numbers(&frame, "measured_s")?,
+                column_numbers(&frame, "predicted_s")?,
+            );
+            let mut series = PointsBy::new();
+            for i in 0..setting.len() {
+                series
+                    .entry((setting[i].clone(), method[i].clone()))
+                    .or_default()
+                    .entry(view[i].clone())
+                    .or_default()
+                    .push((measured[i] * 1e3, predicted[i] * 1e3));
+            }
+            for ((setting, method), by_view) in series {
+                let file = format!("layers_{setting}_{method}.svg");
+                let plot = Scatter {
+                    title: format!("{method}: predicted vs measured layer time, {setting}"),
+                    x_label: "measured (ms)".into(),
+                    y_label: "predicted (ms)".into(),
+                    log: true,
+                    series: by_view
+                        .into_iter()
+                        .map(|(name, points)| Series { name, points })
+                        .collect(),
+                };
+                write(&report.join(&file), &report::scatter(&plot))?;
+                blocks.push(Block::Image {
+                    caption: format!("Per-layer predictions of `{method}` on the test networks, {setting} (y = x is exact)"),
+                    file,
+                });
+            }
+        }
+    }
+
+    if let Some(whole) = record(study, store, "whole")? {
+        let rows = network_rows(&tables(store, &whole, "/networks")?)?;
+        let whole_tables = whole_tables(&rows);
+        blocks.push(Block::Heading(
+            "Whole-network prediction (tables 9–10)".into(),
+        ));
+        blocks.extend(whole_tables.iter().map(block));
+        extra.extend(whole_tables);
+        // Error per network and method.
+        let settings: std::collections::BTreeSet<String> =
+            rows.iter().map(|r| r.setting.clone()).collect();
+        for setting in settings {
+            let mut categories: Vec<String> = rows
+                .iter()
+                .filter(|r| r.setting == setting)
+                .map(|r| format!("{} ({})", r.network, r.party))
+                .collect();
+            categories.sort();
+            categories.dedup();
+            let groups = snni_stages::NETWORK_METHODS
+                .iter()
+                .map(|m| BarGroup {
+                    name: m.to_string(),
+                    values: categories
+                        .iter()
+                        .map(|c| {
+                            rows.iter()
+                                .find(|r| {
+                                    r.setting == setting
+                                        && r.method == *m
+                                        && format!("{} ({})", r.network, r.party) == *c
+                                })
+                                .map_or(f64::NAN, |r| r.error_pct)
+                        })
+                        .collect(),
+                })
+                .collect();
+            let file = format!("networks_error_{setting}.svg");
+            let plot = Bars {
+                title: format!("Whole-network error per network and method, {setting}"),
+                y_label: "error (%)".into(),
+                categories,
+                groups,
+            };
+            write(&report.join(&file), &report::bars(&plot))?;
+            blocks.push(Block::Image {
+                caption: format!("Whole-network prediction error (%), {setting}"),
+                file,
+            });
+        }
+        // Cost breakdown of each reference network by layer kind (measured).
+        for frame in tables(store, &whole, "/layers")? {
+            let (network, side, party, setting, method, kind) = (
+                column_strings(&frame, "network")?,
+                column_strings(&frame, "side")?,
+                column_strings(&frame, "party")?,
+                column_strings(&frame, "setting")?,
+                column_strings(&frame, "method")?,
+                column_strings(&frame, "kind")?,
+            );
+            let measured = column_numbers(&frame, "measured_s")?;
+            let mut sums: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+            for i in 0..network.len() {
+                if side[i] == "reference" && method[i] == "protocol" {
+                    *sums
+                        .entry(format!("{} ({})", network[i], party[i]))
+                        .or_default()
+                        .entry(kind[i].clone())
+                        .or_default() += measured[i];
+                }
+            }
+            if sums.is_empty() {
+                continue;
+            }
+            let Some(setting) = setting.first().cloned() else {
+                continue;
+            };
+            let party = party.first().cloned().unwrap_or_default();
+            let categories: Vec<String> = sums.keys().cloned().collect();
+            let kinds: std::collections::BTreeSet<String> =
+                sums.values().flat_map(|k| k.keys().cloned()).collect();
+            let parts = kinds
+                .into_iter()
+                .map(|k| BarGroup {
+                    values: categories
+                        .iter()
+                        .map(|c| sums[c].get(&k).copied().unwrap_or(0.0))
+                        .collect(),
+                    name: k,
+                })
+                .collect();
+            let file = format!("breakdown_{setting}_{party}.svg");
+            let plot = Stacked {
+                title: format!(
+                    "Measured time by layer kind, reference networks, {setting}, {party}"
+                ),
+                y_label: "seconds".into(),
+                categories,
+                parts,
+            };
+            write(&report.join(&file), &report::stacked(&plot))?;
+            blocks.push(Block::Image {
+                caption: format!("Where the reference networks' time goes ({setting}, {party})"),
+                file,
+            });
+        }
+    } else {
+        blocks.push(Block::Paragraph(
+            "The study has no `whole` stage: no whole-network results.".into(),
+        ));
+    }
+
+    let hyper = hyperparameter_tables(study, store)?;
+    blocks.push(Block::Heading("Chosen hyperparameters (tables 1–6)".into()));
+    blocks.extend(hyper.iter().map(block));
+    extra.extend(hyper);
+    let title = format!("snni-lab report: {}", study.name);
+    write(&report.join("index.html"), &report::index(&title, &blocks))?;
+    Ok(extra)
+}

@@ -1,0 +1,280 @@
+//! Whole-network prediction of any network from a trained store: what `snni predict` runs.
+//!
+//! The models are loaded once ([`Predictor::load`]); a network is planned by the engine
+//! (no cryptography, no measurement) and every method predicts both parties' per-layer and
+//! total times. Layers outside what the models were trained on get warnings.
+
+use std::collections::BTreeMap;
+
+use snni_artifacts::Store;
+use snni_engine::network::Network;
+
+use super::frame::{self, Side, ViewRows};
+use super::models::{blob, parse};
+use super::sequence::{LoadedRnn, PartyModels, RnnMeta};
+use super::whole::{predict_network, WholeModels};
+use crate::predict::rnn::Rnn;
+use crate::{planned_views, view_of_kind, PlannedLink, StageError, UpstreamStage};
+
+/// One party's trained models for one setting.
+pub struct PartyPredictor {
+    /// `server` or `client`.
+    pub party: String,
+    /// Per-layer models.
+    pub layers: PartyModels,
+    /// Overheads, link and training ranges.
+    pub whole: WholeModels,
+    /// The sequence model.
+    pub rnn: LoadedRnn,
+}
+
+/// Both parties' models of one trained setting.
+pub struct Predictor {
+    /// The trained setting the models come from.
+    pub setting: String,
+    /// Per party, server first.
+    pub parties: Vec<PartyPredictor>,
+}
+
+/// A network's prediction by one method for one party.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PartyResult {
+    /// `server` or `client`.
+    pub party: String,
+    /// The method.
+    pub method: String,
+    /// Seconds per layer.
+    pub layers_s: Vec<f64>,
+    /// The whole network, overhead included.
+    pub total_s: f64,
+}
+
+/// A layer of the planned network, for the breakdown.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedLayer {
+    /// Layer name.
+    pub name: String,
+    /// Layer kind.
+    pub kind: String,
+    /// Output shape, `HxWxC`.
+    pub output: String,
+}
+
+/// Everything `snni predict` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Prediction {
+    /// The network's name.
+    pub network: String,
+    /// The setting whose models predicted.
+    pub models_from: String,
+    /// The link predicted for (bit/s, µs; 0 when unshaped).
+    pub bandwidth_bps: f64,
+    /// Round-trip time in µs.
+    pub rtt_us: f64,
+    /// The layers.
+    pub layers: Vec<PlannedLayer>,
+    /// Per party × method.
+    pub results: Vec<PartyResult>,
+    /// What the models may not cover.
+    pub warnings: Vec<String>,
+    /// Seconds spent predicting (planning excluded), per method summed over both parties.
+    pub predict_seconds: BTreeMap<String, f64>,
+}
+
+fn stage_record(store: &Store, kind: &str) -> Result<UpstreamStage, StageError> {
+    let states = store.stage_states().map_err(|source| StageError::Store {
+        name: "stage states".into(),
+        source: Box::new(source),
+    })?;
+    let (name, state) = states
+        .into_iter()
+        .find(|(_, s)| s.kind == kind)
+        .ok_or_else(|| StageError::Learn {
+            message: format!("the store has no `{kind}` stage; run a study with one first"),
+        })?;
+    let record = store
+        .get(&state.fingerprint)
+        .map_err(|source| StageError::Store {
+            name: name.clone(),
+            source: Box::new(source),
+        })?
+        .ok_or_else(|| StageError::Learn {
+            message: format!("stage `{name}` has no stored outputs; run it first"),
+        })?;
+    Ok(UpstreamStage {
+        name,
+        kind: kind.into(),
+        record,
+    })
+}
+
+impl Predictor {
+    /// The settings a store has whole-network models for.
+    pub fn trained_settings(store: &Store) -> Result<Vec<String>, StageError> {
+        let whole = stage_record(store, "whole")?;
+        let mut settings: Vec<String> = whole
+            .record
+            .outputs
+            .keys()
+            .filter_map(|k| k.strip_suffix("/overhead"))
+            .filter_map(|k| k.split_once('.').map(|(_, s)| s.to_string()))
+            .collect();
+        settings.sort();
+        settings.dedup();
+        Ok(settings)
+    }
+
+    /// Loads both parties' models of `setting` from the store's `train` and `whole` stages.
+    pub fn load(store: &Store, setting: &str) -> Result<Predictor, StageError> {
+        let train = stage_record(store, "train")?;
+        let whole = stage_record(store, "whole")?;
+        let mut parties = Vec::new();
+        for party in ["server", "client"] {
+            let key = format!("{party}.{setting}");
+            let get = |name: &str| -> Result<Vec<u8>, StageError> {
+                blob(store, &whole, &format!("{key}/{name}"))?.ok_or_else(|| StageError::Learn {
+                    message: format!(
+                        "stage `{}` has no `{key}/{name}`: no models for {party} in `{setting}`",
+                        whole.name
+                    ),
+                })
+            };
+            let models: WholeModels = parse(&get("overhead")?, &format!("{key}/overhead"))?;
+            let meta: RnnMeta = parse(&get("rnn_meta")?, &format!("{key}/rnn_meta"))?;
+            let rnn =
+                Rnn::from_safetensors(&meta.spec, &get("rnn")?).map_err(|e| StageError::Learn {
+                    message: format!("load the sequence model {key}: {}", crate::error_chain(&e)),
+                })?;
+            parties.push(PartyPredictor {
+                party: party.into(),
+                layers: PartyModels::load(store, &train, party, setting)?,
+                whole: models,
+                rnn: LoadedRnn { rnn, meta },
+            });
+        }
+        Ok(Predictor {
+            setting: setting.into(),
+            parties,
+        })
+    }
+
+    /// The link the models were trained on, and ℓ and scale.
+    pub fn trained_link(&self) -> PlannedLink {
+        let whole = &self.parties[0].whole;
+        PlannedLink {
+            setting: self.setting.clone(),
+            bandwidth_bps: (whole.bandwidth_bps > 0.0).then_some(whole.bandwidth_bps as u64),
+            rtt_us: (whole.rtt_us > 0.0).then_some(whole.rtt_us),
+            ell: whole.ell,
+            scale: whole.scale,
+        }
+    }
+
+    /// Plans `network` on `link` and predicts it with every method in `methods`.
+    pub fn predict(
+        &self,
+        network: &Network,
+        link: &PlannedLink,
+        methods: &[&str],
+    ) -> Result<Prediction, StageError> {
+        let views = planned_views(network, &network.name, link)?;
+        let rows = frame::rows_on(&views["layers"], Side::Reference)?;
+        let mut prediction = Prediction {
+            network: network.name.clone(),
+            models_from: self.setting.clone(),
+            bandwidth_bps: link.bandwidth_bps.unwrap_or(0) as f64,
+            rtt_us: link.rtt_us.unwrap_or(0.0),
+            layers: Vec::new(),
+            results: Vec::new(),
+            warnings: Vec::new(),
+            predict_seconds: BTreeMap::new(),
+        };
+        for party in &self.parties {
+            let layers: Vec<usize> = rows.select(&party.party, &link.setting, &[Side::Reference]);
+            if prediction.layers.is_empty() {
+                prediction.layers = layers
+                    .iter()
+                    .map(|&i| PlannedLayer {
+                        name: layer_name(network, rows.layer[i]),
+                        kind: rows.kind[i].clone(),
+                        output: output_shape(&rows, i),
+                    })
+                    .collect();
+                prediction.warnings = coverage(&party.whole, &rows, &layers, network);
+            }
+            for &method in methods {
+                let started = std::time::Instant::now();
+                let result = predict_network(
+                    method,
+                    &party.layers,
+                    &party.rnn,
+                    &party.whole,
+                    &rows,
+                    &layers,
+                )?;
+                *prediction.predict_seconds.entry(method.into()).or_default() +=
+                    started.elapsed().as_secs_f64();
+                prediction.results.push(PartyResult {
+                    party: party.party.clone(),
+                    method: method.into(),
+                    layers_s: result.layers,
+                    total_s: result.total_s,
+                });
+            }
+        }
+        Ok(prediction)
+    }
+}
+
+fn layer_name(network: &Network, index: u64) -> String {
+    network
+        .layers
+        .get(index as usize)
+        .map_or_else(String::new, |l| l.name.clone())
+}
+
+fn output_shape(rows: &ViewRows, i: usize) -> String {
+    let get = |c: &str| rows.column(c).map_or(0.0, |v| v[i]);
+    format!("{}x{}x{}", get("out_h"), get("out_w"), get("out_c"))
+}
+
+/// Warnings for layers the models cannot cover: a kind without a model, or a feature
+/// outside twice the training range.
+fn coverage(
+    whole: &WholeModels,
+    rows: &ViewRows,
+    layers: &[usize],
+    network: &Network,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for &i in layers {
+        let name = layer_name(network, rows.layer[i]);
+        let kind = &rows.kind[i];
+        if kind == "flatten" {
+            continue;
+        }
+        let Some(view) = view_of_kind(kind) else {
+            warnings.push(format!("layer `{name}`: kind `{kind}` has no model"));
+            continue;
+        };
+        let Some(ranges) = whole.ranges.get(view) else {
+            warnings.push(format!(
+                "layer `{name}` ({kind}): no `{view}` layers were in training; predicted as 0"
+            ));
+            continue;
+        };
+        for (feature, &(lo, hi)) in ranges {
+            let Ok(column) = rows.column(feature) else {
+                continue;
+            };
+            let v = column[i];
+            if v > 2.0 * hi || v < lo / 2.0 {
+                warnings.push(format!(
+                    "layer `{name}` ({kind}): {feature} = {v} is outside the training range \
+                     {lo}…{hi}"
+                ));
+            }
+        }
+    }
+    warnings
+}
