@@ -207,7 +207,11 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
             summary.push(row);
         }
         let mut header = vec!["Party".to_string()];
-        header.extend(methods.iter().map(|m| format!("{m} mean / max abs. error %")));
+        header.extend(
+            methods
+                .iter()
+                .map(|m| format!("{m} mean / max abs. error %")),
+        );
         out.push(Table {
             title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized test networks)"),
             header,
