@@ -70,9 +70,7 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
         })?
     };
     // An unseen link: the unshaped setting's counts model plus the link's terms.
-    let local = Predictor::load(store, "local")
-        .ok()
-        .map(|_| "local".to_string());
+    let local = trained.iter().find(|s| *s == "local").cloned();
     let models = local.ok_or_else(|| {
         CommandError::new(
             exit_codes::MISSING_INPUT,

@@ -20,7 +20,11 @@ use crate::report::{self, BarGroup, Bars, Block, Scatter, Series, Stacked};
 type PointsBy = BTreeMap<(String, String), BTreeMap<String, Vec<(f64, f64)>>>;
 
 /// The stored record of the study's stage of `kind`, if the study has one.
-fn record(study: &Study, store: &Store, kind: &str) -> Result<Option<Record>, CommandError> {
+pub(crate) fn record(
+    study: &Study,
+    store: &Store,
+    kind: &str,
+) -> Result<Option<Record>, CommandError> {
     let Some(stage) = study.stages.iter().find(|s| s.kind.name() == kind) else {
         return Ok(None);
     };

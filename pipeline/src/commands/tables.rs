@@ -93,35 +93,25 @@ fn view_label(view: &str) -> &str {
 
 /// The per-layer table of the study's `evaluate` stage.
 fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
-    let stage = study
-        .stages
-        .iter()
-        .find(|s| s.kind.name() == "evaluate")
-        .ok_or_else(|| {
-            CommandError::new(
-                exit_codes::MISSING_INPUT,
-                format!("{} has no `evaluate` stage", study.manifest.display()),
-            )
-            .help("add split, search, train and evaluate stages (see manifests/smoke.yaml)")
-        })?;
-    let missing = || {
+    let record = super::report::record(study, store, "evaluate")?.ok_or_else(|| {
         CommandError::new(
             exit_codes::MISSING_INPUT,
+            format!("{} has no `evaluate` stage", study.manifest.display()),
+        )
+        .help("add split, search, train and evaluate stages (see manifests/smoke.yaml)")
+    })?;
+    let Some(Output::Table(table)) = record.outputs.get("per_layer/per_layer") else {
+        return Err(CommandError::new(
+            exit_codes::MISSING_INPUT,
             format!(
-                "stage `{}` has no outputs in {}",
-                stage.name,
+                "the `evaluate` record in {} has no per-layer table",
                 study.store.display()
             ),
         )
         .help(format!(
-            "run it first: snni run {}",
+            "re-run it: snni run {} --force evaluate",
             study.manifest.display()
-        ))
-    };
-    let state = store.stage_state(&stage.name)?.ok_or_else(missing)?;
-    let record = store.get(&state.fingerprint)?.ok_or_else(missing)?;
-    let Some(Output::Table(table)) = record.outputs.get("per_layer/per_layer") else {
-        return Err(missing());
+        )));
     };
     let frame = store.read_table(table)?;
     let views = column_strings(&frame, "view")?;

@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value};
 use super::data::{check_views, Data, Group};
 use super::frame::Side;
 use super::models::{fit_mlp, Limits};
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use super::train::json_bytes;
+use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::SearchSpace;
 use crate::profile::derived_seed;
 use crate::{ParamIssue, StageError};
@@ -221,16 +222,7 @@ impl StageKind for SearchKind {
             "seconds": started.elapsed().as_secs_f64(),
         });
         let mut outputs = ShardOutputs::default();
-        outputs.insert(
-            "trial",
-            OutputData::Bytes {
-                bytes: serde_json::to_vec_pretty(&record).map_err(|e| StageError::Serialize {
-                    name: "trial".into(),
-                    message: e.to_string(),
-                })?,
-                media_type: "application/json",
-            },
-        );
+        outputs.insert("trial", json_bytes("trial", &record)?);
         Ok(outputs)
     }
 }

@@ -15,7 +15,8 @@ use super::data::Data;
 use super::frame::{Side, ViewRows};
 use super::models::Limits;
 use super::sequence::{fit_rnn, networks, SequenceData};
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use super::train::json_bytes;
+use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::{Param, SearchSpace};
 use crate::profile::derived_seed;
 use crate::{ParamIssue, StageError};
@@ -262,16 +263,7 @@ impl StageKind for SequenceSearchKind {
             "seconds": started.elapsed().as_secs_f64(),
         });
         let mut outputs = ShardOutputs::default();
-        outputs.insert(
-            "trial",
-            OutputData::Bytes {
-                bytes: serde_json::to_vec_pretty(&record).map_err(|e| StageError::Serialize {
-                    name: "trial".into(),
-                    message: e.to_string(),
-                })?,
-                media_type: "application/json",
-            },
-        );
+        outputs.insert("trial", json_bytes("trial", &record)?);
         Ok(outputs)
     }
 }

@@ -108,15 +108,16 @@ impl TrainParams {
 /// The shard that collects the search's trials into a table.
 const TRIALS_SHARD: &str = "trials";
 
-/// The finished trials of the upstream search stages whose shard key starts with
-/// `prefix` (`""` for all): only those blobs are read.
+/// The finished trials of the upstream stages of `kind` (`search`, `sequence_search`) whose
+/// shard key starts with `prefix` (`""` for all): only those blobs are read.
 fn trials(
     ctx_store: &snni_artifacts::Store,
     upstream: &[UpstreamStage],
+    kind: &str,
     prefix: &str,
 ) -> Result<Vec<Value>, StageError> {
     let mut trials = Vec::new();
-    for stage in upstream.iter().filter(|s| s.kind == "search") {
+    for stage in upstream.iter().filter(|s| s.kind == kind) {
         for (name, output) in &stage.record.outputs {
             let wanted = name.starts_with(prefix) && name.ends_with("/trial");
             let (true, Output::Blob { digest, .. }) = (wanted, output) else {
@@ -137,7 +138,24 @@ fn trials(
     Ok(trials)
 }
 
-fn json_bytes(name: &str, value: &impl serde::Serialize) -> Result<OutputData, StageError> {
+/// The finished trial with the lowest best validation loss among [`trials`].
+pub(crate) fn best_trial(
+    store: &snni_artifacts::Store,
+    upstream: &[UpstreamStage],
+    kind: &str,
+    prefix: &str,
+) -> Result<Option<Value>, StageError> {
+    let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
+    Ok(trials(store, upstream, kind, prefix)?
+        .into_iter()
+        .min_by(|a, b| loss(a).total_cmp(&loss(b))))
+}
+
+/// A value as a pretty JSON output.
+pub(crate) fn json_bytes(
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<OutputData, StageError> {
     Ok(OutputData::Bytes {
         bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
             name: name.into(),
@@ -194,12 +212,12 @@ impl TrainKind {
             }
         }
         // The best trial of this group (lowest mean best validation loss), if searched.
-        let best = trials(ctx.store, ctx.upstream, &format!("{}.t", group.key()))?
-            .into_iter()
-            .min_by(|a, b| {
-                let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
-                loss(a).total_cmp(&loss(b))
-            });
+        let best = best_trial(
+            ctx.store,
+            ctx.upstream,
+            "search",
+            &format!("{}.t", group.key()),
+        )?;
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
@@ -262,7 +280,7 @@ impl TrainKind {
     }
 
     fn trials_table(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        let trials = trials(ctx.store, ctx.upstream, "")?;
+        let trials = trials(ctx.store, ctx.upstream, "search", "")?;
         let text = |key: &str| -> Vec<String> {
             trials
                 .iter()

@@ -22,15 +22,16 @@ use serde_json::{json, Value};
 
 use super::data::Data;
 use super::frame::{self, Side, ViewRows};
-use super::models::{parse, Limits};
+use super::models::Limits;
 use super::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
     NETWORK_METHODS,
 };
 use super::sequence_search::{pair_data, pair_key, pairs, sequence_seed, LAYERS};
+use super::train::{best_trial, json_bytes};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::Hyperparams;
-use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+use crate::{decode_params, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
 pub struct WholeKind;
@@ -247,41 +248,6 @@ fn link_of(rows: &ViewRows, setting: &str) -> Result<(f64, f64), StageError> {
         .map_or((0.0, 0.0), |i| (bandwidth[i], rtt[i])))
 }
 
-/// The best finished trial of the pair in the upstream `sequence_search`, if any.
-fn best_trial(
-    store: &snni_artifacts::Store,
-    upstream: &[UpstreamStage],
-    pair: &str,
-) -> Result<Option<Value>, StageError> {
-    let mut best: Option<Value> = None;
-    for stage in upstream.iter().filter(|s| s.kind == "sequence_search") {
-        for name in stage.record.outputs.keys() {
-            if !(name.starts_with(&format!("{pair}.t")) && name.ends_with("/trial")) {
-                continue;
-            }
-            let Some(bytes) = super::models::blob(store, stage, name)? else {
-                continue;
-            };
-            let trial: Value = parse(&bytes, &format!("{}/{name}", stage.name))?;
-            let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
-            if best.as_ref().is_none_or(|b| loss(&trial) < loss(b)) {
-                best = Some(trial);
-            }
-        }
-    }
-    Ok(best)
-}
-
-fn json_bytes(name: &str, value: &impl Serialize) -> Result<OutputData, StageError> {
-    Ok(OutputData::Bytes {
-        bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
-            name: name.into(),
-            message: e.to_string(),
-        })?,
-        media_type: "application/json",
-    })
-}
-
 /// Per-layer predictions of a whole-network method for one network.
 fn layer_predictions(
     method: &str,
@@ -391,7 +357,12 @@ impl WholeKind {
         // The sequence model.
         let pair = pair_key(party, setting);
         let (train, validation, _, _) = pair_data(rows, party, setting)?;
-        let best = best_trial(ctx.store, ctx.upstream, &pair)?;
+        let best = best_trial(
+            ctx.store,
+            ctx.upstream,
+            "sequence_search",
+            &format!("{pair}.t"),
+        )?;
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())

@@ -47,7 +47,7 @@ impl Activation {
         }
     }
 
-    fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+    pub(crate) fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Relu => x.relu(),
             Self::Tanh => x.tanh(),
@@ -57,7 +57,7 @@ impl Activation {
     }
 
     /// The same function on one value, as candle computes it for f32.
-    fn apply_scalar(self, v: f32) -> f32 {
+    pub(crate) fn apply_scalar(self, v: f32) -> f32 {
         const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
         match self {
             Self::Relu => v.max(0.0),
@@ -70,7 +70,7 @@ impl Activation {
     }
 
     /// Half-width of the uniform initial weight distribution of a layer.
-    fn init_limit(self, fan_in: usize, fan_out: usize) -> f64 {
+    pub(crate) fn init_limit(self, fan_in: usize, fan_out: usize) -> f64 {
         match self {
             Self::Relu | Self::Gelu => (6.0 / fan_in as f64).sqrt(),
             Self::Tanh | Self::Sigmoid => (6.0 / (fan_in + fan_out) as f64).sqrt(),

@@ -572,7 +572,7 @@ impl Model {
         for (i, layer) in self.layers.iter().enumerate() {
             h = h.matmul(&layer.weight.t()?)?.broadcast_add(&layer.bias)?;
             if i + 1 != self.layers.len() {
-                h = activate(self.activation, &h)?;
+                h = self.activation.apply(&h)?;
             }
         }
         h.reshape((sequences, steps))
@@ -698,7 +698,7 @@ impl FastWeights {
                 if k != last {
                     b[..out]
                         .iter_mut()
-                        .for_each(|v| *v = activate_scalar(activation, *v));
+                        .for_each(|v| *v = activation.apply_scalar(*v));
                 }
                 std::mem::swap(&mut a, &mut b);
                 width = out;
@@ -711,39 +711,6 @@ impl FastWeights {
 
 fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
-}
-
-// The three functions below repeat `Activation`'s private helpers in `mlp.rs`; making those
-// `pub(crate)` there would let both models share them.
-
-fn activate(activation: Activation, x: &Tensor) -> candle_core::Result<Tensor> {
-    match activation {
-        Activation::Relu => x.relu(),
-        Activation::Tanh => x.tanh(),
-        Activation::Gelu => x.gelu(),
-        Activation::Sigmoid => candle_nn::ops::sigmoid(x),
-    }
-}
-
-/// The same function on one value, as candle computes it for f32.
-fn activate_scalar(activation: Activation, v: f32) -> f32 {
-    const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
-    match activation {
-        Activation::Relu => v.max(0.0),
-        Activation::Tanh => v.tanh(),
-        Activation::Gelu => {
-            0.5 * v * (1.0 + (SQRT_TWO_OVER_PI * v * (1.0 + 0.044715 * v * v)).tanh())
-        }
-        Activation::Sigmoid => sigmoid(v),
-    }
-}
-
-/// Half-width of the uniform initial weight distribution of a dense layer.
-fn init_limit(activation: Activation, fan_in: usize, fan_out: usize) -> f64 {
-    match activation {
-        Activation::Relu | Activation::Gelu => (6.0 / fan_in as f64).sqrt(),
-        Activation::Tanh | Activation::Sigmoid => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-    }
 }
 
 /// Seeded initial tensors in [`RnnSpec::parameters`] order.
@@ -777,7 +744,7 @@ fn initial_tensors(spec: &RnnSpec, seed: u64) -> Result<Vec<Tensor>, RnnError> {
         };
         values.push(uniform(
             fan_in * fan_out,
-            init_limit(activation, fan_in, fan_out),
+            activation.init_limit(fan_in, fan_out),
         ));
         values.push(vec![0.0; fan_out]);
     }
