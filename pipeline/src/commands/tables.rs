@@ -29,6 +29,9 @@ struct Metrics {
     mae_s: f64,
     r2: f64,
     t_pred_us: f64,
+    /// R² against each layer's mean over its runs, and the run-to-run noise ceiling of
+    /// the single-run R² (absent in stores evaluated before they were recorded).
+    repeated: Option<(f64, f64)>,
 }
 
 /// A table's rows for one setting: (order, `view|party`) → method → metrics.
@@ -125,6 +128,16 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
         column_numbers(&frame, "r2")?,
         column_numbers(&frame, "t_pred_us")?,
     );
+    let repeated = match (
+        frame.column("r2_run_mean").is_ok(),
+        frame.column("r2_ceiling").is_ok(),
+    ) {
+        (true, true) => Some((
+            column_numbers(&frame, "r2_run_mean")?,
+            column_numbers(&frame, "r2_ceiling")?,
+        )),
+        _ => None,
+    };
     let mut cells: BTreeMap<String, SettingRows> = BTreeMap::new();
     for i in 0..views.len() {
         let order = VIEW_ORDER
@@ -146,6 +159,9 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
                     mae_s: mae[i],
                     r2: r2[i],
                     t_pred_us: t_pred[i],
+                    repeated: repeated
+                        .as_ref()
+                        .map(|(mean, ceiling)| (mean[i], ceiling[i])),
                 },
             );
     }
@@ -231,8 +247,50 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
             header,
             rows: body,
         });
+        if let Some(table) = repeated_table(setting, rows, &methods) {
+            tables.push(table);
+        }
     }
     tables
+}
+
+/// R² against each layer's mean over its runs, beside the noise ceiling of single runs:
+/// what separates a model's error from the machine's run-to-run noise.
+fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -> Option<Table> {
+    let mut header = vec![
+        "Layer".to_string(),
+        "Party".to_string(),
+        "Noise ceiling R² (single runs)".to_string(),
+    ];
+    header.extend(
+        methods
+            .iter()
+            .map(|(_, label)| format!("{label} R² (run mean)")),
+    );
+    let mut body = Vec::new();
+    for ((_, key), cells) in rows {
+        let ceiling = cells.values().find_map(|m| m.repeated.map(|(_, c)| c))?;
+        let (view, party) = key.split_once('|').unwrap_or((key, ""));
+        let mut row = vec![
+            view_label(view).to_string(),
+            party.to_string(),
+            format_number(ceiling, 3),
+        ];
+        row.extend(methods.iter().map(|(method, _)| {
+            cells
+                .get(*method)
+                .and_then(|m| m.repeated)
+                .map_or("–".to_string(), |(mean, _)| format_number(mean, 3))
+        }));
+        body.push(row);
+    }
+    Some(Table {
+        title: format!(
+            "Per-layer R² against each layer's mean over its runs, setting `{setting}` (the ceiling is the best R² on single runs)"
+        ),
+        header,
+        rows: body,
+    })
 }
 
 /// `tables` in `format`.

@@ -1,7 +1,10 @@
 //! The `evaluate` stage kind: every stored per-layer model on the held-out test networks,
 //! per layer type × party × setting × method — mean measured layer time, MAE, R², MAPE and
 //! the time to predict one layer (measured in-process over many calls) — in the layout of
-//! the study's tables 7–8, plus every test prediction for plots.
+//! the study's tables 7–8, plus every test prediction for plots. Beside the study's R² on
+//! single runs it stores R² against each layer's mean over its runs and the noise ceiling
+//! (how well the run mean itself explains single runs), so a reader can tell model error
+//! from a noisy machine.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -15,7 +18,7 @@ use super::features;
 use super::frame::Side;
 use super::models::{blob, load_models, parse, predict_transfer, targets, METHODS};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::metrics::{mae, mape, r2};
+use crate::predict::metrics::{mae, mape, r2, repeated_r2};
 use crate::{ParamIssue, StageError, UpstreamStage};
 
 /// Evaluates the per-layer models.
@@ -68,6 +71,8 @@ struct Table {
     t_layer: Vec<f64>,
     mae: Vec<f64>,
     r2: Vec<f64>,
+    r2_run_mean: Vec<f64>,
+    r2_ceiling: Vec<f64>,
     mape: Vec<f64>,
     t_pred_us: Vec<f64>,
 }
@@ -91,7 +96,8 @@ impl StageKind for EvaluateKind {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: R² against each layer's run mean, and the run-to-run noise ceiling.
+        2
     }
 
     fn summary(&self) -> &'static str {
@@ -153,6 +159,11 @@ impl StageKind for EvaluateKind {
                 continue;
             }
             let measured = targets(rows, &test)?;
+            // One key per layer of a network: its runs are repeated measurements.
+            let layer_keys: Vec<(&str, u64)> = test
+                .iter()
+                .map(|&i| (rows.network[i].as_str(), rows.layer[i]))
+                .collect();
             let analytical_x = features::matrix(rows, &test, &features::analytical(&group.view))?;
             let protocol_x = features::matrix(rows, &test, &features::protocol())?;
             let mlp_x = features::matrix(rows, &test, &features::mlp(&group.view))?;
@@ -190,6 +201,9 @@ impl StageKind for EvaluateKind {
                     .push(measured.iter().sum::<f64>() / measured.len() as f64);
                 table.mae.push(mae(&measured, predicted));
                 table.r2.push(r2(&measured, predicted));
+                let (run_mean, ceiling) = repeated_r2(&layer_keys, &measured, predicted);
+                table.r2_run_mean.push(run_mean);
+                table.r2_ceiling.push(ceiling);
                 table.mape.push(mape(&measured, predicted));
                 table.t_pred_us.push(seconds * 1e6);
                 for (k, &i) in test.iter().enumerate() {
@@ -222,6 +236,8 @@ impl StageKind for EvaluateKind {
                 Column::new("t_layer_s".into(), table.t_layer),
                 Column::new("mae_s".into(), table.mae),
                 Column::new("r2".into(), table.r2),
+                Column::new("r2_run_mean".into(), table.r2_run_mean),
+                Column::new("r2_ceiling".into(), table.r2_ceiling),
                 Column::new("mape".into(), table.mape),
                 Column::new("t_pred_us".into(), table.t_pred_us),
             ],

@@ -56,6 +56,47 @@ pub fn mape(y: &[f64], p: &[f64]) -> f64 {
     100.0 * sum / count as f64
 }
 
+/// The mean of `values` within each group of equal `keys`, in group order (first
+/// appearance): the run mean of each layer when `keys` name the network and layer.
+///
+/// # Panics
+/// If `keys` and `values` differ in length.
+pub fn group_means<K: Ord + Clone>(keys: &[K], values: &[f64]) -> (Vec<K>, Vec<f64>) {
+    assert_eq!(keys.len(), values.len(), "group_means: one value per key");
+    let mut index: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
+    let mut order = Vec::new();
+    let mut sums: Vec<(f64, usize)> = Vec::new();
+    for (key, value) in keys.iter().zip(values) {
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            sums.push((0.0, 0));
+            sums.len() - 1
+        });
+        sums[slot].0 += value;
+        sums[slot].1 += 1;
+    }
+    (order, sums.iter().map(|(s, n)| s / *n as f64).collect())
+}
+
+/// R² against repeated measurements, per group of equal `keys` (one layer's runs):
+/// `(run_mean, ceiling)`.
+///
+/// - `run_mean` scores the mean prediction of each group against the mean measurement of
+///   that group: how well a model predicts a layer's expected time, with the run-to-run
+///   noise averaged out.
+/// - `ceiling` scores each group's mean measurement as a prediction of its single runs:
+///   the best R² any model of the layer's features can reach on single runs, since the
+///   runs of one layer share their features. It is 1 when no layer was run twice.
+pub fn repeated_r2<K: Ord + Clone>(keys: &[K], y: &[f64], p: &[f64]) -> (f64, f64) {
+    assert_eq!(y.len(), p.len(), "repeated_r2: one prediction per value");
+    let (groups, y_mean) = group_means(keys, y);
+    let (_, p_mean) = group_means(keys, p);
+    let slot: std::collections::BTreeMap<&K, usize> =
+        groups.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let y_of_group: Vec<f64> = keys.iter().map(|k| y_mean[slot[k]]).collect();
+    (r2(&y_mean, &p_mean), r2(y, &y_of_group))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +126,34 @@ mod tests {
     fn mape_is_in_percent_and_skips_zeros() {
         assert!((mape(&[2.0, 0.0, 4.0], &[1.0, 5.0, 5.0]) - 37.5).abs() < 1e-12);
         assert!(mape(&[0.0], &[1.0]).is_nan());
+    }
+
+    #[test]
+    fn group_means_keep_first_appearance_order() {
+        let (keys, means) = group_means(&["b", "a", "b", "a", "c"], &[1.0, 2.0, 3.0, 6.0, 5.0]);
+        assert_eq!(keys, ["b", "a", "c"]);
+        assert_eq!(means, [2.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn repeated_r2_separates_model_error_from_run_noise() {
+        // Two layers, two runs each: the runs scatter ±1 around 10 and 20.
+        let keys = [0, 0, 1, 1];
+        let y = [9.0, 11.0, 19.0, 21.0];
+        // Predicting each layer's run mean exactly: perfect on the means, and exactly as
+        // good as the ceiling on single runs.
+        let p = [10.0, 10.0, 20.0, 20.0];
+        let (run_mean, ceiling) = repeated_r2(&keys, &y, &p);
+        assert_eq!(run_mean, 1.0);
+        assert!((ceiling - r2(&y, &p)).abs() < 1e-12);
+        assert!((ceiling - (1.0 - 4.0 / 104.0)).abs() < 1e-12);
+        // A model off by 1 on the second layer loses on the means as well.
+        let (worse, same_ceiling) = repeated_r2(&keys, &y, &[10.0, 10.0, 21.0, 21.0]);
+        assert!((worse - (1.0 - 1.0 / 50.0)).abs() < 1e-12);
+        assert_eq!(same_ceiling, ceiling);
+        // One run per layer: the ceiling is 1 and the run-mean R² is the plain R².
+        let (plain, one) = repeated_r2(&[0, 1], &[1.0, 3.0], &[1.5, 2.5]);
+        assert_eq!(one, 1.0);
+        assert_eq!(plain, r2(&[1.0, 3.0], &[1.5, 2.5]));
     }
 }
