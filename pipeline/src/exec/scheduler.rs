@@ -77,6 +77,17 @@ pub async fn run_study(
             if started_stages[i] {
                 continue;
             }
+            if !shared.options.selection.in_scope(&study, &stage.name) {
+                // Downstream of or beside what --only/--from selected: not this run's work.
+                started_stages[i] = true;
+                summary.skipped += 1;
+                incomplete.insert(stage.name.clone());
+                shared.emit(Event::StageSkipped {
+                    stage: stage.name.clone(),
+                    reason: "not selected (--only/--from)".into(),
+                });
+                continue;
+            }
             let blocked = stage.needs.iter().find(|n| incomplete.contains(*n));
             if let Some(need) = blocked {
                 started_stages[i] = true;

@@ -35,10 +35,35 @@ impl Selection {
         self.only.is_empty() || self.only.contains(stage)
     }
 
+    /// Whether `stage` belongs to this run: selected, or upstream of a selected stage (its
+    /// outputs feed one). Other stages are left alone, neither run nor reported failed.
+    pub fn in_scope(&self, study: &Study, stage: &str) -> bool {
+        self.selected(study, stage)
+            || study
+                .stages
+                .iter()
+                .filter(|s| self.selected(study, &s.name))
+                .any(|s| upstream_of(study, &s.name).contains(stage))
+    }
+
     /// Whether `stage` must run even if cached.
     pub fn forced(&self, stage: &str) -> bool {
         self.force.contains(stage) || self.from.as_deref() == Some(stage)
     }
+}
+
+/// Every stage `root` depends on, directly or not.
+pub fn upstream_of(study: &Study, root: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut pending = vec![root.to_string()];
+    while let Some(name) = pending.pop() {
+        for need in study.stage(&name).map_or(&[][..], |s| &s.needs[..]) {
+            if found.insert(need.clone()) {
+                pending.push(need.clone());
+            }
+        }
+    }
+    found
 }
 
 /// Every stage that depends, directly or not, on `root`.
