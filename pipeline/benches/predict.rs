@@ -17,29 +17,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use snni_artifacts::{OnLocked, Store};
-use snni_engine::network::Shape;
 use snni_engine::zoo;
+use snni_pipeline::commands::parse_shape;
 use snni_stages::{Predictor, Setting, NETWORK_METHODS};
 
 /// Predictions timed per network × setting × method.
 const REPEATS: usize = 51;
-
-fn parse_shape(text: &str) -> Shape {
-    let dims: Vec<usize> = text
-        .split('x')
-        .map(|d| {
-            d.trim()
-                .parse()
-                .expect("SNNI_BENCH_INPUT is HxWxC, e.g. 224x224x3")
-        })
-        .collect();
-    assert_eq!(dims.len(), 3, "SNNI_BENCH_INPUT is HxWxC, e.g. 224x224x3");
-    Shape {
-        h: dims[0],
-        w: dims[1],
-        c: dims[2],
-    }
-}
 
 fn summary(mut seconds: Vec<f64>) -> String {
     seconds.sort_by(f64::total_cmp);
@@ -57,7 +40,8 @@ fn main() {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.snni-store"),
         PathBuf::from,
     );
-    let input = parse_shape(&std::env::var("SNNI_BENCH_INPUT").unwrap_or("224x224x3".into()));
+    let input = parse_shape(&std::env::var("SNNI_BENCH_INPUT").unwrap_or("224x224x3".into()))
+        .unwrap_or_else(|e| panic!("SNNI_BENCH_INPUT: {}", e.message));
     if !store_dir.join("db").is_dir() {
         eprintln!(
             "no trained store at {}: run `cargo run -p snni-pipeline -- run manifests/smoke.yaml` \

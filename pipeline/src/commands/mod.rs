@@ -8,6 +8,8 @@ mod report;
 mod study;
 mod tables;
 
+pub use network::parse_shape;
+
 use std::path::{Path, PathBuf};
 
 use snni_artifacts::{OnLocked, Store, StoreError};

@@ -56,6 +56,30 @@ pub fn mape(y: &[f64], p: &[f64]) -> f64 {
     100.0 * sum / count as f64
 }
 
+/// The group of every row (groups numbered by first appearance of their key) and the
+/// number of groups.
+fn group_of<K: Ord>(keys: &[K]) -> (Vec<usize>, usize) {
+    let mut index: std::collections::BTreeMap<&K, usize> = std::collections::BTreeMap::new();
+    let rows = keys
+        .iter()
+        .map(|key| {
+            let next = index.len();
+            *index.entry(key).or_insert(next)
+        })
+        .collect();
+    (rows, index.len())
+}
+
+/// The mean of `values` within each group.
+fn means(groups: &[usize], count: usize, values: &[f64]) -> Vec<f64> {
+    let mut sums = vec![(0.0, 0usize); count];
+    for (&g, value) in groups.iter().zip(values) {
+        sums[g].0 += value;
+        sums[g].1 += 1;
+    }
+    sums.iter().map(|(s, n)| s / *n as f64).collect()
+}
+
 /// The mean of `values` within each group of equal `keys`, in group order (first
 /// appearance): the run mean of each layer when `keys` name the network and layer.
 ///
@@ -63,19 +87,14 @@ pub fn mape(y: &[f64], p: &[f64]) -> f64 {
 /// If `keys` and `values` differ in length.
 pub fn group_means<K: Ord + Clone>(keys: &[K], values: &[f64]) -> (Vec<K>, Vec<f64>) {
     assert_eq!(keys.len(), values.len(), "group_means: one value per key");
-    let mut index: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
-    let mut order = Vec::new();
-    let mut sums: Vec<(f64, usize)> = Vec::new();
-    for (key, value) in keys.iter().zip(values) {
-        let slot = *index.entry(key.clone()).or_insert_with(|| {
+    let (groups, count) = group_of(keys);
+    let mut order = Vec::with_capacity(count);
+    for (&g, key) in groups.iter().zip(keys) {
+        if g == order.len() {
             order.push(key.clone());
-            sums.push((0.0, 0));
-            sums.len() - 1
-        });
-        sums[slot].0 += value;
-        sums[slot].1 += 1;
+        }
     }
-    (order, sums.iter().map(|(s, n)| s / *n as f64).collect())
+    (order, means(&groups, count, values))
 }
 
 /// R² against repeated measurements, per group of equal `keys` (one layer's runs):
@@ -87,14 +106,13 @@ pub fn group_means<K: Ord + Clone>(keys: &[K], values: &[f64]) -> (Vec<K>, Vec<f
 /// - `ceiling` scores each group's mean measurement as a prediction of its single runs:
 ///   the best R² any model of the layer's features can reach on single runs, since the
 ///   runs of one layer share their features. It is 1 when no layer was run twice.
-pub fn repeated_r2<K: Ord + Clone>(keys: &[K], y: &[f64], p: &[f64]) -> (f64, f64) {
+pub fn repeated_r2<K: Ord>(keys: &[K], y: &[f64], p: &[f64]) -> (f64, f64) {
     assert_eq!(y.len(), p.len(), "repeated_r2: one prediction per value");
-    let (groups, y_mean) = group_means(keys, y);
-    let (_, p_mean) = group_means(keys, p);
-    let slot: std::collections::BTreeMap<&K, usize> =
-        groups.iter().enumerate().map(|(i, k)| (k, i)).collect();
-    let y_of_group: Vec<f64> = keys.iter().map(|k| y_mean[slot[k]]).collect();
-    (r2(&y_mean, &p_mean), r2(y, &y_of_group))
+    let (groups, count) = group_of(keys);
+    let y_mean = means(&groups, count, y);
+    let p_mean = means(&groups, count, p);
+    let y_of_row: Vec<f64> = groups.iter().map(|&g| y_mean[g]).collect();
+    (r2(&y_mean, &p_mean), r2(y, &y_of_row))
 }
 
 #[cfg(test)]
