@@ -127,6 +127,10 @@ pub struct EngineArgs {
     /// Worker threads per party for the HE layers (encryption, evaluation, decryption).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Pin the party, all its threads, to these CPUs, e.g. `0` or `0,1` (Linux only).
+    /// Default: the OS places it.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub cpus: Vec<usize>,
 }
 
 /// `snni party …`.

@@ -183,3 +183,32 @@ fn infer_rejects_an_invalid_network_before_starting_parties() {
         .expect_code(2);
     assert!(run.stderr.contains("not a seed"), "{}", run.stderr);
 }
+
+#[test]
+fn pinned_parties_run_and_impossible_cpus_are_usage_errors() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let network = network.to_str().unwrap();
+    let run = scratch
+        .run(&["infer", "--network", network, "--cpus", "0", "--json"])
+        .expect_code(0);
+    assert!(!run.events().is_empty(), "{}", run.stdout);
+    let run = scratch
+        .run(&[
+            "party",
+            "server",
+            "--network",
+            network,
+            "--cpus",
+            "4096",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("CPU 4096 is out of range"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("0 to 1023"), "{}", run.stderr);
+}

@@ -242,6 +242,52 @@ fn killed_profile_resumes_without_redoing_finished_shards() {
 }
 
 #[test]
+fn pinned_parties_are_started_with_their_cpus_and_the_dataset_says_so() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            1,
+            "",
+            "      runs: 1\n      timeout: 120\n      cpus: [0]\n",
+        ),
+    );
+    let manifest = manifest.to_str().unwrap();
+    // The parties run through a wrapper that logs their arguments, then the real binary.
+    let log = scratch.path("party-args.log");
+    let wrapper = fake_snni(
+        &scratch,
+        &format!(
+            "echo \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            common::snni_bin().display()
+        ),
+    );
+    let run = Run::from(
+        scratch
+            .snni(&["run", manifest])
+            .env("SNNI_EXE", &wrapper)
+            .output()
+            .unwrap(),
+    )
+    .expect_code(0);
+    let args = std::fs::read_to_string(&log).unwrap();
+    for role in ["server", "client"] {
+        assert!(
+            args.lines()
+                .any(|l| l.starts_with(&format!("party {role}")) && l.contains("--cpus 0")),
+            "{role} not pinned: {args}\n{}",
+            output(&run)
+        );
+    }
+    let meta = blob(&scratch, "profile/synth-0000.local.r00/meta");
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["cpus"], serde_json::json!([0]), "{meta}");
+    let schema = blob(&scratch, "dataset/tables/layers");
+    assert!(schema.contains("pinned_cpus: str"), "{schema}");
+}
+
+#[test]
 fn failing_parties_are_retried_and_report_their_stderr() {
     let scratch = Scratch::new();
     let manifest = scratch.write(

@@ -88,6 +88,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
             out,
             exit_with_parent,
         } => {
+            // First, so that every thread the party starts inherits the CPUs.
+            pin_to(&engine.cpus)?;
             if exit_with_parent {
                 exit_when_stdin_closes();
             }
@@ -117,6 +119,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
             out,
             exit_with_parent,
         } => {
+            // First, so that every thread the party starts inherits the CPUs.
+            pin_to(&engine.cpus)?;
             if exit_with_parent {
                 exit_when_stdin_closes();
             }
@@ -131,6 +135,54 @@ pub fn party(command: PartyCommand) -> CommandResult {
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
+    }
+}
+
+/// Restricts the calling thread, and every thread it starts afterwards, to `cpus` (no-op
+/// when empty). Called before the party starts any thread, so the whole party runs there.
+#[cfg(target_os = "linux")]
+fn pin_to(cpus: &[usize]) -> Result<(), CommandError> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    let list = || {
+        cpus.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu).map_err(|_| {
+            CommandError::new(
+                exit_codes::USAGE,
+                format!("--cpus {}: CPU {cpu} is out of range", list()),
+            )
+            .help(format!("CPU numbers run from 0 to {}", CpuSet::count() - 1))
+        })?;
+    }
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| {
+        CommandError::new(
+            exit_codes::USAGE,
+            format!("pin the party to CPUs {}: {e}", list()),
+        )
+        .help("name CPUs this machine has and may use (`nproc`, `taskset -p $$`)")
+    })
+}
+
+/// Pinning needs Linux's `sched_setaffinity`; elsewhere `--cpus` is refused.
+#[cfg(not(target_os = "linux"))]
+fn pin_to(cpus: &[usize]) -> Result<(), CommandError> {
+    if cpus.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::new(
+            exit_codes::USAGE,
+            "--cpus needs Linux (sched_setaffinity)",
+        ))
     }
 }
 
@@ -190,7 +242,7 @@ pub fn infer(args: InferArgs) -> CommandResult {
     })?;
     let address = format!("127.0.0.1:{}", free_port()?);
     let engine = &args.engine;
-    let common = vec![
+    let mut common = vec![
         "--network".to_string(),
         engine.network.clone(),
         "--input-size".into(),
@@ -204,6 +256,10 @@ pub fn infer(args: InferArgs) -> CommandResult {
         "--threads".into(),
         engine.threads.to_string(),
     ];
+    if !engine.cpus.is_empty() {
+        let list: Vec<String> = engine.cpus.iter().map(usize::to_string).collect();
+        common.extend(["--cpus".to_string(), list.join(",")]);
+    }
     let mut server_args = vec!["party".to_string(), "server".into()];
     server_args.extend(common.iter().cloned());
     server_args.extend([
@@ -323,5 +379,39 @@ fn print_table(server: &[serde_json::Value], client: &[serde_json::Value]) {
                 run["total"]["bytes_received"].as_f64().unwrap_or(0.0) / 1048576.0,
             );
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    use nix::unistd::Pid;
+
+    use super::pin_to;
+
+    /// Pinning applies to the calling thread and to every thread it starts afterwards (the
+    /// test pins a thread of its own, not the test process).
+    #[test]
+    fn pinning_holds_for_the_thread_and_threads_it_starts() {
+        let allowed = sched_getaffinity(Pid::from_raw(0)).unwrap();
+        let first = (0..CpuSet::count())
+            .find(|&cpu| allowed.is_set(cpu).unwrap())
+            .unwrap();
+        let only_first = move |set: CpuSet| {
+            (0..CpuSet::count()).all(|cpu| set.is_set(cpu).unwrap() == (cpu == first))
+        };
+        std::thread::spawn(move || {
+            pin_to(&[first]).unwrap();
+            assert!(only_first(sched_getaffinity(Pid::from_raw(0)).unwrap()));
+            let child = std::thread::spawn(|| sched_getaffinity(Pid::from_raw(0)).unwrap());
+            assert!(only_first(child.join().unwrap()));
+        })
+        .join()
+        .unwrap();
+        assert!(pin_to(&[]).is_ok());
+        let Err(error) = pin_to(&[CpuSet::count()]) else {
+            panic!("CPU {} accepted", CpuSet::count());
+        };
+        assert!(error.message.contains("out of range"), "{}", error.message);
     }
 }

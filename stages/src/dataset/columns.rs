@@ -29,6 +29,12 @@ impl<'a, R> TableBuilder<'a, R> {
         self
     }
 
+    fn string(&mut self, name: &str, value: impl Fn(&R) -> String) -> &mut Self {
+        let values: Vec<String> = self.rows.iter().map(value).collect();
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
     fn u64(&mut self, name: &str, value: impl Fn(&R) -> u64) -> &mut Self {
         let values: Vec<u64> = self.rows.iter().map(value).collect();
         self.columns.push(Column::new(name.into(), values));
@@ -63,6 +69,7 @@ impl<'a, R> TableBuilder<'a, R> {
             .u64("scale", |r| id(r).context.scale)
             .u64("he_degree", |r| id(r).context.he_degree)
             .u64("threads", |r| id(r).context.threads)
+            .string("pinned_cpus", |r| id(r).context.pinned_cpus())
             .str("cpu_model", |r| &id(r).context.machine.cpu_model)
             .u64("cores", |r| id(r).context.machine.cores)
             .str("engine_version", |r| &id(r).context.engine.version)

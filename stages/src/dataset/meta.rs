@@ -48,6 +48,9 @@ pub struct Context {
     pub he_degree: u64,
     /// Worker threads per party.
     pub threads: u64,
+    /// CPUs both parties were pinned to (absent or null: placed by the OS).
+    #[serde(default)]
+    pub cpus: Option<Vec<u64>>,
     /// The machine.
     pub machine: Machine,
 }
@@ -91,7 +94,7 @@ pub struct Machine {
 impl Context {
     /// The properties that must agree between shards of one setting unless mixing is
     /// allowed, as (name, value) pairs.
-    pub fn comparable(&self) -> [(&'static str, String); 7] {
+    pub fn comparable(&self) -> [(&'static str, String); 8] {
         [
             ("cpu_model", self.machine.cpu_model.clone()),
             ("cores", self.machine.cores.to_string()),
@@ -106,7 +109,18 @@ impl Context {
             ),
             ("ell", self.ell.to_string()),
             ("threads", self.threads.to_string()),
+            ("pinned cpus", self.pinned_cpus()),
         ]
+    }
+
+    /// The CPUs the parties were pinned to, comma-separated (empty: not pinned).
+    pub fn pinned_cpus(&self) -> String {
+        self.cpus
+            .iter()
+            .flatten()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -130,5 +144,11 @@ mod tests {
         assert_eq!(meta.context.link.bandwidth_bps, Some(7_000_000_000));
         assert_eq!(meta.context.link.loss_percent, None);
         assert_eq!(meta.context.machine.cpu_model, "AMD EPYC 7B13");
+        assert_eq!(meta.context.pinned_cpus(), "");
+        let pinned: ProfileMeta =
+            serde_json::from_str(&text.replace(r#""threads":1,"#, r#""threads":1,"cpus":[0,2],"#))
+                .unwrap();
+        assert_eq!(pinned.context.pinned_cpus(), "0,2");
+        assert_ne!(pinned.context.comparable(), meta.context.comparable());
     }
 }

@@ -83,6 +83,7 @@ pub fn planned_views(
             scale: u64::from(link.scale),
             he_degree: he.degree as u64,
             threads: 1,
+            cpus: None,
             machine: Machine {
                 cores: 0,
                 cpu_model: String::new(),

@@ -236,10 +236,12 @@ impl StageKind for ProfileKind {
         let (Some(key), Ok(params)) = (ShardKey::parse(shard), decode(params)) else {
             return false;
         };
-        params.exclusive_shaped
-            && params
-                .setting(key.setting)
-                .is_some_and(|s| s.setting.is_shaped())
+        // Pinned parties would share their CPUs with any other shard.
+        params.cpus.is_some()
+            || (params.exclusive_shaped
+                && params
+                    .setting(key.setting)
+                    .is_some_and(|s| s.setting.is_shaped()))
     }
 
     fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
@@ -333,6 +335,7 @@ impl StageKind for ProfileKind {
             "scale": params.scale,
             "he_degree": measured.he_degree,
             "threads": params.threads,
+            "cpus": params.cpus,
             "machine": Machine::current(),
             "attempts": attempts,
             "timing": {

@@ -8,6 +8,8 @@ use crate::{decode_params, CheckContext, ParamIssue, Setting};
 
 /// The most runs per network and setting a manifest may ask for.
 pub const MAX_RUNS: u32 = 1_000;
+/// CPU numbers must be below this (the size of Linux's `cpu_set_t`).
+pub const MAX_CPUS: usize = 1_024;
 
 /// How a shaped setting's link is emulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,8 @@ struct RawProfileParams {
     backend: Option<Backend>,
     #[serde(default)]
     exclusive_shaped: Option<bool>,
+    #[serde(default)]
+    cpus: Option<Vec<usize>>,
 }
 
 /// A setting as the profile stage records it: its name and link.
@@ -125,6 +129,11 @@ pub struct ProfileParams {
     pub backend: Backend,
     /// Shaped shards run alone (no other shard shares the machine).
     pub exclusive_shaped: bool,
+    /// CPUs both parties are pinned to (sorted, distinct), or `None` to let the OS place
+    /// them. Pinned shards run alone. Absent from the canonical params when `None`, so
+    /// stores measured before this field existed keep their shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Vec<usize>>,
 }
 
 impl ProfileParams {
@@ -210,6 +219,22 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
             );
         }
     }
+    let cpus = raw.cpus.map(|mut cpus| {
+        cpus.sort_unstable();
+        cpus.dedup();
+        cpus
+    });
+    match cpus.as_deref() {
+        Some([]) => issues.push(
+            ParamIssue::new(&["cpus"], "must name at least one CPU")
+                .with_hint("leave `cpus` out to let the OS place the parties"),
+        ),
+        Some(list) if list.iter().any(|&cpu| cpu >= MAX_CPUS) => issues.push(ParamIssue::new(
+            &["cpus"],
+            format!("CPU numbers must be below {MAX_CPUS}"),
+        )),
+        _ => {}
+    }
     let backend = raw.backend.unwrap_or(Backend::Auto);
     if backend == Backend::Relay {
         for (i, named) in settings.iter().enumerate() {
@@ -242,6 +267,7 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         scale,
         backend,
         exclusive_shaped: raw.exclusive_shaped.unwrap_or(true),
+        cpus,
     })
 }
 
@@ -298,6 +324,24 @@ mod tests {
             issues[0].message.contains("unknown field `runz`"),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn cpus_are_canonical_and_absent_unless_given() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let unpinned = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert!(unpinned.get("cpus").is_none(), "{unpinned}");
+        let pinned = check(&json!({"cpus": [1, 0, 1]}), &ctx).unwrap();
+        assert_eq!(pinned.cpus, Some(vec![0, 1]));
+        let round = ProfileParams::decode(&serde_json::to_value(&pinned).unwrap()).unwrap();
+        assert_eq!(round, pinned);
+        let issues = check(&json!({"cpus": []}), &ctx).unwrap_err();
+        assert_eq!(issues[0].path, vec!["cpus"]);
+        let issues = check(&json!({"cpus": [4096]}), &ctx).unwrap_err();
+        assert!(issues[0].message.contains("below 1024"), "{issues:?}");
     }
 
     #[test]

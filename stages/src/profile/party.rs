@@ -56,6 +56,8 @@ pub struct PartyCommand {
     pub address: String,
     /// Network namespace to run in (`ip netns exec`), for the tc backend.
     pub namespace: Option<String>,
+    /// CPUs the party pins itself to (`--cpus`), if any.
+    pub cpus: Option<Vec<usize>>,
 }
 
 impl PartyCommand {
@@ -76,6 +78,10 @@ impl PartyCommand {
             self.peer_timeout_s.to_string(),
             "--exit-with-parent".into(),
         ];
+        if let Some(cpus) = &self.cpus {
+            let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
+            args.extend(["--cpus".to_string(), list.join(",")]);
+        }
         let (source, address) = match self.role {
             Role::Server => ("--weights", "--listen"),
             Role::Client => ("--input", "--connect"),
@@ -197,8 +203,10 @@ mod tests {
             seed: 9,
             address: "127.0.0.1:0".into(),
             namespace: None,
+            cpus: None,
         };
         let args = command.args();
+        assert!(!args.iter().any(|a| a == "--cpus"));
         assert_eq!(args[..2], ["party", "server"]);
         assert!(args.windows(2).any(|w| w == ["--weights", "seed:9"]));
         assert!(args.windows(2).any(|w| w == ["--listen", "127.0.0.1:0"]));
@@ -206,5 +214,7 @@ mod tests {
         let args = command.args();
         assert!(args.windows(2).any(|w| w == ["--input", "seed:9"]));
         assert!(args.windows(2).any(|w| w == ["--connect", "127.0.0.1:0"]));
+        command.cpus = Some(vec![0, 3]);
+        assert!(command.args().windows(2).any(|w| w == ["--cpus", "0,3"]));
     }
 }

@@ -153,6 +153,13 @@ fn shaped_shards_are_exclusive_unless_allowed() {
     assert!(!ProfileKind.exclusive(&p, "synth-0000.local.r00"));
     let shared = params(json!({"settings": ["local", "wan"], "exclusive_shaped": false}));
     assert!(!ProfileKind.exclusive(&shared, "synth-0000.wan.r00"));
+    // Pinned parties share their CPUs with nothing: every shard runs alone.
+    let pinned = params(json!({"settings": ["local", "wan"], "cpus": [0]}));
+    assert!(ProfileKind.exclusive(&pinned, "synth-0000.local.r00"));
+    assert_ne!(
+        ProfileKind.shard_params(&p),
+        ProfileKind.shard_params(&pinned)
+    );
 }
 
 #[test]
