@@ -479,3 +479,23 @@ fn unknown_setting_is_a_manifest_error() {
         run.stderr
     );
 }
+
+#[test]
+fn cpus_the_machine_lacks_fail_the_shard_once_naming_them() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            1,
+            "",
+            "      runs: 1\n      retries: 3\n      timeout: 60\n      cpus: [1000]\n",
+        ),
+    );
+    let failed = scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(1);
+    let text = output(&failed);
+    assert!(text.contains("(0 attempts)"), "{text}");
+    assert!(text.contains("CPUs [1000]"), "{text}");
+    assert!(text.contains("change `cpus`"), "{text}");
+}

@@ -109,7 +109,14 @@ impl Context {
             ),
             ("ell", self.ell.to_string()),
             ("threads", self.threads.to_string()),
-            ("pinned cpus", self.pinned_cpus()),
+            ("pinned cpus", {
+                let cpus = self.pinned_cpus();
+                if cpus.is_empty() {
+                    "none".to_string()
+                } else {
+                    cpus
+                }
+            }),
         ]
     }
 

@@ -26,6 +26,38 @@ impl Machine {
     }
 }
 
+/// The CPUs this process may run on (its affinity mask), if the OS says.
+#[cfg(target_os = "linux")]
+pub fn usable_cpus() -> Option<Vec<usize>> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    use nix::unistd::Pid;
+
+    let set = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    Some(
+        (0..CpuSet::count())
+            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+            .collect(),
+    )
+}
+
+/// The CPUs this process may run on: unknown off Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn usable_cpus() -> Option<Vec<usize>> {
+    None
+}
+
+/// The CPUs of `wanted` this process may not use (empty when the OS does not say).
+pub fn unusable(wanted: &[usize]) -> Vec<usize> {
+    let Some(usable) = usable_cpus() else {
+        return Vec::new();
+    };
+    wanted
+        .iter()
+        .copied()
+        .filter(|cpu| !usable.contains(cpu))
+        .collect()
+}
+
 /// The first `model name` line of a /proc/cpuinfo text.
 fn cpu_model(cpuinfo: &str) -> Option<String> {
     cpuinfo.lines().find_map(|line| {
@@ -44,5 +76,14 @@ mod tests {
         assert_eq!(cpu_model(text).as_deref(), Some("AMD EPYC 7B13"));
         assert_eq!(cpu_model("processor : 0\n"), None);
         assert!(Machine::current().cores >= 1);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn usable_cpus_are_the_affinity_mask() {
+        let usable = usable_cpus().unwrap();
+        assert!(!usable.is_empty());
+        assert!(unusable(&usable).is_empty());
+        assert_eq!(unusable(&[usable[0], 4000]), vec![4000]);
     }
 }

@@ -253,6 +253,22 @@ impl StageKind for ProfileKind {
         };
         let key = ShardKey::parse(ctx.shard).ok_or_else(unknown)?;
         let setting = params.setting(key.setting).ok_or_else(unknown)?;
+        if let Some(cpus) = &params.cpus {
+            // Checked here, not in the manifest check: the machine that runs the shard is
+            // the one whose CPUs count. Parties would fail on every attempt.
+            let missing = machine::unusable(cpus);
+            if !missing.is_empty() {
+                return Err(StageError::Profile {
+                    shard: ctx.shard.to_string(),
+                    attempts: 0,
+                    message: format!(
+                        "`cpus` names CPUs {missing:?}, which this process may not use (usable: {:?}); \
+                         change `cpus` in the manifest",
+                        machine::usable_cpus().unwrap_or_default()
+                    ),
+                });
+            }
+        }
         let network_ref = upstream_networks(ctx.upstream)?
             .into_iter()
             .find(|n| n.id == key.network)
