@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use snni_engine::network::Network;
 use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource};
+use snni_stages::profile::{cpu_limit, cpu_list, pin_current_thread, PinError};
 
 use super::network::{load_network, parse_shape};
 use super::{CommandError, CommandResult};
@@ -138,52 +139,26 @@ pub fn party(command: PartyCommand) -> CommandResult {
     }
 }
 
-/// Restricts the calling thread, and every thread it starts afterwards, to `cpus` (no-op
-/// when empty). Called before the party starts any thread, so the whole party runs there.
-#[cfg(target_os = "linux")]
+/// Pins the party to `cpus` (nothing when empty). Called before the party starts any
+/// thread, so that every thread it starts inherits the CPUs.
 fn pin_to(cpus: &[usize]) -> Result<(), CommandError> {
-    use nix::sched::{sched_setaffinity, CpuSet};
-    use nix::unistd::Pid;
-
-    if cpus.is_empty() {
-        return Ok(());
-    }
-    let list = || {
-        cpus.iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let mut set = CpuSet::new();
-    for &cpu in cpus {
-        set.set(cpu).map_err(|_| {
-            CommandError::new(
+    pin_current_thread(cpus).map_err(|error| {
+        let list = cpu_list(cpus);
+        match error {
+            PinError::OutOfRange { .. } => {
+                CommandError::new(exit_codes::USAGE, format!("--cpus {list}: {error}"))
+                    .help(format!("CPU numbers run from 0 to {}", cpu_limit() - 1))
+            }
+            PinError::Refused(_) => CommandError::new(
                 exit_codes::USAGE,
-                format!("--cpus {}: CPU {cpu} is out of range", list()),
+                format!("pin the party to CPUs {list}: {error}"),
             )
-            .help(format!("CPU numbers run from 0 to {}", CpuSet::count() - 1))
-        })?;
-    }
-    sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| {
-        CommandError::new(
-            exit_codes::USAGE,
-            format!("pin the party to CPUs {}: {e}", list()),
-        )
-        .help("name CPUs this machine has and may use (`nproc`, `taskset -p $$`)")
+            .help("name CPUs this machine has and may use (`nproc`, `taskset -p $$`)"),
+            PinError::Unsupported => {
+                CommandError::new(exit_codes::USAGE, format!("--cpus {list}: {error}"))
+            }
+        }
     })
-}
-
-/// Pinning needs Linux's `sched_setaffinity`; elsewhere `--cpus` is refused.
-#[cfg(not(target_os = "linux"))]
-fn pin_to(cpus: &[usize]) -> Result<(), CommandError> {
-    if cpus.is_empty() {
-        Ok(())
-    } else {
-        Err(CommandError::new(
-            exit_codes::USAGE,
-            "--cpus needs Linux (sched_setaffinity)",
-        ))
-    }
 }
 
 /// Watches stdin on a thread and exits the process when it closes (the parent died or
@@ -257,8 +232,7 @@ pub fn infer(args: InferArgs) -> CommandResult {
         engine.threads.to_string(),
     ];
     if !engine.cpus.is_empty() {
-        let list: Vec<String> = engine.cpus.iter().map(usize::to_string).collect();
-        common.extend(["--cpus".to_string(), list.join(",")]);
+        common.extend(["--cpus".to_string(), cpu_list(&engine.cpus)]);
     }
     let mut server_args = vec!["party".to_string(), "server".into()];
     server_args.extend(common.iter().cloned());
@@ -384,8 +358,7 @@ fn print_table(server: &[serde_json::Value], client: &[serde_json::Value]) {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use nix::sched::{sched_getaffinity, CpuSet};
-    use nix::unistd::Pid;
+    use snni_stages::profile::{cpu_limit, usable_cpus};
 
     use super::pin_to;
 
@@ -393,24 +366,18 @@ mod tests {
     /// test pins a thread of its own, not the test process).
     #[test]
     fn pinning_holds_for_the_thread_and_threads_it_starts() {
-        let allowed = sched_getaffinity(Pid::from_raw(0)).unwrap();
-        let first = (0..CpuSet::count())
-            .find(|&cpu| allowed.is_set(cpu).unwrap())
-            .unwrap();
-        let only_first = move |set: CpuSet| {
-            (0..CpuSet::count()).all(|cpu| set.is_set(cpu).unwrap() == (cpu == first))
-        };
+        let first = usable_cpus().unwrap()[0];
         std::thread::spawn(move || {
             pin_to(&[first]).unwrap();
-            assert!(only_first(sched_getaffinity(Pid::from_raw(0)).unwrap()));
-            let child = std::thread::spawn(|| sched_getaffinity(Pid::from_raw(0)).unwrap());
-            assert!(only_first(child.join().unwrap()));
+            assert_eq!(usable_cpus().unwrap(), vec![first]);
+            let child = std::thread::spawn(|| usable_cpus().unwrap());
+            assert_eq!(child.join().unwrap(), vec![first]);
         })
         .join()
         .unwrap();
         assert!(pin_to(&[]).is_ok());
-        let Err(error) = pin_to(&[CpuSet::count()]) else {
-            panic!("CPU {} accepted", CpuSet::count());
+        let Err(error) = pin_to(&[cpu_limit()]) else {
+            panic!("CPU {} accepted", cpu_limit());
         };
         assert!(error.message.contains("out of range"), "{}", error.message);
     }

@@ -46,6 +46,70 @@ pub fn usable_cpus() -> Option<Vec<usize>> {
     None
 }
 
+/// Why [`pin_current_thread`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PinError {
+    /// A CPU number beyond what an affinity mask can hold.
+    #[error("CPU {cpu} is out of range")]
+    OutOfRange {
+        /// The CPU asked for.
+        cpu: usize,
+    },
+    /// The OS refused the mask (e.g. none of its CPUs is online).
+    #[error("{0}")]
+    Refused(String),
+    /// Not on Linux.
+    #[error("pinning needs Linux (sched_setaffinity)")]
+    Unsupported,
+}
+
+/// CPU numbers an affinity mask can hold are below this.
+#[cfg(target_os = "linux")]
+pub fn cpu_limit() -> usize {
+    nix::sched::CpuSet::count()
+}
+
+/// CPU numbers an affinity mask can hold are below this (no masks off Linux).
+#[cfg(not(target_os = "linux"))]
+pub fn cpu_limit() -> usize {
+    0
+}
+
+/// Restricts the calling thread, and every thread it starts afterwards, to `cpus` (no-op
+/// when empty): call it before starting threads to pin a whole process.
+#[cfg(target_os = "linux")]
+pub fn pin_current_thread(cpus: &[usize]) -> Result<(), PinError> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu).map_err(|_| PinError::OutOfRange { cpu })?;
+    }
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| PinError::Refused(e.to_string()))
+}
+
+/// Pinning needs Linux's `sched_setaffinity`; elsewhere only "no CPUs" succeeds.
+#[cfg(not(target_os = "linux"))]
+pub fn pin_current_thread(cpus: &[usize]) -> Result<(), PinError> {
+    if cpus.is_empty() {
+        Ok(())
+    } else {
+        Err(PinError::Unsupported)
+    }
+}
+
+/// CPUs as the command line writes them: `0,2`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The CPUs of `wanted` this process may not use (empty when the OS does not say).
 pub fn unusable(wanted: &[usize]) -> Vec<usize> {
     let Some(usable) = usable_cpus() else {

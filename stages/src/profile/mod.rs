@@ -29,7 +29,7 @@ use snni_engine::network::Network;
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::{ParamIssue, StageError, UpstreamStage};
 
-pub use machine::Machine;
+pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
 pub use params::{Backend, NamedSetting, Networks, ProfileParams};
 use runner::{AttemptPlan, BackendUsed};
 

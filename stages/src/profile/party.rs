@@ -79,8 +79,7 @@ impl PartyCommand {
             "--exit-with-parent".into(),
         ];
         if let Some(cpus) = &self.cpus {
-            let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
-            args.extend(["--cpus".to_string(), list.join(",")]);
+            args.extend(["--cpus".to_string(), super::machine::cpu_list(cpus)]);
         }
         let (source, address) = match self.role {
             Role::Server => ("--weights", "--listen"),
