@@ -50,7 +50,7 @@ pub struct Context {
     pub threads: u64,
     /// CPUs both parties were pinned to (absent or null: placed by the OS).
     #[serde(default)]
-    pub cpus: Option<Vec<u64>>,
+    pub cpus: Option<Vec<usize>>,
     /// The machine.
     pub machine: Machine,
 }
@@ -122,12 +122,7 @@ impl Context {
 
     /// The CPUs the parties were pinned to, comma-separated (empty: not pinned).
     pub fn pinned_cpus(&self) -> String {
-        self.cpus
-            .iter()
-            .flatten()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        crate::profile::cpu_list(self.cpus.as_deref().unwrap_or_default())
     }
 }
 
