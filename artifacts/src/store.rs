@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! <store>/LOCK      the writer lock, holding "pid\ncommand line"
-//! <store>/db/       the sled database: blobs, table registry, records, failures, stage states
+//! <store>/db/       the sled database: blobs, table registry, records, failures, stage
+//!                   states, the executor journal
 //! <store>/tables/   Parquet files, named <table>-<first 16 hex of digest>.parquet
 //! ```
 //!
@@ -51,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) failures: sled::Tree,
     /// Stage name → JSON `StageState`.
     pub(crate) stages: sled::Tree,
+    /// Journal key → JSON value (an executor's notes; see `journal.rs`).
+    pub(crate) journal: sled::Tree,
     pub(crate) read_only: bool,
     _lock: StoreLock,
 }
@@ -121,6 +124,7 @@ impl Store {
             records: tree("records")?,
             failures: tree("failures")?,
             stages: tree("stages")?,
+            journal: tree("journal")?,
             db,
             dir,
             read_only,

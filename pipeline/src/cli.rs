@@ -30,6 +30,14 @@ const EXIT_CODES: &str =
 pub enum Command {
     /// Run a study: every stage that is not cached, in dependency order.
     Run(RunArgs),
+    /// Where each stage of a study stands: done, running, queued (with Slurm's reason),
+    /// failed, with job ids. Works while `snni run` holds the store.
+    Status(StatusArgs),
+    /// Cancel a study's cluster jobs (and stop its running coordinator).
+    Cancel(CancelArgs),
+    /// Internal: run one cluster task's shards (`snni run --executor slurm` submits it).
+    #[command(subcommand, hide = true)]
+    Shard(ShardCommand),
     /// Show what `run` would do and why, without running anything.
     Plan(PlanArgs),
     /// Validate manifests and print every error with its position.
@@ -238,6 +246,56 @@ pub struct RunArgs {
     /// Print one JSON event per line on stdout instead of progress.
     #[arg(long)]
     pub json: bool,
+    /// Where shards run: `local` (this machine) or `slurm` (job arrays; see the manifest's
+    /// `executor:` block). Overrides the manifest.
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorChoice>,
+}
+
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorChoice {
+    /// On this machine.
+    Local,
+    /// As Slurm job arrays.
+    Slurm,
+}
+
+/// `snni status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `snni cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+}
+
+/// `snni shard` (internal: what cluster tasks run).
+#[derive(Debug, Subcommand)]
+pub enum ShardCommand {
+    /// Run the shards of one cluster task from its spec file in the spool.
+    Run {
+        /// The task's spec (`<spool>/batches/<batch>/tasks/<index>.json`).
+        #[arg(long)]
+        spec: PathBuf,
+        /// The task's label (`job_index.rN`; default: from Slurm's environment).
+        #[arg(long)]
+        task: Option<String>,
+    },
 }
 
 /// `snni plan`.

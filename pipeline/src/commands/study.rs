@@ -6,10 +6,10 @@ use std::sync::Arc;
 use snni_artifacts::{OnLocked, Store};
 
 use super::{load_study, CommandError, CommandResult};
-use crate::cli::{CheckArgs, PlanArgs, RunArgs, SelectArgs};
-use crate::exec::{run_study, show_events, Display, RunOptions};
+use crate::cli::{CheckArgs, ExecutorChoice, PlanArgs, RunArgs, SelectArgs};
+use crate::exec::{run_study, show_events, Display, RunOptions, STATUS_FILE};
 use crate::exit_codes;
-use crate::manifest::{self, Study};
+use crate::manifest::{self, ExecutorConfig, SlurmConfig, Study};
 use crate::plan::{Plan, Selection, Status};
 
 fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError> {
@@ -50,11 +50,23 @@ pub fn run(args: RunArgs) -> CommandResult {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let executor = match (args.executor, &study.executor) {
+        (Some(ExecutorChoice::Local), _) => ExecutorConfig::Local,
+        (Some(ExecutorChoice::Slurm), ExecutorConfig::Slurm(config)) => {
+            ExecutorConfig::Slurm(config.clone())
+        }
+        (Some(ExecutorChoice::Slurm), ExecutorConfig::Local) => {
+            ExecutorConfig::Slurm(SlurmConfig::default())
+        }
+        (None, configured) => configured.clone(),
+    };
     let options = RunOptions {
         jobs,
         selection,
         keep_going: args.keep_going,
+        executor,
     };
+    let status_file = study.store.join(STATUS_FILE);
     let display = if args.json {
         Display::Json
     } else {
@@ -73,7 +85,7 @@ pub fn run(args: RunArgs) -> CommandResult {
         })?;
     let summary = runtime.block_on(async move {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let shower = tokio::spawn(show_events(receiver, display));
+        let shower = tokio::spawn(show_events(receiver, display, Some(status_file)));
         let run = run_study(Arc::new(study), store, options, sender);
         tokio::select! {
             summary = run => {
@@ -96,6 +108,7 @@ pub fn run(args: RunArgs) -> CommandResult {
             eprintln!("interrupted: finished shards are committed; `snni run` again resumes");
             Ok(exit_codes::INTERRUPTED)
         }
+        Some(summary) if summary.store_errors > 0 => Ok(exit_codes::STORE_ERROR),
         Some(summary) if summary.failed > 0 => Ok(exit_codes::STAGE_FAILED),
         Some(_) => Ok(exit_codes::SUCCESS),
     }

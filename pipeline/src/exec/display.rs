@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::events::Event;
+use super::status::StatusBoard;
 
 /// How events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +21,28 @@ pub enum Display {
     Json,
 }
 
-/// Consumes events until the sender is dropped.
-pub async fn show_events(mut events: UnboundedReceiver<Event>, display: Display) {
+/// Consumes events until the sender is dropped; with `status`, also keeps a
+/// [`StatusBoard`] published at that path (at most twice a second, and at the end).
+pub async fn show_events(
+    mut events: UnboundedReceiver<Event>,
+    display: Display,
+    status: Option<PathBuf>,
+) {
     let mut human = Human::new();
+    let mut board = StatusBoard::new();
+    let mut published = Instant::now() - Duration::from_secs(1);
     while let Some(event) = events.recv().await {
         log(&event);
+        if let Some(path) = &status {
+            board.apply(&event);
+            let last = matches!(event, Event::RunFinished(_));
+            if last || published.elapsed() >= Duration::from_millis(500) {
+                published = Instant::now();
+                if let Err(error) = board.publish(path) {
+                    tracing::debug!(%error, path = %path.display(), "could not publish the run status");
+                }
+            }
+        }
         match display {
             Display::Json => {
                 let mut out = std::io::stdout().lock();
@@ -86,7 +105,15 @@ impl Human {
                 study,
                 stages,
                 jobs,
-            } => self.line(&format!("study {study}: {stages} stages, {jobs} jobs")),
+                executor,
+            } => {
+                let on = if executor == "local" {
+                    format!("{jobs} jobs")
+                } else {
+                    format!("shards on {executor}, {jobs} local jobs")
+                };
+                self.line(&format!("study {study}: {stages} stages, {on}"))
+            }
             Event::StageCached { stage, fingerprint } => {
                 self.line(&format!("  cached  {stage} ({})", &fingerprint[..12]))
             }
@@ -153,7 +180,42 @@ impl Human {
                 self.line(&format!("  FAILED  {stage}: {error}"));
             }
             Event::StageSkipped { stage, reason } => {
+                if let Some(bar) = self.bars.remove(stage) {
+                    bar.abandon();
+                }
                 self.line(&format!("  skipped {stage}: {reason}"))
+            }
+            Event::ShardsSubmitted {
+                stage,
+                job,
+                tasks,
+                shards,
+            } => self.line(&format!(
+                "  submit  {stage}: job {job}, {tasks} tasks for {shards} shards"
+            )),
+            Event::ClusterProgress {
+                stage,
+                running,
+                pending,
+                retrying,
+                ..
+            } => {
+                let queued: usize = pending.values().sum();
+                let reasons = pending
+                    .iter()
+                    .map(|(reason, n)| format!("{n} {reason}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = format!(
+                    "{running} running, {queued} queued{}{}",
+                    if reasons.is_empty() { String::new() } else { format!(" ({reasons})") },
+                    if *retrying > 0 { format!(", {retrying} to resubmit") } else { String::new() }
+                );
+                if let Some(bar) = self.bars.get(stage) {
+                    bar.set_message(text);
+                } else {
+                    self.line(&format!("  {stage}: {text}"));
+                }
             }
             Event::RunFinished(summary) => self.line(&format!("{summary}")),
         }

@@ -28,6 +28,8 @@ pub enum Code {
     InvalidSetting,
     /// A stage or setting name has characters outside `[a-z0-9_-]`.
     InvalidName,
+    /// The `executor:` block is invalid.
+    InvalidExecutor,
 }
 
 impl Code {
@@ -44,6 +46,7 @@ impl Code {
             Code::InvalidParam => "E008",
             Code::InvalidSetting => "E009",
             Code::InvalidName => "E010",
+            Code::InvalidExecutor => "E011",
         }
     }
 }

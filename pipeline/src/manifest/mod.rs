@@ -3,6 +3,7 @@
 mod dag;
 mod decode;
 mod diagnostic;
+mod executor;
 mod raw;
 mod source;
 mod study;
@@ -12,6 +13,7 @@ mod validate;
 use std::path::Path;
 
 pub use diagnostic::{closest, Code, Diagnostic, ManifestErrors};
+pub use executor::{ExecutorConfig, SbatchOptions, ShapedOptions, SlurmConfig};
 pub use source::{SourceFile, Span};
 pub use study::{Setting, StageDecl, Study};
 pub use validate::{check, DEFAULT_STORE};
