@@ -30,17 +30,38 @@ pub async fn show_events(
 ) {
     let mut human = Human::new();
     let mut board = StatusBoard::new();
-    let mut published = Instant::now() - Duration::from_secs(1);
-    while let Some(event) = events.recv().await {
+    // The board is published at most twice a second, and the last change is never left
+    // unpublished: while something is unpublished, waiting for the next event times out.
+    let every = Duration::from_millis(500);
+    let mut published = Instant::now() - every;
+    let mut dirty = false;
+    loop {
+        let next = if dirty {
+            match tokio::time::timeout(every.saturating_sub(published.elapsed()), events.recv())
+                .await
+            {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(path) = &status {
+                        publish(&mut board, path);
+                    }
+                    published = Instant::now();
+                    dirty = false;
+                    continue;
+                }
+            }
+        } else {
+            events.recv().await
+        };
+        let Some(event) = next else { break };
         log(&event);
         if let Some(path) = &status {
             board.apply(&event);
-            let last = matches!(event, Event::RunFinished(_));
-            if last || published.elapsed() >= Duration::from_millis(500) {
+            dirty = true;
+            if matches!(event, Event::RunFinished(_)) || published.elapsed() >= every {
+                publish(&mut board, path);
                 published = Instant::now();
-                if let Err(error) = board.publish(path) {
-                    tracing::debug!(%error, path = %path.display(), "could not publish the run status");
-                }
+                dirty = false;
             }
         }
         match display {
@@ -52,6 +73,12 @@ pub async fn show_events(
             }
             Display::Human => human.show(&event),
         }
+    }
+}
+
+fn publish(board: &mut StatusBoard, path: &std::path::Path) {
+    if let Err(error) = board.publish(path) {
+        tracing::debug!(%error, path = %path.display(), "could not publish the run status");
     }
 }
 

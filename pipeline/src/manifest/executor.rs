@@ -164,9 +164,11 @@ impl Default for SlurmConfig {
 }
 
 impl SlurmConfig {
-    /// The spool folder for a study whose store is `store`.
+    /// The spool folder (absolute: it is written into task specs other machines read)
+    /// for a study whose store is `store`.
     pub fn spool_dir(&self, store: &Path) -> PathBuf {
-        self.spool.clone().unwrap_or_else(|| store.join("spool"))
+        let dir = self.spool.clone().unwrap_or_else(|| store.join("spool"));
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 }
 

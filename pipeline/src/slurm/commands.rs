@@ -119,7 +119,11 @@ pub fn parse_squeue(stdout: &str) -> HashMap<TaskId, TaskState> {
         let state = match state {
             "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESV_DEL_HOLD"
             | "SUSPENDED" | "CONFIGURING" | "RESIZING" => {
-                TaskState::Pending(reason.unwrap_or("None").trim().to_string())
+                // Slurm says `None` before the scheduler has looked at a task.
+                match reason.map(str::trim) {
+                    None | Some("None") | Some("") => TaskState::Pending("Queued".to_string()),
+                    Some(reason) => TaskState::Pending(reason.to_string()),
+                }
             }
             "RUNNING" | "COMPLETING" | "STAGE_OUT" | "SIGNALING" => TaskState::Running,
             other => TaskState::Ended(other.to_string()),

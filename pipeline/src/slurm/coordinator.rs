@@ -60,6 +60,7 @@ pub fn job_name(study: &str, store: &std::path::Path) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .take(32)
         .collect();
+    let store = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
     let hash = Digest::of(store.display().to_string().as_bytes()).to_hex();
     format!("snni-{clean}-{}", &hash[..8])
 }

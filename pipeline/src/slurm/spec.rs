@@ -54,6 +54,10 @@ pub struct ExeIdentity {
     pub path: PathBuf,
     /// The blake3 digest of the file.
     pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, in nanoseconds since the Unix epoch.
+    pub modified_ns: u128,
 }
 
 /// One array task: which shards of which stage to run.

@@ -18,7 +18,7 @@ use snni_stages::cancel::{self, CancelReason};
 use snni_stages::{OutputData, ShardContext, StageKind, UpstreamStage};
 use tokio::task::JoinSet;
 
-use super::exe::exe_identity;
+use super::exe::is_same_build;
 use super::spec::{
     unix_ms, FailedMarker, FinishedMarker, ResultManifest, ResultOutput, RunInfo, StageContext,
     StartedMarker, TaskShard, TaskSpec, SPOOL_FORMAT,
@@ -156,8 +156,9 @@ impl Worker {
 
     /// Checks the binary and loads the stage context.
     fn prepare(&self) -> Result<(StageContext, &'static dyn StageKind), String> {
-        let own = exe_identity().map_err(|e| format!("cannot identify this snni binary: {e}"))?;
-        if own.digest != self.spec.exe.digest {
+        let (same, own) = is_same_build(&self.spec.exe)
+            .map_err(|e| format!("cannot identify this snni binary: {e}"))?;
+        if !same {
             return Err(format!(
                 "this node's snni ({} at {}) is not the build the coordinator runs ({} at {}); \
                  install the same build on every node (a shared filesystem), or run the study from this build",

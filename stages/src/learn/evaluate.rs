@@ -91,6 +91,12 @@ struct Predictions {
 }
 
 impl StageKind for EvaluateKind {
+    fn runs_on_coordinator(&self) -> bool {
+        // One shard reading the whole upstream stage: copying it to a node costs more than
+        // the work.
+        true
+    }
+
     fn name(&self) -> &'static str {
         "evaluate"
     }

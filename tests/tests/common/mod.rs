@@ -158,6 +158,20 @@ impl Running {
         true
     }
 
+    /// Reads events until one contains `needle` and returns it parsed; `None` at EOF.
+    pub fn next_event(&mut self, needle: &str) -> Option<serde_json::Value> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                return None;
+            }
+            if line.contains(needle) {
+                return serde_json::from_str(&line).ok();
+            }
+        }
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -104,7 +104,8 @@ fn a_vanished_task_is_lost_and_rerun() {
     let Some(cluster) = cluster() else { return };
     let study = Study::new(&cluster, &slow_profiles(1, 10), "");
     let mut run = Running::spawn(study.snni(&["run", study.manifest(), "--json"]));
-    assert!(run.skip_events("shards_submitted", 1));
+    let submitted = run.next_event("shards_submitted").expect("a submission");
+    let first = submitted["job"].as_str().unwrap().to_string();
     let killed = wait_until(Duration::from_secs(120), || {
         std::process::Command::new("pkill")
             .args(["-9", "-f", "shard run --spec"])
@@ -112,15 +113,10 @@ fn a_vanished_task_is_lost_and_rerun() {
             .is_ok_and(|s| s.success())
     });
     assert!(killed, "never found the worker to kill");
-    let first = cluster.tasks().first().map(|(id, _)| id.clone()).unwrap_or_default();
     assert!(run.child.wait().unwrap().success(), "the run did not complete");
     let jobs = jobs_of(&study, "profile");
     assert_eq!(jobs.len(), 1);
-    assert_ne!(
-        Some(jobs[0].1.as_str()),
-        first.split('_').next(),
-        "the shard's record must come from the resubmission"
-    );
+    assert_ne!(jobs[0].1, first, "the shard's record must come from the resubmission");
 }
 
 /// Test 6: a time limit too short — the warning signal writes `failed/`, nothing partial
@@ -130,7 +126,7 @@ fn a_time_limit_fails_the_shard_naming_it() {
     let Some(cluster) = cluster() else { return };
     let study = Study::new(
         &cluster,
-        &slow_profiles(1, 200),
+        &slow_profiles(1, 100),
         "  resubmits: 0\n  sbatch: {time: \"1\"}\n",
     );
     let run = study.run_study(&[]).expect_code(1);
@@ -150,7 +146,8 @@ fn damaged_results_are_rejected_and_rerun() {
     let Some(cluster) = cluster() else { return };
     let study = Study::new(&cluster, &synth(3), "  extra: [\"--hold\"]\n");
     let mut run = Running::spawn(study.snni(&["run", study.manifest(), "--json"]));
-    assert!(run.skip_events("shards_submitted", 1));
+    let submitted = run.next_event("shards_submitted").expect("a submission");
+    let job = submitted["job"].as_str().unwrap().to_string();
     let shards = spooled_shards(&study.spool());
     assert_eq!(shards.len(), 3);
     // Two forged results: one with a truncated file, one whose bytes do not match.
@@ -176,7 +173,6 @@ fn damaged_results_are_rejected_and_rerun() {
         wait_until(Duration::from_secs(30), || files_in(&study.spool().join("rejected")).len() == 2),
         "the forged results were not rejected"
     );
-    let job = cluster.tasks()[0].0.split('_').next().unwrap().to_string();
     cluster.run("scontrol", &["release", &job]);
     assert!(run.child.wait().unwrap().success(), "the run did not complete");
     // The outputs equal a local run's.
@@ -198,8 +194,8 @@ fn a_requeued_task_gives_one_result() {
         "  max_concurrent: 1\n  extra: [\"--requeue\"]\n",
     );
     let mut run = Running::spawn(study.snni(&["run", study.manifest(), "--json"]));
-    assert!(run.skip_events("shards_submitted", 1));
-    let job = cluster.tasks()[0].0.split('_').next().unwrap().to_string();
+    let submitted = run.next_event("shards_submitted").expect("a submission");
+    let job = submitted["job"].as_str().unwrap().to_string();
     // Hold the second task so the coordinator keeps waiting while the first is requeued.
     let _ = cluster.command("scontrol", &["hold", &format!("{job}_1")]).output();
     assert!(

@@ -2,10 +2,11 @@
 //! what must never be shared (the store, a shaped shard's CPUs).
 
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
-use crate::cluster::cluster;
+use crate::cluster::{cluster, wait_until};
 use crate::common::{repo_root, Running};
-use crate::study::{events, profile, synth, Study};
+use crate::study::{events, profile, shard_records, synth, Study};
 
 /// Test 1: the smoke manifest through Slurm — the same stage and shard fingerprints as a
 /// local run, identical outputs of the deterministic stages, then `snni plan` says cached.
@@ -30,14 +31,14 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
     // Fan-out stages ran on the cluster, reductions on the coordinator.
     let store = on_cluster.store();
     for stage in ["synth", "reference", "profile", "search"] {
-        let shards = on_cluster.shard_records(stage);
+        let shards = shard_records(&store, stage);
         assert!(!shards.is_empty(), "{stage} has no shards");
         for record in &shards {
             assert_eq!(record.meta["executor"], "slurm", "{stage}: {:?}", record.meta);
         }
     }
     for stage in ["dataset", "split"] {
-        for record in on_cluster.shard_records(stage) {
+        for record in shard_records(&store, stage) {
             assert_ne!(record.meta["executor"], "slurm", "{stage} must run on the coordinator");
         }
     }
@@ -72,8 +73,7 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
         profile["fingerprint"].as_str().unwrap(),
         store.stage_state("profile").unwrap().unwrap().fingerprint.to_hex()
     );
-    let cluster_keys: Vec<String> = on_cluster
-        .shard_records("profile")
+    let cluster_keys: Vec<String> = shard_records(&store, "profile")
         .into_iter()
         .map(|r| r.shard.unwrap())
         .collect();
@@ -135,8 +135,13 @@ fn one_coordinator_per_store_and_shaped_shards_on_disjoint_cpus() {
     assert!(first.skip_events("shards_submitted", 1), "nothing was submitted");
     let second = study.run(&["run", study.manifest()]).expect_code(4);
     assert!(second.stderr.contains("pid"), "{}", second.stderr);
-    let status = study.run(&["status", study.manifest()]).expect_code(0);
-    assert!(status.stdout.contains("JobHeld"), "{}", status.stdout);
+    // `status` reads what the run publishes (within a second) while it holds the store.
+    let mut status = String::new();
+    let shown = wait_until(Duration::from_secs(30), || {
+        status = study.run(&["status", study.manifest()]).expect_code(0).stdout;
+        status.contains("JobHeld")
+    });
+    assert!(shown, "status never showed the held tasks:\n{status}");
     first.kill();
     study.run(&["cancel", study.manifest()]).expect_code(0);
 

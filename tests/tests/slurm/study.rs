@@ -37,12 +37,32 @@ pub fn profile(params: &str) -> String {
 }
 
 impl<'a> Study<'a> {
-    /// A study of `stages` whose executor block has the test defaults plus `executor`
-    /// (lines indented by two).
+    /// A study of `stages` whose executor block has the test defaults, changed or extended
+    /// by `executor` (`key: value` lines indented by two).
     pub fn new(cluster: &'a Cluster, stages: &str, executor: &str) -> Study<'a> {
         let scratch = Scratch::new();
+        let mut block: Vec<(String, String)> = [
+            ("kind", "slurm"),
+            ("spool", "spool"),
+            ("poll", "300ms"),
+            ("lost_after", "4s"),
+            ("resubmits", "1"),
+            ("bundle_minutes", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for line in executor.lines().filter(|l| !l.trim().is_empty()) {
+            let (key, value) = line.trim().split_once(':').expect("a `key: value` line");
+            let value = value.trim().to_string();
+            match block.iter_mut().find(|(k, _)| k == key) {
+                Some(entry) => entry.1 = value,
+                None => block.push((key.to_string(), value)),
+            }
+        }
+        let block: String = block.iter().map(|(k, v)| format!("  {k}: {v}\n")).collect();
         let text = format!(
-            "name: slurmy\nseed: 5\nstore: store\nsettings:\n  local: {{}}\nexecutor:\n  kind: slurm\n  spool: spool\n  poll: 300ms\n  lost_after: 4s\n  resubmits: 1\n  bundle_minutes: 0\n{executor}stages:\n{stages}"
+            "name: slurmy\nseed: 5\nstore: store\nsettings:\n  local: {{}}\nexecutor:\n{block}stages:\n{stages}"
         );
         let manifest = scratch.write("study.yaml", &text);
         Study {
@@ -108,22 +128,27 @@ impl<'a> Study<'a> {
         Store::open(&self.path("store"), OnLocked::Fail).expect("open the study's store")
     }
 
-    /// Every shard record of `stage`, by shard key.
+    /// Every shard record of `stage`, by shard key (opens the store: call it when no run
+    /// and no other handle holds it).
     pub fn shard_records(&self, stage: &str) -> Vec<Record> {
-        let mut records: Vec<Record> = self
-            .store()
-            .records()
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.stage == stage && r.shard.is_some())
-            .collect();
-        records.sort_by(|a, b| a.shard.cmp(&b.shard));
-        records
+        shard_records(&self.store(), stage)
     }
 }
 
+/// Every shard record of `stage` in `store`, by shard key.
+pub fn shard_records(store: &Store, stage: &str) -> Vec<Record> {
+    let mut records: Vec<Record> = store
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.stage == stage && r.shard.is_some())
+        .collect();
+    records.sort_by(|a, b| a.shard.cmp(&b.shard));
+    records
+}
+
 /// Events of `kind` (for `stage`, when given).
-pub fn events<'e>(run: &'e Run, kind: &str, stage: Option<&str>) -> Vec<serde_json::Value> {
+pub fn events(run: &Run, kind: &str, stage: Option<&str>) -> Vec<serde_json::Value> {
     run.events()
         .into_iter()
         .filter(|e| e["event"] == kind && stage.is_none_or(|s| e["stage"] == s))
