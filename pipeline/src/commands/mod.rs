@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod network;
+mod onnx;
 mod party;
 mod predict;
 mod report;
