@@ -5,6 +5,7 @@ mod network;
 mod onnx;
 mod party;
 mod predict;
+mod progress;
 mod report;
 mod study;
 mod tables;

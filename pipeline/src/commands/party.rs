@@ -263,6 +263,10 @@ pub fn infer(args: InferArgs) -> CommandResult {
             )
         })
     };
+    let activity = super::progress::Activity::start(format!(
+        "secure inference of {}: server and client running",
+        engine.network
+    ));
     let server = spawn(&server_args)?;
     let client = spawn(&client_args)?;
     let client_out = client
@@ -273,6 +277,7 @@ pub fn infer(args: InferArgs) -> CommandResult {
         .wait()
         .map_err(|e| engine_failure("server", &e))?
         .clone();
+    drop(activity);
     if !server_out.status.success() || !client_out.status.success() {
         return Err(CommandError::new(
             exit_codes::STAGE_FAILED,
