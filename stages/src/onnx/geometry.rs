@@ -50,7 +50,7 @@ pub(crate) fn window(
                 .iter()
                 .map(|&(n, k)| ((n.div_ceil(stride) - 1) * stride + k).saturating_sub(n))
                 .collect();
-            if totals[0] % 2 != 0 || totals[0] != totals[1] {
+            if !totals[0].is_multiple_of(2) || totals[0] != totals[1] {
                 return Err(format!(
                     "auto_pad {auto_pad} pads {} and {} pixels along height and width, which \
                      cannot be split equally over the sides",
