@@ -11,6 +11,7 @@ mod dataset;
 mod error;
 mod kind;
 mod learn;
+pub mod onnx;
 mod params;
 pub mod predict;
 pub mod profile;

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use snni_artifacts::{Digest, OnLocked, Output, Store};
 
+use super::progress::Activity;
 use super::{load_study, open_existing, store_dir, CommandError, CommandResult};
 use crate::cli::{ArtifactsCommand, GcArgs, StoreArgs};
 use crate::exit_codes;
@@ -46,7 +47,9 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
                     format!("resolve {}: {e}", output.display()),
                 )
             })?;
+            let activity = Activity::start(format!("exporting to {}", output.display()));
             let summary = opened.export(&output, only.as_ref())?;
+            drop(activity);
             println!(
                 "exported {} records, {} blobs, {} tables ({}) to {}",
                 summary.records,
@@ -63,7 +66,9 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
         ArtifactsCommand::Import { store, archive } => {
             let dir = store_dir(&store);
             let opened = Store::open(&dir, OnLocked::Fail)?;
+            let activity = Activity::start(format!("importing {}", archive.display()));
             let summary = opened.import(&archive)?;
+            drop(activity);
             println!(
                 "imported {} records ({} already present), {} blobs, {} tables ({}) into {}",
                 summary.records_added,
@@ -220,12 +225,14 @@ pub fn gc(args: GcArgs) -> CommandResult {
         );
     }
     let store = open_existing(&studies[0].store)?;
+    let activity = Activity::start("planning what the manifests reference");
     let mut keep = BTreeSet::new();
     for study in &studies {
         keep.extend(referenced_fingerprints(study, &store)?);
     }
     if args.dry_run {
         let records = store.records()?;
+        drop(activity);
         let dropped: Vec<_> = records
             .iter()
             .filter(|r| !keep.contains(&r.fingerprint))
@@ -240,7 +247,9 @@ pub fn gc(args: GcArgs) -> CommandResult {
         }
         return Ok(exit_codes::SUCCESS);
     }
+    activity.set("deleting what nothing references");
     let summary = store.gc(&keep)?;
+    drop(activity);
     println!(
         "removed {} records, {} failures, {} blobs, {} tables; freed {}",
         summary.records_removed,

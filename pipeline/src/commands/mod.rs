@@ -3,8 +3,10 @@
 mod artifacts;
 mod cluster;
 mod network;
+mod onnx;
 mod party;
 mod predict;
+mod progress;
 mod report;
 mod study;
 mod tables;

@@ -6,7 +6,7 @@ use snni_engine::network::{Network, Shape};
 use snni_engine::zoo;
 
 use super::{CommandError, CommandResult};
-use crate::cli::NetworkArgs;
+use crate::cli::{NetworkArgs, NetworkCommand, DEFAULT_INPUT};
 use crate::exec::error_chain;
 use crate::exit_codes;
 
@@ -25,18 +25,25 @@ pub fn parse_shape(text: &str) -> Result<Shape, CommandError> {
     }
 }
 
-/// Loads a network from a file, or builds a reference network by name.
-pub fn load_network(spec: &str, input: Shape) -> Result<Network, CommandError> {
-    if let Some(network) = zoo::by_name(spec, input) {
+/// Loads a network from a file (YAML, JSON, or ONNX by its `.onnx` extension), or builds a
+/// reference network by name; `input` (HxWxC) sizes reference networks and ONNX models of
+/// symbolic size, and is checked against an ONNX model's fixed size unless it is the default.
+pub fn load_network(spec: &str, input: &str) -> Result<Network, CommandError> {
+    let shape = parse_shape(input)?;
+    if let Some(network) = zoo::by_name(spec, shape) {
         return Ok(network);
     }
     let path = Path::new(spec);
+    if snni_stages::onnx::is_onnx_path(path) {
+        let given = (input != DEFAULT_INPUT).then_some(shape);
+        return super::onnx::load(path, given, Some(shape));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         CommandError::new(
             exit_codes::INVALID_INPUT,
             format!("read network {spec}: {e}"),
         )
-        .help("give a YAML/JSON network file or one of: squeezenet, resnet50, densenet121")
+        .help("give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121")
     })?;
     let parsed = if path.extension().is_some_and(|e| e == "json") {
         Network::from_json_str(&text)
@@ -53,11 +60,19 @@ pub fn load_network(spec: &str, input: Shape) -> Result<Network, CommandError> {
 
 /// `snni network`.
 pub fn show(args: NetworkArgs) -> CommandResult {
-    let network = load_network(&args.network, parse_shape(&args.input)?)?;
+    let spec = match (args.command, args.network) {
+        (Some(NetworkCommand::Import(import)), _) => return super::onnx::import(import),
+        (None, Some(spec)) => spec,
+        (None, None) => {
+            return Err(CommandError::new(exit_codes::USAGE, "no network given")
+                .help("snni network FILE|NAME, or snni network import MODEL.onnx"))
+        }
+    };
+    let network = load_network(&spec, &args.input)?;
     let shapes = network.validate().map_err(|e| {
         CommandError::new(
             exit_codes::INVALID_INPUT,
-            format!("{}: {}", args.network, error_chain(&e)),
+            format!("{spec}: {}", error_chain(&e)),
         )
     })?;
     match args.format.as_str() {

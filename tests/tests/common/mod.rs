@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
+pub mod tools;
+
 /// The `snni` binary cargo built beside this test binary.
 pub fn snni_bin() -> PathBuf {
     let mut dir = std::env::current_exe().expect("test binary path");
