@@ -194,7 +194,10 @@ mod tests {
         objects.put(b"network: tiny").unwrap();
         assert_eq!(objects.get(&digest).unwrap(), b"network: tiny");
         let missing = objects.get(&Digest::of(b"never")).unwrap_err();
-        assert!(matches!(missing, StoreError::MissingBlob { .. }), "{missing:?}");
+        assert!(
+            matches!(missing, StoreError::MissingBlob { .. }),
+            "{missing:?}"
+        );
     }
 
     #[test]
@@ -211,7 +214,12 @@ mod tests {
         assert_eq!(back.height(), 2);
         // And a store adopts the file under the same reference.
         let adopted = store
-            .put_table_file("t", &objects.path(&written.digest), &written.digest, written.rows)
+            .put_table_file(
+                "t",
+                &objects.path(&written.digest),
+                &written.digest,
+                written.rows,
+            )
             .unwrap();
         assert_eq!(adopted, in_store);
     }

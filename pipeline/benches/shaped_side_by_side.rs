@@ -18,7 +18,10 @@ use polars::prelude::DataFrame;
 use snni_artifacts::{OnLocked, Output, Store};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn manifest(networks: usize, runs: usize) -> String {
@@ -28,7 +31,10 @@ fn manifest(networks: usize, runs: usize) -> String {
 }
 
 /// Per (network, party, layer): wall times over runs; per (network, party): totals.
-type Times = (BTreeMap<(String, String, u64), Vec<f64>>, BTreeMap<(String, String), Vec<f64>>);
+type Times = (
+    BTreeMap<(String, String, u64), Vec<f64>>,
+    BTreeMap<(String, String), Vec<f64>>,
+);
 
 fn run_study(jobs: usize, networks: usize, runs: usize) -> (Times, f64) {
     let dir = tempfile::tempdir().unwrap();
@@ -58,22 +64,55 @@ fn read_times(store: &Path) -> Times {
     let store = Store::open(store, OnLocked::Fail).unwrap();
     let layers = table(&store, "tables/layers");
     let strs = |df: &DataFrame, c: &str| -> Vec<String> {
-        df.column(c).unwrap().str().unwrap().iter().map(|v| v.unwrap_or_default().to_string()).collect()
+        df.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect()
     };
     let floats = |df: &DataFrame, c: &str| -> Vec<f64> {
-        df.column(c).unwrap().f64().unwrap().iter().map(|v| v.unwrap_or(f64::NAN)).collect()
+        df.column(c)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
     };
-    let (network, party, wall) = (strs(&layers, "network"), strs(&layers, "party"), floats(&layers, "wall_s"));
-    let layer: Vec<u64> = layers.column("layer").unwrap().u64().unwrap().iter().map(|v| v.unwrap_or(0)).collect();
+    let (network, party, wall) = (
+        strs(&layers, "network"),
+        strs(&layers, "party"),
+        floats(&layers, "wall_s"),
+    );
+    let layer: Vec<u64> = layers
+        .column("layer")
+        .unwrap()
+        .u64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
     let mut per_layer: BTreeMap<(String, String, u64), Vec<f64>> = BTreeMap::new();
     for i in 0..layers.height() {
-        per_layer.entry((network[i].clone(), party[i].clone(), layer[i])).or_default().push(wall[i]);
+        per_layer
+            .entry((network[i].clone(), party[i].clone(), layer[i]))
+            .or_default()
+            .push(wall[i]);
     }
     let totals_df = table(&store, "tables/networks");
-    let (network, party, total) = (strs(&totals_df, "network"), strs(&totals_df, "party"), floats(&totals_df, "total_s"));
+    let (network, party, total) = (
+        strs(&totals_df, "network"),
+        strs(&totals_df, "party"),
+        floats(&totals_df, "total_s"),
+    );
     let mut totals: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for i in 0..totals_df.height() {
-        totals.entry((network[i].clone(), party[i].clone())).or_default().push(total[i]);
+        totals
+            .entry((network[i].clone(), party[i].clone()))
+            .or_default()
+            .push(total[i]);
     }
     (per_layer, totals)
 }
@@ -92,7 +131,11 @@ fn merge(into: &mut Times, from: Times) {
 }
 
 fn main() {
-    let (networks, runs, rounds) = (env("SNNI_SBS_NETWORKS", 4), env("SNNI_SBS_RUNS", 3), env("SNNI_SBS_ROUNDS", 2));
+    let (networks, runs, rounds) = (
+        env("SNNI_SBS_NETWORKS", 4),
+        env("SNNI_SBS_RUNS", 3),
+        env("SNNI_SBS_ROUNDS", 2),
+    );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("{networks} networks x {runs} runs over WAN (relay, shaped_cpus: 1), {rounds} rounds; load at start: {}", load.trim());
     let mut alone: Times = Default::default();
@@ -123,6 +166,13 @@ fn main() {
         ratios.len(), (sum_b / sum_a - 1.0) * 100.0, pct(0.5), pct(0.1), pct(0.9));
     for (key, a) in &alone.1 {
         let Some(b) = side.1.get(key) else { continue };
-        println!("total {:<12} {:<6} alone {:>7.3} s  side by side {:>7.3} s  {:+.2} %", key.0, key.1, mean(a), mean(b), (mean(b) / mean(a) - 1.0) * 100.0);
+        println!(
+            "total {:<12} {:<6} alone {:>7.3} s  side by side {:>7.3} s  {:+.2} %",
+            key.0,
+            key.1,
+            mean(a),
+            mean(b),
+            (mean(b) / mean(a) - 1.0) * 100.0
+        );
     }
 }

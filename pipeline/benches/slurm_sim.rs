@@ -60,7 +60,13 @@ fn stand_in(body: fn(&[String]) -> i32) -> i32 {
         .append(true)
         .open(state().join("stand-in-cpu.log"))
         .unwrap();
-    writeln!(log, "{} {}", std::env::args().next().unwrap_or_default(), cpu(usage.user_time()) + cpu(usage.system_time())).unwrap();
+    writeln!(
+        log,
+        "{} {}",
+        std::env::args().next().unwrap_or_default(),
+        cpu(usage.user_time()) + cpu(usage.system_time())
+    )
+    .unwrap();
     code
 }
 
@@ -88,7 +94,10 @@ fn save(job: &Job) {
 }
 
 fn sbatch(args: &[String]) -> i32 {
-    let array = args.iter().find_map(|a| a.strip_prefix("--array=")).expect("--array");
+    let array = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--array="))
+        .expect("--array");
     let last: usize = array.split(['-', '%']).nth(1).unwrap().parse().unwrap();
     let script = std::fs::read_to_string(args.last().unwrap()).unwrap();
     let spec = script.split("--spec '").nth(1).unwrap();
@@ -106,7 +115,10 @@ fn sbatch(args: &[String]) -> i32 {
 
 fn squeue(_args: &[String]) -> i32 {
     let calls = state().join("squeue-calls");
-    let n: u64 = std::fs::read_to_string(&calls).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let n: u64 = std::fs::read_to_string(&calls)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     std::fs::write(&calls, (n + 1).to_string()).unwrap();
     let mut free = NODES;
     let mut out = String::new();
@@ -118,7 +130,11 @@ fn squeue(_args: &[String]) -> i32 {
         }
         save(&job);
         for index in job.finished..job.tasks {
-            let state = if index - job.finished < NODES { "RUNNING|None" } else { "PENDING|Priority" };
+            let state = if index - job.finished < NODES {
+                "RUNNING|None"
+            } else {
+                "PENDING|Priority"
+            };
             out.push_str(&format!("{}_{index}|{state}\n", job.id));
         }
     }
@@ -137,7 +153,10 @@ fn finish(job: &Job, index: usize) {
     let stage = context["stage"].as_str().unwrap().to_string();
     for shard in &spec.shards {
         let task = format!("{}_{index}.r0", job.id);
-        let work = spec.spool.join("work").join(format!("{}.{task}", shard.fingerprint.to_hex()));
+        let work = spec
+            .spool
+            .join("work")
+            .join(format!("{}.{task}", shard.fingerprint.to_hex()));
         std::fs::create_dir_all(work.join("objects")).unwrap();
         let bytes = format!("simulated output of {}\n", shard.shard).into_bytes();
         let digest = Digest::of(&bytes);
@@ -161,13 +180,26 @@ fn finish(job: &Job, index: usize) {
                 ..RunInfo::default()
             },
         };
-        std::fs::write(work.join("MANIFEST.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
-        std::fs::rename(&work, spec.spool.join("done").join(format!("{}.{task}", shard.fingerprint.to_hex()))).unwrap();
+        std::fs::write(
+            work.join("MANIFEST.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        std::fs::rename(
+            &work,
+            spec.spool
+                .join("done")
+                .join(format!("{}.{task}", shard.fingerprint.to_hex())),
+        )
+        .unwrap();
     }
 }
 
 fn bench() {
-    let shards: usize = std::env::var("SNNI_SIM_SHARDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let shards: usize = std::env::var("SNNI_SIM_SHARDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
     let sim = dir.path().join("sim");
     let bin = dir.path().join("bin");
@@ -181,7 +213,11 @@ fn bench() {
         "name: sim\nseed: 1\nstore: store\nexecutor:\n  kind: slurm\n  spool: spool\n  poll: {POLL}\n  lost_after: 60s\n  bundle_minutes: 0\n  max_concurrent: {NODES}\nstages:\n  synth:\n    kind: synthesize\n    params:\n      count: {shards}\n      input: {{h: 8, w: 8, c: 3}}\n"
     );
     std::fs::write(dir.path().join("sim.yaml"), manifest).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_snni"))
         .args(["run", "sim.yaml"])
@@ -211,7 +247,8 @@ fn bench() {
     };
     let wall = started.elapsed();
     assert!(status.success(), "snni run failed");
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
     let cpu = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
     let children_cpu = cpu(usage.user_time()) + cpu(usage.system_time());
     let stand_ins: f64 = std::fs::read_to_string(sim.join("stand-in-cpu.log"))
@@ -219,12 +256,19 @@ fn bench() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .sum();
-    let calls: u64 = std::fs::read_to_string(sim.join("squeue-calls")).unwrap().trim().parse().unwrap();
+    let calls: u64 = std::fs::read_to_string(sim.join("squeue-calls"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let arrays = std::fs::read_dir(sim.join("jobs")).unwrap().count();
     println!("simulated cluster: {NODES} nodes, poll {POLL}, {shards} shards in {arrays} arrays");
     println!("wall                    {:>8.1} s", wall.as_secs_f64());
     println!("coordinator CPU         {:>8.1} s (all children {children_cpu:.1} s, stand-ins {stand_ins:.1} s)", children_cpu - stand_ins);
-    println!("coordinator peak memory {:>8.1} MB (VmHWM)", peak_kb as f64 / 1024.0);
+    println!(
+        "coordinator peak memory {:>8.1} MB (VmHWM)",
+        peak_kb as f64 / 1024.0
+    );
     println!(
         "squeue calls            {calls:>8} ({:.2} per {POLL} of wall; tasks per call ≤ {NODES})",
         calls as f64 / (wall.as_secs_f64() / 0.2)

@@ -26,7 +26,10 @@ pub fn status(args: StatusArgs) -> CommandResult {
     if !study.store.join(snni_artifacts::DB_DIR).is_dir() {
         return Err(CommandError::new(
             exit_codes::MISSING_INPUT,
-            format!("no store at {}: the study has not run", study.store.display()),
+            format!(
+                "no store at {}: the study has not run",
+                study.store.display()
+            ),
         )
         .help(format!("`snni run {}` starts it", args.manifest.display())));
     }
@@ -48,7 +51,10 @@ pub fn status(args: StatusArgs) -> CommandResult {
         Err(error) => return Err(error.into()),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&board).expect("status serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&board).expect("status serializes")
+        );
         return Ok(exit_codes::SUCCESS);
     }
     match live {
@@ -182,9 +188,11 @@ fn cluster_queue(study: &Study) -> Option<BTreeMap<crate::slurm::spec::TaskId, T
     .unchecked()
     .run()
     .ok()?;
-    out.status
-        .success()
-        .then(|| parse_squeue(&String::from_utf8_lossy(&out.stdout)).into_iter().collect())
+    out.status.success().then(|| {
+        parse_squeue(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .collect()
+    })
 }
 
 /// `snni cancel`.
@@ -236,9 +244,8 @@ fn interrupt(pid: u32) -> Result<(), CommandError> {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
-    let pid_t = i32::try_from(pid).map_err(|_| {
-        CommandError::new(exit_codes::STORE_ERROR, format!("odd process id {pid}"))
-    })?;
+    let pid_t = i32::try_from(pid)
+        .map_err(|_| CommandError::new(exit_codes::STORE_ERROR, format!("odd process id {pid}")))?;
     kill(Pid::from_raw(pid_t), Signal::SIGINT).map_err(|e| {
         CommandError::new(
             exit_codes::STORE_LOCKED,

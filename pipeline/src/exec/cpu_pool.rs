@@ -225,27 +225,41 @@ mod tests {
         let b = now(pool.acquire(Reservation::Pinned(2))).unwrap().unwrap();
         let (ca, cb) = (a.cpus().unwrap().to_vec(), b.cpus().unwrap().to_vec());
         assert!(ca.iter().all(|cpu| !cb.contains(cpu)), "{ca:?} {cb:?}");
-        assert!(now(pool.acquire(Reservation::Pinned(1))).is_none(), "no CPU is free");
-        assert!(now(pool.acquire(Reservation::Shared)).is_none(), "pinned shards run");
+        assert!(
+            now(pool.acquire(Reservation::Pinned(1))).is_none(),
+            "no CPU is free"
+        );
+        assert!(
+            now(pool.acquire(Reservation::Shared)).is_none(),
+            "pinned shards run"
+        );
         drop(a);
         let c = now(pool.acquire(Reservation::Pinned(1))).unwrap().unwrap();
         assert!(c.cpus().unwrap().iter().all(|cpu| ca.contains(cpu)));
         drop((b, c));
         let shared = now(pool.acquire(Reservation::Shared)).unwrap().unwrap();
         assert_eq!(shared.cpus(), None);
-        assert!(now(pool.acquire(Reservation::Pinned(1))).is_none(), "a shared shard runs");
+        assert!(
+            now(pool.acquire(Reservation::Pinned(1))).is_none(),
+            "a shared shard runs"
+        );
     }
 
     #[test]
     fn jobs_bound_every_kind_and_exclusive_waits_for_all() {
         let pool = CpuPool::new(1, vec![0, 1]);
         let one = now(pool.acquire(Reservation::Pinned(1))).unwrap().unwrap();
-        assert!(now(pool.acquire(Reservation::Pinned(1))).is_none(), "--jobs 1");
+        assert!(
+            now(pool.acquire(Reservation::Pinned(1))).is_none(),
+            "--jobs 1"
+        );
         drop(one);
         let all = now(pool.acquire(Reservation::Exclusive)).unwrap().unwrap();
         assert!(now(pool.acquire(Reservation::Shared)).is_none());
         drop(all);
-        let err = now(pool.acquire(Reservation::Pinned(3))).unwrap().unwrap_err();
+        let err = now(pool.acquire(Reservation::Pinned(3)))
+            .unwrap()
+            .unwrap_err();
         assert!(err.to_string().contains("3 CPUs"), "{err}");
     }
 
@@ -266,7 +280,10 @@ mod tests {
             let blocked =
                 tokio::time::timeout(Duration::from_millis(20), pool.acquire(Reservation::Shared))
                     .await;
-            assert!(blocked.is_err(), "a new shared shard must wait for the pinned one");
+            assert!(
+                blocked.is_err(),
+                "a new shared shard must wait for the pinned one"
+            );
             drop(shared);
             let pinned = waiter.await.unwrap().unwrap();
             assert_eq!(pinned.cpus(), Some(&[0, 1][..]));

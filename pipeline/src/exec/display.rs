@@ -235,8 +235,16 @@ impl Human {
                     .join(", ");
                 let text = format!(
                     "{running} running, {queued} queued{}{}",
-                    if reasons.is_empty() { String::new() } else { format!(" ({reasons})") },
-                    if *retrying > 0 { format!(", {retrying} to resubmit") } else { String::new() }
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({reasons})")
+                    },
+                    if *retrying > 0 {
+                        format!(", {retrying} to resubmit")
+                    } else {
+                        String::new()
+                    }
                 );
                 if let Some(bar) = self.bars.get(stage) {
                     bar.set_message(text);

@@ -26,7 +26,13 @@ pub(crate) async fn dispatch(
             Ok(grant) => grant,
             Err(error) => {
                 let message = error.to_string();
-                let _ = outcomes.send((shard.shard, ShardOutcome::Failed { message, store: false }));
+                let _ = outcomes.send((
+                    shard.shard,
+                    ShardOutcome::Failed {
+                        message,
+                        store: false,
+                    },
+                ));
                 continue;
             }
         };
@@ -39,7 +45,14 @@ pub(crate) async fn dispatch(
         let outcomes = outcomes.clone();
         tokio::task::spawn_blocking(move || {
             let run = std::panic::AssertUnwindSafe(|| {
-                run_shard(&shared, index, &inputs, &shard.shard, shard.fingerprint, grant.cpus())
+                run_shard(
+                    &shared,
+                    index,
+                    &inputs,
+                    &shard.shard,
+                    shard.fingerprint,
+                    grant.cpus(),
+                )
             });
             let outcome = match std::panic::catch_unwind(run) {
                 Ok(Ok(record)) => ShardOutcome::Done(record),
@@ -84,10 +97,13 @@ fn run_shard(
         store: &shared.store,
         cpus,
     };
-    let outputs = stage.kind.run_shard(&ctx).map_err(|e| ShardOutcome::Failed {
-        message: error_chain(&e),
-        store: false,
-    })?;
+    let outputs = stage
+        .kind
+        .run_shard(&ctx)
+        .map_err(|e| ShardOutcome::Failed {
+            message: error_chain(&e),
+            store: false,
+        })?;
     let store_failure = |e: StoreError| ShardOutcome::Failed {
         message: error_chain(&e),
         store: true,

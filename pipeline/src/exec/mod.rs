@@ -7,10 +7,10 @@ mod local;
 mod scheduler;
 mod status;
 
+pub use cpu_pool::{CpuPool, Grant, TooManyCpus};
 pub use display::{show_events, Display};
 pub use events::{Event, EventSender, Summary};
-pub use cpu_pool::{CpuPool, Grant, TooManyCpus};
 pub(crate) use local::panic_message;
-pub(crate) use scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};
 pub use scheduler::{error_chain, run_study, RunOptions};
-pub use status::{StatusBoard, StageStatus, STATUS_FILE};
+pub(crate) use scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};
+pub use status::{StageStatus, StatusBoard, STATUS_FILE};

@@ -160,7 +160,13 @@ pub async fn run_study(
             Err(err) => {
                 // A stage task itself panicked: stop, the scheduler's state is still sound.
                 let name = names.get(&err.id()).cloned().unwrap_or_default();
-                (name, Err(StageFailure::failed(format!("the stage panicked: {}", panic_text(err)))))
+                (
+                    name,
+                    Err(StageFailure::failed(format!(
+                        "the stage panicked: {}",
+                        panic_text(err)
+                    ))),
+                )
             }
         };
         match result {
@@ -327,7 +333,9 @@ async fn run_stage(
     let inputs = Arc::new(inputs);
     let (outcomes, mut finished) = tokio::sync::mpsc::unbounded_channel();
     let executor = match &shared.options.executor {
-        ExecutorConfig::Slurm(config) if !stage.kind.runs_on_coordinator() && !pending.is_empty() => {
+        ExecutorConfig::Slurm(config)
+            if !stage.kind.runs_on_coordinator() && !pending.is_empty() =>
+        {
             tokio::spawn(crate::slurm::run_remote(
                 shared.clone(),
                 index,
@@ -378,7 +386,10 @@ async fn run_stage(
         }
     }
     if let Err(error) = executor.await {
-        failures.push(format!("the shard executor panicked: {}", panic_text(error)));
+        failures.push(format!(
+            "the shard executor panicked: {}",
+            panic_text(error)
+        ));
     }
     if !failures.is_empty() {
         let message = format!(

@@ -77,7 +77,9 @@ impl StatusBoard {
     /// Takes one event into account.
     pub fn apply(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { study, executor, .. } => {
+            Event::RunStarted {
+                study, executor, ..
+            } => {
                 self.study = study.clone();
                 self.executor = executor.clone();
             }

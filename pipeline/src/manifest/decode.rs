@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::diagnostic::{closest, Code, Diagnostic};
-use super::executor::EXECUTOR_KEYS;
+use super::executor::RawExecutor;
 use super::raw::{RawManifest, SETTING_KEYS, STAGE_KEYS, TOP_KEYS};
 use super::source::{join, SourceFile, Span};
 
@@ -54,7 +54,8 @@ pub(super) fn decode(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option
             "store" => raw.store = part(source, "store", value, diags),
             "settings" => raw.settings = entries(source, "settings", value, SETTING_KEYS, diags),
             "stages" => raw.stages = entries(source, "stages", value, STAGE_KEYS, diags),
-            "executor" => raw.executor = keyed_part(source, "executor", value, EXECUTOR_KEYS, diags),
+            // Decoded field by field when the study is resolved (every bad field reported).
+            "executor" => raw.executor = Some(RawExecutor(value.clone())),
             other => diags.push(unknown_key(source, "", other, TOP_KEYS)),
         }
     }
@@ -88,23 +89,6 @@ fn part<T: DeserializeOwned>(
         Ok(v) => Some(v),
         Err(err) => {
             diags.push(serde_diagnostic(source, path, err, &[]));
-            None
-        }
-    }
-}
-
-/// Decodes one top-level mapping whose unknown keys are reported with the closest of `keys`.
-fn keyed_part<T: DeserializeOwned>(
-    source: &SourceFile,
-    path: &str,
-    value: &Value,
-    keys: &[&str],
-    diags: &mut Vec<Diagnostic>,
-) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-        Ok(v) => Some(v),
-        Err(err) => {
-            diags.push(serde_diagnostic(source, path, err, keys));
             None
         }
     }

@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::diagnostic::{Code, Diagnostic};
+use super::diagnostic::{closest, Code, Diagnostic};
 use super::source::{join, SourceFile};
 use super::units::parse_interval;
 
@@ -41,61 +39,24 @@ const MANAGED_OPTIONS: &[&str] = &[
     "--wrap",
 ];
 
-/// `executor:` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawExecutor {
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    spool: Option<String>,
-    #[serde(default)]
-    max_concurrent: Option<u32>,
-    #[serde(default)]
-    poll: Option<String>,
-    #[serde(default)]
-    lost_after: Option<String>,
-    #[serde(default)]
-    resubmits: Option<u32>,
-    #[serde(default)]
-    bundle_minutes: Option<f64>,
-    #[serde(default)]
-    sbatch: Option<RawSbatch>,
-    #[serde(default)]
-    shaped: Option<RawShaped>,
-    #[serde(default)]
-    extra: Option<Vec<String>>,
-}
+/// `executor:` as written: decoded field by field in [`resolve_executor`], so that every
+/// bad field is reported, not just the first.
+#[derive(Debug, Clone)]
+pub struct RawExecutor(pub serde_yaml::Value);
 
-/// `executor.sbatch` as written: the resources of every array task.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSbatch {
-    #[serde(default)]
-    partition: Option<String>,
-    #[serde(default)]
-    account: Option<String>,
-    #[serde(default)]
-    qos: Option<String>,
-    #[serde(default)]
-    time: Option<String>,
-    #[serde(default)]
-    mem: Option<String>,
-    #[serde(default)]
-    cpus_per_task: Option<u32>,
-    #[serde(default)]
-    constraint: Option<String>,
-}
+/// Keys allowed in `executor.sbatch`.
+const SBATCH_KEYS: &[&str] = &[
+    "partition",
+    "account",
+    "qos",
+    "time",
+    "mem",
+    "cpus_per_task",
+    "constraint",
+];
 
-/// `executor.shaped` as written: what shaped shards' arrays add.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawShaped {
-    #[serde(default)]
-    exclusive: Option<bool>,
-    #[serde(default)]
-    constraint: Option<String>,
-}
+/// Keys allowed in `executor.shaped`.
+const SHAPED_KEYS: &[&str] = &["exclusive", "constraint"];
 
 /// Where a study's shards run.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,197 +171,355 @@ pub fn resolve_executor(
     let Some(raw) = raw else {
         return ExecutorConfig::Local;
     };
-    let base = "executor";
-    let mut bad = |key: &str, message: String, help: &str| {
-        diags.push(
-            Diagnostic::new(
-                Code::InvalidExecutor,
-                source.value_span(&join(base, key)),
-                format!("executor: {message}"),
-            )
-            .help(help.to_string()),
-        );
+    let mut check = Checker {
+        source,
+        diags,
+        manifest_dir: source.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
-    let kind = raw.kind.as_deref().unwrap_or("slurm");
-    if !matches!(kind, "local" | "slurm") {
-        bad(
-            "kind",
-            format!("unknown executor kind `{kind}`"),
-            "valid kinds: local, slurm",
-        );
-    }
     let mut config = SlurmConfig::default();
-    let manifest_dir = source.path.parent().unwrap_or(Path::new("."));
-    if let Some(spool) = &raw.spool {
-        if spool.trim().is_empty() {
-            bad(
-                "spool",
-                "`spool` is empty".into(),
-                "name a folder every node sees, e.g. `/scratch/lab/snni-spool`",
-            );
-        } else {
-            config.spool = Some(manifest_dir.join(spool));
-        }
-    }
-    if let Some(n) = raw.max_concurrent {
-        if n == 0 {
-            bad(
-                "max_concurrent",
-                "`max_concurrent` must be at least 1".into(),
-                "the most array tasks running at once, e.g. `max_concurrent: 50`",
-            );
-        }
-        config.max_concurrent = n.max(1);
-    }
-    let interval = |key: &str, text: &Option<String>, bad: &mut dyn FnMut(&str, String, &str)| {
-        text.as_deref().and_then(|text| match parse_interval(text) {
-            Ok(d) if d >= Duration::from_millis(100) => Some(d),
-            Ok(_) => {
-                bad(key, format!("`{key}: {text}` is shorter than 100ms"), "e.g. `30s`");
-                None
+    let mut kind = "slurm".to_string();
+    for (key, value) in check.mapping("executor", &raw.0, EXECUTOR_KEYS) {
+        let path = join("executor", &key);
+        match key.as_str() {
+            "kind" => {
+                if let Some(word) = check.string(&path, value) {
+                    if matches!(word.as_str(), "local" | "slurm") {
+                        kind = word;
+                    } else {
+                        check.bad(&path, format!("unknown executor kind `{word}`"), "valid kinds: local, slurm");
+                    }
+                }
             }
-            Err(message) => {
-                bad(key, message, "write a duration such as `30s`, `5m` or `500ms`");
-                None
+            "spool" => match check.string(&path, value) {
+                Some(spool) if !spool.trim().is_empty() => {
+                    config.spool = Some(check.manifest_dir.join(spool));
+                }
+                Some(_) => check.bad(&path, "`spool` is empty".into(), "name a folder every node sees, e.g. `/scratch/lab/snni-spool`"),
+                None => {}
+            },
+            "max_concurrent" => {
+                if let Some(n) = check.integer(&path, value, 1, 1_000_000, "the most array tasks running at once, e.g. `max_concurrent: 50`") {
+                    config.max_concurrent = n as u32;
+                }
             }
-        })
-    };
-    if let Some(poll) = interval("poll", &raw.poll, &mut bad) {
-        config.poll = poll;
-        config.max_poll = config.max_poll.max(poll);
-    }
-    if let Some(lost) = interval("lost_after", &raw.lost_after, &mut bad) {
-        config.lost_after = lost;
-    }
-    if let Some(n) = raw.resubmits {
-        if n > 100 {
-            bad(
-                "resubmits",
-                format!("`resubmits: {n}` is more than 100"),
-                "further submissions of a failed shard, 0..=100",
-            );
-        }
-        config.resubmits = n.min(100);
-    }
-    if let Some(minutes) = raw.bundle_minutes {
-        if !(minutes.is_finite() && (0.0..=10_080.0).contains(&minutes)) {
-            bad(
-                "bundle_minutes",
-                format!("`bundle_minutes: {minutes}` is outside 0..=10080"),
-                "minutes of work per array task; 0 gives every shard its own task",
-            );
-        } else {
-            config.bundle_minutes = minutes;
-        }
-    }
-    if let Some(sbatch) = &raw.sbatch {
-        let path = join(base, "sbatch");
-        let mut word = |key: &str, value: &Option<String>| -> Option<String> {
-            let value = value.as_ref()?;
-            if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidExecutor,
-                        source.value_span(&join(&path, key)),
-                        format!("executor: `sbatch.{key}` must be one word, got {value:?}"),
-                    )
-                    .help("leave it out to use the cluster's default"),
-                );
-                return None;
+            "poll" => {
+                if let Some(poll) = check.interval(&path, value) {
+                    config.poll = poll;
+                    config.max_poll = config.max_poll.max(poll);
+                }
             }
-            Some(value.clone())
-        };
-        config.sbatch.partition = word("partition", &sbatch.partition);
-        config.sbatch.account = word("account", &sbatch.account);
-        config.sbatch.qos = word("qos", &sbatch.qos);
-        config.sbatch.constraint = word("constraint", &sbatch.constraint);
-        config.sbatch.time = word("time", &sbatch.time);
-        config.sbatch.mem = word("mem", &sbatch.mem);
-        if let Some(time) = &config.sbatch.time {
-            if !is_slurm_time(time) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidExecutor,
-                        source.value_span(&join(&path, "time")),
-                        format!("executor: `sbatch.time: {time}` is not a Slurm time limit"),
-                    )
-                    .help("write minutes (`90`), `HH:MM:SS`, `D-HH:MM:SS` or `MM:SS`"),
-                );
+            "lost_after" => {
+                if let Some(lost) = check.interval(&path, value) {
+                    config.lost_after = lost;
+                }
             }
-        }
-        if let Some(mem) = &config.sbatch.mem {
-            if !is_slurm_memory(mem) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidExecutor,
-                        source.value_span(&join(&path, "mem")),
-                        format!("executor: `sbatch.mem: {mem}` is not a Slurm memory size"),
-                    )
-                    .help("write a size such as `4G`, `500M` or `4096` (megabytes)"),
-                );
+            "resubmits" => {
+                if let Some(n) = check.integer(&path, value, 0, 100, "further submissions of a failed shard, e.g. `resubmits: 2`") {
+                    config.resubmits = n as u32;
+                }
             }
-        }
-        if let Some(cpus) = sbatch.cpus_per_task {
-            if !(1..=4096).contains(&cpus) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidExecutor,
-                        source.value_span(&join(&path, "cpus_per_task")),
-                        format!("executor: `sbatch.cpus_per_task: {cpus}` is outside 1..=4096"),
-                    )
-                    .help("CPUs per array task, e.g. `cpus_per_task: 2`"),
-                );
-            } else {
-                config.sbatch.cpus_per_task = Some(cpus);
-            }
-        }
-    }
-    if let Some(shaped) = &raw.shaped {
-        config.shaped.exclusive = shaped.exclusive.unwrap_or(true);
-        if let Some(constraint) = &shaped.constraint {
-            if constraint.is_empty() || constraint.chars().any(char::is_whitespace) {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidExecutor,
-                        source.value_span(&join(&join(base, "shaped"), "constraint")),
-                        format!("executor: `shaped.constraint` must be one word, got {constraint:?}"),
-                    )
-                    .help("a node feature every shaped shard's node has, e.g. `icelake`"),
-                );
-            } else {
-                config.shaped.constraint = Some(constraint.clone());
-            }
-        }
-    }
-    for (i, option) in raw.extra.iter().flatten().enumerate() {
-        let span = source.value_span(&join(&join(base, "extra"), &i.to_string()));
-        let name = option.split('=').next().unwrap_or(option);
-        if !option.starts_with('-') {
-            diags.push(
-                Diagnostic::new(
-                    Code::InvalidExecutor,
-                    span,
-                    format!("executor: `extra` entries are sbatch options, got {option:?}"),
-                )
-                .help("write each option as sbatch takes it, e.g. `--mail-type=FAIL`"),
-            );
-        } else if MANAGED_OPTIONS.contains(&name) {
-            diags.push(
-                Diagnostic::new(
-                    Code::InvalidExecutor,
-                    span,
-                    format!("executor: `{name}` is set by snni itself"),
-                )
-                .help("snni chooses the array, output files, job name and signal; remove it"),
-            );
-        } else {
-            config.extra.push(option.clone());
+            "bundle_minutes" => match value.as_f64() {
+                Some(minutes) if minutes.is_finite() && (0.0..=10_080.0).contains(&minutes) => {
+                    config.bundle_minutes = minutes;
+                }
+                _ => check.bad(
+                    &path,
+                    format!("`executor.bundle_minutes` must be a number of minutes in 0..=10080, got {}", show(value)),
+                    "minutes of work per array task; 0 gives every shard its own task",
+                ),
+            },
+            "sbatch" => config.sbatch = check.sbatch(&path, value),
+            "shaped" => config.shaped = check.shaped(&path, value),
+            "extra" => config.extra = check.extra(&path, value),
+            _ => unreachable!("mapping() reports unknown keys"),
         }
     }
     if kind == "local" {
         ExecutorConfig::Local
     } else {
         ExecutorConfig::Slurm(config)
+    }
+}
+
+/// Decodes `executor:` fields, pushing positioned diagnostics.
+struct Checker<'a> {
+    source: &'a SourceFile,
+    diags: &'a mut Vec<Diagnostic>,
+    manifest_dir: PathBuf,
+}
+
+impl Checker<'_> {
+    fn bad(&mut self, path: &str, message: String, help: &str) {
+        self.diags.push(
+            Diagnostic::new(
+                Code::InvalidExecutor,
+                self.source.value_span(path),
+                format!("executor: {message}"),
+            )
+            .help(help.to_string()),
+        );
+    }
+
+    /// The entries of a mapping; unknown keys are reported with the closest valid one.
+    fn mapping<'v>(
+        &mut self,
+        path: &str,
+        value: &'v serde_yaml::Value,
+        keys: &[&str],
+    ) -> Vec<(String, &'v serde_yaml::Value)> {
+        let Some(map) = value.as_mapping() else {
+            if !value.is_null() {
+                self.bad(
+                    path,
+                    format!("`{path}` must be a mapping, got {}", show(value)),
+                    &format!("valid keys: {}", keys.join(", ")),
+                );
+            }
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        for (key, value) in map {
+            let Some(key) = key.as_str() else {
+                self.bad(
+                    path,
+                    format!("keys of `{path}` must be strings"),
+                    &format!("valid keys: {}", keys.join(", ")),
+                );
+                continue;
+            };
+            if keys.contains(&key) {
+                entries.push((key.to_string(), value));
+                continue;
+            }
+            let diag = Diagnostic::new(
+                Code::UnknownKey,
+                self.source.key_span(&join(path, key)),
+                format!("unknown key `{key}` in `{path}`"),
+            );
+            self.diags.push(match closest(key, keys.iter().copied()) {
+                Some(best) => diag.help(format!("did you mean `{best}`?")),
+                None => diag.help(format!("valid keys: {}", keys.join(", "))),
+            });
+        }
+        entries
+    }
+
+    fn string(&mut self, path: &str, value: &serde_yaml::Value) -> Option<String> {
+        match value.as_str() {
+            Some(text) => Some(text.to_string()),
+            None => {
+                self.bad(
+                    path,
+                    format!("`{path}` must be a string, got {}", show(value)),
+                    "quote it if in doubt",
+                );
+                None
+            }
+        }
+    }
+
+    /// A value passed to sbatch as one word: no whitespace or control characters.
+    fn word(&mut self, path: &str, value: &serde_yaml::Value, help: &str) -> Option<String> {
+        let text = match value {
+            serde_yaml::Value::Number(n) => n.to_string(),
+            other => self.string(path, other)?,
+        };
+        if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.bad(
+                path,
+                format!("`{path}` must be one word, got {text:?}"),
+                help,
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    fn integer(
+        &mut self,
+        path: &str,
+        value: &serde_yaml::Value,
+        min: u64,
+        max: u64,
+        help: &str,
+    ) -> Option<u64> {
+        match value.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.bad(
+                    path,
+                    format!(
+                        "`{path}` must be a whole number in {min}..={max}, got {}",
+                        show(value)
+                    ),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// An interval: `30s`, `5m`, `500ms`, or a number of seconds; at least 100 ms.
+    fn interval(&mut self, path: &str, value: &serde_yaml::Value) -> Option<Duration> {
+        let parsed = match value {
+            serde_yaml::Value::Number(n) => match n.as_f64() {
+                Some(s) if s.is_finite() && (0.0..=30.0 * 86400.0).contains(&s) => {
+                    Ok(Duration::from_secs_f64(s))
+                }
+                _ => Err(format!("`{n}` seconds is outside 0..=30 days")),
+            },
+            serde_yaml::Value::String(text) => parse_interval(text),
+            other => Err(format!("expected a duration, got {}", show(other))),
+        };
+        match parsed {
+            Ok(d) if d >= Duration::from_millis(100) => Some(d),
+            Ok(_) => {
+                self.bad(
+                    path,
+                    format!("`{path}` is shorter than 100ms"),
+                    "e.g. `30s`",
+                );
+                None
+            }
+            Err(message) => {
+                self.bad(
+                    path,
+                    format!("`{path}`: {message}"),
+                    "write a duration such as `30s`, `5m` or `500ms`",
+                );
+                None
+            }
+        }
+    }
+
+    fn sbatch(&mut self, path: &str, value: &serde_yaml::Value) -> SbatchOptions {
+        let mut options = SbatchOptions::default();
+        for (key, value) in self.mapping(path, value, SBATCH_KEYS) {
+            let field = join(path, &key);
+            let default = "leave it out to use the cluster's default (or SBATCH_* variables)";
+            match key.as_str() {
+                "partition" => options.partition = self.word(&field, value, default),
+                "account" => options.account = self.word(&field, value, default),
+                "qos" => options.qos = self.word(&field, value, default),
+                "constraint" => options.constraint = self.word(&field, value, default),
+                "time" => {
+                    let help = "write minutes (`90`), `HH:MM:SS`, `D-HH:MM:SS` or `MM:SS`";
+                    if let Some(time) = self.word(&field, value, help) {
+                        if is_slurm_time(&time) {
+                            options.time = Some(time);
+                        } else {
+                            self.bad(
+                                &field,
+                                format!("`{field}: {time}` is not a Slurm time limit"),
+                                help,
+                            );
+                        }
+                    }
+                }
+                "mem" => {
+                    let help = "write a size such as `4G`, `500M` or `4096` (megabytes)";
+                    if let Some(mem) = self.word(&field, value, help) {
+                        if is_slurm_memory(&mem) {
+                            options.mem = Some(mem);
+                        } else {
+                            self.bad(
+                                &field,
+                                format!("`{field}: {mem}` is not a Slurm memory size"),
+                                help,
+                            );
+                        }
+                    }
+                }
+                "cpus_per_task" => {
+                    options.cpus_per_task = self
+                        .integer(
+                            &field,
+                            value,
+                            1,
+                            4096,
+                            "CPUs per array task, e.g. `cpus_per_task: 2`",
+                        )
+                        .map(|n| n as u32);
+                }
+                _ => unreachable!("mapping() reports unknown keys"),
+            }
+        }
+        options
+    }
+
+    fn shaped(&mut self, path: &str, value: &serde_yaml::Value) -> ShapedOptions {
+        let mut options = SlurmConfig::default().shaped;
+        for (key, value) in self.mapping(path, value, SHAPED_KEYS) {
+            let field = join(path, &key);
+            match key.as_str() {
+                "exclusive" => match value.as_bool() {
+                    Some(exclusive) => options.exclusive = exclusive,
+                    None => self.bad(
+                        &field,
+                        format!("`{field}` must be true or false, got {}", show(value)),
+                        "true gives each shaped task its node alone",
+                    ),
+                },
+                "constraint" => {
+                    options.constraint = self.word(
+                        &field,
+                        value,
+                        "a node feature every shaped shard's node has, e.g. `icelake`",
+                    );
+                }
+                _ => unreachable!("mapping() reports unknown keys"),
+            }
+        }
+        options
+    }
+
+    fn extra(&mut self, path: &str, value: &serde_yaml::Value) -> Vec<String> {
+        let Some(items) = value.as_sequence() else {
+            self.bad(
+                path,
+                format!(
+                    "`{path}` must be a list of sbatch options, got {}",
+                    show(value)
+                ),
+                "e.g. `extra: [\"--mail-type=FAIL\"]`",
+            );
+            return Vec::new();
+        };
+        let mut extra = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let field = join(path, &i.to_string());
+            let Some(option) = self.string(&field, item) else {
+                continue;
+            };
+            let name = option.split('=').next().unwrap_or(&option).to_string();
+            if !option.starts_with('-') {
+                self.bad(
+                    &field,
+                    format!("`extra` entries are sbatch options, got {option:?}"),
+                    "write each option as sbatch takes it, e.g. `--mail-type=FAIL`",
+                );
+            } else if MANAGED_OPTIONS.contains(&name.as_str()) {
+                self.bad(
+                    &field,
+                    format!("`{name}` is set by snni itself"),
+                    "snni chooses the array, output files, job name and signal; remove it",
+                );
+            } else {
+                extra.push(option);
+            }
+        }
+        extra
+    }
+}
+
+/// A YAML value as a short phrase for messages.
+fn show(value: &serde_yaml::Value) -> String {
+    match value {
+        serde_yaml::Value::Null => "nothing".to_string(),
+        serde_yaml::Value::String(s) => format!("{s:?}"),
+        serde_yaml::Value::Mapping(_) => "a mapping".to_string(),
+        serde_yaml::Value::Sequence(_) => "a list".to_string(),
+        other => serde_yaml::to_string(other).map_or_else(|_| "?".into(), |s| s.trim().to_string()),
     }
 }
 

@@ -49,7 +49,13 @@ pub fn parse_duration_us(text: &str) -> Result<f64, String> {
 /// Parses an interval such as `500ms`, `30s`, `5m`, `2h` or `1d` (executor timings).
 pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let lower = text.trim().to_ascii_lowercase();
-    let units: [(&str, f64); 5] = [("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)];
+    let units: [(&str, f64); 5] = [
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+        ("d", 86400.0),
+    ];
     for (suffix, factor) in units {
         if let Some(number) = lower.strip_suffix(suffix) {
             let value: f64 = number
@@ -81,9 +87,18 @@ mod tests {
         assert_eq!(parse_duration_us("10ms"), Ok(10_000.0));
         assert!(parse_bandwidth("7gb").is_err());
         assert!(parse_duration_us("fast").is_err());
-        assert_eq!(parse_interval("30s"), Ok(std::time::Duration::from_secs(30)));
-        assert_eq!(parse_interval("5m"), Ok(std::time::Duration::from_secs(300)));
-        assert_eq!(parse_interval("250ms"), Ok(std::time::Duration::from_millis(250)));
+        assert_eq!(
+            parse_interval("30s"),
+            Ok(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_interval("5m"),
+            Ok(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_interval("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
         assert!(parse_interval("NaNs").is_err());
         assert!(parse_interval("-1s").is_err());
         assert!(parse_interval("10").is_err());

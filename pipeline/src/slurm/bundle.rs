@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn short_shards_share_tasks_and_long_ones_stand_alone() {
-        assert_eq!(bundle(&[30.0; 5], 1.0), vec![vec![0, 1], vec![2, 3], vec![4]]);
+        assert_eq!(
+            bundle(&[30.0; 5], 1.0),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
         assert_eq!(bundle(&[600.0, 1.0, 1.0], 5.0), vec![vec![0], vec![1, 2]]);
         assert_eq!(bundle(&[1.0, 1.0], 0.0), vec![vec![0], vec![1]]);
         assert!(bundle(&[], 5.0).is_empty());
@@ -52,7 +55,10 @@ mod tests {
     #[test]
     fn arrays_respect_the_cluster_limit() {
         let split = arrays((0..12).collect(), 5);
-        assert_eq!(split.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 5, 2]);
+        assert_eq!(
+            split.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![5, 5, 2]
+        );
         assert_eq!(split[2], vec![10, 11]);
     }
 }

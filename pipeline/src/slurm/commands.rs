@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(queue[&task(1)], TaskState::Pending("Priority".into()));
         assert_eq!(queue[&task(2)], TaskState::Ended("TIMEOUT".into()));
         assert_eq!(queue.len(), 3);
-        assert_eq!(parse_max_array_size("MaxArraySize            = 1001\nMaxJobCount = 10000\n"), Some(1001));
+        assert_eq!(
+            parse_max_array_size("MaxArraySize            = 1001\nMaxJobCount = 10000\n"),
+            Some(1001)
+        );
         let states = parse_sacct("12_0|COMPLETED\n12_1|CANCELLED by 0\n");
         assert_eq!(states["12_1"], "CANCELLED");
     }

@@ -57,7 +57,13 @@ pub fn journal_prefix(stage_fingerprint: &Digest) -> String {
 pub fn job_name(study: &str, store: &std::path::Path) -> String {
     let clean: String = study
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(32)
         .collect();
     let store = std::path::absolute(store).unwrap_or_else(|_| store.to_path_buf());
@@ -80,8 +86,15 @@ pub(crate) async fn run_remote(
     let result = tokio::task::spawn_blocking({
         let outcomes = outcomes.clone();
         move || {
-            let mut coordinator =
-                Coordinator::new(&shared, index, &inputs, config, stage_fingerprint, pending, &outcomes)?;
+            let mut coordinator = Coordinator::new(
+                &shared,
+                index,
+                &inputs,
+                config,
+                stage_fingerprint,
+                pending,
+                &outcomes,
+            )?;
             coordinator.run()
         }
     })
@@ -274,10 +287,11 @@ impl<'a> Coordinator<'a> {
                 })
                 .collect(),
         };
-        let path = self.spool.path(&Spool::context_file(&self.stage_fingerprint));
+        let path = self
+            .spool
+            .path(&Spool::context_file(&self.stage_fingerprint));
         let json = serde_json::to_vec_pretty(&context).map_err(|e| e.to_string())?;
-        write_atomic(&path, &json)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_atomic(&path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         // The outputs the shards read: those the kind names per shard, or everything
         // upstream when it reads all of it.
         let plan = self.inputs.plan_context(self.stage);
@@ -306,7 +320,11 @@ impl<'a> Coordinator<'a> {
                     }
                 };
                 copied.map_err(|e| {
-                    format!("cannot copy an input of `{}` to the spool: {}", self.stage.name, error_chain(&e))
+                    format!(
+                        "cannot copy an input of `{}` to the spool: {}",
+                        self.stage.name,
+                        error_chain(&e)
+                    )
                 })?;
             }
         }
@@ -373,7 +391,13 @@ impl<'a> Coordinator<'a> {
                 continue;
             };
             let key = track.key.clone();
-            match ingest(self.store(), &self.stage.name, &key, &entry.fingerprint, &entry.path) {
+            match ingest(
+                self.store(),
+                &self.stage.name,
+                &key,
+                &entry.fingerprint,
+                &entry.path,
+            ) {
                 Ok(record) => {
                     if let Some(ms) = record.meta.get("ms").and_then(|v| v.as_u64()) {
                         self.measured_ms.push(ms);
@@ -459,7 +483,9 @@ impl<'a> Coordinator<'a> {
         .unchecked()
         .run();
         let queue = match listed {
-            Ok(out) if out.status.success() => commands::parse_squeue(&String::from_utf8_lossy(&out.stdout)),
+            Ok(out) if out.status.success() => {
+                commands::parse_squeue(&String::from_utf8_lossy(&out.stdout))
+            }
             Ok(out) => {
                 tracing::warn!(
                     "squeue failed ({}): {}; trying again at the next poll",
@@ -499,7 +525,11 @@ impl<'a> Coordinator<'a> {
             .filter(|(_, _, state)| state.is_none())
             .map(|(_, task, _)| task.clone())
             .collect();
-        let accounted = if unnamed.is_empty() { HashMap::new() } else { sacct_states(&unnamed) };
+        let accounted = if unnamed.is_empty() {
+            HashMap::new()
+        } else {
+            sacct_states(&unnamed)
+        };
         let changed = !lost.is_empty();
         for (fingerprint, task, state) in lost {
             let state = state
@@ -604,7 +634,10 @@ impl<'a> Coordinator<'a> {
 
     fn submit_array(&mut self, tasks: Vec<Vec<Digest>>, shaped: bool) -> Result<(), String> {
         let spool_error = |e: std::io::Error| format!("cannot write the batch to the spool: {e}");
-        let batch = self.spool.new_batch(&self.stage.name).map_err(spool_error)?;
+        let batch = self
+            .spool
+            .new_batch(&self.stage.name)
+            .map_err(spool_error)?;
         let index_map: Vec<Vec<TaskShard>> = tasks
             .iter()
             .map(|task| {
@@ -625,11 +658,15 @@ impl<'a> Coordinator<'a> {
                 shards: shards.clone(),
             };
             let json = serde_json::to_vec_pretty(&spec).map_err(|e| e.to_string())?;
-            write_atomic(&batch.join("tasks").join(format!("{i}.json")), &json).map_err(spool_error)?;
+            write_atomic(&batch.join("tasks").join(format!("{i}.json")), &json)
+                .map_err(spool_error)?;
         }
         let script = batch.join("submit.sh");
-        write_atomic(&script, commands::batch_script(&self.exe.path, &batch).as_bytes())
-            .map_err(spool_error)?;
+        write_atomic(
+            &script,
+            commands::batch_script(&self.exe.path, &batch).as_bytes(),
+        )
+        .map_err(spool_error)?;
         let logs = self.spool.log_dir(&self.stage.name).map_err(spool_error)?;
         let sbatch = Sbatch {
             script,
@@ -653,7 +690,12 @@ impl<'a> Coordinator<'a> {
                 &format!("{}{job}", journal_prefix(&self.stage_fingerprint)),
                 &serde_json::to_value(&submission).map_err(|e| e.to_string())?,
             )
-            .map_err(|e| format!("submitted job {job} but cannot journal it: {}", error_chain(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "submitted job {job} but cannot journal it: {}",
+                    error_chain(&e)
+                )
+            })?;
         let shards: usize = submission.tasks.iter().map(Vec::len).sum();
         for (index, task) in submission.tasks.iter().enumerate() {
             for shard in task {
@@ -691,7 +733,11 @@ impl<'a> Coordinator<'a> {
         add("time", &sbatch.time);
         add("mem", &sbatch.mem);
         let constraint = if shaped {
-            self.config.shaped.constraint.clone().or(sbatch.constraint.clone())
+            self.config
+                .shaped
+                .constraint
+                .clone()
+                .or(sbatch.constraint.clone())
         } else {
             sbatch.constraint.clone()
         };
@@ -731,7 +777,9 @@ impl<'a> Coordinator<'a> {
                         String::from_utf8_lossy(&out.stderr).trim()
                     );
                 }
-                Err(error) => last = format!("cannot run sbatch: {error} (is Slurm installed and on PATH?)"),
+                Err(error) => {
+                    last = format!("cannot run sbatch: {error} (is Slurm installed and on PATH?)")
+                }
             }
             tracing::warn!(attempt, "{last}; retrying");
             if attempt < SBATCH_ATTEMPTS {
@@ -747,7 +795,10 @@ impl<'a> Coordinator<'a> {
         let mut pending: BTreeMap<String, usize> = BTreeMap::new();
         let mut retrying = 0;
         for track in self.tracks.values() {
-            match (&track.task, track.task.as_ref().and_then(|t| self.last_queue.get(t))) {
+            match (
+                &track.task,
+                track.task.as_ref().and_then(|t| self.last_queue.get(t)),
+            ) {
                 (_, Some(TaskState::Running)) => running += 1,
                 (_, Some(TaskState::Pending(reason))) => {
                     *pending.entry(reason.clone()).or_default() += 1
@@ -802,4 +853,3 @@ fn sacct_states(tasks: &[TaskId]) -> HashMap<String, String> {
         .map(|out| commands::parse_sacct(&String::from_utf8_lossy(&out.stdout)))
         .unwrap_or_default()
 }
-

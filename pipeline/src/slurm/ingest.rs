@@ -59,9 +59,8 @@ pub fn ingest(
     // Verify everything first: nothing of a damaged result reaches the store.
     for (name, output) in &manifest.outputs {
         let (digest, bytes) = match output {
-            ResultOutput::Blob { digest, bytes, .. } | ResultOutput::Table { digest, bytes, .. } => {
-                (digest, *bytes)
-            }
+            ResultOutput::Blob { digest, bytes, .. }
+            | ResultOutput::Table { digest, bytes, .. } => (digest, *bytes),
         };
         let path = dir.join("objects").join(digest.to_hex());
         let content = std::fs::read(&path)

@@ -17,6 +17,6 @@ pub mod spec;
 mod spool;
 pub mod worker;
 
-pub use coordinator::{job_name, journal_prefix, Submission};
 pub(crate) use coordinator::run_remote;
+pub use coordinator::{job_name, journal_prefix, Submission};
 pub use spool::Spool;

@@ -106,7 +106,10 @@ impl Spool {
     pub fn new_batch(&self, stage: &str) -> std::io::Result<PathBuf> {
         let stamp = super::spec::unix_ms();
         for n in 0.. {
-            let dir = self.dir.join("batches").join(format!("{stage}-{stamp}-{n}"));
+            let dir = self
+                .dir
+                .join("batches")
+                .join(format!("{stage}-{stamp}-{n}"));
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
                     std::fs::create_dir(dir.join("tasks"))?;
@@ -151,7 +154,12 @@ impl Spool {
     }
 
     /// Moves a complete result folder from `work/` into `done/` (one rename).
-    pub fn publish_done(&self, work: &Path, fingerprint: &Digest, task: &str) -> std::io::Result<()> {
+    pub fn publish_done(
+        &self,
+        work: &Path,
+        fingerprint: &Digest,
+        task: &str,
+    ) -> std::io::Result<()> {
         let target = self
             .dir
             .join("done")
@@ -286,7 +294,10 @@ mod tests {
         assert!(!work.exists());
         write_atomic(&spool.finished_path("12_3.r1"), b"{}").unwrap();
         let finished = spool.tasks_with_marker("finished").unwrap();
-        assert_eq!(finished.into_iter().collect::<Vec<_>>(), vec!["12_3".to_string()]);
+        assert_eq!(
+            finished.into_iter().collect::<Vec<_>>(),
+            vec!["12_3".to_string()]
+        );
         let rejected = spool.reject(&done[0]).unwrap();
         assert!(rejected.starts_with(dir.path().join("rejected")));
         assert!(spool.list_done().unwrap().is_empty());

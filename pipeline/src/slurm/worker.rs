@@ -46,7 +46,10 @@ pub fn run(spec_path: &Path, task_override: Option<&str>) -> i32 {
             return exit_codes::INVALID_INPUT;
         }
         Err(error) => {
-            eprintln!("error: cannot read the task spec {}: {error}", spec_path.display());
+            eprintln!(
+                "error: cannot read the task spec {}: {error}",
+                spec_path.display()
+            );
             return exit_codes::INVALID_INPUT;
         }
     };
@@ -114,7 +117,10 @@ impl Worker {
             shards: self.spec.shards.iter().map(|s| s.shard.clone()).collect(),
         };
         if let Err(error) = self.write_json(&self.spool.started_path(&self.task), &started) {
-            eprintln!("error: cannot write to the spool {}: {error}", self.spool.dir().display());
+            eprintln!(
+                "error: cannot write to the spool {}: {error}",
+                self.spool.dir().display()
+            );
             return exit_codes::STORE_ERROR;
         }
         let prepared = self.prepare();
@@ -238,7 +244,8 @@ impl Worker {
                     running.spawn_blocking(move || match grant {
                         Err(error) => (shard, Ended::Failed(error.to_string())),
                         Ok(grant) => {
-                            let ended = worker.run_one(&context, kind, &upstream, &shard, grant.cpus());
+                            let ended =
+                                worker.run_one(&context, kind, &upstream, &shard, grant.cpus());
                             drop(grant);
                             (shard, ended)
                         }
@@ -305,11 +312,14 @@ impl Worker {
         shard: &TaskShard,
         cpus: Option<&[usize]>,
     ) -> Ended {
-        let run = std::panic::AssertUnwindSafe(|| self.try_run_one(context, kind, upstream, shard, cpus));
+        let run =
+            std::panic::AssertUnwindSafe(|| self.try_run_one(context, kind, upstream, shard, cpus));
         match std::panic::catch_unwind(run) {
             Ok(Ok(())) => Ended::Done,
             Ok(Err(reason)) => Ended::Failed(reason),
-            Err(payload) => Ended::Failed(format!("the shard panicked: {}", panic_message(&*payload))),
+            Err(payload) => {
+                Ended::Failed(format!("the shard panicked: {}", panic_message(&*payload)))
+            }
         }
     }
 
@@ -354,7 +364,9 @@ impl Worker {
         for (name, data) in outputs.items {
             let output = match data {
                 OutputData::Bytes { bytes, media_type } => ResultOutput::Blob {
-                    digest: objects.put(&bytes).map_err(|e| snni_stages::error_chain(&e))?,
+                    digest: objects
+                        .put(&bytes)
+                        .map_err(|e| snni_stages::error_chain(&e))?,
                     bytes: bytes.len() as u64,
                     media_type: media_type.to_string(),
                 },

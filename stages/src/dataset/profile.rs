@@ -92,7 +92,11 @@ pub fn read_all(
     Ok(shards)
 }
 
-fn read_shard(stage: &UpstreamStage, key: &str, store: &dyn BlobSource) -> Result<ProfileShard, StageError> {
+fn read_shard(
+    stage: &UpstreamStage,
+    key: &str,
+    store: &dyn BlobSource,
+) -> Result<ProfileShard, StageError> {
     let label = format!("{}/{key}", stage.name);
     let read = |part: &str| -> Result<String, StageError> {
         let name = format!("{key}/{part}");

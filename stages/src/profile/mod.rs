@@ -274,29 +274,32 @@ impl StageKind for ProfileKind {
         let setting = params.setting(key.setting).ok_or_else(unknown)?;
         // The machine is read before this thread is pinned, which would hide its cores.
         let this_machine = Machine::current();
-        let pinned: Option<Vec<usize>> = match (&params.cpus, ctx.cpus) {
-            // Checked here, not in the manifest check: the machine that runs the shard is
-            // the one whose CPUs count. Parties would fail on every attempt.
-            (Some(cpus), _) => Some(machine::resolve_relative(cpus).map_err(|message| {
-                StageError::Profile {
-                    shard: ctx.shard.to_string(),
-                    attempts: 0,
-                    message: format!("{message}; change `cpus` in the manifest"),
-                }
-            })?),
-            (None, Some(reserved)) => Some(reserved.to_vec()),
-            (None, None) => None,
-        };
+        let pinned: Option<Vec<usize>> =
+            match (&params.cpus, ctx.cpus) {
+                // Checked here, not in the manifest check: the machine that runs the shard is
+                // the one whose CPUs count. Parties would fail on every attempt.
+                (Some(cpus), _) => Some(machine::resolve_relative(cpus).map_err(|message| {
+                    StageError::Profile {
+                        shard: ctx.shard.to_string(),
+                        attempts: 0,
+                        message: format!("{message}; change `cpus` in the manifest"),
+                    }
+                })?),
+                (None, Some(reserved)) => Some(reserved.to_vec()),
+                (None, None) => None,
+            };
         // The relay (and its calibration) runs on this thread and the threads it starts,
         // which inherit its CPUs: a shard with CPUs of its own keeps its relay on them.
         let _pin = match (ctx.cpus, &pinned) {
-            (Some(_), Some(cpus)) => Some(machine::PinGuard::pin(cpus).map_err(|error| {
-                StageError::Profile {
-                    shard: ctx.shard.to_string(),
-                    attempts: 0,
-                    message: format!("could not pin the shard to its reserved CPUs: {error}"),
-                }
-            })?),
+            (Some(_), Some(cpus)) => {
+                Some(
+                    machine::PinGuard::pin(cpus).map_err(|error| StageError::Profile {
+                        shard: ctx.shard.to_string(),
+                        attempts: 0,
+                        message: format!("could not pin the shard to its reserved CPUs: {error}"),
+                    })?,
+                )
+            }
             _ => None,
         };
         let network_ref = upstream_networks(ctx.upstream)?

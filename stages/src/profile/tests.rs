@@ -152,16 +152,31 @@ fn shaped_shards_are_exclusive_unless_allowed_or_reserving() {
     let p = params(json!({"settings": ["local", "wan"]}));
     let exclusive = Reservation::Exclusive;
     assert_eq!(ProfileKind.reservation(&p, "synth-0000.wan.r00"), exclusive);
-    assert_eq!(ProfileKind.reservation(&p, "synth-0000.local.r00"), Reservation::Shared);
+    assert_eq!(
+        ProfileKind.reservation(&p, "synth-0000.local.r00"),
+        Reservation::Shared
+    );
     let shared = params(json!({"settings": ["local", "wan"], "exclusive_shaped": false}));
-    assert_eq!(ProfileKind.reservation(&shared, "synth-0000.wan.r00"), Reservation::Shared);
+    assert_eq!(
+        ProfileKind.reservation(&shared, "synth-0000.wan.r00"),
+        Reservation::Shared
+    );
     // Pinned parties share their CPUs with nothing: every shard runs alone.
     let pinned = params(json!({"settings": ["local", "wan"], "cpus": [0]}));
-    assert_eq!(ProfileKind.reservation(&pinned, "synth-0000.local.r00"), exclusive);
+    assert_eq!(
+        ProfileKind.reservation(&pinned, "synth-0000.local.r00"),
+        exclusive
+    );
     // Shaped shards with CPUs of their own run side by side; local ones share slots.
     let reserving = params(json!({"settings": ["local", "wan"], "shaped_cpus": 2}));
-    assert_eq!(ProfileKind.reservation(&reserving, "synth-0000.wan.r00"), Reservation::Pinned(2));
-    assert_eq!(ProfileKind.reservation(&reserving, "synth-0000.local.r00"), Reservation::Shared);
+    assert_eq!(
+        ProfileKind.reservation(&reserving, "synth-0000.wan.r00"),
+        Reservation::Pinned(2)
+    );
+    assert_eq!(
+        ProfileKind.reservation(&reserving, "synth-0000.local.r00"),
+        Reservation::Shared
+    );
     assert_ne!(
         ProfileKind.shard_params(&p),
         ProfileKind.shard_params(&pinned)

@@ -61,7 +61,10 @@ impl Cluster {
 
     /// Runs a Slurm command and returns its stdout; panics with its stderr on failure.
     pub fn run(&self, program: &str, args: &[&str]) -> String {
-        let out = self.command(program, args).output().expect("run a Slurm command");
+        let out = self
+            .command(program, args)
+            .output()
+            .expect("run a Slurm command");
         assert!(
             out.status.success(),
             "{program} {args:?} failed: {}",
@@ -79,7 +82,14 @@ impl Cluster {
     fn reset(&self) {
         let _ = self.command("scancel", &["--user=root"]).output();
         let _ = self
-            .command("scontrol", &["update", &format!("nodename={}", self.node()), "state=resume"])
+            .command(
+                "scontrol",
+                &[
+                    "update",
+                    &format!("nodename={}", self.node()),
+                    "state=resume",
+                ],
+            )
             .output();
         let settled = wait_until(Duration::from_secs(60), || {
             self.tasks().iter().all(|(_, state)| !is_live(state))
@@ -122,7 +132,11 @@ impl Cluster {
             .env("SLURM_CONF", &self.conf)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -5,9 +5,9 @@
 //! MaxArraySize, retries a failing sbatch, and never lets two coordinators or two shaped
 //! shards share what they must not. `SNNI_SKIP_SLURM=1` skips them on purpose (loudly).
 
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
-mod cluster;
 mod study;
 
 mod faults;

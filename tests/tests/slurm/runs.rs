@@ -25,7 +25,9 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
         "nothing was submitted:\n{}",
         run.stderr
     );
-    let plan = on_cluster.run(&["plan", on_cluster.manifest()]).expect_code(0);
+    let plan = on_cluster
+        .run(&["plan", on_cluster.manifest()])
+        .expect_code(0);
     assert!(plan.stdout.contains("nothing to run"), "{}", plan.stdout);
 
     // Fan-out stages ran on the cluster, reductions on the coordinator.
@@ -34,23 +36,40 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
         let shards = shard_records(&store, stage);
         assert!(!shards.is_empty(), "{stage} has no shards");
         for record in &shards {
-            assert_eq!(record.meta["executor"], "slurm", "{stage}: {:?}", record.meta);
+            assert_eq!(
+                record.meta["executor"], "slurm",
+                "{stage}: {:?}",
+                record.meta
+            );
         }
     }
     for stage in ["dataset", "split"] {
         for record in shard_records(&store, stage) {
-            assert_ne!(record.meta["executor"], "slurm", "{stage} must run on the coordinator");
+            assert_ne!(
+                record.meta["executor"], "slurm",
+                "{stage} must run on the coordinator"
+            );
         }
     }
 
     // A local run of the deterministic stages in another folder.
     let local = Study::from_text(&cluster, &smoke);
     local
-        .run(&["run", local.manifest(), "--only", "synth", "--only", "reference"])
+        .run(&[
+            "run",
+            local.manifest(),
+            "--only",
+            "synth",
+            "--only",
+            "reference",
+        ])
         .expect_code(0);
     let local_store = local.store();
     for stage in ["synth", "reference"] {
-        let a = store.get(&store.stage_state(stage).unwrap().unwrap().fingerprint).unwrap().unwrap();
+        let a = store
+            .get(&store.stage_state(stage).unwrap().unwrap().fingerprint)
+            .unwrap()
+            .unwrap();
         let b = local_store
             .get(&local_store.stage_state(stage).unwrap().unwrap().fingerprint)
             .unwrap()
@@ -61,7 +80,9 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
     // Every later stage plans to the fingerprint the cluster run committed: the executor
     // never enters a fingerprint.
     drop(local_store);
-    let plan = local.run(&["plan", local.manifest(), "--json"]).expect_code(0);
+    let plan = local
+        .run(&["plan", local.manifest(), "--json"])
+        .expect_code(0);
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let profile = plan["stages"]
         .as_array()
@@ -71,13 +92,21 @@ fn smoke_through_slurm_matches_a_local_run_and_is_then_cached() {
         .unwrap();
     assert_eq!(
         profile["fingerprint"].as_str().unwrap(),
-        store.stage_state("profile").unwrap().unwrap().fingerprint.to_hex()
+        store
+            .stage_state("profile")
+            .unwrap()
+            .unwrap()
+            .fingerprint
+            .to_hex()
     );
     let cluster_keys: Vec<String> = shard_records(&store, "profile")
         .into_iter()
         .map(|r| r.shard.unwrap())
         .collect();
-    assert_eq!(profile["shards"].as_u64().unwrap() as usize, cluster_keys.len());
+    assert_eq!(
+        profile["shards"].as_u64().unwrap() as usize,
+        cluster_keys.len()
+    );
 }
 
 /// Test 9: with MaxArraySize 5, twelve one-shard tasks go in three arrays, none rejected.
@@ -132,13 +161,19 @@ fn one_coordinator_per_store_and_shaped_shards_on_disjoint_cpus() {
     // Held tasks keep the first coordinator waiting.
     let study = Study::new(&cluster, &synth(2), "  extra: [\"--hold\"]\n");
     let mut first = Running::spawn(study.snni(&["run", study.manifest(), "--json"]));
-    assert!(first.skip_events("shards_submitted", 1), "nothing was submitted");
+    assert!(
+        first.skip_events("shards_submitted", 1),
+        "nothing was submitted"
+    );
     let second = study.run(&["run", study.manifest()]).expect_code(4);
     assert!(second.stderr.contains("pid"), "{}", second.stderr);
     // `status` reads what the run publishes (within a second) while it holds the store.
     let mut status = String::new();
     let shown = wait_until(Duration::from_secs(30), || {
-        status = study.run(&["status", study.manifest()]).expect_code(0).stdout;
+        status = study
+            .run(&["status", study.manifest()])
+            .expect_code(0)
+            .stdout;
         status.contains("JobHeld")
     });
     assert!(shown, "status never showed the held tasks:\n{status}");
@@ -170,8 +205,14 @@ fn one_coordinator_per_store_and_shaped_shards_on_disjoint_cpus() {
     };
     let (a, b) = (span(&records[0]), span(&records[1]));
     assert_eq!(a.3, b.3, "both shards ran in one task");
-    assert!(a.0 < b.1 && b.0 < a.1, "the shards ran side by side: {a:?} {b:?}");
-    assert!(a.2.iter().all(|cpu| !b.2.contains(cpu)), "shared a CPU: {a:?} {b:?}");
+    assert!(
+        a.0 < b.1 && b.0 < a.1,
+        "the shards ran side by side: {a:?} {b:?}"
+    );
+    assert!(
+        a.2.iter().all(|cpu| !b.2.contains(cpu)),
+        "shared a CPU: {a:?} {b:?}"
+    );
 }
 
 /// The path of a program on PATH.
