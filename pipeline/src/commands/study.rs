@@ -9,7 +9,7 @@ use super::{load_study, CommandError, CommandResult};
 use crate::cli::{CheckArgs, ExecutorChoice, PlanArgs, RunArgs, SelectArgs};
 use crate::exec::{run_study, show_events, Display, RunOptions, STATUS_FILE};
 use crate::exit_codes;
-use crate::manifest::{self, ExecutorConfig, SlurmConfig, Study};
+use crate::manifest::{self, ExecutorConfig, Study};
 use crate::plan::{Plan, Selection, Status};
 
 fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError> {
@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> CommandResult {
             ExecutorConfig::Slurm(config.clone())
         }
         (Some(ExecutorChoice::Slurm), ExecutorConfig::Local) => {
-            ExecutorConfig::Slurm(SlurmConfig::default())
+            ExecutorConfig::Slurm(Box::default())
         }
         (None, configured) => configured.clone(),
     };

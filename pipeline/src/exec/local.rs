@@ -55,7 +55,7 @@ pub(crate) async fn dispatch(
                 )
             });
             let outcome = match std::panic::catch_unwind(run) {
-                Ok(Ok(record)) => ShardOutcome::Done(record),
+                Ok(Ok(record)) => ShardOutcome::Done(Box::new(record)),
                 Ok(Err(failure)) => failure,
                 Err(payload) => ShardOutcome::Failed {
                     message: format!("the shard panicked: {}", panic_message(&payload)),

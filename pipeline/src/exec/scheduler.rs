@@ -72,7 +72,7 @@ pub(crate) struct PendingShard {
 #[derive(Debug)]
 pub(crate) enum ShardOutcome {
     /// Its record is committed.
-    Done(Record),
+    Done(Box<Record>),
     /// It failed; `store` when the store itself failed (exit code 5).
     Failed { message: String, store: bool },
     /// It never started because the run is stopping.
@@ -340,7 +340,7 @@ async fn run_stage(
                 shared.clone(),
                 index,
                 inputs.clone(),
-                config.clone(),
+                (**config).clone(),
                 fingerprint,
                 pending,
                 outcomes,
@@ -368,7 +368,7 @@ async fn run_stage(
                     shard: shard.clone(),
                     ms,
                 });
-                done.insert(shard, record);
+                done.insert(shard, *record);
             }
             ShardOutcome::Failed { message, store } => {
                 shared.emit(Event::ShardFailed {

@@ -64,7 +64,7 @@ pub enum ExecutorConfig {
     /// On this machine, `--jobs` at a time.
     Local,
     /// As Slurm job arrays, coordinated by `snni run`.
-    Slurm(SlurmConfig),
+    Slurm(Box<SlurmConfig>),
 }
 
 impl ExecutorConfig {
@@ -237,7 +237,7 @@ pub fn resolve_executor(
     if kind == "local" {
         ExecutorConfig::Local
     } else {
-        ExecutorConfig::Slurm(config)
+        ExecutorConfig::Slurm(Box::new(config))
     }
 }
 

@@ -405,7 +405,9 @@ impl<'a> Coordinator<'a> {
                     self.tracks.remove(&entry.fingerprint);
                     self.done += 1;
                     let _ = self.spool.remove_done(&entry);
-                    let _ = self.outcomes.send((key, ShardOutcome::Done(record)));
+                    let _ = self
+                        .outcomes
+                        .send((key, ShardOutcome::Done(Box::new(record))));
                     changed = true;
                 }
                 Err(IngestError::Corrupt { reason, .. }) => {

@@ -9,7 +9,7 @@
 //! Nothing partial is ever renamed into `done/`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -206,9 +206,7 @@ impl Worker {
         kind: &'static dyn StageKind,
     ) -> (usize, usize, Option<CancelReason>) {
         let signals = tokio::spawn(wait_for_signal());
-        let pool = CpuPool::for_this_machine(
-            snni_stages::profile::usable_cpus().map_or(1, |cpus| cpus.len()),
-        );
+        let pool = CpuPool::for_this_machine(allocated_cpus());
         let mut running: JoinSet<(TaskShard, Ended)> = JoinSet::new();
         let mut pending: Vec<TaskShard> = self.spec.shards.clone();
         pending.reverse();
@@ -436,10 +434,34 @@ impl Worker {
         }
     }
 
-    fn write_json<T: serde::Serialize>(&self, path: &PathBuf, value: &T) -> std::io::Result<()> {
+    fn write_json<T: serde::Serialize>(
+        &self,
+        path: &std::path::Path,
+        value: &T,
+    ) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
         write_atomic(path, &bytes)
     }
+}
+
+/// How many shards may run at once: the CPUs Slurm allocated to the task (clusters without
+/// CPU binding still show every CPU of the node in the affinity mask), else the usable CPUs.
+fn allocated_cpus() -> usize {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let usable = snni_stages::profile::usable_cpus().map_or(1, |cpus| cpus.len());
+    let allocated = if std::env::var_os("SLURM_JOB_ID").is_some() {
+        // Without --cpus-per-task a task gets one CPU; --exclusive gives it the node.
+        env("SLURM_CPUS_PER_TASK")
+            .or_else(|| env("SLURM_CPUS_ON_NODE"))
+            .unwrap_or(1)
+    } else {
+        usable
+    };
+    allocated.clamp(1, usable.max(1))
 }
 
 /// Waits for SIGUSR2 (the time-limit warning), SIGTERM or SIGINT and records why.
