@@ -271,7 +271,11 @@ fn bench() {
             .filter(|l| l.contains("stage settled on the cluster"))
             .filter_map(|l| {
                 let at = l.find(&format!("{name}="))? + name.len() + 1;
-                l[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok()
+                l[at..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
             })
             .sum()
     };
