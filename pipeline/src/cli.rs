@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use snni_engine::ot::OtBackend;
 
 /// snni-lab: secure neural-network inference performance studies from one YAML manifest.
 ///
@@ -131,6 +132,14 @@ pub struct EngineArgs {
     /// Default: the OS places it.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub cpus: Vec<usize>,
+    /// The OT extension: `ferret` (silent OT, well under a bit per OT) or `iknp` (16 bytes
+    /// per OT); both parties must agree.
+    #[arg(long, value_name = "BACKEND", default_value = "ferret", value_parser = parse_ot)]
+    pub ot: OtBackend,
+}
+
+fn parse_ot(text: &str) -> Result<OtBackend, String> {
+    text.parse()
 }
 
 /// `snni party …`.

@@ -167,6 +167,103 @@ fn parties_with_different_networks_fail_with_a_digest_mismatch_on_both_sides() {
     );
 }
 
+/// The server loads its weights before it listens: unreadable weights fail before any
+/// client could connect (no "listening" line), so a client's setup never waits for them.
+#[test]
+fn server_loads_weights_before_it_listens() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let missing = scratch.path("no-such-weights.json");
+    let run = scratch
+        .run(&[
+            "party",
+            "server",
+            "--network",
+            network.to_str().unwrap(),
+            "--weights",
+            missing.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("no-such-weights.json"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("listening on"), "{}", run.stderr);
+}
+
+/// Both OT backends run end to end, are recorded, and must match between the parties.
+#[test]
+fn ot_backends_run_and_must_match() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let network = network.to_str().unwrap();
+    for ot in ["iknp", "ferret"] {
+        let run = scratch
+            .run(&["infer", "--network", network, "--ot", ot, "--json"])
+            .expect_code(0);
+        let runs: Vec<_> = run
+            .events()
+            .into_iter()
+            .filter(|l| l["record"] == "run")
+            .collect();
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r["ot"] == ot), "{runs:?}");
+    }
+    let run = scratch
+        .run(&["infer", "--network", network, "--ot", "silent"])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("unknown OT backend `silent`"),
+        "{}",
+        run.stderr
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let server = scratch
+        .snni(&[
+            "party",
+            "server",
+            "--network",
+            network,
+            "--listen",
+            &address,
+            "--timeout",
+            "30",
+            "--ot",
+            "iknp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = scratch
+        .run(&[
+            "party",
+            "client",
+            "--network",
+            network,
+            "--connect",
+            &address,
+            "--timeout",
+            "30",
+        ])
+        .expect_code(1);
+    let server = common::Run::from(server.wait_with_output().unwrap()).expect_code(1);
+    for stderr in [&client.stderr, &server.stderr] {
+        assert!(
+            stderr.contains("OT backend mismatch: server runs iknp, client ferret"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn infer_rejects_an_invalid_network_before_starting_parties() {
     let scratch = Scratch::new();

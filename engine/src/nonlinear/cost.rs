@@ -64,6 +64,8 @@ pub struct Cost {
     pub client_sent: u64,
     /// 1-of-2 OTs extended (both directions together).
     pub ots: u64,
+    /// Ferret main iterations run during the call (both directions together; 0 for IKNP).
+    pub refills: u64,
     /// The server's message flow.
     pub server: Flow,
     /// The client's message flow.
@@ -83,6 +85,7 @@ impl Cost {
             server_sent,
             client_sent,
             ots,
+            refills: 0,
             server: Flow::of(server),
             client: Flow::of(client),
         }
@@ -99,6 +102,7 @@ impl Cost {
             server_sent: self.server_sent + next.server_sent,
             client_sent: self.client_sent + next.client_sent,
             ots: self.ots + next.ots,
+            refills: self.refills + next.refills,
             server: self.server.then(next.server),
             client: self.client.then(next.client),
         }

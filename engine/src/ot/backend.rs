@@ -7,6 +7,7 @@ use std::str::FromStr;
 use rand::CryptoRng;
 use serde::{Deserialize, Serialize};
 
+use super::ferret::FerretParams;
 use super::{FerretPair, IknpPair, OtError, OtReceiver, OtSender, Role};
 use crate::channel::Channel;
 
@@ -73,9 +74,23 @@ impl OtPair {
         session: u64,
         rng: &mut R,
     ) -> Result<Self, OtError> {
+        Self::setup_with(backend, role, ch, session, FerretParams::PAPER, rng)
+    }
+
+    /// [`OtPair::setup`] with other Ferret parameters (tests).
+    pub(crate) fn setup_with<R: CryptoRng + ?Sized>(
+        backend: OtBackend,
+        role: Role,
+        ch: &mut dyn Channel,
+        session: u64,
+        params: FerretParams,
+        rng: &mut R,
+    ) -> Result<Self, OtError> {
         Ok(match backend {
             OtBackend::Iknp => OtPair::Iknp(IknpPair::setup(role, ch, session, rng)?),
-            OtBackend::Ferret => OtPair::Ferret(FerretPair::setup(role, ch, session, rng)?),
+            OtBackend::Ferret => {
+                OtPair::Ferret(FerretPair::setup_with(role, ch, session, params, rng)?)
+            }
         })
     }
 

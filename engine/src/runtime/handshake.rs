@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
 use crate::he::HeParamsDesc;
+use crate::ot::OtBackend;
 
 use super::config::Party;
 use super::error::{Result, RuntimeError, StepError};
 
-/// Version of the runtime's wire protocol; peers must run the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the runtime's wire protocol; peers must run the same one. 2: the OT backend is
+/// announced and Ferret exists.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 
@@ -36,12 +38,15 @@ pub struct Hello {
     pub scale: u32,
     /// HE parameters.
     pub he: HeParamsDesc,
+    /// The OT extension.
+    pub ot: OtBackend,
     /// Random value; the two nonces make the OT session id.
     pub nonce: u64,
 }
 
 impl Hello {
     /// A hello with a fresh nonce.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         party: Party,
         network: &str,
@@ -49,6 +54,7 @@ impl Hello {
         ell: u32,
         scale: u32,
         he: HeParamsDesc,
+        ot: OtBackend,
         rng: &mut impl RngCore,
     ) -> Self {
         Self {
@@ -59,6 +65,7 @@ impl Hello {
             ell,
             scale,
             he,
+            ot,
             nonce: rng.next_u64(),
         }
     }
@@ -114,6 +121,12 @@ impl Hello {
             return Some(format!(
                 "fixed-point mismatch: server uses ℓ = {}, scale {}; client ℓ = {}, scale {}",
                 server.ell, server.scale, client.ell, client.scale
+            ));
+        }
+        if server.ot != client.ot {
+            return Some(format!(
+                "OT backend mismatch: server runs {}, client {}; give both the same --ot",
+                server.ot, client.ot
             ));
         }
         // The float fields are derived and need not survive JSON exactly; compare the choice.

@@ -97,8 +97,8 @@ impl Input {
     }
 }
 
-/// Runs the server: accepts one client on `listener` (waiting at most the timeout) and
-/// serves one inference of `network` with the weights `weights` names.
+/// Runs the server: loads the weights `weights` names, then accepts one client on
+/// `listener` (waiting at most the timeout) and serves one inference of `network`.
 pub fn run_server(
     network: &Network,
     weights: &WeightSource,
@@ -107,11 +107,25 @@ pub fn run_server(
 ) -> Result<RunReport> {
     config.check()?;
     let weights = Weights::load(weights, network, config)?;
+    serve(network, &weights, config, listener)
+}
+
+/// Runs the server with its weights already loaded: accepts one client on `listener`
+/// (waiting at most the timeout) and serves one inference of `network`. A deployed server
+/// loads its weights before it listens ([`Weights::load`]), so nothing of that lands in a
+/// client's setup time.
+pub fn serve(
+    network: &Network,
+    weights: &Weights,
+    config: &EngineConfig,
+    listener: &TcpListener,
+) -> Result<RunReport> {
+    config.check()?;
     let mut ch = accept(listener, config).map_err(|source| RuntimeError::Connect {
         phase: "accept",
         source,
     })?;
-    run_on_channel(&mut ch, network, config, Secret::Weights(&weights))
+    run_on_channel(&mut ch, network, config, Secret::Weights(weights))
 }
 
 /// Accepts one peer, waiting at most the configuration's timeout.

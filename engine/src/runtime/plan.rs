@@ -5,8 +5,10 @@
 
 use crate::he::{ConvShape, FcShape, HeParamsDesc, LinearLayer, LinearPlan, Padding};
 use crate::network::{LayerInfo, Network, Op, Shapes};
-use crate::nonlinear::plan as nl_plan;
+use crate::nonlinear::plan::{self as nl_plan, OtPlanner};
 use crate::nonlinear::{Cost, Dir, Flow, PolyParams, Pool2d};
+use crate::ot::ferret::FerretParams;
+use crate::ot::OtBackend;
 
 use super::error::{Result, RuntimeError};
 use super::record::ProtocolCounts;
@@ -14,6 +16,8 @@ use super::record::ProtocolCounts;
 /// The validated network with its per-layer plans.
 #[derive(Debug, Clone)]
 pub struct ExecPlan {
+    /// The OT backend the counts and rounds are planned for.
+    pub ot: OtBackend,
     /// Shapes and wiring from [`Network::validate`].
     pub shapes: Shapes,
     /// The HE plan of each conv, fc and batch_norm layer (`None` for other kinds).
@@ -130,18 +134,31 @@ fn seam_rounds(flow: &Flow, sending: bool) -> u64 {
 }
 
 /// The rounds of every layer of `network` (validated to `shapes`) at each party, for share
-/// bit length `ell` and fixed-point `scale`. Needs no HE parameters: the HE exchange of a
-/// linear layer is one message each way whatever its size.
+/// bit length `ell`, fixed-point `scale` and the OT `backend`. Needs no HE parameters: the
+/// HE exchange of a linear layer is one message each way whatever its size.
 pub fn planned_rounds(
     network: &Network,
     shapes: &Shapes,
     scale: u32,
     ell: u32,
+    backend: OtBackend,
+) -> Vec<PlannedRounds> {
+    rounds_with(network, shapes, scale, ell, OtPlanner::new(backend))
+}
+
+/// [`planned_rounds`] from a planner's state.
+fn rounds_with(
+    network: &Network,
+    shapes: &Shapes,
+    scale: u32,
+    ell: u32,
+    mut planner: OtPlanner,
 ) -> Vec<PlannedRounds> {
     let (mut server_sending, mut client_sending) = SETUP_ENDS_SENDING;
     let mut rounds = Vec::with_capacity(shapes.layers.len());
     for (layer, info) in network.layers.iter().zip(shapes) {
-        let (server, client) = layer_flows(&layer.op, &ot_cost(&layer.op, info, scale, ell));
+        let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
+        let (server, client) = layer_flows(&layer.op, &cost);
         rounds.push(PlannedRounds {
             server: seam_rounds(&server, server_sending),
             client: seam_rounds(&client, client_sending),
@@ -164,34 +181,35 @@ fn covered(n: usize, kernel: usize, stride: usize, padding: usize, out: usize) -
         .sum()
 }
 
-/// Planned OT-based traffic of a layer, from [`crate::nonlinear::plan`].
-fn ot_cost(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> Cost {
+/// Planned OT-based traffic of a layer, from [`crate::nonlinear::plan`]; `p` carries the
+/// OT pools from the layers before.
+fn ot_cost(p: &mut OtPlanner, op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> Cost {
     let input = info.inputs[0];
     let out = info.output.elements() as usize;
     match *op {
-        Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => nl_plan::truncate_cost(out, scale),
-        Op::Relu {} => nl_plan::relu_cost(out, ell),
+        Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => nl_plan::truncate_cost(p, out, scale),
+        Op::Relu {} => nl_plan::relu_cost(p, out, ell),
         Op::MaxPool { .. } => pool_window(op)
-            .and_then(|pool| nl_plan::maxpool_cost(input, pool, ell).ok())
+            .and_then(|pool| nl_plan::maxpool_cost(p, input, pool, ell).ok())
             .unwrap_or_default(),
         Op::AvgPool { .. } => pool_window(op)
-            .and_then(|pool| nl_plan::avgpool_cost(input, pool, scale).ok())
+            .and_then(|pool| nl_plan::avgpool_cost(p, input, pool, scale).ok())
             .unwrap_or_default(),
-        Op::GlobalAvgPool {} => nl_plan::global_avgpool_cost(input, scale),
+        Op::GlobalAvgPool {} => nl_plan::global_avgpool_cost(p, input, scale),
         Op::PolyAct { .. } => poly_params(op)
-            .map(|p| nl_plan::poly_cost(out, input.c, &p, scale, ell))
+            .map(|params| nl_plan::poly_cost(p, out, input.c, &params, scale, ell))
             .unwrap_or_default(),
         Op::Add {} | Op::Concat {} | Op::Flatten {} => Cost::default(),
     }
 }
 
-fn counts(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> ProtocolCounts {
+fn counts(op: &Op, info: &LayerInfo, cost: &Cost) -> ProtocolCounts {
     let out = info.output.elements();
     let input = info.inputs[0];
-    let cost = ot_cost(op, info, scale, ell);
     let mut counts = ProtocolCounts {
         output_elements: out,
         ots: cost.ots,
+        ot_refills: cost.refills,
         ot_bytes_server: cost.server_sent,
         ot_bytes_client: cost.client_sent,
         ..ProtocolCounts::default()
@@ -224,9 +242,31 @@ fn counts(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> ProtocolCounts {
 
 impl ExecPlan {
     /// Validates `network` and plans every layer for the HE parameters `he` (whose plaintext
-    /// modulus fixes ℓ) and the fixed-point `scale`.
+    /// modulus fixes ℓ), the fixed-point `scale` and the default OT backend.
     pub fn new(network: &Network, he: &HeParamsDesc, scale: u32) -> Result<Self> {
+        Self::with_ot(network, he, scale, OtBackend::default())
+    }
+
+    /// [`ExecPlan::new`] for the OT backend `ot`.
+    pub fn with_ot(
+        network: &Network,
+        he: &HeParamsDesc,
+        scale: u32,
+        ot: OtBackend,
+    ) -> Result<Self> {
+        Self::planned(network, he, scale, ot, FerretParams::PAPER)
+    }
+
+    /// [`ExecPlan::with_ot`] with other Ferret parameters (tests).
+    pub(crate) fn planned(
+        network: &Network,
+        he: &HeParamsDesc,
+        scale: u32,
+        ot: OtBackend,
+        ferret: FerretParams,
+    ) -> Result<Self> {
         let ell = he.plaintext_bits;
+        let mut planner = OtPlanner::with_params(ot, ferret);
         let shapes = network.validate()?;
         let mut linear = Vec::with_capacity(shapes.layers.len());
         let mut all_counts = Vec::with_capacity(shapes.layers.len());
@@ -251,7 +291,8 @@ impl ExecPlan {
                 }
             }
             linear.push(plan);
-            all_counts.push(counts(&layer.op, info, scale, ell));
+            let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
+            all_counts.push(counts(&layer.op, info, &cost));
             for source in &info.sources {
                 if let crate::network::InputRef::Layer(i) = *source {
                     last_use[i] = info.index;
@@ -262,8 +303,15 @@ impl ExecPlan {
         if let Some(last) = last_use.last_mut() {
             *last = usize::MAX;
         }
-        let rounds = planned_rounds(network, &shapes, scale, ell);
+        let rounds = rounds_with(
+            network,
+            &shapes,
+            scale,
+            ell,
+            OtPlanner::with_params(ot, ferret),
+        );
         Ok(Self {
+            ot,
             shapes,
             linear,
             counts: all_counts,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::channel::Meter;
 use crate::he::{HeParamsDesc, LinearPlan};
 use crate::network::{OpKind, Shape};
+use crate::ot::OtBackend;
 
 use super::config::Party;
 
@@ -93,6 +94,10 @@ pub struct ProtocolCounts {
     pub multiplications: u64,
     /// 1-of-2 OTs the OT-based part extends (truncation, comparisons, triples).
     pub ots: u64,
+    /// Ferret main iterations (COT pool refills) the layer runs, both directions together;
+    /// 0 with IKNP. Their messages are in the planned bytes.
+    #[serde(default)]
+    pub ot_refills: u64,
     /// Planned bytes the server sends in the OT-based part (frame headers included, the
     /// runtime's 4-byte step tag per frame not); HE bytes are in the linear plan.
     pub ot_bytes_server: u64,
@@ -176,6 +181,8 @@ pub struct RunRecord {
     pub scale: u32,
     /// HE parameters.
     pub he: HeSummary,
+    /// The OT extension.
+    pub ot: OtBackend,
     /// Configured worker threads.
     pub threads: usize,
     /// Whether CPU times were measured (false: they are 0).

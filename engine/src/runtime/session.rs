@@ -9,7 +9,7 @@ use crate::channel::Channel;
 use crate::he::{HeClient, HeParams, HeParamsDesc, HeServer, LinearPlan};
 use crate::network::{InputRef, Network, Op};
 use crate::nonlinear;
-use crate::ot::{self, IknpPair, OtError};
+use crate::ot::{self, OtError, OtPair};
 
 use super::config::{EngineConfig, Party};
 use super::error::{Result, RuntimeError, StepError};
@@ -51,7 +51,13 @@ pub fn run_on_channel(
     config.check()?;
     let party = secret.party();
     let desc = config.he_desc()?;
-    let plan = ExecPlan::new(network, &desc, config.scale)?;
+    let plan = ExecPlan::planned(
+        network,
+        &desc,
+        config.scale,
+        config.ot,
+        config.ferret_params(),
+    )?;
     match &secret {
         Secret::Weights(w) if w.layers.len() != network.layers.len() => {
             return Err(RuntimeError::Config(format!(
@@ -71,7 +77,7 @@ pub fn run_on_channel(
         Secret::Weights(w) => check_weights(network, &plan, w)?,
         Secret::Input(_) => {}
     }
-    let mut rng = match config.protocol_seed {
+    let mut rng = match config.protocol_seed() {
         Some(seed) => ChaCha20Rng::seed_from_u64(seed ^ (party as u64).wrapping_mul(0x9e37)),
         None => ChaCha20Rng::from_rng(&mut rand::rng()),
     };
@@ -86,6 +92,7 @@ pub fn run_on_channel(
         config.ell,
         config.scale,
         desc.clone(),
+        config.ot,
         &mut rng,
     );
     let peer = exchange(ch, &mine)?;
@@ -93,7 +100,7 @@ pub fn run_on_channel(
     let mut ch = TaggedChannel::new(ch);
     let session_id = mine.nonce ^ peer.nonce;
     let mut session =
-        setup(&mut ch, party, params, config.threads, session_id, &mut rng).map_err(|source| {
+        setup(&mut ch, party, params, config, session_id, &mut rng).map_err(|source| {
             RuntimeError::Phase {
                 phase: "setup",
                 source,
@@ -127,6 +134,7 @@ pub fn run_on_channel(
         ell: config.ell,
         scale: config.scale,
         he: HeSummary::from(&desc),
+        ot: config.ot,
         threads: config.threads,
         cpu_time_available: thread_cpu_ns().is_some(),
         layers: layers.len(),
@@ -161,17 +169,18 @@ fn check_weights(network: &Network, plan: &ExecPlan, weights: &Weights) -> Resul
 /// The per-session cryptographic state.
 struct Setup {
     he: HeSide,
-    ot: IknpPair,
+    ot: OtPair,
 }
 
 fn setup(
     ch: &mut TaggedChannel<'_>,
     party: Party,
     params: HeParams,
-    threads: usize,
+    config: &EngineConfig,
     session_id: u64,
     rng: &mut ChaCha20Rng,
 ) -> Result<Setup, StepError> {
+    let threads = config.threads;
     ch.set_step(SETUP);
     let he = match party {
         Party::Client => {
@@ -188,7 +197,15 @@ fn setup(
             HeSide::Server(server.with_threads(threads))
         }
     };
-    let ot = IknpPair::setup(party.role(), ch, session_id, rng).map_err(|e| ot_error(ch, e))?;
+    let ot = OtPair::setup_with(
+        config.ot,
+        party.role(),
+        ch,
+        session_id,
+        config.ferret_params(),
+        rng,
+    )
+    .map_err(|e| ot_error(ch, e))?;
     Ok(Setup { he, ot })
 }
 
@@ -208,7 +225,7 @@ fn ot_error(ch: &mut TaggedChannel<'_>, err: OtError) -> StepError {
 struct Runner<'a, 'c> {
     ch: TaggedChannel<'c>,
     party: Party,
-    ot: &'a mut IknpPair,
+    ot: &'a mut OtPair,
     he: &'a mut HeSide,
     rng: &'a mut ChaCha20Rng,
     desc: HeParamsDesc,
@@ -298,8 +315,7 @@ impl Runner<'_, '_> {
         let mask = ring_mask(ell);
         let x = inputs[0];
         let role = self.party.role();
-        let ot = &mut *self.ot;
-        let (s, r) = (&mut ot.sender, &mut ot.receiver);
+        let (s, r) = self.ot.parts();
         let ch = &mut self.ch;
         let rng = &mut *self.rng;
         let out = match op {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use snni_engine::network::Network;
-use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource};
+use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource, Weights};
 use snni_stages::profile::{cpu_limit, cpu_list, pin_current_thread, PinError};
 
 use super::network::{load_network, parse_shape};
@@ -22,6 +22,7 @@ fn engine_config(args: &EngineArgs) -> EngineConfig {
         scale: args.scale,
         threads: args.threads.max(1),
         timeout: Duration::from_secs(args.timeout.max(1)),
+        ot: args.ot,
         ..EngineConfig::default()
     }
 }
@@ -99,6 +100,11 @@ pub fn party(command: PartyCommand) -> CommandResult {
                 Source::Seed(seed) => WeightSource::Seed(seed),
                 Source::File(path) => WeightSource::File(path),
             };
+            // Weights first, as a deployed server has them before clients come: the
+            // client's setup time must not include loading them.
+            let config = engine_config(&engine);
+            let weights = Weights::load(&weights, &network, &config)
+                .map_err(|e| engine_failure("server", &e))?;
             let listener = TcpListener::bind(&listen).map_err(|e| {
                 CommandError::new(exit_codes::USAGE, format!("listen on {listen}: {e}"))
                     .help("choose a free address with --listen, e.g. 127.0.0.1:0 for any port")
@@ -107,9 +113,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
                 .local_addr()
                 .map_err(|e| engine_failure("server", &e))?;
             eprintln!("server: listening on {address}");
-            let report =
-                runtime::run_server(&network, &weights, &engine_config(&engine), &listener)
-                    .map_err(|e| engine_failure("server", &e))?;
+            let report = runtime::serve(&network, &weights, &config, &listener)
+                .map_err(|e| engine_failure("server", &e))?;
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
@@ -230,6 +235,8 @@ pub fn infer(args: InferArgs) -> CommandResult {
         engine.timeout.to_string(),
         "--threads".into(),
         engine.threads.to_string(),
+        "--ot".into(),
+        engine.ot.to_string(),
     ];
     if !engine.cpus.is_empty() {
         common.extend(["--cpus".to_string(), cpu_list(&engine.cpus)]);

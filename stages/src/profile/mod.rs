@@ -170,7 +170,9 @@ impl StageKind for ProfileKind {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: engine 0.2.0 (Ferret OT by default, `ot:` in the params, weights loaded
+        // before the server listens): every shard re-measures.
+        2
     }
 
     fn summary(&self) -> &'static str {
@@ -351,6 +353,7 @@ impl StageKind for ProfileKind {
             "scale": params.scale,
             "he_degree": measured.he_degree,
             "threads": params.threads,
+            "ot": params.ot,
             "cpus": params.cpus,
             "machine": Machine::current(),
             "attempts": attempts,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use snni_engine::ot::OtBackend;
 
 use crate::{decode_params, CheckContext, ParamIssue, Setting};
 
@@ -91,6 +92,8 @@ struct RawProfileParams {
     exclusive_shaped: Option<bool>,
     #[serde(default)]
     cpus: Option<Vec<usize>>,
+    #[serde(default)]
+    ot: Option<OtBackend>,
 }
 
 /// A setting as the profile stage records it: its name and link.
@@ -134,6 +137,9 @@ pub struct ProfileParams {
     /// stores measured before this field existed keep their shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Vec<usize>>,
+    /// The OT extension both parties run (default `ferret`). Always in the canonical params,
+    /// so it enters every shard's fingerprint.
+    pub ot: OtBackend,
 }
 
 impl ProfileParams {
@@ -268,6 +274,7 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         backend,
         exclusive_shaped: raw.exclusive_shaped.unwrap_or(true),
         cpus,
+        ot: raw.ot.unwrap_or_default(),
     })
 }
 
@@ -298,6 +305,7 @@ mod tests {
         assert_eq!(params.settings[0].name, "local");
         assert_eq!(params.backend, Backend::Auto);
         assert_eq!(params.networks, Networks::All);
+        assert_eq!(params.ot, OtBackend::Ferret);
         let round = ProfileParams::decode(&serde_json::to_value(&params).unwrap()).unwrap();
         assert_eq!(round, params);
     }
@@ -342,6 +350,25 @@ mod tests {
         assert_eq!(issues[0].path, vec!["cpus"]);
         let issues = check(&json!({"cpus": [4096]}), &ctx).unwrap_err();
         assert!(issues[0].message.contains("below 1024"), "{issues:?}");
+    }
+
+    #[test]
+    fn ot_is_canonical_and_checked() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert_eq!(default["ot"], "ferret");
+        let iknp = check(&json!({"ot": "iknp"}), &ctx).unwrap();
+        assert_eq!(iknp.ot, OtBackend::Iknp);
+        let round = ProfileParams::decode(&serde_json::to_value(&iknp).unwrap()).unwrap();
+        assert_eq!(round, iknp);
+        let issues = check(&json!({"ot": "silent"}), &ctx).unwrap_err();
+        assert!(
+            issues[0].message.contains("unknown variant `silent`"),
+            "{issues:?}"
+        );
     }
 
     #[test]

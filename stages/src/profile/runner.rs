@@ -200,6 +200,7 @@ fn inference(
         address,
         namespace: namespace.map(str::to_string),
         cpus: plan.params.cpus.clone(),
+        ot: plan.params.ot,
     };
     // Where the server listens, when it can be known before it starts: then the client
     // starts at the same time (it retries its connection until the server listens). The

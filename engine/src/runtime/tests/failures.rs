@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::super::handshake::{exchange, Hello};
 use super::super::*;
-use super::{check, config, net, run_pair, squeezenet_like};
+use super::{check_with, config, net, run_pair, squeezenet_like};
 use crate::channel::{Channel, ChannelError, Meter, TcpChannel};
 use crate::network::{Network, Op, Shape};
 
@@ -61,6 +61,7 @@ fn fake_client(
             config.ell,
             config.scale,
             config.he.clone().unwrap(),
+            config.ot,
             &mut rng,
         );
         exchange(&mut ch, &hello).unwrap();
@@ -182,7 +183,7 @@ fn one_conv() -> (Network, u64, u64) {
         b.push("conv1", Op::conv(2, 3, 1, 1, true));
         b.push("relu1", Op::Relu {});
     });
-    let (server, client, _) = check(&network);
+    let (server, client, _) = check_with(&network, &config());
     (
         network,
         server.run.setup.messages_sent,
