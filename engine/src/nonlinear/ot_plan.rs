@@ -32,32 +32,22 @@ pub enum OtDir {
     FromClient,
 }
 
-/// A cost with `sender_bytes` sent by the OT sender and `receiver_bytes` by the receiver,
-/// each party's flow given from the sender's and the receiver's side.
-fn directed(
-    dir: OtDir,
-    sender_bytes: u64,
-    receiver_bytes: u64,
-    sender_flow: &[Dir],
-    receiver_flow: &[Dir],
-    ots: u64,
-) -> Cost {
-    match dir {
-        OtDir::FromServer => Cost::step(
-            sender_bytes,
-            receiver_bytes,
-            sender_flow,
-            receiver_flow,
-            ots,
-        ),
-        OtDir::FromClient => Cost::step(
-            receiver_bytes,
-            sender_bytes,
-            receiver_flow,
-            sender_flow,
-            ots,
-        ),
-    }
+/// What one side of an OT batch sends: total bytes (headers included), largest frame
+/// payload, and its message flow.
+struct Side<'a> {
+    bytes: u64,
+    frame: u64,
+    flow: &'a [Dir],
+}
+
+/// A cost with the OT sender's and the receiver's side.
+fn directed(dir: OtDir, sender: Side<'_>, receiver: Side<'_>, ots: u64) -> Cost {
+    let (server, client) = match dir {
+        OtDir::FromServer => (sender, receiver),
+        OtDir::FromClient => (receiver, sender),
+    };
+    Cost::step(server.bytes, client.bytes, server.flow, client.flow, ots)
+        .frames(server.frame, client.frame)
 }
 
 /// Bytes of `n` items of `bits` bits sent in messages of [`OT_CHUNK`] items.
@@ -72,6 +62,11 @@ fn chunked(n: u64, bits: u64) -> u64 {
 fn iknp_columns(n: u64) -> u64 {
     let blocks = n.div_ceil(128);
     KAPPA * 16 * blocks + H * blocks.div_ceil(IKNP_CHUNK_BLOCKS)
+}
+
+/// The largest frame the IKNP receiver sends to extend `n` OTs (one column chunk).
+pub(crate) fn iknp_column_frame(n: u64) -> u64 {
+    KAPPA * 16 * n.div_ceil(128).min(IKNP_CHUNK_BLOCKS)
 }
 
 /// Plans OT batches in the order a protocol runs them.
@@ -130,8 +125,18 @@ impl OtPlanner {
         if refills == 0 {
             return Cost::default();
         }
-        let bytes = refills * (self.params.main.message_bytes() as u64 + H);
-        let mut cost = directed(dir, bytes, 0, &[Send], &[Recv], 0);
+        let frame = self.params.main.message_bytes() as u64;
+        let sender = Side {
+            bytes: refills * (frame + H),
+            frame,
+            flow: &[Send],
+        };
+        let receiver = Side {
+            bytes: 0,
+            frame: 0,
+            flow: &[Recv],
+        };
+        let mut cost = directed(dir, sender, receiver, 0);
         cost.refills = refills;
         cost
     }
@@ -141,12 +146,31 @@ impl OtPlanner {
         if n == 0 {
             return Cost::default();
         }
-        let flips = match self.backend {
-            OtBackend::Iknp => iknp_columns(n),
-            OtBackend::Ferret => chunked(n, 1),
+        let receiver = self.choices(n, &[Send]);
+        let sender = Side {
+            bytes: 0,
+            frame: 0,
+            flow: &[Recv],
         };
         let draw = self.draw(dir, n);
-        draw.then(directed(dir, 0, flips, &[Recv], &[Send], n))
+        draw.then(directed(dir, sender, receiver, n))
+    }
+
+    /// What the receiver of `n` OTs with chosen choices sends: IKNP columns or Ferret's
+    /// flip bits.
+    fn choices<'a>(&self, n: u64, flow: &'a [Dir]) -> Side<'a> {
+        match self.backend {
+            OtBackend::Iknp => Side {
+                bytes: iknp_columns(n),
+                frame: iknp_column_frame(n),
+                flow,
+            },
+            OtBackend::Ferret => Side {
+                bytes: chunked(n, 1),
+                frame: n.min(OT_CHUNK).div_ceil(8),
+                flow,
+            },
+        }
     }
 
     /// `n` random OTs with random choices (one `send_random_choice` call).
@@ -169,20 +193,14 @@ impl OtPlanner {
         if n == 0 {
             return Cost::default();
         }
-        let flips = match self.backend {
-            OtBackend::Iknp => iknp_columns(n),
-            OtBackend::Ferret => chunked(n, 1),
+        let receiver = self.choices(n, &[Send, Recv]);
+        let sender = Side {
+            bytes: chunked(n, u64::from(bits)),
+            frame: (n.min(OT_CHUNK) * u64::from(bits)).div_ceil(8),
+            flow: &[Recv, Send],
         };
         let draw = self.draw(dir, n);
-        let corrections = chunked(n, u64::from(bits));
-        draw.then(directed(
-            dir,
-            corrections,
-            flips,
-            &[Recv, Send],
-            &[Send, Recv],
-            n,
-        ))
+        draw.then(directed(dir, sender, receiver, n))
     }
 }
 
@@ -206,5 +224,19 @@ mod tests {
         assert_eq!(p.refills(), 4);
         let iknp = OtPlanner::new(OtBackend::Iknp).random_choice(OtDir::FromServer, 128);
         assert_eq!(iknp.client_sent, 128 * 16 + H);
+        assert_eq!(iknp.client_frame, 128 * 16);
+        let mut p = OtPlanner::with_params(OtBackend::Ferret, params);
+        let big = p.correlated(OtDir::FromClient, 3 * OT_CHUNK, 41);
+        assert_eq!(
+            big.client_frame,
+            OT_CHUNK * 41 / 8,
+            "corrections come in chunks"
+        );
+        assert_eq!(
+            big.server_frame,
+            OT_CHUNK / 8,
+            "the server sends flips only"
+        );
+        assert!(big.refills > 0);
     }
 }

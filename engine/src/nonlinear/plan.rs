@@ -17,6 +17,7 @@ use crate::channel::FRAME_HEADER_LEN;
 use crate::network::Shape;
 use crate::ot::OtError;
 
+pub(crate) use super::ot_plan::iknp_column_frame;
 pub use super::ot_plan::{OtDir, OtPlanner};
 
 /// 1-of-N OT: instances per chunk (`one_of_n::CHUNK`).
@@ -40,6 +41,7 @@ fn chunks(n: u64, chunk: u64) -> impl Iterator<Item = u64> {
 /// An exchange of openings where the server sends first and the client answers.
 fn openings(bytes_each: u64) -> Cost {
     Cost::step(bytes_each, bytes_each, &[Send, Recv], &[Recv, Send], 0)
+        .frames(bytes_each - H, bytes_each - H)
 }
 
 /// `groups` bit-triple groups: random-choice OTs in chunks, the server as OT sender first
@@ -75,7 +77,8 @@ fn millionaire_cost(p: &mut OtPlanner, n: u64, bits: u32) -> Cost {
         cost = cost.then(p.random(FromServer, len * k));
     }
     let records = DIGIT_RECORD * leaves + H * leaves.div_ceil(ONE_OF_N_CHUNK);
-    cost = cost.then(Cost::step(records, 0, &[Send], &[Recv], 0));
+    let frame = DIGIT_RECORD * leaves.min(ONE_OF_N_CHUNK);
+    cost = cost.then(Cost::step(records, 0, &[Send], &[Recv], 0).frames(frame, 0));
     levels.into_iter().fold(cost, Cost::then)
 }
 

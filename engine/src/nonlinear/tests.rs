@@ -36,7 +36,7 @@ fn runs(
     ell: u32,
     tcp: bool,
     f: Party,
-) -> Vec<(OtBackend, Vec<u64>, Meter, Meter)> {
+) -> Vec<(OtBackend, Vec<u64>, Metered, Metered)> {
     OtBackend::ALL
         .into_iter()
         .map(|backend| {
@@ -59,7 +59,7 @@ fn run(
     tcp: bool,
     backend: OtBackend,
     f: Party,
-) -> (Vec<u64>, Meter, Meter) {
+) -> (Vec<u64>, Metered, Metered) {
     let mask = ring_mask(ell);
     let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed);
     let xs_s: Vec<u64> = xs.iter().map(|_| rng.random::<u64>() & mask).collect();
@@ -80,8 +80,20 @@ fn run(
             sync(role, ch);
             let before = ch.meter();
             let (s, r) = pair.parts();
-            let y = f(role, s, r, ch, &shares, &mut rng);
-            (y, ch.meter().since(&before))
+            let mut rec = Recording {
+                inner: ch,
+                largest_sent: 0,
+            };
+            let y = f(role, s, r, &mut rec, &shares, &mut rng);
+            let largest_sent = rec.largest_sent;
+            let meter = ch.meter().since(&before);
+            (
+                y,
+                Metered {
+                    meter,
+                    largest_sent,
+                },
+            )
         }
     };
     let config = ChannelConfig {
@@ -104,6 +116,44 @@ fn run(
         .map(|(a, b)| a.wrapping_add(*b) & mask)
         .collect();
     (y, ms, mc)
+}
+
+/// One party's traffic during the call.
+#[derive(Debug, Clone, Copy)]
+struct Metered {
+    meter: Meter,
+    /// The largest frame payload it sent.
+    largest_sent: u64,
+}
+
+impl std::ops::Deref for Metered {
+    type Target = Meter;
+    fn deref(&self) -> &Meter {
+        &self.meter
+    }
+}
+
+/// A channel that remembers the largest frame it sent, to check the planned frame sizes
+/// (the limits the runtime enforces on what a peer sends).
+struct Recording<'a> {
+    inner: &'a mut dyn Channel,
+    largest_sent: u64,
+}
+
+impl Channel for Recording<'_> {
+    fn send(&mut self, msg: &[u8]) -> Result<(), crate::channel::ChannelError> {
+        self.largest_sent = self.largest_sent.max(msg.len() as u64);
+        self.inner.send(msg)
+    }
+    fn recv(&mut self) -> Result<Vec<u8>, crate::channel::ChannelError> {
+        self.inner.recv()
+    }
+    fn flush(&mut self) -> Result<(), crate::channel::ChannelError> {
+        self.inner.flush()
+    }
+    fn meter(&self) -> Meter {
+        self.inner.meter()
+    }
 }
 
 /// One ping-pong, so the meters' round state before the measured call is known: the server
@@ -135,7 +185,13 @@ fn on_threads<A: Send, B: Send>(
     })
 }
 
-fn assert_planned(planned: Cost, server: Meter, client: Meter) {
+fn assert_planned(planned: Cost, server: Metered, client: Metered) {
+    // The largest frames, which the runtime accepts from a peer and no more.
+    assert_eq!(
+        (planned.server_frame, planned.client_frame),
+        (server.largest_sent, client.largest_sent),
+        "largest frames: {planned:?}"
+    );
     assert_eq!(
         server.bytes_received, client.bytes_sent,
         "the meters disagree"

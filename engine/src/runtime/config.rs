@@ -11,7 +11,17 @@ use crate::ot::{OtBackend, Role};
 
 use super::error::{Result, RuntimeError};
 
-/// Settings both parties must agree on (ℓ, scale, HE parameters) plus local ones.
+/// Settings both parties must agree on (ℓ, scale, HE parameters, OT backend) plus local
+/// ones.
+///
+/// There is no way to seed the protocol's randomness from outside this crate's own tests:
+///
+/// ```compile_fail
+/// let config = snni_engine::runtime::EngineConfig {
+///     protocol_seed: Some(7),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Share bit length ℓ: shares live in Z_{2^ℓ} (default 41).

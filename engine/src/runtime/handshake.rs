@@ -20,6 +20,10 @@ pub const PROTOCOL_VERSION: u32 = 2;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 
+/// The largest hello accepted from a peer: until the handshake succeeds the peer is unknown,
+/// and a frame of more than a few KiB is refused on its header.
+pub const MAX_HELLO_LEN: usize = 4 << 10;
+
 /// What a party announces at session start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,7 +169,9 @@ pub fn exchange(ch: &mut dyn Channel, mine: &Hello) -> Result<Hello> {
     };
     ch.send(&mine.encode())
         .map_err(|e| phase(StepError::Channel(e)))?;
-    let msg = ch.recv().map_err(|e| phase(StepError::Channel(e)))?;
+    let msg = ch
+        .recv_limited(MAX_HELLO_LEN)
+        .map_err(|e| phase(StepError::Channel(e)))?;
     let peer = Hello::decode(&msg).map_err(phase)?;
     match mine.mismatch(&peer) {
         Some(message) => Err(RuntimeError::Mismatch(message)),

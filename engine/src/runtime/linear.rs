@@ -47,13 +47,14 @@ pub(crate) fn run(
         HeSide::Client(client) => {
             let cts = client.encrypt_input(plan, x).map_err(StepError::He)?;
             send_frames(ch, &cts)?;
-            let answers = recv_frames(ch, "answer", plan.output_cts)?;
+            let largest = desc.answer_bytes(plan.layer.output_len().min(desc.degree));
+            let answers = recv_frames(ch, "answer", plan.output_cts, largest)?;
             check_answers(plan, desc, &answers)?;
             guarded("answer", || client.decrypt_output(plan, &answers))
         }
         HeSide::Server(server) => {
             let params = params.expect("the server holds weights");
-            let cts = recv_frames(ch, "ciphertext", plan.input_cts)?;
+            let cts = recv_frames(ch, "ciphertext", plan.input_cts, desc.upload_ct_bytes())?;
             let out = guarded("ciphertext", || {
                 server.evaluate(plan, &params.weights, x, &cts)
             })?;
@@ -143,13 +144,15 @@ fn send_frames(ch: &mut TaggedChannel<'_>, items: &[Vec<u8>]) -> Result<(), Step
     Ok(())
 }
 
-/// Receives a count frame, checks it, then the items.
+/// Receives a count frame, checks it, then the items, each refused on its header when it
+/// is larger than `largest` bytes (the plan's bound for one ciphertext).
 fn recv_frames(
     ch: &mut TaggedChannel<'_>,
     what: &'static str,
     expected: usize,
+    largest: u64,
 ) -> Result<Vec<Vec<u8>>, StepError> {
-    let count = ch.recv().map_err(|e| ch.step_error(e))?;
+    let count = ch.recv_limited(4).map_err(|e| ch.step_error(e))?;
     let count: [u8; 4] = count
         .as_slice()
         .try_into()
@@ -164,7 +167,8 @@ fn recv_frames(
             detail: format!("the peer announced {count} ciphertexts, the plan has {expected}"),
         });
     }
+    let largest = usize::try_from(largest).unwrap_or(usize::MAX);
     (0..count)
-        .map(|_| ch.recv().map_err(|e| ch.step_error(e)))
+        .map(|_| ch.recv_limited(largest).map_err(|e| ch.step_error(e)))
         .collect()
 }

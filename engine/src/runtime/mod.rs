@@ -43,7 +43,7 @@ use crate::network::Network;
 pub use config::{EngineConfig, InputSource, Party, WeightSource};
 pub use error::{Result, RuntimeError, StepError};
 pub use handshake::{Hello, PROTOCOL_VERSION};
-pub use plan::{linear_layer, planned_rounds, ExecPlan, PlannedRounds};
+pub use plan::{linear_layer, planned_rounds, ExecPlan, FrameLimits, PlannedRounds};
 pub use record::{
     thread_cpu_ns, HeSummary, LayerRecord, Measured, ProtocolCounts, RunRecord, RunReport,
     RECORD_VERSION,

@@ -26,6 +26,8 @@ pub struct ExecPlan {
     pub counts: Vec<ProtocolCounts>,
     /// Rounds each party's meter will show per layer.
     pub rounds: Vec<PlannedRounds>,
+    /// The largest frame each party accepts from the peer per layer.
+    pub frames: Vec<FrameLimits>,
     /// For each layer, the last layer that reads its output (to free shares early).
     pub last_use: Vec<usize>,
 }
@@ -93,6 +95,67 @@ pub fn poly_params(op: &Op) -> Option<PolyParams> {
             relu_fraction,
         } => PolyParams::new(degree, relu_fraction).ok(),
         _ => None,
+    }
+}
+
+/// The largest frame payload (the runtime's step tag excluded) each party accepts from its
+/// peer in one step: what the plan says the peer sends, and nothing larger. A frame over the
+/// limit is refused on its header, before its body is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// What the server accepts.
+    pub server: u64,
+    /// What the client accepts.
+    pub client: u64,
+}
+
+impl FrameLimits {
+    /// The limits of the session setup: the HE public key, the base OTs (128 points of 32
+    /// bytes) and, for Ferret, the IKNP columns and the setup iteration's message.
+    pub fn setup(he: &HeParamsDesc, ot: OtBackend, ferret: &FerretParams) -> Self {
+        let base = 128 * 32;
+        let ot_frame = match ot {
+            OtBackend::Iknp => base,
+            OtBackend::Ferret => base
+                .max(nl_plan::iknp_column_frame(ferret.bootstrap_cots() as u64))
+                .max(ferret.setup.message_bytes() as u64),
+        };
+        FrameLimits {
+            server: ot_frame.max(he.public_key_bytes()),
+            client: ot_frame,
+        }
+    }
+
+    /// The limits of a layer: its OT frames, and the HE frames of a linear layer (a count,
+    /// the client's ciphertexts, the server's answers).
+    fn layer(cost: &Cost, linear: Option<&LinearPlan>, he: &HeParamsDesc) -> Self {
+        let mut limits = FrameLimits {
+            server: cost.client_frame,
+            client: cost.server_frame,
+        };
+        if let Some(plan) = linear {
+            let values = plan.layer.output_len().min(he.degree);
+            limits.server = limits.server.max(4).max(he.upload_ct_bytes());
+            limits.client = limits.client.max(4).max(he.answer_bytes(values));
+        }
+        limits
+    }
+
+    /// The limits of the output step: the server's share of `elements` outputs.
+    pub fn output(elements: u64) -> Self {
+        FrameLimits {
+            server: 0,
+            client: 8 * elements,
+        }
+    }
+
+    /// What `party` accepts.
+    pub fn of(&self, server: bool) -> u64 {
+        if server {
+            self.server
+        } else {
+            self.client
+        }
     }
 }
 
@@ -270,6 +333,7 @@ impl ExecPlan {
         let shapes = network.validate()?;
         let mut linear = Vec::with_capacity(shapes.layers.len());
         let mut all_counts = Vec::with_capacity(shapes.layers.len());
+        let mut frames = Vec::with_capacity(shapes.layers.len());
         let mut last_use: Vec<usize> = (0..shapes.layers.len()).collect();
         for (layer, info) in network.layers.iter().zip(&shapes) {
             let plan = linear_layer(&layer.op, info)
@@ -290,9 +354,10 @@ impl ExecPlan {
                     )));
                 }
             }
-            linear.push(plan);
             let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
             all_counts.push(counts(&layer.op, info, &cost));
+            frames.push(FrameLimits::layer(&cost, plan.as_ref(), he));
+            linear.push(plan);
             for source in &info.sources {
                 if let crate::network::InputRef::Layer(i) = *source {
                     last_use[i] = info.index;
@@ -316,6 +381,7 @@ impl ExecPlan {
             linear,
             counts: all_counts,
             rounds,
+            frames,
             last_use,
         })
     }

@@ -16,7 +16,7 @@ use super::error::{Result, RuntimeError, StepError};
 use super::frame::{TaggedChannel, OUTPUT, SETUP};
 use super::handshake::{exchange, Hello};
 use super::linear::{self, guarded, HeSide};
-use super::plan::{poly_params, pool_window, ExecPlan};
+use super::plan::{poly_params, pool_window, ExecPlan, FrameLimits};
 use super::record::{
     thread_cpu_ns, HeSummary, LayerRecord, RunRecord, RunReport, Stopwatch, RECORD_VERSION,
 };
@@ -181,7 +181,8 @@ fn setup(
     rng: &mut ChaCha20Rng,
 ) -> Result<Setup, StepError> {
     let threads = config.threads;
-    ch.set_step(SETUP);
+    let limits = FrameLimits::setup(params.desc(), config.ot, &config.ferret_params());
+    ch.set_step(SETUP, limits.of(party == Party::Server));
     let he = match party {
         Party::Client => {
             let mut client =
@@ -248,7 +249,10 @@ impl Runner<'_, '_> {
         let mut records = Vec::with_capacity(network.layers.len());
         for (layer, info) in network.layers.iter().zip(&plan.shapes) {
             let index = info.index;
-            self.ch.set_step(index as u32);
+            self.ch.set_step(
+                index as u32,
+                plan.frames[index].of(self.party == Party::Server),
+            );
             let watch = Stopwatch::start(self.ch.meter());
             let inputs: Vec<&[u64]> = info
                 .sources
@@ -356,7 +360,9 @@ impl Runner<'_, '_> {
 
     /// Sends (server) or receives (client) the server's share of the output.
     fn output(&mut self, share: Vec<u64>) -> Result<Option<Vec<u64>>, StepError> {
-        self.ch.set_step(OUTPUT);
+        let limits = FrameLimits::output(share.len() as u64);
+        self.ch
+            .set_step(OUTPUT, limits.of(self.party == Party::Server));
         match self.party {
             Party::Server => {
                 let bytes: Vec<u8> = share.iter().flat_map(|v| v.to_le_bytes()).collect();

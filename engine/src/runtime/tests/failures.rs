@@ -123,6 +123,8 @@ enum Fault {
     Corrupt,
     /// Replace the last quarter of the payload with garbage.
     CorruptTail,
+    /// Send this many bytes (after the step tag) instead of the payload.
+    Inflate(usize),
 }
 
 /// A client channel that misbehaves at its `at`-th send.
@@ -149,6 +151,11 @@ impl Channel for Faulty {
                 let mut bad = msg[..keep].to_vec();
                 bad.extend((0..msg.len() - keep).map(|i| (i * 37 % 251) as u8));
                 inner.send(&bad)
+            }
+            Fault::Inflate(len) => {
+                let mut big = msg[..4].to_vec();
+                big.resize(4 + len, 0x5a);
+                inner.send(&big)
             }
             Fault::Drop | Fault::Stall(_) => {
                 if let Fault::Stall(pause) = self.fault {
@@ -360,4 +367,84 @@ fn weights_over_the_he_bound_fail_naming_the_layer() {
     );
     let err = client.unwrap_err().to_string();
     assert!(err.starts_with("layer 1 'heavy': "), "{err}");
+}
+
+/// Before the handshake the peer is unknown: a frame of more than a few KiB is refused on
+/// its header, without reading (or buffering) its body.
+#[test]
+fn an_unknown_peer_cannot_send_a_large_frame() {
+    let network = squeezenet_like();
+    let mut config = config();
+    config.timeout = Duration::from_secs(5);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let err = std::thread::scope(|s| {
+        let server = s.spawn(|| run_server(&network, &WeightSource::Seed(1), &config, &listener));
+        let mut raw = TcpStream::connect(addr).unwrap();
+        // Announce 1 MiB and send only the header: the server must not wait for the body.
+        raw.write_all(&(1u32 << 20).to_le_bytes()).unwrap();
+        server.join().expect("server thread panicked").unwrap_err()
+    });
+    assert_eq!(
+        err.to_string(),
+        "handshake: frame of 1048576 bytes exceeds the limit of 4096 bytes"
+    );
+}
+
+/// After the handshake every frame is checked against the largest the plan expects in its
+/// step, on its header: a ciphertext or an OT message inflated far past the plan is refused
+/// before anything of it is buffered, naming the layer.
+#[test]
+fn frames_larger_than_the_plan_are_refused_naming_the_layer() {
+    let (network, _, setup_frames) = one_conv();
+    let config = config();
+    let desc = config.he.clone().unwrap();
+    let plan = ExecPlan::with_ot(&network, &desc, config.scale, config.ot).unwrap();
+    let long = Duration::from_secs(60);
+    // Layer 0: the client's count frame, then its first ciphertext.
+    let limit = plan.frames[0].server;
+    assert_eq!(limit, desc.upload_ct_bytes());
+    let err = faulty_client(
+        &network,
+        setup_frames + 2,
+        Fault::Inflate(3 * limit as usize),
+        long,
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer 0 'conv1': frame of {} bytes exceeds the limit of {} bytes",
+            3 * limit + 4,
+            desc.upload_ct_bytes() + 4
+        )
+    );
+    // The count frame may hold 4 bytes only.
+    let err = faulty_client(&network, setup_frames + 1, Fault::Inflate(64 << 20), long);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer 0 'conv1': frame of {} bytes exceeds the limit of 8 bytes",
+            (64 << 20) + 4
+        )
+    );
+}
+
+/// A peer that trickles a frame, each byte well within the timeout, is cut off when the
+/// message's deadline passes: `--timeout` is per message, not per read.
+#[test]
+fn a_trickling_peer_hits_the_message_deadline() {
+    let network = squeezenet_like();
+    let err = fake_client(&network, |_, raw| {
+        let mut frame = 1000u32.to_le_bytes().to_vec();
+        frame.extend(super::super::frame::SETUP.to_le_bytes());
+        frame.resize(1004, 0);
+        // One byte every 50 ms: 50 s for the frame, the timeout is 5 s.
+        for byte in frame {
+            std::thread::sleep(Duration::from_millis(50));
+            if raw.write_all(&[byte]).is_err() {
+                return;
+            }
+        }
+    });
+    assert_eq!(err.to_string(), "setup: timed out waiting for the peer");
 }
