@@ -73,24 +73,14 @@ pub(crate) fn run(
     }
 }
 
-/// Runs an HE step on the peer's bytes. Its errors are mapped by [`malformed_he`]; a panic
-/// inside the `fhe` crates (whose debug assertions check coefficient ranges) is caught and
-/// reported as a malformed frame too: bytes from the peer must never abort the process.
+/// Runs an HE step on the peer's bytes, its errors mapped by [`malformed_he`]. No panic is
+/// caught: [`crate::he`] checks every ciphertext from the peer (structure, degree,
+/// representation, every residue below its modulus) before the `fhe` crates see it.
 pub(crate) fn guarded<T>(
     what: &'static str,
     step: impl FnOnce() -> Result<T, HeError>,
 ) -> Result<T, StepError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
-        Ok(result) => result.map_err(|e| malformed_he(what, e)),
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the HE library rejected it".to_owned());
-            Err(StepError::Malformed { what, detail })
-        }
-    }
+    step().map_err(|e| malformed_he(what, e))
 }
 
 /// Checks that every c0 residue of the server's answers is reduced modulo its prime (the
@@ -126,10 +116,12 @@ fn check_answers(
 /// HE errors caused by the peer's bytes are malformed frames; the rest are local failures.
 fn malformed_he(what: &'static str, err: HeError) -> StepError {
     match err {
-        HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) => StepError::Malformed {
-            what,
-            detail: error_chain(&err),
-        },
+        HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) | HeError::Wire(_) => {
+            StepError::Malformed {
+                what,
+                detail: error_chain(&err),
+            }
+        }
         other => StepError::He(other),
     }
 }

@@ -125,6 +125,8 @@ enum Fault {
     CorruptTail,
     /// Send this many bytes (after the step tag) instead of the payload.
     Inflate(usize),
+    /// Set 16 bytes in the middle of the payload to 0xff.
+    Saturate,
 }
 
 /// A client channel that misbehaves at its `at`-th send.
@@ -150,6 +152,12 @@ impl Channel for Faulty {
                 };
                 let mut bad = msg[..keep].to_vec();
                 bad.extend((0..msg.len() - keep).map(|i| (i * 37 % 251) as u8));
+                inner.send(&bad)
+            }
+            Fault::Saturate => {
+                let mut bad = msg.to_vec();
+                let mid = bad.len() / 2;
+                bad[mid..mid + 16].fill(0xff);
                 inner.send(&bad)
             }
             Fault::Inflate(len) => {
@@ -447,4 +455,23 @@ fn a_trickling_peer_hits_the_message_deadline() {
         }
     });
     assert_eq!(err.to_string(), "setup: timed out waiting for the peer");
+}
+
+/// The server range-checks every residue of the client's ciphertexts (in every build): an
+/// unreduced one is an error naming the layer, never a panic or a silent wrong result.
+#[test]
+fn out_of_range_residues_are_refused_naming_the_layer() {
+    let (network, _, setup_frames) = one_conv();
+    let err = faulty_client(
+        &network,
+        setup_frames + 2,
+        Fault::Saturate,
+        Duration::from_secs(60),
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("layer 0 'conv1': malformed ciphertext frame from peer: read a ciphertext from the peer: residue "),
+        "{text}"
+    );
+    assert!(text.contains("not below the modulus"), "{text}");
 }
