@@ -39,5 +39,5 @@ pub use beaver::{beaver_mul, beaver_triples, ArithTriples};
 pub use cost::{Cost, Dir, Flow};
 pub use maxpool::max_pool;
 pub use poly::{poly_act, PolyParams};
-pub use truncate::truncate;
+pub use truncate::{truncate, RangeCheck};
 pub use window::Pool2d;

@@ -12,6 +12,7 @@
 use super::cost::{Cost, Dir};
 use super::maxpool::tree_pairs;
 use super::poly::PolyParams;
+use super::truncate::CHECK_BITS;
 use super::window::Pool2d;
 use crate::channel::FRAME_HEADER_LEN;
 use crate::network::Shape;
@@ -24,9 +25,8 @@ pub use super::ot_plan::{OtDir, OtPlanner};
 const ONE_OF_N_CHUNK: u64 = 1 << 16;
 /// Bit triples: groups per OT call (`triples::CHUNK`).
 const TRIPLE_CHUNK: u64 = 1 << 18;
-/// Millionaire digits: 4 bits, 1-of-16 OT with 2-bit messages (4 bytes a record).
+/// Millionaire digits: 4 bits, 1-of-16 OT with 2-bit messages.
 const DIGIT_BITS: u32 = 4;
-const DIGIT_RECORD: u64 = 4;
 
 const H: u64 = FRAME_HEADER_LEN as u64;
 
@@ -70,16 +70,23 @@ fn millionaire_cost(p: &mut OtPlanner, n: u64, bits: u32) -> Cost {
         levels.push(openings((3 * n * pairs).div_ceil(8) + H));
         k -= pairs;
     }
-    let mut cost = triples_cost_bits(p, n * nodes);
-    let leaves = n * q;
-    let k = DIGIT_BITS as u64;
-    for len in chunks(leaves, ONE_OF_N_CHUNK) {
+    let cost = triples_cost_bits(p, n * nodes);
+    let cost = cost.then(one_of_n_cost(p, n * q, DIGIT_BITS, 2));
+    levels.into_iter().fold(cost, Cost::then)
+}
+
+/// `count` 1-of-2^`log_n` OTs of `width`-bit messages, the server as sender: random OTs in
+/// chunks of instances, then the masked messages.
+fn one_of_n_cost(p: &mut OtPlanner, count: u64, log_n: u32, width: u32) -> Cost {
+    let k = u64::from(log_n);
+    let record = ((1u64 << log_n) * u64::from(width)).div_ceil(8);
+    let mut cost = Cost::default();
+    for len in chunks(count, ONE_OF_N_CHUNK) {
         cost = cost.then(p.random(FromServer, len * k));
     }
-    let records = DIGIT_RECORD * leaves + H * leaves.div_ceil(ONE_OF_N_CHUNK);
-    let frame = DIGIT_RECORD * leaves.min(ONE_OF_N_CHUNK);
-    cost = cost.then(Cost::step(records, 0, &[Send], &[Recv], 0).frames(frame, 0));
-    levels.into_iter().fold(cost, Cost::then)
+    let records = record * count + H * count.div_ceil(ONE_OF_N_CHUNK);
+    let frame = record * count.min(ONE_OF_N_CHUNK);
+    cost.then(Cost::step(records, 0, &[Send], &[Recv], 0).frames(frame, 0))
 }
 
 /// [`crate::ot::relu()`] on `n` values in Z_{2^ℓ}: DReLU (a millionaire over ℓ−1 bits) and
@@ -95,12 +102,14 @@ pub fn relu_cost(p: &mut OtPlanner, n: usize, ell: u32) -> Cost {
     compare.then(from_server).then(from_client)
 }
 
-/// [`super::truncate()`] of `n` values by `shift` bits: one `shift`-bit correlated OT each.
+/// [`super::truncate()`] of `n` values by `shift` bits: the range check (a 1-of-8 OT of
+/// 1-bit messages each), then one `shift`-bit correlated OT each.
 pub fn truncate_cost(p: &mut OtPlanner, n: usize, shift: u32) -> Cost {
     if n == 0 {
         return Cost::default();
     }
-    p.correlated(FromServer, n as u64, shift)
+    let check = one_of_n_cost(p, n as u64, CHECK_BITS, 1);
+    check.then(p.correlated(FromServer, n as u64, shift))
 }
 
 /// [`super::max_pool`] over `input`: one ReLU batch per tree level.

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use super::cost::Cost;
 use super::fixed::{from_signed, ring_mask, signed};
 use super::plan::{self, OtPlanner};
+use super::truncate::RangeCheck;
 use super::*;
 use crate::channel::{mem_pair_with, Channel, ChannelConfig, Meter, TcpChannel};
 use crate::network::Shape;
@@ -247,7 +248,7 @@ fn truncation_is_within_one_ulp_below() {
                       ch: &mut dyn Channel,
                       x: &[u64],
                       _: &mut ChaCha20Rng| {
-            truncate(role, s, r, ch, x, shift, ell).unwrap()
+            truncate(role, s, r, ch, x, shift, ell, &mut RangeCheck::default()).unwrap()
         };
         for (backend, y, ms, mc) in runs(seed, &xs, ell, false, &f) {
             let want = reference::truncate(&xs, shift, ell);
@@ -275,13 +276,14 @@ fn truncation_is_within_one_ulp_below() {
 fn truncation_over_tcp() {
     let (ell, shift) = (41, 12);
     let xs = values(7, 2_000, 1 << (ell - 2), ell);
-    let f =
-        move |role: Role,
-              s: &mut dyn OtSender,
-              r: &mut dyn OtReceiver,
-              ch: &mut dyn Channel,
-              x: &[u64],
-              _: &mut ChaCha20Rng| { truncate(role, s, r, ch, x, shift, ell).unwrap() };
+    let f = move |role: Role,
+                  s: &mut dyn OtSender,
+                  r: &mut dyn OtReceiver,
+                  ch: &mut dyn Channel,
+                  x: &[u64],
+                  _: &mut ChaCha20Rng| {
+        truncate(role, s, r, ch, x, shift, ell, &mut RangeCheck::default()).unwrap()
+    };
     for (backend, y, ms, mc) in runs(7, &xs, ell, true, &f) {
         let want = reference::truncate(&xs, shift, ell);
         for i in 0..xs.len() {
@@ -363,7 +365,19 @@ fn avg_pool_is_within_one_ulp_below() {
                       ch: &mut dyn Channel,
                       x: &[u64],
                       _: &mut ChaCha20Rng| {
-            avg_pool(role, s, r, ch, x, input, pool, scale, ell).unwrap()
+            avg_pool(
+                role,
+                s,
+                r,
+                ch,
+                x,
+                input,
+                pool,
+                scale,
+                ell,
+                &mut RangeCheck::default(),
+            )
+            .unwrap()
         };
         for (backend, y, ms, mc) in runs(seed, &xs, ell, case == 1, &f) {
             let want = reference::avg_pool(&xs, input, pool, scale, ell).unwrap();
@@ -394,7 +408,18 @@ fn global_avg_pool_is_within_one_ulp_below() {
                       ch: &mut dyn Channel,
                       x: &[u64],
                       _: &mut ChaCha20Rng| {
-            global_avg_pool(role, s, r, ch, x, input, scale, ell).unwrap()
+            global_avg_pool(
+                role,
+                s,
+                r,
+                ch,
+                x,
+                input,
+                scale,
+                ell,
+                &mut RangeCheck::default(),
+            )
+            .unwrap()
         };
         for (backend, y, ms, mc) in runs(seed, &xs, ell, false, &f) {
             let want = reference::global_avg_pool(&xs, input, scale, ell).unwrap();
@@ -463,7 +488,20 @@ fn poly_act_is_within_its_bound() {
                       ch: &mut dyn Channel,
                       x: &[u64],
                       rng: &mut ChaCha20Rng| {
-            poly_act(role, s, r, ch, x, input.c, &p, scale, ell, rng).unwrap()
+            poly_act(
+                role,
+                s,
+                r,
+                ch,
+                x,
+                input.c,
+                &p,
+                scale,
+                ell,
+                rng,
+                &mut RangeCheck::default(),
+            )
+            .unwrap()
         };
         for (backend, y, ms, mc) in runs(seed, &xs, ell, seed == 502, &f) {
             let want = reference::poly_act(&xs, input.c, &params, scale, ell);
@@ -531,7 +569,7 @@ fn plans_hold_across_chunk_boundaries() {
                   rng: &mut ChaCha20Rng| {
         let y = crate::ot::relu(role, s, r, ch, x, ell, rng).unwrap();
         let big = y.repeat(10);
-        truncate(role, s, r, ch, &big, 12, ell).unwrap()
+        truncate(role, s, r, ch, &big, 12, ell, &mut RangeCheck::default()).unwrap()
     };
     for (backend, y, ms, mc) in runs(700, &xs, ell, false, &f) {
         assert_eq!(y.len(), 10 * xs.len());
@@ -542,5 +580,45 @@ fn plans_hold_across_chunk_boundaries() {
             12,
         ));
         assert_planned(planned, ms, mc);
+    }
+}
+
+/// The range check never flags an input in range and flags every input more than 2^{ℓ−3}
+/// outside it; the client counts them (the count rides in the last output element here).
+#[test]
+fn truncation_range_check_counts_inputs_out_of_range() {
+    let ell = 41;
+    let mut rng = ChaCha20Rng::seed_from_u64(800);
+    let mut xs = values(800, 2_000, 1 << (ell - 2), ell);
+    let (edge, band) = (1i64 << (ell - 2), 1i64 << (ell - 3));
+    let mut far = 0u64;
+    for _ in 0..300 {
+        let r = rng.random_range(0..band - 1);
+        let v = if rng.random() {
+            edge + band + r
+        } else {
+            -edge - band - 1 - r
+        };
+        xs.push(from_signed(v, ell));
+        far += 1;
+    }
+    let f = move |role: Role,
+                  s: &mut dyn OtSender,
+                  r: &mut dyn OtReceiver,
+                  ch: &mut dyn Channel,
+                  x: &[u64],
+                  _: &mut ChaCha20Rng| {
+        let mut check = RangeCheck::default();
+        let mut y = truncate(role, s, r, ch, x, 12, ell, &mut check).unwrap();
+        if role == Role::Server {
+            assert_eq!(check.out_of_range, 0, "the server learns nothing");
+        }
+        y.push(check.out_of_range);
+        y
+    };
+    for (backend, y, ms, mc) in runs(800, &xs, ell, false, &f) {
+        assert_eq!(*y.last().unwrap(), far, "{backend}: flagged inputs");
+        let mut p = planner(backend);
+        assert_planned(plan::truncate_cost(&mut p, xs.len(), 12), ms, mc);
     }
 }

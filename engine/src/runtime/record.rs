@@ -129,6 +129,9 @@ pub struct LayerRecord {
     /// Time and traffic, from this party's own clock.
     #[serde(flatten)]
     pub measured: Measured,
+    /// Truncation inputs the range check found outside `[−2^{ℓ−2}, 2^{ℓ−2})`, where the
+    /// 1-ulp bound fails (the client counts; the server learns nothing and records 0).
+    pub truncation_out_of_range: u64,
     /// Counts from planning.
     pub counts: ProtocolCounts,
     /// The HE plan of a conv, fc or batch_norm layer.
@@ -210,6 +213,25 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Warnings about the run, one per layer whose truncation inputs left the range the
+    /// 1-ulp bound assumes (the client's report only).
+    pub fn warnings(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .filter(|l| l.truncation_out_of_range > 0)
+            .map(|l| {
+                format!(
+                    "layer {} '{}': {} truncation inputs outside ±2^{} (the output may be off by \
+                     far more than 1 ulp; lower the scale or raise ℓ)",
+                    l.index,
+                    l.name,
+                    l.truncation_out_of_range,
+                    self.run.ell - 2
+                )
+            })
+            .collect()
+    }
+
     /// Writes one JSON line per layer, then the run line.
     pub fn write_json_lines(&self, mut out: impl Write) -> std::io::Result<()> {
         for layer in &self.layers {

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use crate::channel::Channel;
 use crate::he::{HeClient, HeParams, HeParamsDesc, HeServer, LinearPlan};
 use crate::network::{InputRef, Network, Op};
-use crate::nonlinear;
+use crate::nonlinear::{self, RangeCheck};
 use crate::ot::{self, OtError, OtPair};
 
 use super::config::{EngineConfig, Party};
@@ -266,6 +266,7 @@ impl Runner<'_, '_> {
                 Secret::Weights(w) => Some(&w.layers[index]),
                 Secret::Input(_) => None,
             };
+            let mut check = RangeCheck::default();
             let y = self
                 .step(
                     &layer.op,
@@ -273,6 +274,7 @@ impl Runner<'_, '_> {
                     &inputs,
                     plan.linear[index].as_ref(),
                     params,
+                    &mut check,
                 )
                 .map_err(|source| RuntimeError::Layer {
                     index,
@@ -290,6 +292,7 @@ impl Runner<'_, '_> {
                 inputs: info.inputs.clone(),
                 output: info.output,
                 measured: watch.stop(self.ch.meter()),
+                truncation_out_of_range: check.out_of_range,
                 counts: plan.counts[index],
                 linear: plan.linear[index],
             });
@@ -314,6 +317,7 @@ impl Runner<'_, '_> {
         inputs: &[&[u64]],
         linear: Option<&LinearPlan>,
         params: Option<&LayerParams>,
+        check: &mut RangeCheck,
     ) -> Result<Vec<u64>, StepError> {
         let (ell, scale) = (self.ell, self.scale);
         let mask = ring_mask(ell);
@@ -326,7 +330,7 @@ impl Runner<'_, '_> {
             Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => {
                 let plan = linear.expect("linear layers are planned");
                 let y = linear::run(self.he, ch, &self.desc, plan, x, params, scale, ell)?;
-                nonlinear::truncate(role, s, r, ch, &y, scale, ell)
+                nonlinear::truncate(role, s, r, ch, &y, scale, ell, check)
             }
             Op::Relu {} => ot::relu(role, s, r, ch, x, ell, rng),
             Op::MaxPool { .. } => {
@@ -335,15 +339,17 @@ impl Runner<'_, '_> {
             }
             Op::AvgPool { .. } => {
                 let pool = pool_window(op).expect("a pool");
-                nonlinear::avg_pool(role, s, r, ch, x, info.inputs[0], pool, scale, ell)
+                let input = info.inputs[0];
+                nonlinear::avg_pool(role, s, r, ch, x, input, pool, scale, ell, check)
             }
             Op::GlobalAvgPool {} => {
-                nonlinear::global_avg_pool(role, s, r, ch, x, info.inputs[0], scale, ell)
+                let input = info.inputs[0];
+                nonlinear::global_avg_pool(role, s, r, ch, x, input, scale, ell, check)
             }
             Op::PolyAct { .. } => {
                 let params = poly_params(op).expect("checked when planning");
                 let c = info.inputs[0].c;
-                nonlinear::poly_act(role, s, r, ch, x, c, &params, scale, ell, rng)
+                nonlinear::poly_act(role, s, r, ch, x, c, &params, scale, ell, rng, check)
             }
             Op::Add {} => {
                 return Ok(x

@@ -138,6 +138,9 @@ pub fn party(command: PartyCommand) -> CommandResult {
             let report =
                 runtime::run_client(&network, &input, &engine_config(&engine), connect.as_str())
                     .map_err(|e| engine_failure("client", &e))?;
+            for warning in report.warnings() {
+                eprintln!("client: warning: {warning}");
+            }
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
@@ -306,6 +309,12 @@ pub fn infer(args: InferArgs) -> CommandResult {
             })
             .collect()
     };
+    // The client's warnings (truncation inputs out of range) reach the user either way.
+    for line in String::from_utf8_lossy(&client_out.stderr).lines() {
+        if line.starts_with("client: warning: ") {
+            eprintln!("{line}");
+        }
+    }
     let server_lines = parse(&server_out.stdout)?;
     let client_lines = parse(&client_out.stdout)?;
     if args.json {

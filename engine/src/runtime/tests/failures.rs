@@ -475,3 +475,51 @@ fn out_of_range_residues_are_refused_naming_the_layer() {
     );
     assert!(text.contains("not below the modulus"), "{text}");
 }
+
+/// Truncation inputs that leave the range the 1-ulp bound assumes are counted by the
+/// client and become a warning naming the layer.
+#[test]
+fn truncation_overflow_is_counted_and_named() {
+    // Inputs lie in [−1, 1). bn1 (γ = 1, β = 0) keeps them there. bn2 (γ = 1, β = ±1800)
+    // feeds (±1800 + x)·2^(2s) into its truncation: at ℓ = 32, s = 10 that is beyond
+    // 1.5·2^(ℓ−2) in magnitude (every such input is flagged) and below 2^(ℓ−1) (no wrap).
+    let network = net("overflow", Shape::new(4, 4, 2), |b| {
+        b.push("bn1", Op::BatchNorm {});
+        b.push("bn2", Op::BatchNorm {});
+    });
+    let config = config();
+    let shapes = network.validate().unwrap();
+    let mut weights = Weights::random(&network, &shapes, 1, config.scale, config.ell);
+    let encode = |v: f64| crate::nonlinear::fixed::encode(v, config.scale, config.ell);
+    for (layer, beta) in weights.layers.iter_mut().zip([0.0, 1800.0]) {
+        layer.weights.iter_mut().for_each(|w| *w = encode(1.0));
+        for (c, b) in layer.bias.iter_mut().enumerate() {
+            *b = encode(if c % 2 == 0 { beta } else { -beta });
+        }
+    }
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, client) = std::thread::scope(|s| {
+        let server = s.spawn(|| serve(&network, &weights, &config, &listener));
+        let client = run_client(&network, &InputSource::Seed(2), &config, addr);
+        (server.join().unwrap().unwrap(), client.unwrap())
+    });
+    let counts: Vec<u64> = client
+        .layers
+        .iter()
+        .map(|l| l.truncation_out_of_range)
+        .collect();
+    assert_eq!(counts[0], 0, "bn1 stays in range");
+    assert_eq!(
+        counts[1], 32,
+        "every one of bn2's 32 inputs is out of range"
+    );
+    assert!(server.layers.iter().all(|l| l.truncation_out_of_range == 0));
+    let warnings = client.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("layer 1 'bn2': ") && warnings[0].contains("outside ±2^30"),
+        "{warnings:?}"
+    );
+    assert!(server.warnings().is_empty());
+}

@@ -105,6 +105,7 @@ pub(super) fn check_with(network: &Network, config: &EngineConfig) -> (RunReport
     );
     assert!(server.output.is_none());
     assert_eq!((server.run.ot, client.run.ot), (config.ot, config.ot));
+    assert!(client.warnings().is_empty(), "{:?}", client.warnings());
     eprintln!(
         "{} ({}): off by {distance} ulps, bound {bound}",
         network.name, config.ot
