@@ -264,6 +264,44 @@ fn ot_backends_run_and_must_match() {
     }
 }
 
+/// The run line states the flooding margin per revealed coefficient and per inference;
+/// `--flooding-bits` raises the per-inference margin to what is asked; a margin beyond the
+/// option's range is a usage error before any party starts.
+#[test]
+fn infer_states_the_flooding_margin_and_honours_flooding_bits() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let network = network.to_str().unwrap();
+    let margins = |extra: &[&str]| -> (f64, f64, u64) {
+        let mut args = vec!["infer", "--network", network, "--json"];
+        args.extend_from_slice(extra);
+        let runs: Vec<_> = (scratch.run(&args).expect_code(0).events().into_iter())
+            .filter(|l| l["record"] == "run")
+            .collect();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["flooding"], runs[1]["flooding"], "{runs:?}");
+        let f = &runs[0]["flooding"];
+        (
+            f["margin_per_coefficient_bits"].as_f64().unwrap(),
+            f["margin_per_inference_bits"].as_f64().unwrap(),
+            f["revealed_coefficients"].as_u64().unwrap(),
+        )
+    };
+    // conv1 8·7·8, squeeze 4·4·4, expands 2·4·4·8, bn 4·4·16, fc 10.
+    let revealed = 8 * 7 * 8 + 4 * 4 * 4 + 2 * 4 * 4 * 8 + 4 * 4 * 16 + 10;
+    let (coefficient, inference, n) = margins(&[]);
+    assert_eq!(n, revealed);
+    assert!(coefficient >= 40.0, "{coefficient}");
+    assert!((coefficient - inference - (revealed as f64).log2()).abs() < 1e-6);
+    let (_, asked, n) = margins(&["--flooding-bits", "45"]);
+    assert_eq!(n, revealed);
+    assert!(asked >= 45.0 && inference < 45.0, "{inference} → {asked}");
+    let run = scratch
+        .run(&["infer", "--network", network, "--flooding-bits", "121"])
+        .expect_code(2);
+    assert!(run.stderr.contains("--flooding-bits"), "{}", run.stderr);
+}
+
 #[test]
 fn infer_rejects_an_invalid_network_before_starting_parties() {
     let scratch = Scratch::new();

@@ -21,6 +21,7 @@
 
 mod config;
 mod error;
+mod flooding;
 mod frame;
 mod handshake;
 mod linear;
@@ -42,6 +43,7 @@ use crate::network::Network;
 
 pub use config::{EngineConfig, InputSource, Party, WeightSource};
 pub use error::{Result, RuntimeError, StepError};
+pub use flooding::{he_params_for_inference_margin, revealed_coefficients, FloodingSummary};
 pub use handshake::{Hello, PROTOCOL_VERSION};
 pub use plan::{linear_layer, planned_rounds, ExecPlan, FrameLimits, PlannedRounds};
 pub use record::{

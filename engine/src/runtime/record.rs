@@ -184,6 +184,8 @@ pub struct RunRecord {
     pub scale: u32,
     /// HE parameters.
     pub he: HeSummary,
+    /// The flooding margin per revealed coefficient and per inference.
+    pub flooding: super::flooding::FloodingSummary,
     /// The OT extension.
     pub ot: OtBackend,
     /// Configured worker threads.

@@ -13,6 +13,7 @@ use crate::ot::{self, OtError, OtPair};
 
 use super::config::{EngineConfig, Party};
 use super::error::{Result, RuntimeError, StepError};
+use super::flooding::{revealed_in, FloodingSummary};
 use super::frame::{TaggedChannel, OUTPUT, SETUP};
 use super::handshake::{exchange, Hello};
 use super::linear::{self, guarded, HeSide};
@@ -134,6 +135,7 @@ pub fn run_on_channel(
         ell: config.ell,
         scale: config.scale,
         he: HeSummary::from(&desc),
+        flooding: FloodingSummary::new(&desc, revealed_in(&plan)),
         ot: config.ot,
         threads: config.threads,
         cpu_time_available: thread_cpu_ns().is_some(),

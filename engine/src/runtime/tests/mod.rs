@@ -106,6 +106,21 @@ pub(super) fn check_with(network: &Network, config: &EngineConfig) -> (RunReport
     assert!(server.output.is_none());
     assert_eq!((server.run.ot, client.run.ot), (config.ot, config.ot));
     assert!(client.warnings().is_empty(), "{:?}", client.warnings());
+    // The flooding line counts one revealed coefficient per output value of an HE layer.
+    let revealed: u64 = (client.layers.iter())
+        .filter(|l| l.linear.is_some())
+        .map(|l| l.output.elements())
+        .sum();
+    let flooding = client.run.flooding;
+    assert_eq!(flooding, server.run.flooding);
+    assert_eq!(flooding.revealed_coefficients, revealed);
+    let desc = config.he_desc().unwrap();
+    assert_eq!(flooding.margin_per_coefficient_bits, desc.flood_margin_bits);
+    let lost = flooding.margin_per_coefficient_bits - flooding.margin_per_inference_bits;
+    assert!(
+        (lost - (revealed.max(1) as f64).log2()).abs() < 1e-9,
+        "{flooding:?}"
+    );
     eprintln!(
         "{} ({}): off by {distance} ulps, bound {bound}",
         network.name, config.ot
