@@ -61,7 +61,7 @@ pub enum OtPair {
     /// IKNP in both directions.
     Iknp(IknpPair),
     /// Ferret in both directions.
-    Ferret(FerretPair),
+    Ferret(Box<FerretPair>),
 }
 
 impl OtPair {
@@ -88,9 +88,9 @@ impl OtPair {
     ) -> Result<Self, OtError> {
         Ok(match backend {
             OtBackend::Iknp => OtPair::Iknp(IknpPair::setup(role, ch, session, rng)?),
-            OtBackend::Ferret => {
-                OtPair::Ferret(FerretPair::setup_with(role, ch, session, params, rng)?)
-            }
+            OtBackend::Ferret => OtPair::Ferret(Box::new(FerretPair::setup_with(
+                role, ch, session, params, rng,
+            )?)),
         })
     }
 

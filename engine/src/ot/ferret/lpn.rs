@@ -24,7 +24,7 @@ const BATCH: usize = 1 << 12;
 /// The code's positions for outputs `first .. first + count` into `words` (`count·10`
 /// entries), already reduced to `[0, k)`.
 fn positions(aes: &Aes128, k: u64, first: usize, count: usize, words: &mut [u32]) {
-    debug_assert!(first % 2 == 0);
+    debug_assert!(first.is_multiple_of(2));
     let mut blocks = [Block::default(); 64];
     let block0 = (first * CODE_WEIGHT / 4) as u128;
     let needed = (count * CODE_WEIGHT).div_ceil(4);
