@@ -73,10 +73,12 @@ fn run(
         move |ch: &mut dyn Channel| {
             let mut rng = ChaCha20Rng::seed_from_u64(seed * 2 + role as u64);
             let mut pair = match backend {
-                OtBackend::Iknp => OtPair::Iknp(IknpPair::setup(role, ch, 3, &mut rng).unwrap()),
-                OtBackend::Ferret => OtPair::Ferret(
+                OtBackend::Iknp => {
+                    OtPair::Iknp(Box::new(IknpPair::setup(role, ch, 3, &mut rng).unwrap()))
+                }
+                OtBackend::Ferret => OtPair::Ferret(Box::new(
                     FerretPair::setup_with(role, ch, 3, FerretParams::TOY, &mut rng).unwrap(),
-                ),
+                )),
             };
             sync(role, ch);
             let before = ch.meter();

@@ -59,7 +59,7 @@ impl FromStr for OtBackend {
 #[derive(Debug)]
 pub enum OtPair {
     /// IKNP in both directions.
-    Iknp(IknpPair),
+    Iknp(Box<IknpPair>),
     /// Ferret in both directions.
     Ferret(Box<FerretPair>),
 }
@@ -87,7 +87,7 @@ impl OtPair {
         rng: &mut R,
     ) -> Result<Self, OtError> {
         Ok(match backend {
-            OtBackend::Iknp => OtPair::Iknp(IknpPair::setup(role, ch, session, rng)?),
+            OtBackend::Iknp => OtPair::Iknp(Box::new(IknpPair::setup(role, ch, session, rng)?)),
             OtBackend::Ferret => OtPair::Ferret(Box::new(FerretPair::setup_with(
                 role, ch, session, params, rng,
             )?)),
