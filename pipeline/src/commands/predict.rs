@@ -55,6 +55,7 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
                 rtt_us: None,
                 ell: 0,
                 scale: 0,
+                ot: Default::default(),
             },
             transfer_only: false,
         });
@@ -85,6 +86,7 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
             rtt_us: link.rtt_us,
             ell: 0,
             scale: 0,
+            ot: Default::default(),
         },
         transfer_only: true,
     })
