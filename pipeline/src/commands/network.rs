@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use snni_engine::network::{Network, Shape};
+use snni_engine::network::{Network, Shape, Shapes};
 use snni_engine::zoo;
 
 use super::{CommandError, CommandResult};
@@ -51,15 +51,22 @@ pub fn load_network(spec: &str, input: Shape) -> Result<Network, CommandError> {
     })
 }
 
-/// `snni network`.
-pub fn show(args: NetworkArgs) -> CommandResult {
-    let network = load_network(&args.network, parse_shape(&args.input)?)?;
+/// Loads a network (see [`load_network`]) and validates it; an invalid one is an error
+/// naming the layer and what is wrong with it (exit code 3).
+pub fn load_valid_network(spec: &str, input: Shape) -> Result<(Network, Shapes), CommandError> {
+    let network = load_network(spec, input)?;
     let shapes = network.validate().map_err(|e| {
         CommandError::new(
             exit_codes::INVALID_INPUT,
-            format!("{}: {}", args.network, error_chain(&e)),
+            format!("{spec}: {}", error_chain(&e)),
         )
     })?;
+    Ok((network, shapes))
+}
+
+/// `snni network`.
+pub fn show(args: NetworkArgs) -> CommandResult {
+    let (network, shapes) = load_valid_network(&args.network, parse_shape(&args.input)?)?;
     match args.format.as_str() {
         "yaml" => print!(
             "{}",

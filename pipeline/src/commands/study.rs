@@ -34,8 +34,37 @@ fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError
     Ok(selection)
 }
 
+/// How many shards may run at once per core: more only adds threads that wait for a core
+/// (and memory: every running shard holds its inputs), so `--jobs` is capped here.
+pub const JOBS_PER_CORE: usize = 4;
+
+/// The shards to run at once: `--jobs` (default: the cores), at least 1 and at most
+/// [`JOBS_PER_CORE`] × `cores`; a larger request is capped with a warning, 0 is an error.
+fn jobs(requested: Option<usize>, cores: usize) -> Result<usize, CommandError> {
+    let cap = JOBS_PER_CORE * cores.max(1);
+    match requested {
+        None => Ok(cores.max(1)),
+        Some(0) => Err(CommandError::new(
+            exit_codes::USAGE,
+            "--jobs 0 would run nothing",
+        )
+        .help(format!(
+            "give --jobs a number from 1 to {cap} ({JOBS_PER_CORE} per core), or leave it out for one per core ({cores})"
+        ))),
+        Some(n) if n > cap => {
+            eprintln!(
+                "warning: --jobs {n} is more than {JOBS_PER_CORE} per core on this machine ({cores} cores); running {cap} at a time"
+            );
+            Ok(cap)
+        }
+        Some(n) => Ok(n),
+    }
+}
+
 /// `snni run`.
 pub fn run(args: RunArgs) -> CommandResult {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs(args.jobs, cores)?;
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
     let store = Store::open(
@@ -46,10 +75,6 @@ pub fn run(args: RunArgs) -> CommandResult {
             OnLocked::Fail
         },
     )?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
     let options = RunOptions {
         jobs,
         selection,
@@ -161,4 +186,19 @@ pub fn check(args: CheckArgs) -> CommandResult {
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_default_to_the_cores_and_are_capped() {
+        assert_eq!(jobs(None, 2).unwrap(), 2);
+        assert_eq!(jobs(Some(3), 2).unwrap(), 3);
+        assert_eq!(jobs(Some(99_999), 2).unwrap(), 2 * JOBS_PER_CORE);
+        let err = jobs(Some(0), 2).unwrap_err();
+        assert_eq!(err.code, exit_codes::USAGE);
+        assert!(err.help.unwrap().contains("from 1 to 8"));
+    }
 }
