@@ -142,21 +142,13 @@ impl Store {
             table: table.clone(),
         };
         let value = codec::encode(&entry, || format!("table entry `{}`", table.file))?;
-        self.inner
-            .tables
-            .insert(table.file.as_bytes(), value)
-            .map_err(|e| self.db_error(e))?;
+        self.inner.tables.insert(table.file.as_bytes(), value)?;
         Ok(())
     }
 
     /// The registry's entry for a table file, if it is registered.
     pub(crate) fn registered_table(&self, file: &str) -> Result<Option<TableRef>, StoreError> {
-        let Some(value) = self
-            .inner
-            .tables
-            .get(file.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(value) = self.inner.tables.get(file.as_bytes())? else {
             return Ok(None);
         };
         let entry: TableEntry = codec::decode(&value, || {

@@ -3,9 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use snni_artifacts::{OnLocked, Store};
-
-use super::{load_study, CommandError, CommandResult};
+use super::{load_study, open_for_planning, open_for_writing, CommandError, CommandResult};
 use crate::cli::{CheckArgs, PlanArgs, RunArgs, SelectArgs};
 use crate::exec::{run_study, show_events, Display, RunOptions};
 use crate::exit_codes;
@@ -67,14 +65,7 @@ pub fn run(args: RunArgs) -> CommandResult {
     let jobs = jobs(args.jobs, cores)?;
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
-    let store = Store::open(
-        &study.store,
-        if args.wait {
-            OnLocked::Wait
-        } else {
-            OnLocked::Fail
-        },
-    )?;
+    let store = open_for_writing(&study.store, true, args.wait)?;
     let options = RunOptions {
         jobs,
         selection,
@@ -130,7 +121,7 @@ pub fn run(args: RunArgs) -> CommandResult {
 pub fn plan(args: PlanArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
-    let store = Store::open(&study.store, OnLocked::Fail)?;
+    let (store, exists) = open_for_planning(&study.store)?;
     let plan = Plan::make(&study, &store, &selection)?;
     if args.json {
         println!(
@@ -139,7 +130,16 @@ pub fn plan(args: PlanArgs) -> CommandResult {
         );
         return Ok(exit_codes::SUCCESS);
     }
-    println!("study {} (store {})", study.name, study.store.display());
+    let note = if exists {
+        ""
+    } else {
+        ", which does not exist yet: `snni run` creates it"
+    };
+    println!(
+        "study {} (store {}{note})",
+        study.name,
+        study.store.display()
+    );
     let width = plan.stages.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for stage in &plan.stages {
         let needs = if stage.needs.is_empty() {

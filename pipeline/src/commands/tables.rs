@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use polars::prelude::{DataFrame, DataType};
 use snni_artifacts::{Output, Store};
 
-use super::{load_study, open_existing, CommandError, CommandResult};
+use super::{load_study, open_for_reading, CommandError, CommandResult};
 use crate::cli::{TableFormat, TablesArgs};
 use crate::exit_codes;
 use crate::manifest::Study;
@@ -386,10 +386,10 @@ pub(crate) fn render(tables: &[Table], format: TableFormat) -> String {
 /// `snni tables`.
 pub fn tables(args: TablesArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
-    let store = open_existing(&study.store)?;
+    let store = open_for_reading(&study.store)?;
     let per_layer = per_layer(&study, &store)?;
     let mut tables = per_layer_tables(&per_layer);
-    let report = study.store.join("report");
+    let report = super::report_dir(&study.store, &study.name);
     let extra = super::report::study_report(&study, &store, &report, &tables)?;
     tables.extend(extra);
     let text = render(&tables, args.format);

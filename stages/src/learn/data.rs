@@ -84,9 +84,46 @@ impl Data {
             })
     }
 
+    /// [`Data::groups`], or — when no group has enough rows — an error naming the minimum
+    /// and the best group there is, instead of a stage of 0 shards that succeeds and
+    /// leaves nothing to predict with.
+    pub fn groups_or_explain(&self, min_rows: usize) -> Result<Vec<Group>, StageError> {
+        let groups = self.groups(min_rows);
+        if !groups.is_empty() {
+            return Ok(groups);
+        }
+        let best = self
+            .counts()
+            .into_iter()
+            .max_by_key(|(_, (train, validation))| (*train, *validation));
+        let best = match best {
+            Some((group, (train, validation))) => format!(
+                "the most any has is {train} training and {validation} validation rows ({})",
+                group.key()
+            ),
+            None => "the dataset has no rows of these layer types".to_string(),
+        };
+        Err(StageError::Learn {
+            message: format!(
+                "too little data: a layer model needs at least {min_rows} training rows \
+                 (`min_rows`) and 1 validation row, and {best}; add networks (raise `count` \
+                 of the synthesize stage, or `runs` of the profile stage) or lower `min_rows`"
+            ),
+        })
+    }
+
     /// Every group with at least `min_rows` training rows and one validation row, in view,
     /// party, setting order.
     pub fn groups(&self, min_rows: usize) -> Vec<Group> {
+        self.counts()
+            .into_iter()
+            .filter(|(_, (train, validation))| *train >= min_rows && *validation > 0)
+            .map(|(group, _)| group)
+            .collect()
+    }
+
+    /// Training and validation rows of every group, in view, party, setting order.
+    fn counts(&self) -> Vec<(Group, (usize, usize))> {
         let mut groups = Vec::new();
         for (view, rows) in &self.views {
             let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
@@ -100,14 +137,13 @@ impl Data {
                     _ => {}
                 }
             }
-            for ((party, setting), (train, validation)) in counts {
-                if train >= min_rows && validation > 0 {
-                    groups.push(Group {
-                        view: view.clone(),
-                        party,
-                        setting,
-                    });
-                }
+            for ((party, setting), sides) in counts {
+                let group = Group {
+                    view: view.clone(),
+                    party,
+                    setting,
+                };
+                groups.push((group, sides));
             }
         }
         groups

@@ -6,7 +6,7 @@
 //! interrupted search resumes with its finished trials. Sequences are whole training
 //! networks; validation networks stop training early.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -94,6 +94,64 @@ impl SequenceParams {
 
 /// The party × setting pairs with at least `min_networks` training networks and one
 /// validation network, in order.
+/// [`pairs`], or — when no party × setting has enough networks — an error naming the
+/// minimum and the best pair there is.
+pub(crate) fn pairs_or_explain(
+    rows: &ViewRows,
+    min_networks: usize,
+) -> Result<Vec<(String, String)>, StageError> {
+    let pairs = pairs(rows, min_networks);
+    if !pairs.is_empty() {
+        return Ok(pairs);
+    }
+    let best = network_counts(rows)
+        .into_iter()
+        .max_by_key(|(_, counts)| *counts);
+    let best = match best {
+        Some(((party, setting), (train, validation))) => format!(
+            "the most any has is {train} training and {validation} validation networks ({party} in `{setting}`)"
+        ),
+        None => "the dataset has no layers".to_string(),
+    };
+    Err(StageError::Learn {
+        message: format!(
+            "too little data: a whole-network model needs at least {min_networks} training \
+             networks (`min_networks`) and 1 validation network per party and setting, and \
+             {best}; add networks (raise `count` of the synthesize stage) or lower `min_networks`"
+        ),
+    })
+}
+
+/// Per party × setting, the training and validation networks.
+fn network_counts(rows: &ViewRows) -> BTreeMap<(String, String), (usize, usize)> {
+    let mut networks: BTreeSet<(&str, &str, &str, bool)> = BTreeSet::new();
+    for i in 0..rows.len() {
+        let train = match rows.side[i] {
+            Side::Train => true,
+            Side::Validation => false,
+            _ => continue,
+        };
+        networks.insert((
+            rows.party[i].as_str(),
+            rows.setting[i].as_str(),
+            rows.network[i].as_str(),
+            train,
+        ));
+    }
+    let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for (party, setting, _, train) in networks {
+        let entry = counts
+            .entry((party.to_string(), setting.to_string()))
+            .or_default();
+        if train {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    counts
+}
+
 pub(crate) fn pairs(rows: &ViewRows, min_networks: usize) -> Vec<(String, String)> {
     let mut train: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
     let mut validation: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -201,7 +259,7 @@ impl StageKind for SequenceSearchKind {
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
         let rows = &data.views[LAYERS];
         let mut keys = Vec::new();
-        for (party, setting) in pairs(rows, params.min_networks) {
+        for (party, setting) in pairs_or_explain(rows, params.min_networks)? {
             let seed = pair_seed(ctx.seed, &party, &setting);
             for trial in 0..params.space.max_trials {
                 if params.space.trial(seed, trial).is_none() {

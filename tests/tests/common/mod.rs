@@ -158,6 +158,20 @@ impl Running {
         true
     }
 
+    /// Reads the rest of the output (the process has ended or was killed) and counts the
+    /// lines containing `needle`.
+    pub fn count_remaining(&mut self, needle: &str) -> usize {
+        let mut count = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => return count,
+                Ok(_) => count += usize::from(line.contains(needle)),
+            }
+        }
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
