@@ -40,19 +40,30 @@ fn verify_and_repair(dir: &Path) -> CommandResult {
     if !dir.exists() {
         return Err(open_for_reading(dir).expect_err("a missing store cannot be opened"));
     }
-    let store = match Store::open_for_repair(dir, OnLocked::Fail) {
+    // A database sled cannot open, or cannot read through, is moved aside whole: sled
+    // offers no way to read around a damaged page.
+    let quarantine = |problem: String| -> Result<Store, CommandError> {
+        let moved = Store::quarantine_db(dir, OnLocked::Fail)?;
+        println!(
+            "the database cannot be read ({problem});\nmoved it to {}: the store starts empty and every stage runs again",
+            moved.display()
+        );
+        open_for_writing(dir, false, false)
+    };
+    let mut store = match Store::open_for_repair(dir, OnLocked::Fail) {
         Ok(store) => store,
+        Err(StoreError::Damaged { problem, .. }) => quarantine(problem)?,
+        Err(error) => return Err(error.into()),
+    };
+    let report = match store.verify() {
+        Ok(report) => report,
         Err(StoreError::Damaged { problem, .. }) => {
-            let moved = Store::quarantine_db(dir, OnLocked::Fail)?;
-            println!(
-                "the database could not be opened ({problem});\nmoved it to {}: the store starts empty and every stage runs again",
-                moved.display()
-            );
-            open_for_writing(dir, false, false)?
+            drop(store);
+            store = quarantine(problem)?;
+            store.verify()?
         }
         Err(error) => return Err(error.into()),
     };
-    let report = store.verify()?;
     print_report(&report);
     let summary = store.repair(&report)?;
     let after = store.verify()?;
