@@ -171,6 +171,16 @@ impl Tree {
         failed.map_or(Ok(()), Err)
     }
 
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub(crate) fn scan_prefix(
+        &self,
+        prefix: impl AsRef<[u8]>,
+    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        call(&self.db, "reading", || {
+            self.tree.scan_prefix(prefix).collect()
+        })
+    }
+
     /// Every key, in order.
     pub(crate) fn keys(&self) -> Result<Vec<IVec>, StoreError> {
         call(&self.db, "reading", || self.tree.iter().keys().collect())

@@ -9,7 +9,10 @@
 //! - **Records** map a stage's fingerprint to its named outputs ([`Store::commit`],
 //!   [`Store::get`]). A record is written only after its outputs are durable, so a crash
 //!   never leaves a stage marked done without them.
-//! - **Failures** and **stage states** help the planner explain what happens and why.
+//! - **Failures** and **stage states** help the planner explain what happens and why; the
+//!   **journal** keeps an executor's notes (cluster jobs and attempts) across restarts.
+//! - An [`ObjectDir`] moves blobs and tables to and from cluster nodes as plain files;
+//!   stage shards read upstream outputs through [`BlobSource`], which both implement.
 //!
 //! Only one process uses a store at a time; a second one is told who holds it
 //! ([`StoreError::Locked`]) or waits ([`OnLocked::Wait`]). A store this process may not
@@ -55,9 +58,12 @@ mod guard;
 mod hashing;
 mod import;
 mod index;
+mod journal;
 mod lock;
+mod object_dir;
 mod record;
 mod snapshot;
+mod source;
 mod stage_state;
 mod store;
 mod table;
@@ -71,7 +77,9 @@ pub use failure::Failure;
 pub use gc::GcSummary;
 pub use guard::{in_guarded_call, OPEN_TIMEOUT_ENV};
 pub use lock::OnLocked;
+pub use object_dir::{ObjectDir, WrittenTable};
 pub use record::{Output, Record};
+pub use source::BlobSource;
 pub use stage_state::StageState;
 pub use store::{Store, DB_DIR, LOCK_FILE, TABLES_DIR};
 pub use table::TableRef;

@@ -5,7 +5,8 @@
 //! ```text
 //! <store>/LOCK      the writer lock, holding "pid\ncommand line"
 //! <store>/COMMITTED the last commit generation, to notice a database that lost commits
-//! <store>/db/       the sled database: blobs, table registry, records, failures, stage states
+//! <store>/db/       the sled database: blobs, table registry, records, failures, stage
+//!                   states, the executor journal
 //! <store>/tables/   Parquet files, named <table>-<first 16 hex of digest>.parquet
 //! ```
 //!
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) failures: Tree,
     /// Stage name → JSON `StageState`.
     pub(crate) stages: Tree,
+    /// Journal key → JSON value (an executor's notes; see `journal.rs`).
+    pub(crate) journal: Tree,
     pub(crate) db: sled::Db,
     /// The store folder.
     pub(crate) dir: PathBuf,
@@ -239,6 +242,7 @@ impl Store {
             records: tree("records")?,
             failures: tree("failures")?,
             stages: tree("stages")?,
+            journal: tree("journal")?,
             db,
             dir,
             db_path,

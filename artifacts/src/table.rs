@@ -61,27 +61,52 @@ impl Store {
         check_table_name(name)?;
         let tables_dir = self.inner.dir.join(TABLES_DIR);
         let mut file = DurableFile::create(&tables_dir, &format!("{name}.parquet"))?;
-        ParquetWriter::new(file.writer())
-            .finish(df)
-            .map_err(|source| StoreError::Parquet {
-                action: "write",
-                path: file.temp_path().to_path_buf(),
-                source,
-            })?;
+        write_parquet(&mut file, df)?;
         let persisted = file.finish()?;
-        let table = TableRef {
-            name: name.to_string(),
-            file: format!(
-                "{TABLES_DIR}/{name}-{}.parquet",
-                &persisted.digest.to_hex()[..16]
-            ),
-            digest: persisted.digest,
-            rows: df.height() as u64,
-            bytes: persisted.bytes,
-        };
+        let table = table_ref(name, persisted.digest, df.height() as u64, persisted.bytes);
         file.persist(&self.table_path(&table))?;
         self.register_table(&table)?;
         tracing::debug!(file = %table.file, rows = table.rows, bytes = table.bytes, "wrote a table");
+        Ok(table)
+    }
+
+    /// Adopts a Parquet file written elsewhere (by [`ObjectDir::put_table`](crate::ObjectDir::put_table)
+    /// on a cluster node): copies `source` into `tables/` as table `name`, checks that it
+    /// hashes to `expected`, and registers it. Returns the same reference
+    /// [`Store::write_table`] would have returned for the same frame.
+    pub fn put_table_file(
+        &self,
+        name: &str,
+        source: &Path,
+        expected: &Digest,
+        rows: u64,
+    ) -> Result<TableRef, StoreError> {
+        self.check_writable()?;
+        check_table_name(name)?;
+        let mut reader = std::fs::File::open(source).map_err(|err| StoreError::Io {
+            action: "open the table file",
+            path: source.to_path_buf(),
+            source: err,
+        })?;
+        let tables_dir = self.inner.dir.join(TABLES_DIR);
+        let mut file = DurableFile::create(&tables_dir, &format!("{name}.parquet"))?;
+        std::io::copy(&mut reader, file.writer()).map_err(|err| StoreError::Io {
+            action: "copy the table file",
+            path: source.to_path_buf(),
+            source: err,
+        })?;
+        let persisted = file.finish()?;
+        if persisted.digest != *expected {
+            return Err(StoreError::CorruptTable {
+                path: source.to_path_buf(),
+                expected: *expected,
+                actual: persisted.digest,
+                stage: None,
+            });
+        }
+        let table = table_ref(name, persisted.digest, rows, persisted.bytes);
+        file.persist(&self.table_path(&table))?;
+        self.register_table(&table)?;
         Ok(table)
     }
 
@@ -156,6 +181,31 @@ impl Store {
         })?;
         Ok(Some(entry.table))
     }
+}
+
+/// The reference of table `name` whose file hashes to `digest`.
+fn table_ref(name: &str, digest: Digest, rows: u64, bytes: u64) -> TableRef {
+    TableRef {
+        name: name.to_string(),
+        file: format!("{TABLES_DIR}/{name}-{}.parquet", &digest.to_hex()[..16]),
+        digest,
+        rows,
+        bytes,
+    }
+}
+
+/// Writes `df` as Parquet into `file`: the one encoding every table of ours uses, so the
+/// same frame always gives the same bytes (and digest) wherever it is written.
+pub(crate) fn write_parquet(file: &mut DurableFile, df: &mut DataFrame) -> Result<(), StoreError> {
+    let path = file.temp_path().to_path_buf();
+    ParquetWriter::new(file.writer())
+        .finish(df)
+        .map(drop)
+        .map_err(|source| StoreError::Parquet {
+            action: "write",
+            path,
+            source,
+        })
 }
 
 /// Checks that a table name makes a safe, portable file name.

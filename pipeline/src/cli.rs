@@ -30,6 +30,14 @@ const EXIT_CODES: &str =
 pub enum Command {
     /// Run a study: every stage that is not cached, in dependency order.
     Run(RunArgs),
+    /// Where each stage of a study stands: done, running, queued (with Slurm's reason),
+    /// failed, with job ids. Works while `snni run` holds the store.
+    Status(StatusArgs),
+    /// Cancel a study's cluster jobs (and stop its running coordinator).
+    Cancel(CancelArgs),
+    /// Internal: run one cluster task's shards (`snni run --executor slurm` submits it).
+    #[command(subcommand, hide = true)]
+    Shard(ShardCommand),
     /// Show what `run` would do and why, without running anything.
     Plan(PlanArgs),
     /// Validate manifests and print every error with its position.
@@ -59,11 +67,12 @@ pub enum Command {
 /// `snni predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
+    /// A network file (YAML, JSON or ONNX) or a reference name: squeezenet, resnet50,
+    /// densenet121.
     #[arg(long)]
     pub network: String,
-    /// Input size for reference networks, as HxWxC.
-    #[arg(long, default_value = "224x224x3")]
+    /// Input size for reference networks and ONNX models of symbolic size, as HxWxC.
+    #[arg(long, default_value = DEFAULT_INPUT)]
     pub input: String,
     /// A trained setting (`local`, `lan`, `wan`, or one the study declares), a built-in one
     /// the store has no models for (predicted by `transfer` from the unshaped setting), or
@@ -109,11 +118,12 @@ pub enum TableFormat {
 /// Settings shared by both parties and `infer`.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
+    /// A network file (YAML, JSON or ONNX) or a reference name: squeezenet, resnet50,
+    /// densenet121.
     #[arg(long)]
     pub network: String,
-    /// Input size for reference networks, as HxWxC.
-    #[arg(long, value_name = "HxWxC", default_value = "224x224x3")]
+    /// Input size for reference networks and ONNX models of symbolic size, as HxWxC.
+    #[arg(long, value_name = "HxWxC", default_value = DEFAULT_INPUT)]
     pub input_size: String,
     /// Share bit length ℓ (shares live in Z_2^ℓ); both parties must agree.
     #[arg(long, default_value_t = 41)]
@@ -238,6 +248,56 @@ pub struct RunArgs {
     /// Print one JSON event per line on stdout instead of progress.
     #[arg(long)]
     pub json: bool,
+    /// Where shards run: `local` (this machine) or `slurm` (job arrays; see the manifest's
+    /// `executor:` block). Overrides the manifest.
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorChoice>,
+}
+
+/// `--executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExecutorChoice {
+    /// On this machine.
+    Local,
+    /// As Slurm job arrays.
+    Slurm,
+}
+
+/// `snni status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `snni cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The study manifest (YAML).
+    pub manifest: PathBuf,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: StoreArgs,
+}
+
+/// `snni shard` (internal: what cluster tasks run).
+#[derive(Debug, Subcommand)]
+pub enum ShardCommand {
+    /// Run the shards of one cluster task from its spec file in the spool.
+    Run {
+        /// The task's spec (`<spool>/batches/<batch>/tasks/<index>.json`).
+        #[arg(long)]
+        spec: PathBuf,
+        /// The task's label (`job_index.rN`; default: from Slurm's environment).
+        #[arg(long)]
+        task: Option<String>,
+    },
 }
 
 /// `snni plan`.
@@ -337,13 +397,53 @@ pub struct GcArgs {
 
 /// `snni network`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct NetworkArgs {
-    /// A network file (YAML or JSON) or a reference name: squeezenet, resnet50, densenet121.
-    pub network: String,
-    /// Input size for reference networks, as HxWxC.
-    #[arg(long, default_value = "224x224x3")]
+    /// Convert an ONNX model instead of showing a network.
+    #[command(subcommand)]
+    pub command: Option<NetworkCommand>,
+    /// A network file (YAML, JSON or ONNX) or a reference name: squeezenet, resnet50,
+    /// densenet121.
+    #[arg(required = true)]
+    pub network: Option<String>,
+    /// Input size for reference networks and ONNX models of symbolic size, as HxWxC.
+    #[arg(long, default_value = DEFAULT_INPUT)]
     pub input: String,
     /// Print the network as YAML or JSON instead of the layer table.
     #[arg(long, value_parser = ["table", "yaml", "json"], default_value = "table")]
     pub format: String,
 }
+
+/// `snni network …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Convert an ONNX model into a network description (and its weights into a weight
+    /// file); unsupported ops are errors naming the node and what to do.
+    Import(ImportArgs),
+}
+
+/// `snni network import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The ONNX model (.onnx).
+    pub model: PathBuf,
+    /// Write the network here (YAML, or JSON for a .json name) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The input size, HxWxC: needed when the model's is symbolic, checked when it is fixed.
+    #[arg(long, value_name = "HxWxC")]
+    pub input: Option<String>,
+    /// Write the model's weights here, as a weight file for `snni infer --weights FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub weights_out: Option<PathBuf>,
+    /// End the network at this tensor (or node), e.g. the input of a final Softmax.
+    #[arg(long, value_name = "TENSOR")]
+    pub end_at: Option<String>,
+    /// The network's name (default: the file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// The input size of reference networks (and of ONNX models of symbolic size) when none is
+/// given.
+pub const DEFAULT_INPUT: &str = "224x224x3";

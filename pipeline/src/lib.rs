@@ -8,6 +8,7 @@ pub mod exit_codes;
 pub mod manifest;
 pub mod plan;
 pub mod report;
+pub mod slurm;
 
 use std::ffi::OsString;
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
-use snni_artifacts::{Digest, Record, Store};
+use snni_artifacts::{BlobSource, Digest, Record, Store};
 
 use crate::{ParamIssue, Setting, StageError};
 
@@ -57,10 +57,24 @@ pub trait StageKind: Send + Sync + 'static {
         None
     }
 
-    /// True when the shard must have the machine to itself while it runs (timings of
-    /// shaped links must not be polluted by other shards).
-    fn exclusive(&self, _params: &serde_json::Value, _shard: &str) -> bool {
+    /// The CPUs the shard needs while it runs: one slot among others (the default), a set
+    /// of CPUs of its own that it pins its work to, or the whole machine (timings of shaped
+    /// links must not be polluted by other shards).
+    fn reservation(&self, _params: &serde_json::Value, _shard: &str) -> Reservation {
+        Reservation::Shared
+    }
+
+    /// True for kinds that reduce a whole upstream stage into one quick shard (a dataset,
+    /// a split, an evaluation): a cluster executor runs them on the coordinator, which
+    /// holds the store, instead of copying every upstream output to a node.
+    fn runs_on_coordinator(&self) -> bool {
         false
+    }
+
+    /// A guess of one shard's duration in seconds before any has run, used to bundle short
+    /// shards into one cluster task. Measured durations replace it once shards finish.
+    fn expected_shard_seconds(&self, _params: &serde_json::Value, _shard: &str) -> f64 {
+        60.0
     }
 
     /// Produces the outputs of one shard.
@@ -95,8 +109,24 @@ pub struct ShardContext<'a> {
     pub seed: u64,
     /// The completed stages this one needs.
     pub upstream: &'a [UpstreamStage],
-    /// The store, to read upstream outputs.
-    pub store: &'a Store,
+    /// Where upstream outputs are read: the store, or on a cluster node the objects the
+    /// coordinator copied for this shard.
+    pub store: &'a dyn BlobSource,
+    /// The CPUs reserved for this shard when its kind asked for
+    /// [`Reservation::Pinned`]; the shard pins its work to them.
+    pub cpus: Option<&'a [usize]>,
+}
+
+/// The CPUs a shard needs while it runs (see [`StageKind::reservation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// One of the run's `--jobs` slots, on whichever CPUs the OS picks.
+    Shared,
+    /// This many CPUs of its own, disjoint from every other pinned shard's; no shared
+    /// shard runs beside pinned ones.
+    Pinned(usize),
+    /// The whole machine: nothing else runs meanwhile.
+    Exclusive,
 }
 
 /// A completed upstream stage: its manifest name, kind and committed record.

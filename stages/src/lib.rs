@@ -6,10 +6,12 @@
 //! resume an interrupted stage. The registry in [`registry`] is the single list of kinds
 //! the manifest may name.
 
+pub mod cancel;
 mod dataset;
 mod error;
 mod kind;
 mod learn;
+pub mod onnx;
 mod params;
 pub mod predict;
 pub mod profile;
@@ -24,7 +26,8 @@ mod synthesize;
 pub use dataset::{planned_views, view_of_kind, DatasetKind, PlannedLink};
 pub use error::{error_chain, StageError};
 pub use kind::{
-    CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind, UpstreamStage,
+    CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
+    UpstreamStage,
 };
 pub use learn::{
     predict_network, EvaluateKind, LoadedRnn, NetworkPrediction, PartyModels, PartyResult,

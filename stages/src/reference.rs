@@ -46,6 +46,11 @@ impl ReferenceKind {
 }
 
 impl StageKind for ReferenceKind {
+    fn expected_shard_seconds(&self, _params: &Value, _shard: &str) -> f64 {
+        // Generating a network description takes milliseconds.
+        0.5
+    }
+
     fn name(&self) -> &'static str {
         "reference"
     }

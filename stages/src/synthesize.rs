@@ -38,6 +38,11 @@ impl SynthesizeKind {
 }
 
 impl StageKind for SynthesizeKind {
+    fn expected_shard_seconds(&self, _params: &Value, _shard: &str) -> f64 {
+        // Generating a network description takes milliseconds.
+        0.05
+    }
+
     fn name(&self) -> &'static str {
         "synthesize"
     }

@@ -99,19 +99,37 @@ fn learning_stages_run_then_tables_print_in_every_format() {
         "{}",
         latex.stdout
     );
-    assert!(latex.stdout.contains("R$^2$"), "{}", latex.stdout);
+    assert!(
+        latex.stdout.contains("R\\textsuperscript{2}") && latex.stdout.contains("\\toprule"),
+        "{}",
+        latex.stdout
+    );
+    // CSV: one file per table, listed on stdout with the index first.
     let csv = scratch
         .run(&["tables", manifest, "--format", "csv"])
         .expect_code(0);
-    let mut lines = csv.stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("# Per-layer prediction, setting `local` (test networks; split by network)")
-    );
+    let files: Vec<&str> = csv.stdout.lines().collect();
+    assert!(files[0].ends_with("csv/index.csv"), "{}", csv.stdout);
+    let read = |path: &str| std::fs::read_to_string(scratch.dir.path().join(path)).unwrap();
+    let index = read(files[0]);
+    let file_of = |title: &str| -> String {
+        let line = index
+            .lines()
+            .find(|l| l.contains(title))
+            .unwrap_or_else(|| panic!("no {title} in\n{index}"));
+        let name = line.split(',').next().unwrap();
+        files
+            .iter()
+            .find(|f| f.ends_with(name))
+            .unwrap()
+            .to_string()
+    };
+    let per_layer = read(&file_of("Per-layer prediction, setting `local`"));
+    let mut lines = per_layer.lines();
     let header = lines.next().unwrap();
     assert!(header.starts_with("Layer,Party,t_layer (ms),"), "{header}");
     let width = header.split(',').count();
-    let rows: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+    let rows: Vec<&str> = lines.collect();
     assert!(
         rows.iter().any(|r| r.starts_with("CONV,server,")),
         "{rows:?}"
@@ -126,27 +144,20 @@ fn learning_stages_run_then_tables_print_in_every_format() {
     }
     // Beside it, R² against each layer's run mean and the noise ceiling of single runs:
     // two runs of every layer were measured, so the ceiling is a real R² at most 1.
-    let repeated: Vec<&str> = csv
-        .stdout
-        .lines()
-        .skip_while(|l| {
-            !l.starts_with(
-                "# Per-layer R² against each layer's mean over its runs, setting `local`",
-            )
-        })
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .collect();
+    let repeated = read(&file_of(
+        "Per-layer R² against each layer's mean over its runs, setting `local`",
+    ));
+    let repeated: Vec<&str> = repeated.lines().collect();
     assert!(
         repeated[0]
             .starts_with("Layer,Party,Noise ceiling R² (single runs),Analytical R² (run mean)"),
         "{}",
-        csv.stdout
+        repeated[0]
     );
     let conv = repeated
         .iter()
         .find(|r| r.starts_with("CONV,server,"))
-        .unwrap_or_else(|| panic!("{}", csv.stdout));
+        .unwrap_or_else(|| panic!("{repeated:?}"));
     let ceiling: f64 = conv.split(',').nth(2).unwrap().parse().unwrap();
     assert!(ceiling > 0.0 && ceiling <= 1.0, "{conv}");
     // The stored per-layer table and the trials table are plain Parquet.

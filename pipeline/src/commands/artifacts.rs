@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use snni_artifacts::{Digest, Output};
 
+use super::progress::Activity;
 use super::{
     load_study, open_for_reading, open_for_writing, store_dir, CommandError, CommandResult,
 };
@@ -48,7 +49,9 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
                     format!("resolve {}: {e}", output.display()),
                 )
             })?;
+            let activity = Activity::start(format!("exporting to {}", output.display()));
             let summary = opened.export(&output, only.as_ref())?;
+            drop(activity);
             println!(
                 "exported {} records, {} blobs, {} tables ({}) to {}",
                 summary.records,
@@ -68,7 +71,9 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
         ArtifactsCommand::Import { store, archive } => {
             let dir = store_dir(&store);
             let opened = open_for_writing(&dir, true, false)?;
+            let activity = Activity::start(format!("importing {}", archive.display()));
             let summary = opened.import(&archive)?;
+            drop(activity);
             println!(
                 "imported {} records ({} already present), {} blobs, {} tables ({}) into {}",
                 summary.records_added,
@@ -229,12 +234,14 @@ pub fn gc(args: GcArgs) -> CommandResult {
     } else {
         open_for_writing(&studies[0].store, false, false)?
     };
+    let activity = Activity::start("planning what the manifests reference");
     let mut keep = BTreeSet::new();
     for study in &studies {
         keep.extend(referenced_fingerprints(study, &store)?);
     }
     if args.dry_run {
         let records = store.records()?;
+        drop(activity);
         let dropped: Vec<_> = records
             .iter()
             .filter(|r| !keep.contains(&r.fingerprint))
@@ -249,7 +256,9 @@ pub fn gc(args: GcArgs) -> CommandResult {
         }
         return Ok(exit_codes::SUCCESS);
     }
+    activity.set("deleting what nothing references");
     let summary = store.gc(&keep)?;
+    drop(activity);
     println!(
         "removed {} records, {} failures, {} blobs, {} tables; freed {}",
         summary.records_removed,

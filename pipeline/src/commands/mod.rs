@@ -1,9 +1,12 @@
 //! The subcommands of `snni`: each takes its parsed arguments and returns an exit code.
 
 mod artifacts;
+mod cluster;
 mod network;
+mod onnx;
 mod party;
 mod predict;
+mod progress;
 mod report;
 mod study;
 mod tables;
@@ -65,6 +68,11 @@ pub type CommandResult = Result<i32, CommandError>;
 pub fn run(cli: Cli) -> CommandResult {
     match cli.command {
         Command::Run(args) => study::run(args),
+        Command::Status(args) => cluster::status(args),
+        Command::Cancel(args) => cluster::cancel(args),
+        Command::Shard(crate::cli::ShardCommand::Run { spec, task }) => {
+            Ok(crate::slurm::worker::run(&spec, task.as_deref()))
+        }
         Command::Plan(args) => study::plan(args),
         Command::Check(args) => study::check(args),
         Command::Artifacts(command) => artifacts::run(command),

@@ -6,7 +6,7 @@ use snni_engine::network::{Network, Shape, Shapes};
 use snni_engine::zoo;
 
 use super::{CommandError, CommandResult};
-use crate::cli::NetworkArgs;
+use crate::cli::{NetworkArgs, NetworkCommand, DEFAULT_INPUT};
 use crate::exec::error_chain;
 use crate::exit_codes;
 use crate::manifest::{cut, read_text, Problem, ReadError, SourceFile, MAX_BYTES, MESSAGE_WIDTH};
@@ -26,16 +26,24 @@ pub fn parse_shape(text: &str) -> Result<Shape, CommandError> {
     }
 }
 
-/// Loads a network from a file, or builds a reference network by name.
-pub fn load_network(spec: &str, input: Shape) -> Result<Network, CommandError> {
-    if let Some(network) = zoo::by_name(spec, input) {
+/// Loads a network from a file (YAML, JSON, or ONNX by its `.onnx` extension), or builds a
+/// reference network by name; `input` (HxWxC) sizes reference networks and ONNX models of
+/// symbolic size, and is checked against an ONNX model's fixed size unless it is the default.
+pub fn load_network(spec: &str, input: &str) -> Result<Network, CommandError> {
+    let shape = parse_shape(input)?;
+    if let Some(network) = zoo::by_name(spec, shape) {
         return Ok(network);
     }
     let path = Path::new(spec);
+    if snni_stages::onnx::is_onnx_path(path) {
+        let given = (input != DEFAULT_INPUT).then_some(shape);
+        return super::onnx::load(path, given, Some(shape));
+    }
     let invalid = |message: String| CommandError::new(exit_codes::INVALID_INPUT, message);
     let text = read_text(path).map_err(|error| match error {
-        ReadError::Io(e) => invalid(format!("read network {spec}: {e}"))
-            .help("give a YAML/JSON network file or one of: squeezenet, resnet50, densenet121"),
+        ReadError::Io(e) => invalid(format!("read network {spec}: {e}")).help(
+            "give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121",
+        ),
         ReadError::TooLarge => invalid(format!(
             "{spec}: the file is larger than {} KiB; a network file is a short YAML or JSON text",
             MAX_BYTES / 1024
@@ -86,7 +94,7 @@ pub fn parse_network(name: &str, text: &str) -> Result<Network, CommandError> {
 
 /// Loads a network (see [`load_network`]) and validates it; an invalid one is an error
 /// naming the layer and what is wrong with it (exit code 3).
-pub fn load_valid_network(spec: &str, input: Shape) -> Result<(Network, Shapes), CommandError> {
+pub fn load_valid_network(spec: &str, input: &str) -> Result<(Network, Shapes), CommandError> {
     let network = load_network(spec, input)?;
     let shapes = network.validate().map_err(|e| {
         CommandError::new(
@@ -99,7 +107,15 @@ pub fn load_valid_network(spec: &str, input: Shape) -> Result<(Network, Shapes),
 
 /// `snni network`.
 pub fn show(args: NetworkArgs) -> CommandResult {
-    let (network, shapes) = load_valid_network(&args.network, parse_shape(&args.input)?)?;
+    let spec = match (args.command, args.network) {
+        (Some(NetworkCommand::Import(import)), _) => return super::onnx::import(import),
+        (None, Some(spec)) => spec,
+        (None, None) => {
+            return Err(CommandError::new(exit_codes::USAGE, "no network given")
+                .help("snni network FILE|NAME, or snni network import MODEL.onnx"))
+        }
+    };
+    let (network, shapes) = load_valid_network(&spec, &args.input)?;
     match args.format.as_str() {
         "yaml" => print!(
             "{}",

@@ -10,7 +10,7 @@ use snni_engine::network::Network;
 use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource};
 use snni_stages::profile::{cpu_limit, cpu_list, pin_current_thread, PinError};
 
-use super::network::{load_network, parse_shape};
+use super::network::load_network;
 use super::{CommandError, CommandResult};
 use crate::cli::{EngineArgs, InferArgs, PartyCommand};
 use crate::exec::error_chain;
@@ -27,7 +27,7 @@ fn engine_config(args: &EngineArgs) -> EngineConfig {
 }
 
 fn network(args: &EngineArgs) -> Result<Network, CommandError> {
-    let network = load_network(&args.network, parse_shape(&args.input_size)?)?;
+    let network = load_network(&args.network, &args.input_size)?;
     network.validate().map_err(|e| {
         CommandError::new(
             exit_codes::INVALID_INPUT,
@@ -257,6 +257,10 @@ pub fn infer(args: InferArgs) -> CommandResult {
             )
         })
     };
+    let activity = super::progress::Activity::start(format!(
+        "secure inference of {}: server and client running",
+        engine.network
+    ));
     let server = spawn(&server_args)?;
     let client = spawn(&client_args)?;
     let client_out = client
@@ -267,6 +271,7 @@ pub fn infer(args: InferArgs) -> CommandResult {
         .wait()
         .map_err(|e| engine_failure("server", &e))?
         .clone();
+    drop(activity);
     if !server_out.status.success() || !client_out.status.success() {
         return Err(CommandError::new(
             exit_codes::STAGE_FAILED,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use snni_stages::{PlannedLink, Predictor, Setting, NETWORK_METHODS};
 
-use super::network::{load_valid_network, parse_shape};
+use super::network::load_valid_network;
 use super::{open_for_reading, store_dir, CommandError, CommandResult};
 use crate::cli::PredictArgs;
 use crate::exit_codes;
@@ -107,7 +107,7 @@ fn stage_error(err: snni_stages::StageError) -> CommandError {
 
 /// `snni predict`.
 pub fn predict(args: PredictArgs) -> CommandResult {
-    let (network, _) = load_valid_network(&args.network, parse_shape(&args.input)?)?;
+    let (network, _) = load_valid_network(&args.network, &args.input)?;
     let store = open_for_reading(&store_dir(&args.store))?;
     let target = target(&store, &args.setting)?;
     let started = std::time::Instant::now();

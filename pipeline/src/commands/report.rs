@@ -10,11 +10,11 @@ use polars::prelude::DataFrame;
 use serde_json::Value;
 use snni_artifacts::{Output, Record, Store};
 
-use super::tables::{column_numbers, column_strings, format_number, Table};
+use super::tables::{column_numbers, column_strings, format_number};
 use super::CommandError;
 use crate::exit_codes;
 use crate::manifest::Study;
-use crate::report::{self, BarGroup, Bars, Block, Scatter, Series, Stacked};
+use crate::report::{self, BarGroup, Bars, Block, Scatter, Series, Stacked, Table};
 
 /// Scatter points by (setting, method), then layer type.
 type PointsBy = BTreeMap<(String, String), BTreeMap<String, Vec<(f64, f64)>>>;
@@ -183,6 +183,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
             .collect();
         out.push(Table {
             title: format!("Whole-network prediction, setting `{setting}` (reference networks, never trained on)"),
+            study: "9–10",
             header,
             rows: body,
         });
@@ -218,6 +219,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
         );
         out.push(Table {
             title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized test networks)"),
+            study: "9–10",
             header,
             rows: summary,
         });
@@ -292,6 +294,7 @@ fn hyperparameter_tables(study: &Study, store: &Store) -> Result<Vec<Table>, Com
                 "Chosen MLP hyperparameters per layer model (searched over {})",
                 space("search")
             ),
+            study: "1–3",
             header: header.clone(),
             rows,
         });
@@ -307,6 +310,7 @@ fn hyperparameter_tables(study: &Study, store: &Store) -> Result<Vec<Table>, Com
                 "Chosen sequence-model hyperparameters (searched over {})",
                 space("sequence_search")
             ),
+            study: "4–6",
             header,
             rows,
         });
@@ -371,8 +375,8 @@ pub(crate) fn study_report(
                 let file = format!("layers_{setting}_{method}.svg");
                 let plot = Scatter {
                     title: format!("{method}: predicted vs measured layer time, {setting}"),
-                    x_label: "measured (ms)".into(),
-                    y_label: "predicted (ms)".into(),
+                    x_label: "measured layer time (ms, log scale)".into(),
+                    y_label: "predicted layer time (ms, log scale)".into(),
                     log: true,
                     series: by_view
                         .into_iter()
@@ -428,7 +432,7 @@ pub(crate) fn study_report(
             let file = format!("networks_error_{setting}.svg");
             let plot = Bars {
                 title: format!("Whole-network error per network and method, {setting}"),
-                y_label: "error (%)".into(),
+                y_label: "prediction error (%)".into(),
                 categories,
                 groups,
             };
@@ -484,7 +488,7 @@ pub(crate) fn study_report(
                 title: format!(
                     "Measured time by layer kind, reference networks, {setting}, {party}"
                 ),
-                y_label: "seconds".into(),
+                y_label: "measured time (s)".into(),
                 categories,
                 parts,
             };

@@ -4,10 +4,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{load_study, open_for_planning, open_for_writing, CommandError, CommandResult};
-use crate::cli::{CheckArgs, PlanArgs, RunArgs, SelectArgs};
-use crate::exec::{run_study, show_events, Display, RunOptions};
+use crate::cli::{CheckArgs, ExecutorChoice, PlanArgs, RunArgs, SelectArgs};
+use crate::exec::{run_study, show_events, Display, RunOptions, STATUS_FILE};
 use crate::exit_codes;
-use crate::manifest::{self, Study};
+use crate::manifest::{self, ExecutorConfig, Study};
 use crate::plan::{Plan, Selection, Status};
 
 fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError> {
@@ -66,11 +66,23 @@ pub fn run(args: RunArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
     let store = open_for_writing(&study.store, true, args.wait)?;
+    let executor = match (args.executor, &study.executor) {
+        (Some(ExecutorChoice::Local), _) => ExecutorConfig::Local,
+        (Some(ExecutorChoice::Slurm), ExecutorConfig::Slurm(config)) => {
+            ExecutorConfig::Slurm(config.clone())
+        }
+        (Some(ExecutorChoice::Slurm), ExecutorConfig::Local) => {
+            ExecutorConfig::Slurm(Box::default())
+        }
+        (None, configured) => configured.clone(),
+    };
     let options = RunOptions {
         jobs,
         selection,
         keep_going: args.keep_going,
+        executor,
     };
+    let status_file = study.store.join(STATUS_FILE);
     let display = if args.json {
         Display::Json
     } else {
@@ -89,7 +101,7 @@ pub fn run(args: RunArgs) -> CommandResult {
         })?;
     let summary = runtime.block_on(async move {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let shower = tokio::spawn(show_events(receiver, display));
+        let shower = tokio::spawn(show_events(receiver, display, Some(status_file)));
         let run = run_study(Arc::new(study), store, options, sender);
         tokio::select! {
             summary = run => {
@@ -112,6 +124,7 @@ pub fn run(args: RunArgs) -> CommandResult {
             eprintln!("interrupted: finished shards are committed; `snni run` again resumes");
             Ok(exit_codes::INTERRUPTED)
         }
+        Some(summary) if summary.store_errors > 0 => Ok(exit_codes::STORE_ERROR),
         Some(summary) if summary.failed > 0 => Ok(exit_codes::STAGE_FAILED),
         Some(_) => Ok(exit_codes::SUCCESS),
     }

@@ -4,7 +4,6 @@
 //! side by side (MAE, R², t_pred), with the mean measured layer time.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use polars::prelude::{DataFrame, DataType};
 use snni_artifacts::{Output, Store};
@@ -13,6 +12,7 @@ use super::{load_study, open_for_reading, CommandError, CommandResult};
 use crate::cli::{TableFormat, TablesArgs};
 use crate::exit_codes;
 use crate::manifest::Study;
+use crate::report::{self, Table};
 
 /// The per-layer methods, in column order, with their headings.
 const METHODS: [(&str, &str); 4] = [
@@ -179,16 +179,6 @@ pub(crate) fn format_number(value: f64, digits: usize) -> String {
     }
 }
 
-/// One result table, format-independent.
-pub(crate) struct Table {
-    /// Caption.
-    pub title: String,
-    /// Column headings.
-    pub header: Vec<String>,
-    /// Cells.
-    pub rows: Vec<Vec<String>>,
-}
-
 /// The per-layer tables (7–8 layout), one per setting.
 fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
     let methods: Vec<(&str, &str)> = METHODS
@@ -244,6 +234,7 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
                 "Per-layer prediction, setting `{setting}` (test networks; split by {})",
                 per_layer.split
             ),
+            study: "7–8",
             header,
             rows: body,
         });
@@ -288,126 +279,69 @@ fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -
         title: format!(
             "Per-layer R² against each layer's mean over its runs, setting `{setting}` (the ceiling is the best R² on single runs)"
         ),
+        study: "7–8",
         header,
         rows: body,
     })
-}
-
-/// `tables` in `format`.
-pub(crate) fn render(tables: &[Table], format: TableFormat) -> String {
-    let mut out = String::new();
-    for table in tables {
-        let (title, header, body) = (&table.title, &table.header, &table.rows);
-        match format {
-            TableFormat::Markdown => {
-                let _ = writeln!(out, "### {title}\n");
-                let _ = writeln!(out, "| {} |", header.join(" | "));
-                let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-                for row in body {
-                    let _ = writeln!(out, "| {} |", row.join(" | "));
-                }
-                out.push('\n');
-            }
-            TableFormat::Latex => {
-                let escape = |s: &str| {
-                    s.replace('_', "\\_")
-                        .replace('%', "\\%")
-                        .replace('&', "\\&")
-                        .replace('#', "\\#")
-                        .replace('²', "$^2$")
-                        .replace('µ', "$\\mu$")
-                        .replace('–', "--")
-                        .replace('…', "...")
-                        .replace('`', "")
-                };
-                let _ = writeln!(
-                    out,
-                    "\\begin{{table}}[ht]\n\\centering\\small\n\\caption{{{}}}",
-                    escape(title)
-                );
-                let _ = writeln!(
-                    out,
-                    "\\begin{{tabular}}{{ll{}}}\n\\hline",
-                    "r".repeat(header.len().saturating_sub(2))
-                );
-                let _ = writeln!(
-                    out,
-                    "{} \\\\\n\\hline",
-                    header
-                        .iter()
-                        .map(|h| escape(h))
-                        .collect::<Vec<_>>()
-                        .join(" & ")
-                );
-                for row in body {
-                    let _ = writeln!(
-                        out,
-                        "{} \\\\",
-                        row.iter()
-                            .map(|c| escape(c))
-                            .collect::<Vec<_>>()
-                            .join(" & ")
-                    );
-                }
-                let _ = writeln!(out, "\\hline\n\\end{{tabular}}\n\\end{{table}}\n");
-            }
-            TableFormat::Csv => {
-                let quote = |s: &str| {
-                    if s.contains([',', '"', '\n']) {
-                        format!("\"{}\"", s.replace('"', "\"\""))
-                    } else {
-                        s.to_string()
-                    }
-                };
-                let _ = writeln!(out, "# {title}");
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    header
-                        .iter()
-                        .map(|h| quote(h))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                for row in body {
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",")
-                    );
-                }
-                out.push('\n');
-            }
-        }
-    }
-    out
 }
 
 /// `snni tables`.
 pub fn tables(args: TablesArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
     let store = open_for_reading(&study.store)?;
+    let activity = super::progress::Activity::start("reading the per-layer results");
     let per_layer = per_layer(&study, &store)?;
     let mut tables = per_layer_tables(&per_layer);
     let report = super::report_dir(&study.store, &study.name);
+    activity.set("reading whole-network results and drawing the plots");
     let extra = super::report::study_report(&study, &store, &report, &tables)?;
     tables.extend(extra);
-    let text = render(&tables, args.format);
-    let extension = match args.format {
-        TableFormat::Markdown => "md",
-        TableFormat::Latex => "tex",
-        TableFormat::Csv => "csv",
+    drop(activity);
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::create_dir_all(path.parent().unwrap_or(&report))
+            .and_then(|()| std::fs::write(path, text))
+            .map_err(|e| {
+                CommandError::new(
+                    exit_codes::STORE_ERROR,
+                    format!("write {}: {e}", path.display()),
+                )
+            })
     };
-    let path = report.join(format!("tables.{extension}"));
-    std::fs::create_dir_all(&report)
-        .and_then(|()| std::fs::write(&path, &text))
-        .map_err(|e| {
-            CommandError::new(
-                exit_codes::STORE_ERROR,
-                format!("write {}: {e}", path.display()),
-            )
-        })?;
-    print!("{text}");
-    eprintln!("written to {}", path.display());
+    match args.format {
+        TableFormat::Markdown | TableFormat::Latex => {
+            let (text, file) = match args.format {
+                TableFormat::Latex => (
+                    report::latex::document(&format!("snni-lab report: {}", study.name), &tables),
+                    "tables.tex",
+                ),
+                _ => (report::table::markdown(&tables), "tables.md"),
+            };
+            let path = report.join(file);
+            write(&path, &text)?;
+            print!("{text}");
+            eprintln!("written to {}", path.display());
+        }
+        TableFormat::Csv => {
+            // One file per table (no reader takes several tables in one CSV); stdout
+            // lists the files, the index first.
+            let dir = report.join("csv");
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| {
+                    CommandError::new(
+                        exit_codes::STORE_ERROR,
+                        format!("replace {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            let files = report::csv::files(&tables);
+            for (name, text) in &files {
+                write(&dir.join(name), text)?;
+            }
+            for (name, _) in files.iter().rev().take(1).chain(&files[..files.len() - 1]) {
+                println!("{}", dir.join(name).display());
+            }
+            eprintln!("{} tables written to {}", tables.len(), dir.display());
+        }
+    }
     Ok(exit_codes::SUCCESS)
 }

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::events::Event;
+use super::status::StatusBoard;
 
 /// How events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +21,49 @@ pub enum Display {
     Json,
 }
 
-/// Consumes events until the sender is dropped.
-pub async fn show_events(mut events: UnboundedReceiver<Event>, display: Display) {
+/// Consumes events until the sender is dropped; with `status`, also keeps a
+/// [`StatusBoard`] published at that path (at most twice a second, and at the end).
+pub async fn show_events(
+    mut events: UnboundedReceiver<Event>,
+    display: Display,
+    status: Option<PathBuf>,
+) {
     let mut human = Human::new();
-    while let Some(event) = events.recv().await {
+    let mut board = StatusBoard::new();
+    // The board is published at most twice a second, and the last change is never left
+    // unpublished: while something is unpublished, waiting for the next event times out.
+    let every = Duration::from_millis(500);
+    let mut published = Instant::now() - every;
+    let mut dirty = false;
+    loop {
+        let next = if dirty {
+            match tokio::time::timeout(every.saturating_sub(published.elapsed()), events.recv())
+                .await
+            {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(path) = &status {
+                        publish(&mut board, path);
+                    }
+                    published = Instant::now();
+                    dirty = false;
+                    continue;
+                }
+            }
+        } else {
+            events.recv().await
+        };
+        let Some(event) = next else { break };
         log(&event);
+        if let Some(path) = &status {
+            board.apply(&event);
+            dirty = true;
+            if matches!(event, Event::RunFinished(_)) || published.elapsed() >= every {
+                publish(&mut board, path);
+                published = Instant::now();
+                dirty = false;
+            }
+        }
         match display {
             Display::Json => {
                 let mut out = std::io::stdout().lock();
@@ -33,6 +73,12 @@ pub async fn show_events(mut events: UnboundedReceiver<Event>, display: Display)
             }
             Display::Human => human.show(&event),
         }
+    }
+}
+
+fn publish(board: &mut StatusBoard, path: &std::path::Path) {
+    if let Err(error) = board.publish(path) {
+        tracing::debug!(%error, path = %path.display(), "could not publish the run status");
     }
 }
 
@@ -86,7 +132,15 @@ impl Human {
                 study,
                 stages,
                 jobs,
-            } => self.line(&format!("study {study}: {stages} stages, {jobs} jobs")),
+                executor,
+            } => {
+                let on = if executor == "local" {
+                    format!("{jobs} jobs")
+                } else {
+                    format!("shards on {executor}, {jobs} local jobs")
+                };
+                self.line(&format!("study {study}: {stages} stages, {on}"))
+            }
             Event::StageCached { stage, fingerprint } => {
                 self.line(&format!("  cached  {stage} ({})", &fingerprint[..12]))
             }
@@ -153,7 +207,50 @@ impl Human {
                 self.line(&format!("  FAILED  {stage}: {error}"));
             }
             Event::StageSkipped { stage, reason } => {
+                if let Some(bar) = self.bars.remove(stage) {
+                    bar.abandon();
+                }
                 self.line(&format!("  skipped {stage}: {reason}"))
+            }
+            Event::ShardsSubmitted {
+                stage,
+                job,
+                tasks,
+                shards,
+            } => self.line(&format!(
+                "  submit  {stage}: job {job}, {tasks} tasks for {shards} shards"
+            )),
+            Event::ClusterProgress {
+                stage,
+                running,
+                pending,
+                retrying,
+                ..
+            } => {
+                let queued: usize = pending.values().sum();
+                let reasons = pending
+                    .iter()
+                    .map(|(reason, n)| format!("{n} {reason}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = format!(
+                    "{running} running, {queued} queued{}{}",
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({reasons})")
+                    },
+                    if *retrying > 0 {
+                        format!(", {retrying} to resubmit")
+                    } else {
+                        String::new()
+                    }
+                );
+                if let Some(bar) = self.bars.get(stage) {
+                    bar.set_message(text);
+                } else {
+                    self.line(&format!("  {stage}: {text}"));
+                }
             }
             Event::RunFinished(summary) => self.line(&format!("{summary}")),
         }

@@ -13,8 +13,10 @@ pub enum Event {
         study: String,
         /// Number of stages in the study.
         stages: usize,
-        /// Parallel shard slots.
+        /// Parallel shard slots on this machine.
         jobs: usize,
+        /// Where shards run: `local` or `slurm`.
+        executor: String,
     },
     /// A stage's outputs were found in the store.
     StageCached {
@@ -68,6 +70,32 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// Shards were submitted to the cluster as one job array.
+    ShardsSubmitted {
+        /// Stage name.
+        stage: String,
+        /// The array's job id.
+        job: String,
+        /// Array tasks.
+        tasks: usize,
+        /// Shards in them.
+        shards: usize,
+    },
+    /// Where a stage's shards stand on the cluster (sent at every poll that changed it).
+    ClusterProgress {
+        /// Stage name.
+        stage: String,
+        /// Shards committed (this run and earlier ones).
+        done: usize,
+        /// Shards whose task runs.
+        running: usize,
+        /// Shards whose task is queued, by Slurm's reason (`Priority`, `Resources`, …).
+        pending: std::collections::BTreeMap<String, usize>,
+        /// Shards waiting to be resubmitted after a failed or lost task.
+        retrying: usize,
+        /// The stage's live job ids.
+        jobs: Vec<String>,
+    },
     /// A stage did not run because an upstream stage failed or the run stopped.
     StageSkipped {
         /// Stage name.
@@ -92,6 +120,8 @@ pub struct Summary {
     pub skipped: usize,
     /// Shards that ran.
     pub shards_ran: usize,
+    /// Failed stages whose cause was the store itself (the run exits with code 5).
+    pub store_errors: usize,
     /// Wall time in milliseconds.
     pub ms: u64,
 }

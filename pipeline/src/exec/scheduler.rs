@@ -1,49 +1,86 @@
-//! The scheduler: runs a study's stages as a DAG, shards in parallel up to `--jobs`,
-//! committing every shard as it finishes so an interrupted run resumes where it stopped.
+//! The scheduler: runs a study's stages as a DAG and commits every shard as it finishes,
+//! so an interrupted run resumes where it stopped. Which machine runs a stage's shards is
+//! the executor's business ([`super::local`] on this one, [`crate::slurm`] on a cluster);
+//! the scheduler plans shards, collects their outcomes and commits the stage record.
 //!
-//! Stage tasks live on the async runtime only to wait and coordinate; every shard runs
-//! on a blocking thread, since stage work (networks, crypto, training, tables) is CPU-bound.
+//! Stage tasks live on the async runtime only to wait and coordinate; shard work runs on
+//! blocking threads (or cluster nodes), since it is CPU-bound.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use snni_artifacts::{Failure, Output, Record, Store};
-use snni_stages::{OutputData, ShardContext};
-use tokio::sync::Semaphore;
+use snni_artifacts::{Digest, Failure, Record, Store, StoreError};
+use snni_stages::Reservation;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
+use super::cpu_pool::CpuPool;
 use super::events::{Event, EventSender, Summary};
-use crate::manifest::{StageDecl, Study};
+use crate::manifest::{ExecutorConfig, StageDecl, Study};
 use crate::plan::{Selection, StageInputs};
 
 /// How to run a study.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Shards running at once, across all stages.
+    /// Shards running at once on this machine, across all stages.
     pub jobs: usize,
     /// Which stages to run or force.
     pub selection: Selection,
     /// Keep running independent stages after a failure.
     pub keep_going: bool,
+    /// Where shards run.
+    pub executor: ExecutorConfig,
 }
 
-struct Shared {
-    study: Arc<Study>,
-    store: Store,
-    options: RunOptions,
-    slots: Arc<Semaphore>,
+/// What every stage task of a run shares. Stages share no mutable state but the stop flag.
+pub(crate) struct Shared {
+    pub(crate) study: Arc<Study>,
+    pub(crate) store: Store,
+    pub(crate) options: RunOptions,
+    pub(crate) pool: Arc<CpuPool>,
     stop: AtomicBool,
     events: EventSender,
 }
 
 impl Shared {
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         // A closed receiver only means nobody listens any more.
         let _ = self.events.send(event);
     }
+
+    /// Whether new shards should still start.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) && !self.options.keep_going
+    }
+
+    fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
+
+/// One shard to run: its key, fingerprint and the CPUs it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingShard {
+    pub(crate) shard: String,
+    pub(crate) fingerprint: Digest,
+    pub(crate) reservation: Reservation,
+}
+
+/// How a shard ended.
+#[derive(Debug)]
+pub(crate) enum ShardOutcome {
+    /// Its record is committed.
+    Done(Box<Record>),
+    /// It failed; `store` when the store itself failed (exit code 5).
+    Failed { message: String, store: bool },
+    /// It never started because the run is stopping.
+    NotStarted,
+}
+
+/// Where executors send each shard's outcome.
+pub(crate) type Outcomes = UnboundedSender<(String, ShardOutcome)>;
 
 /// Runs `study` against `store` and returns the totals. Events go to `events`.
 pub async fn run_study(
@@ -54,7 +91,7 @@ pub async fn run_study(
 ) -> Summary {
     let started = Instant::now();
     let shared = Arc::new(Shared {
-        slots: Arc::new(Semaphore::new(options.jobs.max(1))),
+        pool: CpuPool::for_this_machine(options.jobs),
         study: study.clone(),
         store,
         options,
@@ -65,37 +102,38 @@ pub async fn run_study(
         study: study.name.clone(),
         stages: study.stages.len(),
         jobs: shared.options.jobs,
+        executor: shared.options.executor.name().to_string(),
     });
     let mut summary = Summary::default();
     // Stages that failed or were skipped: their downstream stages are skipped too.
     let mut incomplete: HashSet<String> = HashSet::new();
     let mut records: HashMap<String, Record> = HashMap::new();
     let mut started_stages: Vec<bool> = vec![false; study.stages.len()];
-    let mut running: JoinSet<(String, Result<StageResult, String>)> = JoinSet::new();
+    let mut running: JoinSet<(String, Result<StageResult, StageFailure>)> = JoinSet::new();
+    // Task id → stage name, to name a stage whose task panicked.
+    let mut names: HashMap<tokio::task::Id, String> = HashMap::new();
     loop {
         for (i, stage) in study.stages.iter().enumerate() {
             if started_stages[i] {
                 continue;
             }
-            if !shared.options.selection.in_scope(&study, &stage.name) {
+            let skip = if !shared.options.selection.in_scope(&study, &stage.name) {
                 // Downstream of or beside what --only/--from selected: not this run's work.
+                Some("not selected (--only/--from)".to_string())
+            } else {
+                stage
+                    .needs
+                    .iter()
+                    .find(|n| incomplete.contains(*n))
+                    .map(|need| format!("upstream `{need}` did not complete"))
+            };
+            if let Some(reason) = skip {
                 started_stages[i] = true;
                 summary.skipped += 1;
                 incomplete.insert(stage.name.clone());
                 shared.emit(Event::StageSkipped {
                     stage: stage.name.clone(),
-                    reason: "not selected (--only/--from)".into(),
-                });
-                continue;
-            }
-            let blocked = stage.needs.iter().find(|n| incomplete.contains(*n));
-            if let Some(need) = blocked {
-                started_stages[i] = true;
-                summary.skipped += 1;
-                incomplete.insert(stage.name.clone());
-                shared.emit(Event::StageSkipped {
-                    stage: stage.name.clone(),
-                    reason: format!("upstream `{need}` did not complete"),
+                    reason,
                 });
                 continue;
             }
@@ -107,10 +145,11 @@ pub async fn run_study(
                 let inputs = StageInputs::resolve(&study, stage, &records, &shared.store);
                 let shared = shared.clone();
                 let name = stage.name.clone();
-                running.spawn(async move {
+                let handle = running.spawn(async move {
                     let result = run_stage(shared, i, inputs).await;
                     (name, result)
                 });
+                names.insert(handle.id(), stage.name.clone());
             }
         }
         let Some(joined) = running.join_next().await else {
@@ -120,10 +159,14 @@ pub async fn run_study(
             Ok(pair) => pair,
             Err(err) => {
                 // A stage task itself panicked: stop, the scheduler's state is still sound.
-                shared.stop.store(true, Ordering::SeqCst);
-                summary.failed += 1;
-                tracing::error!("stage task panicked: {err}");
-                continue;
+                let name = names.get(&err.id()).cloned().unwrap_or_default();
+                (
+                    name,
+                    Err(StageFailure::failed(format!(
+                        "the stage panicked: {}",
+                        panic_text(err)
+                    ))),
+                )
             }
         };
         match result {
@@ -140,15 +183,26 @@ pub async fn run_study(
                 }
                 records.insert(name.clone(), record);
             }
-            Err(error) => {
+            Err(StageFailure::Incomplete { reason }) => {
+                summary.skipped += 1;
+                shared.emit(Event::StageSkipped {
+                    stage: name.clone(),
+                    reason,
+                });
+                incomplete.insert(name);
+            }
+            Err(StageFailure::Failed { message, store }) => {
                 summary.failed += 1;
+                if store {
+                    summary.store_errors += 1;
+                }
                 shared.emit(Event::StageFailed {
                     stage: name.clone(),
-                    error,
+                    error: message,
                 });
                 incomplete.insert(name);
                 if !shared.options.keep_going {
-                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.request_stop();
                 }
             }
         }
@@ -156,12 +210,29 @@ pub async fn run_study(
     for (i, stage) in study.stages.iter().enumerate() {
         if !started_stages[i] {
             summary.skipped += 1;
-            shared.emit(Event::StageSkipped { stage: stage.name.clone(), reason: "the run stopped after a failure (use --keep-going to continue independent stages)".into() });
+            shared.emit(Event::StageSkipped {
+                stage: stage.name.clone(),
+                reason:
+                    "the run stopped after a failure (use --keep-going to continue independent stages)"
+                        .into(),
+            });
         }
     }
     summary.ms = started.elapsed().as_millis() as u64;
     shared.emit(Event::RunFinished(summary.clone()));
     summary
+}
+
+/// The text of a panicked task's payload.
+fn panic_text(err: tokio::task::JoinError) -> String {
+    match err.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".to_string()),
+        Err(err) => err.to_string(),
+    }
 }
 
 struct StageResult {
@@ -170,20 +241,47 @@ struct StageResult {
     shards_ran: usize,
 }
 
+/// Why a stage did not complete.
+enum StageFailure {
+    /// It failed; `store` when the store failed (the run then exits with code 5).
+    Failed { message: String, store: bool },
+    /// Some shards never started because the run stopped after a failure elsewhere.
+    Incomplete { reason: String },
+}
+
+impl StageFailure {
+    fn failed(message: String) -> Self {
+        StageFailure::Failed {
+            message,
+            store: false,
+        }
+    }
+
+    fn store(err: &StoreError) -> Self {
+        StageFailure::Failed {
+            message: error_chain(err),
+            store: true,
+        }
+    }
+}
+
 async fn run_stage(
     shared: Arc<Shared>,
     index: usize,
     inputs: StageInputs,
-) -> Result<StageResult, String> {
+) -> Result<StageResult, StageFailure> {
     let study = shared.study.clone();
     let stage = &study.stages[index];
     let started = Instant::now();
     let fingerprint = inputs.fingerprint(stage);
     let selected = shared.options.selection.selected(&study, &stage.name);
     let forced = selected && shared.options.selection.forced(&stage.name);
-    let store_err = |e: snni_artifacts::StoreError| error_chain(&e);
     if !forced {
-        if let Some(record) = shared.store.get(&fingerprint).map_err(store_err)? {
+        if let Some(record) = shared
+            .store
+            .get(&fingerprint)
+            .map_err(|e| StageFailure::store(&e))?
+        {
             shared.emit(Event::StageCached {
                 stage: stage.name.clone(),
                 fingerprint: fingerprint.to_hex(),
@@ -196,25 +294,33 @@ async fn run_stage(
         }
     }
     if !selected {
-        return Err(format!(
+        return Err(StageFailure::failed(format!(
             "stage `{}` is not selected, and no outputs for its current inputs are in the store; run it first (drop --only/--from, or add it to --only)",
             stage.name
-        ));
+        )));
     }
     let shards = stage
         .kind
         .shards(&inputs.plan_context(stage))
-        .map_err(|e| error_chain(&e))?;
+        .map_err(|e| StageFailure::failed(error_chain(&e)))?;
     let shard_params = stage.kind.shard_params(&stage.params);
     let mut done: BTreeMap<String, Record> = BTreeMap::new();
     let mut pending = Vec::new();
     for shard in &shards {
         let shard_fp = inputs.shard_fingerprint(stage, &shard_params, shard);
-        match shared.store.get(&shard_fp).map_err(store_err)? {
+        match shared
+            .store
+            .get(&shard_fp)
+            .map_err(|e| StageFailure::store(&e))?
+        {
             Some(record) if !forced => {
                 done.insert(shard.clone(), record);
             }
-            _ => pending.push((shard.clone(), shard_fp)),
+            _ => pending.push(PendingShard {
+                reservation: stage.kind.reservation(&stage.params, shard),
+                shard: shard.clone(),
+                fingerprint: shard_fp,
+            }),
         }
     }
     shared.emit(Event::StageStarted {
@@ -225,58 +331,36 @@ async fn run_stage(
     });
 
     let inputs = Arc::new(inputs);
-    let jobs = u32::try_from(shared.options.jobs.max(1)).unwrap_or(u32::MAX);
-    // An exclusive shard takes every slot: nothing else runs while it measures.
-    let pending: Vec<(String, snni_artifacts::Digest, u32)> = pending
-        .into_iter()
-        .map(|(shard, fp)| {
-            let slots = if stage.kind.exclusive(&stage.params, &shard) {
-                jobs
-            } else {
-                1
-            };
-            (shard, fp, slots)
-        })
-        .collect();
-    // One dispatcher takes slots in shard order (the order the kind chose, e.g. run-major
-    // for profiles), so shards start in that order; each result comes back on a channel.
-    let (results, mut finished) = tokio::sync::mpsc::unbounded_channel();
-    let dispatcher = {
-        let shared = shared.clone();
-        let inputs = inputs.clone();
-        let results = results.clone();
-        tokio::spawn(async move {
-            for (shard, shard_fp, slots) in pending {
-                let Ok(permit) = shared.slots.clone().acquire_many_owned(slots).await else {
-                    let _ = results.send((shard, Err("the run is shutting down".to_string())));
-                    continue;
-                };
-                if shared.stop.load(Ordering::SeqCst) && !shared.options.keep_going {
-                    let not_started = "not started: the run stopped after a failure";
-                    let _ = results.send((shard, Err(not_started.to_string())));
-                    continue;
-                }
-                let worker = shared.clone();
-                let inputs = inputs.clone();
-                let results = results.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _permit = permit;
-                    let run = std::panic::AssertUnwindSafe(|| {
-                        run_shard(&worker, index, &inputs, &shard, shard_fp)
-                    });
-                    let result = std::panic::catch_unwind(run)
-                        .unwrap_or_else(|_| Err("shard panicked".to_string()));
-                    let _ = results.send((shard, result));
-                });
-            }
-        })
+    let (outcomes, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let executor = match &shared.options.executor {
+        ExecutorConfig::Slurm(config)
+            if !stage.kind.runs_on_coordinator() && !pending.is_empty() =>
+        {
+            tokio::spawn(crate::slurm::run_remote(
+                shared.clone(),
+                index,
+                inputs.clone(),
+                (**config).clone(),
+                fingerprint,
+                pending,
+                outcomes,
+            ))
+        }
+        _ => tokio::spawn(super::local::dispatch(
+            shared.clone(),
+            index,
+            inputs.clone(),
+            pending,
+            outcomes,
+        )),
     };
-    drop(results);
     let mut failures = Vec::new();
+    let mut store_failed = false;
+    let mut not_started = 0;
     let mut ran = 0;
-    while let Some((shard, result)) = finished.recv().await {
-        match result {
-            Ok(record) => {
+    while let Some((shard, outcome)) = finished.recv().await {
+        match outcome {
+            ShardOutcome::Done(record) => {
                 ran += 1;
                 let ms = record.meta.get("ms").and_then(|v| v.as_u64()).unwrap_or(0);
                 shared.emit(Event::ShardFinished {
@@ -284,23 +368,28 @@ async fn run_stage(
                     shard: shard.clone(),
                     ms,
                 });
-                done.insert(shard, record);
+                done.insert(shard, *record);
             }
-            Err(error) => {
+            ShardOutcome::Failed { message, store } => {
                 shared.emit(Event::ShardFailed {
                     stage: stage.name.clone(),
                     shard: shard.clone(),
-                    error: error.clone(),
+                    error: message.clone(),
                 });
-                failures.push(format!("shard `{shard}`: {error}"));
+                store_failed |= store;
+                failures.push(format!("shard `{shard}`: {message}"));
                 if !shared.options.keep_going {
-                    shared.stop.store(true, Ordering::SeqCst);
+                    shared.request_stop();
                 }
             }
+            ShardOutcome::NotStarted => not_started += 1,
         }
     }
-    if let Err(error) = dispatcher.await {
-        failures.push(format!("the shard dispatcher panicked: {error}"));
+    if let Err(error) = executor.await {
+        failures.push(format!(
+            "the shard executor panicked: {}",
+            panic_text(error)
+        ));
     }
     if !failures.is_empty() {
         let message = format!(
@@ -325,21 +414,32 @@ async fn run_stage(
                 error_chain(&e)
             );
         }
-        return Err(message);
+        return Err(StageFailure::Failed {
+            message,
+            store: store_failed,
+        });
+    }
+    if not_started > 0 {
+        return Err(StageFailure::Incomplete {
+            reason: format!(
+                "{not_started} of {} shards not started: the run stopped after a failure elsewhere (`snni run` again resumes)",
+                shards.len()
+            ),
+        });
     }
     let record = stage_record(stage, fingerprint, &done, started);
     let store = shared.store.clone();
     let state = inputs.state(stage, fingerprint);
     let name = stage.name.clone();
     let commit = record.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), snni_artifacts::StoreError> {
+    tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
         store.commit(&commit)?;
         store.set_stage_state(&name, &state)?;
         store.clear_failure(&commit.fingerprint)
     })
     .await
-    .map_err(|e| format!("commit panicked: {e}"))?
-    .map_err(store_err)?;
+    .map_err(|e| StageFailure::failed(format!("commit panicked: {}", panic_text(e))))?
+    .map_err(|e| StageFailure::store(&e))?;
     shared.emit(Event::StageFinished {
         stage: stage.name.clone(),
         ran,
@@ -352,54 +452,10 @@ async fn run_stage(
     })
 }
 
-/// Runs one shard and commits its outputs; returns the shard record.
-fn run_shard(
-    shared: &Shared,
-    index: usize,
-    inputs: &StageInputs,
-    shard: &str,
-    fingerprint: snni_artifacts::Digest,
-) -> Result<Record, String> {
-    let stage = &shared.study.stages[index];
-    let started = Instant::now();
-    let _span = tracing::debug_span!("shard", stage = %stage.name, shard).entered();
-    let ctx = ShardContext {
-        shard,
-        params: &stage.params,
-        seed: stage.seed,
-        upstream: &inputs.upstream,
-        store: &shared.store,
-    };
-    let outputs = stage.kind.run_shard(&ctx).map_err(|e| error_chain(&e))?;
-    let mut record = Record::new(fingerprint, stage.name.clone(), Some(shard.to_string()));
-    for (name, data) in outputs.items {
-        let output = match data {
-            OutputData::Bytes { bytes, media_type } => {
-                let digest = shared.store.put_blob(&bytes).map_err(|e| error_chain(&e))?;
-                Output::blob(digest, bytes.len() as u64, media_type)
-            }
-            OutputData::Table(mut frame) => {
-                let table_name = format!("{}-{}-{}", stage.name, shard, name);
-                Output::Table(
-                    shared
-                        .store
-                        .write_table(&table_name, &mut frame)
-                        .map_err(|e| error_chain(&e))?,
-                )
-            }
-        };
-        record = record.with_output(name, output);
-    }
-    record.meta = serde_json::json!({ "ms": started.elapsed().as_millis() as u64 });
-    shared.store.commit(&record).map_err(|e| error_chain(&e))?;
-    tracing::debug!("committed in {:?}", started.elapsed());
-    Ok(record)
-}
-
 /// The stage record: every shard's outputs, named `shard/output`.
 fn stage_record(
     stage: &StageDecl,
-    fingerprint: snni_artifacts::Digest,
+    fingerprint: Digest,
     shards: &BTreeMap<String, Record>,
     started: Instant,
 ) -> Record {

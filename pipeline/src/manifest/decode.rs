@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
 use super::diagnostic::{closest, Code, Diagnostic};
+use super::executor::RawExecutor;
 use super::raw::{RawManifest, SETTING_KEYS, STAGE_KEYS, TOP_KEYS};
 use super::source::{join, Problem, SourceFile, Span, MAX_DEPTH, MAX_NODES};
 
@@ -59,6 +60,8 @@ pub(super) fn decode(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option
                 raw.setting_names = names(value);
             }
             "stages" => raw.stages = entries(source, "stages", value, STAGE_KEYS, diags),
+            // Decoded field by field when the study is resolved (every bad field reported).
+            "executor" => raw.executor = Some(RawExecutor(value.clone())),
             other => diags.push(unknown_key(source, "", other, TOP_KEYS)),
         }
     }
@@ -216,6 +219,9 @@ fn serde_diagnostic(
             .strip_suffix(&format!(".{field}"))
             .unwrap_or(&path)
             .to_string();
+        // serde lists the keys valid where the unknown one sits (nested mappings included).
+        let listed: Vec<&str> = message.split('`').skip(3).step_by(2).collect();
+        let keys = if listed.is_empty() { keys } else { &listed[..] };
         return unknown_key(source, &parent, field, keys);
     }
     if let Some(field) = between(&message, "missing field `", "`") {

@@ -28,6 +28,8 @@ pub enum Code {
     InvalidSetting,
     /// A stage or setting name has characters outside `[a-z0-9_-]`.
     InvalidName,
+    /// The `executor:` block is invalid.
+    InvalidExecutor,
     /// A key appears twice in one mapping.
     DuplicateKey,
 }
@@ -46,7 +48,8 @@ impl Code {
             Code::InvalidParam => "E008",
             Code::InvalidSetting => "E009",
             Code::InvalidName => "E010",
-            Code::DuplicateKey => "E011",
+            Code::InvalidExecutor => "E011",
+            Code::DuplicateKey => "E012",
         }
     }
 }

@@ -3,6 +3,7 @@
 mod dag;
 mod decode;
 mod diagnostic;
+mod executor;
 mod raw;
 mod source;
 mod study;
@@ -14,6 +15,7 @@ use std::path::Path;
 pub use diagnostic::{
     closest, cut, Code, Diagnostic, ManifestErrors, MESSAGE_WIDTH, SNIPPET_WIDTH,
 };
+pub use executor::{ExecutorConfig, SbatchOptions, ShapedOptions, SlurmConfig};
 pub use source::{read_text, Problem, ReadError, SourceFile, Span, MAX_BYTES};
 pub use study::{Setting, StageDecl, Study};
 pub use validate::{check, DEFAULT_STORE};

@@ -4,7 +4,15 @@
 use serde::Deserialize;
 
 /// Keys allowed at the top level of a manifest.
-pub const TOP_KEYS: &[&str] = &["name", "description", "seed", "store", "settings", "stages"];
+pub const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "store",
+    "settings",
+    "stages",
+    "executor",
+];
 
 /// One stage as written under `stages:`.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,4 +75,6 @@ pub struct RawManifest {
     pub setting_names: Vec<String>,
     /// Stages in file order.
     pub stages: Vec<(String, RawStage)>,
+    /// Where shards run, if the manifest says.
+    pub executor: Option<super::executor::RawExecutor>,
 }

@@ -24,6 +24,8 @@ pub struct Study {
     pub settings: BTreeMap<String, Setting>,
     /// Stages in dependency order (every stage after the stages it needs).
     pub stages: Vec<StageDecl>,
+    /// Where shards run (`executor:`; never part of a fingerprint).
+    pub executor: super::ExecutorConfig,
 }
 
 impl Study {

@@ -52,6 +52,35 @@ pub fn parse_duration_us(text: &str) -> Result<f64, String> {
     Err(format!("`{text}` has no unit (us, ms or s)"))
 }
 
+/// Parses an interval such as `500ms`, `30s`, `5m`, `2h` or `1d` (executor timings).
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let units: [(&str, f64); 5] = [
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+        ("h", 3600.0),
+        ("d", 86400.0),
+    ];
+    for (suffix, factor) in units {
+        if let Some(number) = lower.strip_suffix(suffix) {
+            let value: f64 = number
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{text}` is not a number followed by a unit"))?;
+            if !value.is_finite() || value < 0.0 {
+                return Err(format!("`{text}` must be a finite, non-negative duration"));
+            }
+            let seconds = value * factor;
+            if seconds > 30.0 * 86400.0 {
+                return Err(format!("`{text}` is longer than 30 days"));
+            }
+            return Ok(std::time::Duration::from_secs_f64(seconds));
+        }
+    }
+    Err(format!("`{text}` has no unit (ms, s, m, h or d)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +109,20 @@ mod tests {
         assert!(parse_bandwidth("nanmbit")
             .unwrap_err()
             .contains("not a finite"));
+        assert_eq!(
+            parse_interval("30s"),
+            Ok(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_interval("5m"),
+            Ok(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_interval("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert!(parse_interval("NaNs").is_err());
+        assert!(parse_interval("-1s").is_err());
+        assert!(parse_interval("10").is_err());
     }
 }

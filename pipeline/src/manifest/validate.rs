@@ -7,6 +7,7 @@ use std::path::Path;
 use super::dag::topological_order;
 use super::decode::{between, decode};
 use super::diagnostic::{closest, Code, Diagnostic, ManifestErrors};
+use super::executor::resolve_executor;
 use super::raw::{RawManifest, RawSetting};
 use super::source::{join, SourceFile};
 use super::study::{Setting, StageDecl, Study};
@@ -147,6 +148,7 @@ fn resolve(
         }
     }
     let order = topological_order(source, &raw.stages, diags);
+    let executor = resolve_executor(source, raw.executor.as_ref(), diags);
     let name = raw.name?;
     if !diags.is_empty() {
         return None;
@@ -170,6 +172,7 @@ fn resolve(
         manifest: source.path.clone(),
         settings,
         stages,
+        executor,
     })
 }
 

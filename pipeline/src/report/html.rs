@@ -31,14 +31,18 @@ pub enum Block {
 }
 
 const STYLE: &str = "\
-body { font-family: sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+body { font-family: sans-serif; max-width: 84rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 h1, h2 { font-weight: 600; }
-table { border-collapse: collapse; margin: 1rem 0; }
+.table { overflow-x: auto; margin: 1rem 0; }
+table { border-collapse: collapse; font-size: 0.85rem; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }
-th { background: #f3f3f3; }
-figure { margin: 1.5rem 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; }
+th { background: #f3f3f3; text-align: left; vertical-align: bottom; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+td:first-child, td:nth-child(2) { text-align: left; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure { margin: 1rem 0; flex: 1 1 36rem; max-width: 720px; }
+figure img { width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9rem; }";
 
 /// Renders a complete HTML5 page titled `title` with `blocks` in order; every text is escaped.
@@ -50,8 +54,22 @@ pub fn index(title: &str, blocks: &[Block]) -> String {
     let _ = writeln!(page, "<title>{title}</title>");
     let _ = writeln!(page, "<style>\n{STYLE}\n</style>\n</head>\n<body>");
     let _ = writeln!(page, "<h1>{title}</h1>");
+    // Consecutive figures share one wrapping row, two side by side on a wide screen.
+    let mut in_figures = false;
     for block in blocks {
+        let figure = matches!(block, Block::Image { .. });
+        if figure != in_figures {
+            page.push_str(if figure {
+                "<div class=\"figures\">\n"
+            } else {
+                "</div>\n"
+            });
+            in_figures = figure;
+        }
         push_block(&mut page, block);
+    }
+    if in_figures {
+        page.push_str("</div>\n");
     }
     page.push_str("</body>\n</html>\n");
     page
@@ -67,12 +85,16 @@ fn push_block(page: &mut String, block: &Block) {
             header,
             rows,
         } => {
-            let _ = writeln!(page, "<table>\n<caption>{}</caption>", escape(caption));
+            let _ = writeln!(
+                page,
+                "<div class=\"table\"><table>\n<caption>{}</caption>",
+                escape(caption)
+            );
             push_row(page, "th", header);
             for row in rows {
                 push_row(page, "td", row);
             }
-            writeln!(page, "</table>")
+            writeln!(page, "</table></div>")
         }
         Block::Image { caption, file } => writeln!(
             page,

@@ -165,6 +165,7 @@ pub fn scatter(plot: &Scatter) -> String {
             .bold_line_style(GRID)
             .max_light_lines(0)
             .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
             .draw()?;
         chart
             .draw_series(LineSeries::new([(first, first), (last, last)], DIAGONAL))?
@@ -262,6 +263,9 @@ fn bar_chart(
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let label_area = (16 + longest * 7).clamp(24, 200) as u32;
     let width = categories.len() as f64;
+    // Empty room right of the last bar for the legend, so that it never hides a bar: about
+    // a third of the plot (the legend is about 150 px of the 640 px plot area).
+    let legend_room = (width * 0.4).max(0.8);
 
     render(|root| {
         let mut chart = ChartBuilder::on(root)
@@ -269,7 +273,7 @@ fn bar_chart(
             .margin(16)
             .x_label_area_size(label_area)
             .y_label_area_size(64)
-            .build_cartesian_2d(Axis::categories(width), y_axis)?;
+            .build_cartesian_2d(Axis::categories(width + legend_room), y_axis)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -277,6 +281,7 @@ fn bar_chart(
             .bold_line_style(GRID)
             .max_light_lines(0)
             .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
             .draw()?;
         for (series, name) in names.iter().enumerate() {
             let color = colour(series);

@@ -51,6 +51,10 @@ pub struct Context {
     /// CPUs both parties were pinned to (absent or null: placed by the OS).
     #[serde(default)]
     pub cpus: Option<Vec<usize>>,
+    /// When the shard reserved CPUs of its own (`shaped_cpus`), how many: then `cpus`
+    /// differ from shard to shard and only their number must agree.
+    #[serde(default)]
+    pub cpu_reservation: Option<usize>,
     /// The machine.
     pub machine: Machine,
 }
@@ -111,10 +115,10 @@ impl Context {
             ("threads", self.threads.to_string()),
             ("pinned cpus", {
                 let cpus = self.pinned_cpus();
-                if cpus.is_empty() {
-                    "none".to_string()
-                } else {
-                    cpus
+                match self.cpu_reservation {
+                    Some(n) => format!("{n} reserved per shard"),
+                    None if cpus.is_empty() => "none".to_string(),
+                    None => cpus,
                 }
             }),
         ]

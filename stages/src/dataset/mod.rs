@@ -63,6 +63,12 @@ impl DatasetKind {
 }
 
 impl StageKind for DatasetKind {
+    fn runs_on_coordinator(&self) -> bool {
+        // One shard reading the whole upstream stage: copying it to a node costs more than
+        // the work.
+        true
+    }
+
     fn name(&self) -> &'static str {
         "dataset"
     }

@@ -84,6 +84,7 @@ pub fn planned_views(
             he_degree: he.degree as u64,
             threads: 1,
             cpus: None,
+            cpu_reservation: None,
             machine: Machine {
                 cores: 0,
                 cpu_model: String::new(),

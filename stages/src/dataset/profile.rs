@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use snni_artifacts::Store;
+use snni_artifacts::BlobSource;
 use snni_engine::network::Network;
 
 use super::lines::PartyLines;
@@ -66,7 +66,7 @@ pub fn check_kinds(upstream: &[UpstreamStage]) -> Result<(), StageError> {
 /// Reads every shard of every upstream profile stage, in stage then key order.
 pub fn read_all(
     upstream: &[UpstreamStage],
-    store: &Store,
+    store: &dyn BlobSource,
 ) -> Result<Vec<ProfileShard>, StageError> {
     check_kinds(upstream)?;
     let mut shards = Vec::new();
@@ -92,7 +92,11 @@ pub fn read_all(
     Ok(shards)
 }
 
-fn read_shard(stage: &UpstreamStage, key: &str, store: &Store) -> Result<ProfileShard, StageError> {
+fn read_shard(
+    stage: &UpstreamStage,
+    key: &str,
+    store: &dyn BlobSource,
+) -> Result<ProfileShard, StageError> {
     let label = format!("{}/{key}", stage.name);
     let read = |part: &str| -> Result<String, StageError> {
         let name = format!("{key}/{part}");

@@ -121,6 +121,7 @@ impl Harness {
             seed: 1,
             upstream,
             store: &self.store,
+            cpus: None,
         };
         let outputs = DatasetKind.run_shard(&ctx)?;
         Ok(outputs

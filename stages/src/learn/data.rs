@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use snni_artifacts::Store;
+use snni_artifacts::BlobSource;
 
 use super::frame::{self, Side, ViewRows};
 use crate::{StageError, UpstreamStage};
@@ -60,7 +60,7 @@ pub struct Data {
 impl Data {
     /// Loads `views` from the upstream `dataset` stage and the sides from the `split` stage.
     pub fn load(
-        store: &Store,
+        store: &dyn BlobSource,
         upstream: &[UpstreamStage],
         views: &[String],
     ) -> Result<Data, StageError> {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use polars::prelude::{Column, DataFrame};
 use serde_json::Value;
-use snni_artifacts::Store;
+use snni_artifacts::BlobSource;
 
 use super::data::{Data, Group};
 use super::features;
@@ -47,7 +47,7 @@ fn run_timed(rows: &[Vec<f64>], mut predict: impl FnMut(&[f64]) -> f64) -> (Vec<
 }
 
 /// The split's `by` (network or row), from its summary.
-fn split_by(store: &Store, upstream: &[UpstreamStage]) -> Result<String, StageError> {
+fn split_by(store: &dyn BlobSource, upstream: &[UpstreamStage]) -> Result<String, StageError> {
     let split = upstream
         .iter()
         .find(|s| s.kind == "split")
@@ -91,6 +91,12 @@ struct Predictions {
 }
 
 impl StageKind for EvaluateKind {
+    fn runs_on_coordinator(&self) -> bool {
+        // One shard reading the whole upstream stage: copying it to a node costs more than
+        // the work.
+        true
+    }
+
     fn name(&self) -> &'static str {
         "evaluate"
     }

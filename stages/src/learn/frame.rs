@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::{DataFrame, DataType};
-use snni_artifacts::{Output, Store};
+use snni_artifacts::{BlobSource, Output};
 
 use crate::{StageError, UpstreamStage};
 
@@ -84,7 +84,7 @@ impl ViewRows {
 
 /// The table output `name` of the one upstream stage of kind `kind`.
 pub fn upstream_table(
-    store: &Store,
+    store: &dyn BlobSource,
     upstream: &[UpstreamStage],
     kind: &str,
     name: &str,

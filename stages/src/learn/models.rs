@@ -3,7 +3,7 @@
 //! protocol model plus the setting's wire and round-trip time) and `mlp` (candle).
 
 use serde::{Deserialize, Serialize};
-use snni_artifacts::{Output, Store};
+use snni_artifacts::{BlobSource, Output};
 
 use super::data::Group;
 use super::features::{self, Feature};
@@ -198,7 +198,7 @@ impl LoadedMlp {
 }
 
 pub(crate) fn blob(
-    store: &Store,
+    store: &dyn BlobSource,
     stage: &UpstreamStage,
     name: &str,
 ) -> Result<Option<Vec<u8>>, StageError> {
@@ -236,7 +236,7 @@ pub struct Models {
 }
 
 pub(crate) fn load_models(
-    store: &Store,
+    store: &dyn BlobSource,
     train: &UpstreamStage,
     group: &Group,
 ) -> Result<Option<Models>, StageError> {

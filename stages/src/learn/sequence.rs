@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use snni_artifacts::Store;
+use snni_artifacts::BlobSource;
 
 use super::data::Group;
 use super::features::{self, Feature};
@@ -106,7 +106,7 @@ pub struct PartyModels {
 impl PartyModels {
     /// Loads every view's models of `party` in `setting` from a `train` stage.
     pub fn load(
-        store: &Store,
+        store: &dyn BlobSource,
         train: &UpstreamStage,
         party: &str,
         setting: &str,

@@ -113,7 +113,7 @@ const TRIALS_SHARD: &str = "trials";
 /// The finished trials of the upstream stages of `kind` (`search`, `sequence_search`) whose
 /// shard key starts with `prefix` (`""` for all): only those blobs are read.
 fn trials(
-    ctx_store: &snni_artifacts::Store,
+    ctx_store: &dyn snni_artifacts::BlobSource,
     upstream: &[UpstreamStage],
     kind: &str,
     prefix: &str,
@@ -142,7 +142,7 @@ fn trials(
 
 /// The finished trial with the lowest best validation loss among [`trials`].
 pub(crate) fn best_trial(
-    store: &snni_artifacts::Store,
+    store: &dyn snni_artifacts::BlobSource,
     upstream: &[UpstreamStage],
     kind: &str,
     prefix: &str,

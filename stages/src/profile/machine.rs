@@ -110,16 +110,52 @@ pub fn cpu_list(cpus: &[usize]) -> String {
         .join(",")
 }
 
-/// The CPUs of `wanted` this process may not use (empty when the OS does not say).
-pub fn unusable(wanted: &[usize]) -> Vec<usize> {
+/// Maps CPU positions in this process's CPU set (`cpus: [0]` is the first CPU it may use:
+/// on a whole machine CPU 0, inside a cluster allocation its first CPU) to CPU numbers.
+pub fn resolve_relative(positions: &[usize]) -> Result<Vec<usize>, String> {
     let Some(usable) = usable_cpus() else {
-        return Vec::new();
+        return Ok(positions.to_vec());
     };
-    wanted
+    let beyond: Vec<usize> = positions
         .iter()
         .copied()
-        .filter(|cpu| !usable.contains(cpu))
-        .collect()
+        .filter(|&p| p >= usable.len())
+        .collect();
+    if !beyond.is_empty() {
+        return Err(format!(
+            "`cpus` names CPUs {beyond:?}, but this process may use only {} CPUs ({}), numbered 0..{} in `cpus`",
+            usable.len(),
+            cpu_list(&usable),
+            usable.len()
+        ));
+    }
+    Ok(positions.iter().map(|&p| usable[p]).collect())
+}
+
+/// Pins the calling thread (and the threads it starts from now on) to some CPUs, and
+/// restores the CPUs it had when dropped: for a pool thread that runs one pinned shard.
+#[derive(Debug)]
+pub struct PinGuard {
+    previous: Option<Vec<usize>>,
+}
+
+impl PinGuard {
+    /// Pins the calling thread to `cpus`.
+    pub fn pin(cpus: &[usize]) -> Result<PinGuard, PinError> {
+        let previous = usable_cpus();
+        pin_current_thread(cpus)?;
+        Ok(PinGuard { previous })
+    }
+}
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = &self.previous {
+            if let Err(error) = pin_current_thread(previous) {
+                tracing::warn!(%error, "could not restore a pool thread's CPUs");
+            }
+        }
+    }
 }
 
 /// The first `model name` line of a /proc/cpuinfo text.
@@ -147,7 +183,8 @@ mod tests {
     fn usable_cpus_are_the_affinity_mask() {
         let usable = usable_cpus().unwrap();
         assert!(!usable.is_empty());
-        assert!(unusable(&usable).is_empty());
-        assert_eq!(unusable(&[usable[0], 4000]), vec![4000]);
+        assert_eq!(resolve_relative(&[0]).unwrap(), vec![usable[0]]);
+        let beyond = resolve_relative(&[usable.len()]).unwrap_err();
+        assert!(beyond.contains("may use only"), "{beyond}");
     }
 }

@@ -27,7 +27,9 @@ use serde_json::{json, Value};
 use snni_artifacts::{Digest, Output};
 use snni_engine::network::Network;
 
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{
+    CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
+};
 use crate::{ParamIssue, StageError, UpstreamStage};
 
 pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, NetworkFile};
@@ -234,16 +236,33 @@ impl StageKind for ProfileKind {
         ]))
     }
 
-    fn exclusive(&self, params: &Value, shard: &str) -> bool {
+    fn reservation(&self, params: &Value, shard: &str) -> Reservation {
         let (Some(key), Ok(params)) = (ShardKey::parse(shard), decode(params)) else {
-            return false;
+            return Reservation::Shared;
         };
-        // Pinned parties would share their CPUs with any other shard.
-        params.cpus.is_some()
-            || (params.exclusive_shaped
-                && params
-                    .setting(key.setting)
-                    .is_some_and(|s| s.setting.is_shaped()))
+        let shaped = params
+            .setting(key.setting)
+            .is_some_and(|s| s.setting.is_shaped());
+        match (params.cpus.is_some(), shaped, params.shaped_cpus) {
+            // Pinned parties would share their CPUs with any other shard.
+            (true, _, _) => Reservation::Exclusive,
+            (false, true, Some(n)) => Reservation::Pinned(n),
+            (false, true, None) if params.exclusive_shaped => Reservation::Exclusive,
+            _ => Reservation::Shared,
+        }
+    }
+
+    fn expected_shard_seconds(&self, params: &Value, shard: &str) -> f64 {
+        // Without measurements, a shaped shard is assumed to take longer than a local one.
+        let shaped = ShardKey::parse(shard)
+            .zip(decode(params).ok())
+            .and_then(|(key, params)| params.setting(key.setting).map(|s| s.setting.is_shaped()))
+            .unwrap_or(false);
+        if shaped {
+            120.0
+        } else {
+            30.0
+        }
     }
 
     fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
@@ -255,22 +274,36 @@ impl StageKind for ProfileKind {
         };
         let key = ShardKey::parse(ctx.shard).ok_or_else(unknown)?;
         let setting = params.setting(key.setting).ok_or_else(unknown)?;
-        if let Some(cpus) = &params.cpus {
-            // Checked here, not in the manifest check: the machine that runs the shard is
-            // the one whose CPUs count. Parties would fail on every attempt.
-            let missing = machine::unusable(cpus);
-            if !missing.is_empty() {
-                return Err(StageError::Profile {
-                    shard: ctx.shard.to_string(),
-                    attempts: 0,
-                    message: format!(
-                        "`cpus` names CPUs {missing:?}, which this process may not use (usable: {:?}); \
-                         change `cpus` in the manifest",
-                        machine::usable_cpus().unwrap_or_default()
-                    ),
-                });
+        // The machine is read before this thread is pinned, which would hide its cores.
+        let this_machine = Machine::current();
+        let pinned: Option<Vec<usize>> =
+            match (&params.cpus, ctx.cpus) {
+                // Checked here, not in the manifest check: the machine that runs the shard is
+                // the one whose CPUs count. Parties would fail on every attempt.
+                (Some(cpus), _) => Some(machine::resolve_relative(cpus).map_err(|message| {
+                    StageError::Profile {
+                        shard: ctx.shard.to_string(),
+                        attempts: 0,
+                        message: format!("{message}; change `cpus` in the manifest"),
+                    }
+                })?),
+                (None, Some(reserved)) => Some(reserved.to_vec()),
+                (None, None) => None,
+            };
+        // The relay (and its calibration) runs on this thread and the threads it starts,
+        // which inherit its CPUs: a shard with CPUs of its own keeps its relay on them.
+        let _pin = match (ctx.cpus, &pinned) {
+            (Some(_), Some(cpus)) => {
+                Some(
+                    machine::PinGuard::pin(cpus).map_err(|error| StageError::Profile {
+                        shard: ctx.shard.to_string(),
+                        attempts: 0,
+                        message: format!("could not pin the shard to its reserved CPUs: {error}"),
+                    })?,
+                )
             }
-        }
+            _ => None,
+        };
         let network_ref = upstream_networks(ctx.upstream)?
             .into_iter()
             .find(|n| n.id == key.network)
@@ -303,6 +336,7 @@ impl StageKind for ProfileKind {
             backend,
             weights_seed: derived_seed(ctx.seed, &["weights", key.network]),
             input_seed: derived_seed(ctx.seed, &["input", key.network, &key.run.to_string()]),
+            cpus: pinned.as_deref(),
         };
         let mut attempts = 0;
         let measured = loop {
@@ -316,7 +350,8 @@ impl StageKind for ProfileKind {
                         "profile attempt failed: {}",
                         error.message
                     );
-                    if error.permanent || attempts > params.retries {
+                    let cancelled = crate::cancel::requested().is_some();
+                    if error.permanent || cancelled || attempts > params.retries {
                         return Err(StageError::Profile {
                             shard: ctx.shard.to_string(),
                             attempts,
@@ -353,8 +388,9 @@ impl StageKind for ProfileKind {
             "scale": params.scale,
             "he_degree": measured.he_degree,
             "threads": params.threads,
-            "cpus": params.cpus,
-            "machine": Machine::current(),
+            "cpus": pinned,
+            "cpu_reservation": ctx.cpus.map(<[usize]>::len),
+            "machine": this_machine,
             "attempts": attempts,
             "timing": {
                 "shard_s": shard_s,

@@ -93,6 +93,8 @@ struct RawProfileParams {
     exclusive_shaped: Option<bool>,
     #[serde(default)]
     cpus: Option<Vec<usize>>,
+    #[serde(default)]
+    shaped_cpus: Option<usize>,
 }
 
 /// A setting as the profile stage records it: its name and link.
@@ -136,6 +138,12 @@ pub struct ProfileParams {
     /// stores measured before this field existed keep their shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Vec<usize>>,
+    /// CPUs each shard of a shaped setting reserves: its parties and its relay are pinned
+    /// to them, and shaped shards run side by side on disjoint CPUs (instead of alone).
+    /// `None`: shaped shards follow `exclusive_shaped`. Absent from the canonical params
+    /// when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shaped_cpus: Option<usize>,
 }
 
 impl ProfileParams {
@@ -243,6 +251,32 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         )),
         _ => {}
     }
+    if let Some(n) = raw.shaped_cpus {
+        if !(1..=MAX_CPUS).contains(&n) {
+            issues.push(ParamIssue::new(
+                &["shaped_cpus"],
+                format!("must be in 1..={MAX_CPUS}, got {n}"),
+            ));
+        }
+        if raw.exclusive_shaped == Some(true) {
+            issues.push(
+                ParamIssue::new(
+                    &["shaped_cpus"],
+                    "`shaped_cpus` runs shaped shards side by side, `exclusive_shaped: true` alone",
+                )
+                .with_hint("keep one of the two"),
+            );
+        }
+        if cpus.is_some() {
+            issues.push(
+                ParamIssue::new(
+                    &["shaped_cpus"],
+                    "`cpus` pins every shard to the same CPUs, so shaped shards cannot reserve their own",
+                )
+                .with_hint("keep one of the two"),
+            );
+        }
+    }
     let backend = raw.backend.unwrap_or(Backend::Auto);
     if backend == Backend::Relay {
         for (i, named) in settings.iter().enumerate() {
@@ -274,8 +308,9 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         ell,
         scale,
         backend,
-        exclusive_shaped: raw.exclusive_shaped.unwrap_or(true),
+        exclusive_shaped: raw.exclusive_shaped.unwrap_or(raw.shaped_cpus.is_none()),
         cpus,
+        shaped_cpus: raw.shaped_cpus,
     })
 }
 
@@ -350,6 +385,27 @@ mod tests {
         assert_eq!(issues[0].path, vec!["cpus"]);
         let issues = check(&json!({"cpus": [4096]}), &ctx).unwrap_err();
         assert!(issues[0].message.contains("below 1024"), "{issues:?}");
+    }
+
+    #[test]
+    fn shaped_cpus_replace_exclusive_shaped_and_conflict_with_cpus() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let reserved = check(&json!({"shaped_cpus": 2}), &ctx).unwrap();
+        assert_eq!(reserved.shaped_cpus, Some(2));
+        assert!(!reserved.exclusive_shaped);
+        let plain = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert!(plain.get("shaped_cpus").is_none(), "{plain}");
+        for bad in [
+            json!({"shaped_cpus": 0}),
+            json!({"shaped_cpus": 1, "exclusive_shaped": true}),
+            json!({"shaped_cpus": 1, "cpus": [0]}),
+        ] {
+            let issues = check(&bad, &ctx).unwrap_err();
+            assert_eq!(issues[0].path, vec!["shaped_cpus"], "{bad}: {issues:?}");
+        }
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct AttemptPlan<'a> {
     pub weights_seed: u64,
     /// Seed of the client's input.
     pub input_seed: u64,
+    /// The CPUs both parties pin themselves to (absolute numbers), if any.
+    pub cpus: Option<&'a [usize]>,
 }
 
 /// The measured inference of a successful attempt.
@@ -199,7 +201,7 @@ fn inference(
         seed,
         address,
         namespace: namespace.map(str::to_string),
-        cpus: plan.params.cpus.clone(),
+        cpus: plan.cpus.map(<[usize]>::to_vec),
     };
     // Where the server listens, when it can be known before it starts: then the client
     // starts at the same time (it retries its connection until the server listens). The
@@ -360,6 +362,14 @@ fn wait_both(
         let now = Instant::now();
         if failed_at.is_none() && states.contains(&Some(false)) {
             failed_at = Some(now);
+        }
+        if let Some(reason) = crate::cancel::requested() {
+            server.kill();
+            client.kill();
+            return Err(format!(
+                "cancelled: {}; both parties were killed",
+                reason.describe()
+            ));
         }
         let timed_out = now >= deadline;
         if timed_out || failed_at.is_some_and(|at| now - at >= FAILURE_GRACE) {

@@ -5,6 +5,7 @@ use serde_json::json;
 use snni_artifacts::{Digest, Output, Record};
 
 use super::*;
+use crate::kind::Reservation;
 use crate::Setting;
 
 fn upstream(stage: &str, ids: &[&str]) -> UpstreamStage {
@@ -147,15 +148,35 @@ fn a_shard_depends_on_its_network_and_setting_only() {
 }
 
 #[test]
-fn shaped_shards_are_exclusive_unless_allowed() {
+fn shaped_shards_are_exclusive_unless_allowed_or_reserving() {
     let p = params(json!({"settings": ["local", "wan"]}));
-    assert!(ProfileKind.exclusive(&p, "synth-0000.wan.r00"));
-    assert!(!ProfileKind.exclusive(&p, "synth-0000.local.r00"));
+    let exclusive = Reservation::Exclusive;
+    assert_eq!(ProfileKind.reservation(&p, "synth-0000.wan.r00"), exclusive);
+    assert_eq!(
+        ProfileKind.reservation(&p, "synth-0000.local.r00"),
+        Reservation::Shared
+    );
     let shared = params(json!({"settings": ["local", "wan"], "exclusive_shaped": false}));
-    assert!(!ProfileKind.exclusive(&shared, "synth-0000.wan.r00"));
+    assert_eq!(
+        ProfileKind.reservation(&shared, "synth-0000.wan.r00"),
+        Reservation::Shared
+    );
     // Pinned parties share their CPUs with nothing: every shard runs alone.
     let pinned = params(json!({"settings": ["local", "wan"], "cpus": [0]}));
-    assert!(ProfileKind.exclusive(&pinned, "synth-0000.local.r00"));
+    assert_eq!(
+        ProfileKind.reservation(&pinned, "synth-0000.local.r00"),
+        exclusive
+    );
+    // Shaped shards with CPUs of their own run side by side; local ones share slots.
+    let reserving = params(json!({"settings": ["local", "wan"], "shaped_cpus": 2}));
+    assert_eq!(
+        ProfileKind.reservation(&reserving, "synth-0000.wan.r00"),
+        Reservation::Pinned(2)
+    );
+    assert_eq!(
+        ProfileKind.reservation(&reserving, "synth-0000.local.r00"),
+        Reservation::Shared
+    );
     assert_ne!(
         ProfileKind.shard_params(&p),
         ProfileKind.shard_params(&pinned)

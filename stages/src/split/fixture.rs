@@ -210,6 +210,7 @@ impl Harness {
             seed,
             upstream,
             store: &self.store,
+            cpus: None,
         };
         let mut outputs = SplitKind.run_shard(&ctx)?.items;
         let table = |data: Option<OutputData>| match data {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::{DataFrame, DataType};
-use snni_artifacts::{Output, Store};
+use snni_artifacts::{BlobSource, Output};
 
 use super::error;
 use crate::{StageError, UpstreamStage};
@@ -115,7 +115,7 @@ impl LayerRows {
 }
 
 /// Reads `tables/layers` of the dataset stage.
-pub fn read(stage: &UpstreamStage, store: &Store) -> Result<LayerRows, StageError> {
+pub fn read(stage: &UpstreamStage, store: &dyn BlobSource) -> Result<LayerRows, StageError> {
     let table = match stage.record.outputs.get(LAYERS_OUTPUT) {
         Some(Output::Table(table)) => table,
         Some(Output::Blob { .. }) => {

@@ -184,6 +184,12 @@ fn dataset_stage(upstream: &[UpstreamStage]) -> Result<&UpstreamStage, StageErro
 }
 
 impl StageKind for SplitKind {
+    fn runs_on_coordinator(&self) -> bool {
+        // One shard reading the whole upstream stage: copying it to a node costs more than
+        // the work.
+        true
+    }
+
     fn name(&self) -> &'static str {
         "split"
     }

@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
+pub mod tools;
+
 /// The `snni` binary cargo built beside this test binary.
 pub fn snni_bin() -> PathBuf {
     let mut dir = std::env::current_exe().expect("test binary path");
@@ -168,6 +170,20 @@ impl Running {
             match self.stdout.read_line(&mut line) {
                 Ok(0) | Err(_) => return count,
                 Ok(_) => count += usize::from(line.contains(needle)),
+            }
+        }
+    }
+
+    /// Reads events until one contains `needle` and returns it parsed; `None` at EOF.
+    pub fn next_event(&mut self, needle: &str) -> Option<serde_json::Value> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                return None;
+            }
+            if line.contains(needle) {
+                return serde_json::from_str(&line).ok();
             }
         }
     }
