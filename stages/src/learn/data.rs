@@ -188,6 +188,53 @@ mod tests {
         assert_eq!(Group::parse("conv.client"), None);
     }
 
+    /// A `conv` view with `train` training and `validation` validation rows of the server
+    /// in `local`.
+    fn conv_rows(train: usize, validation: usize) -> Data {
+        let mut rows = ViewRows::default();
+        for i in 0..train + validation {
+            rows.network.push(format!("n{i}"));
+            rows.setting.push("local".into());
+            rows.party.push("server".into());
+            rows.run.push(0);
+            rows.layer.push(0);
+            rows.kind.push("conv".into());
+            rows.side.push(if i < train {
+                Side::Train
+            } else {
+                Side::Validation
+            });
+        }
+        Data {
+            views: BTreeMap::from([("conv".to_string(), rows)]),
+        }
+    }
+
+    #[test]
+    fn too_little_data_is_an_error_naming_the_minimum_and_the_best_group() {
+        let data = conv_rows(3, 1);
+        let error = data.groups_or_explain(20).unwrap_err().to_string();
+        assert!(
+            error.contains("at least 20 training rows (`min_rows`)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("3 training and 1 validation rows (conv.server.local)"),
+            "{error}"
+        );
+        assert!(error.contains("lower `min_rows`"), "{error}");
+        let groups = data.groups_or_explain(3).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].key(), "conv.server.local");
+        // Enough training rows but no validation row is too little as well.
+        assert!(conv_rows(30, 0).groups_or_explain(20).is_err());
+        let empty = Data {
+            views: BTreeMap::new(),
+        };
+        let error = empty.groups_or_explain(1).unwrap_err().to_string();
+        assert!(error.contains("no rows of these layer types"), "{error}");
+    }
+
     #[test]
     fn views_default_to_all_and_unknown_ones_are_named() {
         assert_eq!(check_views(None).unwrap().len(), VIEWS.len());

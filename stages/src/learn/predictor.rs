@@ -346,3 +346,71 @@ fn coverage(
     }
     warnings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(layers: &[f64], overhead: f64) -> NetworkPrediction {
+        NetworkPrediction {
+            layers: layers.to_vec(),
+            total_s: layers.iter().sum::<f64>() + overhead,
+            uncovered: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn layer_times_are_never_negative() {
+        let result = checked(
+            "server",
+            "analytical",
+            prediction(&[0.5, -0.2, 0.1], 0.1),
+            &[],
+            3,
+        );
+        assert_eq!(result.layers_s, vec![0.5, 0.0, 0.1]);
+        let total = result.total_s.expect("a positive total is given");
+        assert!((total - 0.7).abs() < 1e-12, "{total}");
+        assert!(result.excluded.is_empty());
+    }
+
+    #[test]
+    fn a_total_that_would_be_negative_is_excluded_with_its_reason() {
+        let result = checked("client", "mlp", prediction(&[0.01, 0.02], -4.0), &[], 2);
+        assert_eq!(result.total_s, None);
+        assert_eq!(result.excluded.len(), 1);
+        assert!(
+            result.excluded[0].contains("its total would be -3970.0 ms"),
+            "{:?}",
+            result.excluded
+        );
+        assert!(result.layers_s.iter().all(|&s| s >= 0.0));
+        let nan = checked("client", "protocol", prediction(&[f64::NAN], 0.0), &[], 1);
+        assert_eq!(nan.total_s, None);
+    }
+
+    #[test]
+    fn far_layers_exclude_only_the_methods_that_do_not_extrapolate() {
+        let far = vec![
+            "layer `conv9` (conv): macs = 1e12 is outside the training range 1…1e6".to_string(),
+        ];
+        for method in NON_EXTRAPOLATING {
+            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            assert_eq!(result.total_s, None, "{method}");
+            assert!(
+                result.excluded[0].contains("conv9"),
+                "{:?}",
+                result.excluded
+            );
+            assert!(
+                result.excluded[0].contains("does not extrapolate"),
+                "{:?}",
+                result.excluded
+            );
+        }
+        for method in ["analytical", "protocol", "transfer"] {
+            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            assert_eq!(result.total_s, Some(0.1), "{method}");
+        }
+    }
+}

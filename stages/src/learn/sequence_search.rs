@@ -92,8 +92,6 @@ impl SequenceParams {
     }
 }
 
-/// The party × setting pairs with at least `min_networks` training networks and one
-/// validation network, in order.
 /// [`pairs`], or — when no party × setting has enough networks — an error naming the
 /// minimum and the best pair there is.
 pub(crate) fn pairs_or_explain(
@@ -152,6 +150,8 @@ fn network_counts(rows: &ViewRows) -> BTreeMap<(String, String), (usize, usize)>
     counts
 }
 
+/// The party × setting pairs with at least `min_networks` training networks and one
+/// validation network, in order.
 pub(crate) fn pairs(rows: &ViewRows, min_networks: usize) -> Vec<(String, String)> {
     let mut train: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
     let mut validation: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -329,6 +329,44 @@ impl StageKind for SequenceSearchKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_few_networks_is_an_error_naming_the_minimum_and_the_best_pair() {
+        let mut rows = ViewRows::default();
+        // Two training networks of two layers each and one validation network.
+        for (network, side) in [
+            ("a", Side::Train),
+            ("b", Side::Train),
+            ("c", Side::Validation),
+        ] {
+            for layer in 0..2 {
+                rows.network.push(network.into());
+                rows.setting.push("wan".into());
+                rows.party.push("client".into());
+                rows.run.push(0);
+                rows.layer.push(layer);
+                rows.kind.push("conv".into());
+                rows.side.push(side);
+            }
+        }
+        let error = pairs_or_explain(&rows, 5).unwrap_err().to_string();
+        assert!(
+            error.contains("at least 5 training networks (`min_networks`)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("2 training and 1 validation networks (client in `wan`)"),
+            "{error}"
+        );
+        assert_eq!(
+            pairs_or_explain(&rows, 2).unwrap(),
+            vec![("client".to_string(), "wan".to_string())]
+        );
+        let error = pairs_or_explain(&ViewRows::default(), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the dataset has no layers"), "{error}");
+    }
 
     #[test]
     fn keys_round_trip_and_the_recurrent_space_has_defaults() {
