@@ -12,6 +12,7 @@
 //! than sled (harmless) or missing (the check is skipped), never newer.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use crate::error::StoreError;
 use crate::guard;
@@ -78,6 +79,9 @@ pub(crate) fn lost(held: u64, recorded: u64) -> String {
 impl Store {
     /// Bumps the generation in sled (before a flush).
     pub(crate) fn bump_generation(&self) -> Result<u64, StoreError> {
+        // Shards flush from several threads at once: read and bump under one lock, so
+        // that no two flushes take the same generation.
+        let _recorded = self.generation_lock();
         let next = in_db(&self.inner.db, &self.inner.db_path)? + 1;
         guard::call(&self.inner.db_path, "writing", || {
             self.inner
@@ -88,15 +92,44 @@ impl Store {
         Ok(next)
     }
 
+    /// The lock over the generation, holding the highest one written to
+    /// `<store>/COMMITTED` by this process.
+    fn generation_lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.inner
+            .recorded_generation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records `generation` in `<store>/COMMITTED` (after a flush). A failure is logged, not
     /// returned: an old file only weakens the check, it never makes it fail.
+    ///
+    /// Concurrent flushes write one at a time (they share the temporary file), and a
+    /// generation older than one already written is skipped, so the file only grows.
     pub(crate) fn record_generation(&self, generation: u64) {
+        self.write_generation(generation, false);
+    }
+
+    /// Writes `generation` to `<store>/COMMITTED`; unless `force`, only if it is newer than
+    /// what this process wrote before.
+    fn write_generation(&self, generation: u64, force: bool) {
+        let mut recorded = self.generation_lock();
+        if !force && generation <= *recorded {
+            return;
+        }
         let path = self.inner.dir.join(COMMITTED_FILE);
         let temp = self.inner.dir.join(format!("{COMMITTED_FILE}.tmp"));
         let written = std::fs::write(&temp, format!("{generation}\n"))
             .and_then(|()| std::fs::rename(&temp, &path));
-        if let Err(error) = written {
-            tracing::warn!(path = %path.display(), %error, "could not record the commit generation");
+        match written {
+            Ok(()) => *recorded = generation,
+            // Said once per store: on a full disk every flush after the first would repeat it.
+            Err(error) if !self.inner.generation_warned.swap(true, Ordering::Relaxed) => {
+                tracing::warn!(path = %path.display(), %error, "could not record the commit generation");
+            }
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "could not record the commit generation");
+            }
         }
     }
 
@@ -104,7 +137,34 @@ impl Store {
     /// a repair has dealt with what was lost).
     pub(crate) fn accept_generation(&self) -> Result<(), StoreError> {
         let held = in_db(&self.inner.db, &self.inner.db_path)?;
-        self.record_generation(held);
+        self.write_generation(held, true);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OnLocked;
+
+    #[test]
+    fn concurrent_flushes_leave_the_newest_generation_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), OnLocked::Fail).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..8u8 {
+                let store = &store;
+                scope.spawn(move || {
+                    for i in 0..25u8 {
+                        store.put_blob(&[thread, i]).unwrap();
+                        store.flush().unwrap();
+                    }
+                });
+            }
+        });
+        let held = in_db(&store.inner.db, &store.inner.db_path).unwrap();
+        assert!(held >= 200, "{held} generations for 200 flushes");
+        assert_eq!(recorded(dir.path()), Some(held));
+        assert!(!dir.path().join(format!("{COMMITTED_FILE}.tmp")).exists());
     }
 }

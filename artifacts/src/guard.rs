@@ -63,7 +63,7 @@ pub(crate) fn sled_error(db: &Path, error: sled::Error) -> StoreError {
         sled::Error::Io(source) => StoreError::Io {
             action: "read or write the database",
             path: db.to_path_buf(),
-            source,
+            source: os_error(source),
         },
         sled::Error::Corruption { at, .. } => StoreError::Damaged {
             path: db.to_path_buf(),
@@ -84,6 +84,25 @@ pub(crate) fn sled_error(db: &Path, error: sled::Error) -> StoreError {
             path: db.to_path_buf(),
             problem: format!("sled failed on it: {what}"),
         },
+    }
+}
+
+/// sled passes some operating-system errors on as a custom error whose text is the
+/// original's debug form (`Os { code: 28, kind: StorageFull, message: "No space left on
+/// device" }`); this recovers the original, so that it prints as `No space left on device
+/// (os error 28)`.
+fn os_error(error: std::io::Error) -> std::io::Error {
+    if error.raw_os_error().is_some() {
+        return error;
+    }
+    let text = error.to_string();
+    let code = text
+        .strip_prefix("Os { code: ")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|code| code.trim().parse::<i32>().ok());
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => error,
     }
 }
 
@@ -304,6 +323,18 @@ mod tests {
         );
         let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(chain.contains("No space left on device"), "{chain}");
+        // As sled passes a full disk on while writing its log: the OS error in debug form.
+        let wrapped = std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("{:?}", std::io::Error::from_raw_os_error(28)),
+        );
+        let err = sled_error(Path::new("/s/db"), sled::Error::Io(wrapped));
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(source, "No space left on device (os error 28)");
+        let other = std::io::Error::other("something else");
+        let err = sled_error(Path::new("/s/db"), sled::Error::Io(other));
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert_eq!(source, "something else");
     }
 
     #[test]

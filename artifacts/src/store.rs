@@ -64,6 +64,11 @@ pub(crate) struct Inner {
     /// The folder sled opened: `<dir>/db`, or a private copy of it (see [`Snapshot`]).
     pub(crate) db_path: PathBuf,
     pub(crate) read_only: bool,
+    /// The highest commit generation this process wrote to `<store>/COMMITTED`; its lock
+    /// serialises bumping and recording generations (see `committed.rs`).
+    pub(crate) recorded_generation: std::sync::Mutex<u64>,
+    /// Whether a failure to write `<store>/COMMITTED` was already logged as a warning.
+    pub(crate) generation_warned: std::sync::atomic::AtomicBool,
     _snapshot: Option<Snapshot>,
     _lock: Option<StoreLock>,
 }
@@ -247,6 +252,8 @@ impl Store {
             dir,
             db_path,
             read_only,
+            recorded_generation: std::sync::Mutex::new(0),
+            generation_warned: std::sync::atomic::AtomicBool::new(false),
             _snapshot: snapshot,
             _lock: lock,
         };

@@ -48,7 +48,11 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // sled logs its own errors (raw debug text, once per buffer it could not write) before
+    // returning them; the store reports them once, in words, so sled's log stays quiet
+    // unless RUST_LOG asks for it.
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},sled=off")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,6 +1,6 @@
 //! End to end: a store that survives damage (exit 5 in bounded time, `artifacts verify
-//! --repair`, then a clean run), readers on a read-only mount, and which commands may create
-//! a store.
+//! --repair`, then a clean run), readers on a read-only mount, which commands may create
+//! a store, and a full disk.
 
 mod common;
 
@@ -277,27 +277,30 @@ fn plan_never_creates_a_store_and_run_creates_only_the_last_folder() {
     assert!(scratch.path("store/db").is_dir());
 }
 
-/// A read-only bind mount of a folder, unmounted when dropped.
-struct ReadOnlyMount {
+/// A mount made for a test (a read-only bind mount, or a small tmpfs), unmounted when
+/// dropped.
+struct Mount {
     path: PathBuf,
 }
 
-impl ReadOnlyMount {
+/// Runs `mount` with `args`; whether it succeeded.
+fn mount(args: &[&str]) -> bool {
+    Command::new("mount")
+        .args(args)
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+impl Mount {
     /// Mounts `source` read-only at `target`; `None` if this machine does not let us mount
     /// (not root): then the test fails unless `SNNI_SKIP_MOUNT_TESTS=1` says to skip.
-    fn new(source: &Path, target: &Path) -> Option<ReadOnlyMount> {
+    fn read_only(source: &Path, target: &Path) -> Option<Mount> {
         std::fs::create_dir_all(target).unwrap();
-        let mount = |args: &[&str]| {
-            Command::new("mount")
-                .args(args)
-                .output()
-                .is_ok_and(|out| out.status.success())
-        };
         let (source, target_text) = (source.to_str().unwrap(), target.to_str().unwrap());
         if !mount(&["--bind", source, target_text]) {
             return None;
         }
-        let mounted = ReadOnlyMount {
+        let mounted = Mount {
             path: target.to_path_buf(),
         };
         if !mount(&["-o", "remount,bind,ro", target_text]) {
@@ -305,9 +308,39 @@ impl ReadOnlyMount {
         }
         Some(mounted)
     }
+
+    /// Mounts a tmpfs of `size` (e.g. `2m`) at `target`; `None` as for [`Mount::read_only`].
+    fn tmpfs(target: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(target).unwrap();
+        let options = format!("size={size}");
+        mount(&[
+            "-t",
+            "tmpfs",
+            "-o",
+            &options,
+            "tmpfs",
+            target.to_str().unwrap(),
+        ])
+        .then(|| Mount {
+            path: target.to_path_buf(),
+        })
+    }
+
+    /// `mounted`, or — when this machine cannot mount — a loud skip if
+    /// `SNNI_SKIP_MOUNT_TESTS` is set (`None`), else a failure.
+    fn or_skip(mounted: Option<Mount>, what: &str) -> Option<Mount> {
+        if mounted.is_some() {
+            return mounted;
+        }
+        if std::env::var_os("SNNI_SKIP_MOUNT_TESTS").is_some() {
+            eprintln!("SKIPPED on purpose (SNNI_SKIP_MOUNT_TESTS): cannot mount {what} here");
+            return None;
+        }
+        panic!("cannot mount {what} (needs root and mount); set SNNI_SKIP_MOUNT_TESTS=1 to skip");
+    }
 }
 
-impl Drop for ReadOnlyMount {
+impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.path).status();
     }
@@ -321,12 +354,9 @@ fn readers_work_on_a_store_on_a_read_only_mount() {
     scratch.run(&["run", manifest]).expect_code(0);
     // An archive unpacked on read-only media has no lock file.
     std::fs::remove_file(scratch.path("store/LOCK")).unwrap();
-    let Some(mount) = ReadOnlyMount::new(&scratch.path("store"), &scratch.path("ro")) else {
-        if std::env::var_os("SNNI_SKIP_MOUNT_TESTS").is_some() {
-            eprintln!("SKIPPED on purpose (SNNI_SKIP_MOUNT_TESTS): no read-only bind mount here");
-            return;
-        }
-        panic!("cannot bind-mount read-only (needs root and mount); set SNNI_SKIP_MOUNT_TESTS=1 to skip");
+    let mounted = Mount::read_only(&scratch.path("store"), &scratch.path("ro"));
+    let Some(mount) = Mount::or_skip(mounted, "a read-only bind mount") else {
+        return;
     };
     let ro = mount.path.to_str().unwrap();
     assert!(
@@ -378,5 +408,56 @@ fn readers_work_on_a_store_on_a_read_only_mount() {
         run.stderr.contains("Read-only file system"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_full_disk_is_exit_5_naming_the_os_error_and_the_store_in_a_few_lines() {
+    let scratch = Scratch::new();
+    let mounted = Mount::tmpfs(&scratch.path("small"), "2m");
+    let Some(_mount) = Mount::or_skip(mounted, "a 2 MiB tmpfs") else {
+        return;
+    };
+    // 3000 networks are more than 2 MiB: the disk fills while the shards commit.
+    let manifest = scratch.write(
+        "full.yaml",
+        "name: full\nseed: 3\nstore: small/store\nsettings:\n  local: {}\nstages:\n  synth:\n    kind: synthesize\n    params:\n      count: 3000\n      input: {h: 64, w: 64, c: 3}\n      layers: {min: 4, max: 8}\n",
+    );
+    let run = scratch
+        .run(&["run", manifest.to_str().unwrap(), "--jobs", "2"])
+        .expect_code(5);
+    let stderr = &run.stderr;
+    assert!(
+        stderr.contains("No space left on device (os error 28)"),
+        "{stderr}"
+    );
+    let db = scratch.path("small/store/db");
+    assert!(stderr.contains(db.to_str().unwrap()), "{stderr}");
+    // Not sled's debug text, not the Parquet encoder's, and not once per buffer.
+    assert!(!stderr.contains("Os {"), "{stderr}");
+    assert!(!stderr.contains("thrift"), "{stderr}");
+    assert!(
+        stderr
+            .matches("could not record the commit generation")
+            .count()
+            <= 1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().count() <= 15,
+        "{} lines:\n{stderr}",
+        stderr.lines().count()
+    );
+    // Only shards that ran and hit the full disk count as failed (those in flight, and the
+    // few dispatched before the stop reached the dispatcher); the rest never started.
+    let failed: usize = stderr
+        .split(" of 3000 shards failed")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no failed-shard count in:\n{stderr}"));
+    assert!(
+        (1..=4).contains(&failed),
+        "{failed} shards failed:\n{stderr}"
     );
 }
