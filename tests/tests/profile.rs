@@ -551,9 +551,11 @@ fn kill_9_twenty_times_leaves_no_party_and_resumes_to_an_uninterrupted_run_s_out
     const KILLS: usize = 20;
     let settings = "  slow: {bandwidth: 200mbit, rtt: 2ms}\n";
     let profile =
-        "      settings: [local, slow]\n      runs: 3\n      timeout: 120\n      backend: relay\n";
+        "      settings: [local, slow]\n      runs: 6\n      timeout: 120\n      backend: relay\n";
     let study = profile_manifest(2, settings, profile);
-    let (local_shards, shards) = (6, 12);
+    // Local shards run first; each kill usually lets a shard or none finish, so 12 shards
+    // of each kind outlast the 10 kills aimed at them however fast the machine is.
+    let (local_shards, shards) = (12, 24);
     let scratch = Scratch::new();
     let manifest = scratch.write("study.yaml", &study);
     let manifest = manifest.to_str().unwrap();
@@ -577,12 +579,20 @@ fn kill_9_twenty_times_leaves_no_party_and_resumes_to_an_uninterrupted_run_s_out
         let mut command = scratch.snni(&["run", manifest, "--json", "--jobs", "1"]);
         command.env("TMPDIR", &tmp);
         let mut run = Running::spawn(command);
-        // Every fifth run commits a shard before it is killed, so that the kills move on
-        // from the Local shards (which run first) to the shaped ones.
-        if kill % 5 == 4 {
-            assert!(run.skip_events(PROFILE_SHARD, 1), "the run ended early");
-            committed += 1;
+        // The first half of the kills hit Local shards; before the second half the run
+        // finishes the Local ones, so that the rest hit shaped shards.
+        if kill == KILLS / 2 && committed < local_shards {
+            let rest = local_shards - committed;
+            assert!(
+                run.skip_events(PROFILE_SHARD, rest),
+                "the run ended before finishing its Local shards"
+            );
+            committed += rest;
         }
+        assert!(
+            committed < shards,
+            "kill {kill}: every shard is already committed; the study is too small for {KILLS} kills"
+        );
         let party_up = eventually(Duration::from_secs(60), || {
             !parties_of(&marker).is_empty() || run.child.try_wait().unwrap().is_some()
         });
