@@ -54,15 +54,22 @@ fn run_study(jobs: usize, networks: usize, runs: usize) -> (Times, f64) {
 fn table(store: &Store, name: &str) -> DataFrame {
     let state = store.stage_state("dataset").unwrap().unwrap();
     let record = store.get(&state.fingerprint).unwrap().unwrap();
-    let Some(Output::Table(table)) = record.outputs.get(&format!("dataset/{name}")) else {
-        panic!("no table {name}");
+    // The dataset stage has one shard; its outputs are keyed `<shard>/<table>`.
+    let Some(Output::Table(table)) = record
+        .outputs
+        .iter()
+        .find(|(key, _)| key.rsplit('/').next() == Some(name))
+        .map(|(_, output)| output)
+    else {
+        let keys: Vec<&String> = record.outputs.keys().collect();
+        panic!("no table {name} among {keys:?}");
     };
     store.read_table(table).unwrap()
 }
 
 fn read_times(store: &Path) -> Times {
     let store = Store::open(store, OnLocked::Fail).unwrap();
-    let layers = table(&store, "tables/layers");
+    let layers = table(&store, "layers");
     let strs = |df: &DataFrame, c: &str| -> Vec<String> {
         df.column(c)
             .unwrap()
@@ -101,7 +108,7 @@ fn read_times(store: &Path) -> Times {
             .or_default()
             .push(wall[i]);
     }
-    let totals_df = table(&store, "tables/networks");
+    let totals_df = table(&store, "networks");
     let (network, party, total) = (
         strs(&totals_df, "network"),
         strs(&totals_df, "party"),

@@ -224,8 +224,10 @@ fn bench() {
         .current_dir(dir.path())
         .env("PATH", path)
         .env("SNNI_SIM_DIR", &sim)
+        .env("RUST_LOG", "snni_pipeline::slurm=info")
+        .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
+        .stderr(std::fs::File::create(sim.join("coordinator.log")).unwrap())
         .spawn()
         .unwrap();
     // Peak resident memory of the coordinator, sampled.
@@ -262,6 +264,22 @@ fn bench() {
         .parse()
         .unwrap();
     let arrays = std::fs::read_dir(sim.join("jobs")).unwrap().count();
+    // The coordinator logs its polls and squeue calls when the stage settles.
+    let log = std::fs::read_to_string(sim.join("coordinator.log")).unwrap();
+    let field = |name: &str| -> u64 {
+        log.lines()
+            .filter(|l| l.contains("stage settled on the cluster"))
+            .filter_map(|l| {
+                let at = l.find(&format!("{name}="))? + name.len() + 1;
+                l[at..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    let (polls, logged_calls) = (field("polls"), field("squeue_calls"));
     println!("simulated cluster: {NODES} nodes, poll {POLL}, {shards} shards in {arrays} arrays");
     println!("wall                    {:>8.1} s", wall.as_secs_f64());
     println!("coordinator CPU         {:>8.1} s (all children {children_cpu:.1} s, stand-ins {stand_ins:.1} s)", children_cpu - stand_ins);
@@ -270,7 +288,7 @@ fn bench() {
         peak_kb as f64 / 1024.0
     );
     println!(
-        "squeue calls            {calls:>8} ({:.2} per {POLL} of wall; tasks per call ≤ {NODES})",
-        calls as f64 / (wall.as_secs_f64() / 0.2)
+        "squeue calls            {calls:>8} over {polls} polls ({:.2} per poll; coordinator counted {logged_calls})",
+        calls as f64 / polls.max(1) as f64
     );
 }

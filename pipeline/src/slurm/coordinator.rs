@@ -157,6 +157,10 @@ struct Coordinator<'a> {
     /// The last squeue listing.
     last_queue: HashMap<TaskId, TaskState>,
     last_progress: Option<(usize, usize, BTreeMap<String, usize>, usize)>,
+    /// Polls made and squeue calls run, logged when the stage ends (one call per poll at
+    /// most, whatever the number of tasks).
+    polls: u64,
+    squeue_calls: u64,
 }
 
 impl<'a> Coordinator<'a> {
@@ -224,6 +228,8 @@ impl<'a> Coordinator<'a> {
             done: 0,
             last_queue: HashMap::new(),
             last_progress: None,
+            polls: 0,
+            squeue_calls: 0,
         })
     }
 
@@ -236,11 +242,18 @@ impl<'a> Coordinator<'a> {
         self.reattach()?;
         let mut interval = self.config.poll;
         loop {
+            self.polls += 1;
             let mut changed = self.ingest_done();
             changed |= self.read_failures();
             changed |= self.check_queue();
             changed |= self.settle_failures();
             if self.tracks.is_empty() {
+                tracing::info!(
+                    stage = %self.stage.name,
+                    polls = self.polls,
+                    squeue_calls = self.squeue_calls,
+                    "stage settled on the cluster"
+                );
                 return Ok(());
             }
             if self.shared.stopping() {
@@ -476,6 +489,7 @@ impl<'a> Coordinator<'a> {
         if self.tracks.values().all(|t| t.task.is_none()) {
             return false;
         }
+        self.squeue_calls += 1;
         let listed = Squeue {
             job_name: self.job_name.clone(),
         }
