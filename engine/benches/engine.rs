@@ -1,12 +1,17 @@
 //! Engine benchmarks (issue 3): single layers and SqueezeNet 1.1 run securely on loopback,
 //! server and client on one thread each, at the default parameters (ℓ = 41, scale 12).
 //!
-//! `cargo bench -p snni-engine --bench engine -- [FILTER…] [--quick] [--repeat N] [--side S]`
+//! `cargo bench -p snni-engine --bench engine -- [FILTER…] [--quick] [--repeat N] [--side S]
+//! [--ot iknp|ferret|both] [--flooding-bits B]`
 //!
 //! - `FILTER`: run only the cases whose name contains one of the words (default: all);
 //! - `--quick`: smaller shapes, for a smoke run in seconds;
 //! - `--repeat N`: run each case N times and report the median of each figure (default 1);
-//! - `--side S`: the SqueezeNet input side (default 224, 32 with `--quick`).
+//! - `--side S`: the SqueezeNet input side (default 224, 32 with `--quick`);
+//! - `--ot B`: the OT extension (default ferret); `both` runs every case with IKNP and with
+//!   Ferret, alternating run by run, and reports the two side by side;
+//! - `--flooding-bits B`: HE parameters chosen per case for a flooding margin of `B` bits
+//!   per inference (as `snni infer --flooding-bits`); default 40 bits per coefficient.
 //!
 //! Per case the table gives each party's wall and CPU time and the traffic summed over the
 //! network's layers (the final output exchange and the setup excluded), then the setup
@@ -17,8 +22,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use snni_engine::network::{Network, NetworkBuilder, Op, OpKind, Shape};
+use snni_engine::ot::OtBackend;
 use snni_engine::runtime::{
-    run_client, run_server, EngineConfig, InputSource, Measured, RunReport, WeightSource,
+    he_params_for_inference_margin, run_client, run_server, EngineConfig, InputSource, Measured,
+    RunReport, WeightSource,
 };
 use snni_engine::zoo;
 
@@ -30,6 +37,8 @@ struct Args {
     quick: bool,
     repeat: usize,
     side: Option<usize>,
+    backends: Vec<OtBackend>,
+    flooding_bits: Option<u32>,
 }
 
 impl Args {
@@ -39,6 +48,8 @@ impl Args {
             quick: false,
             repeat: 1,
             side: None,
+            backends: vec![OtBackend::Ferret],
+            flooding_bits: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -46,6 +57,20 @@ impl Args {
                 // cargo bench passes `--bench` to harness-less benches.
                 "--bench" => {}
                 "--quick" => args.quick = true,
+                "--ot" => {
+                    let value = it.next().ok_or("--ot needs a value")?;
+                    args.backends = match value.as_str() {
+                        "both" => vec![OtBackend::Iknp, OtBackend::Ferret],
+                        one => vec![one.parse()?],
+                    };
+                }
+                "--flooding-bits" => {
+                    let value = it.next().ok_or("--flooding-bits needs a value")?;
+                    let bits = value
+                        .parse()
+                        .map_err(|_| format!("--flooding-bits takes bits, not '{value}'"))?;
+                    args.flooding_bits = Some(bits);
+                }
                 "--repeat" | "--side" => {
                     let value = it.next().ok_or(format!("{arg} needs a value"))?;
                     let n: usize = value
@@ -326,20 +351,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = EngineConfig {
+    let base = EngineConfig {
         // One frame may wait on the peer's whole layer; SqueezeNet at 224 needs headroom.
         timeout: Duration::from_secs(3600),
         // One core per party, whatever the default becomes.
         threads: 1,
         ..EngineConfig::default()
     };
-    let n = config.he_desc().map_or(0, |d| d.degree);
+    let n = base.he_desc().map_or(0, |d| d.degree);
     println!("machine: {}", machine());
     println!("load average at start: {}", loadavg());
     println!(
         "ℓ = {}, scale {}, N = {n}, one thread per party, loopback TCP, {} run(s) per case (median){}",
-        config.ell,
-        config.scale,
+        base.ell,
+        base.scale,
         args.repeat,
         if args.quick { ", QUICK shapes" } else { "" }
     );
@@ -348,20 +373,50 @@ fn main() -> ExitCode {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failed = false;
     let mut derived = Vec::new();
-    for case in cases(&args) {
-        let mut runs = Vec::with_capacity(args.repeat);
-        for _ in 0..args.repeat {
-            match run_once(&case.network, &config) {
-                Ok(figures) => runs.push(figures),
+    for mut case in cases(&args) {
+        // Runs per backend, alternating backends run by run so that load drifts hit both.
+        let mut runs: Vec<Vec<Figures>> =
+            vec![Vec::with_capacity(args.repeat); args.backends.len()];
+        let he = match args.flooding_bits {
+            None => None,
+            Some(bits) => match he_params_for_inference_margin(&case.network, base.ell, bits) {
+                Ok(desc) => {
+                    derived.push(format!(
+                        "{}: N = {}, moduli of {:?} bits for {bits} bits per inference",
+                        case.name, desc.degree, desc.moduli_bits
+                    ));
+                    Some(desc)
+                }
                 Err(err) => {
-                    eprintln!("{}: {err}", case.name);
+                    eprintln!("{}: --flooding-bits {bits}: {err}", case.name);
                     failed = true;
-                    break;
+                    continue;
+                }
+            },
+        };
+        'repeat: for _ in 0..args.repeat {
+            for (b, &ot) in args.backends.iter().enumerate() {
+                let config = EngineConfig {
+                    ot,
+                    he: he.clone(),
+                    ..base.clone()
+                };
+                match run_once(&case.network, &config) {
+                    Ok(figures) => runs[b].push(figures),
+                    Err(err) => {
+                        eprintln!("{} ({ot}): {err}", case.name);
+                        failed = true;
+                        break 'repeat;
+                    }
                 }
             }
         }
-        if !runs.is_empty() {
-            derived.push(report(&case, &runs));
+        let name = case.name.clone();
+        for (&ot, runs) in args.backends.iter().zip(&runs) {
+            if !runs.is_empty() {
+                case.name = format!("{name} [{ot}]");
+                derived.push(report(&case, runs));
+            }
         }
     }
     println!();

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use snni_engine::ot::OtBackend;
 
 /// snni-lab: secure neural-network inference performance studies from one YAML manifest.
 ///
@@ -141,6 +142,21 @@ pub struct EngineArgs {
     /// Default: the OS places it.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub cpus: Vec<usize>,
+    /// The OT extension: `ferret` (silent OT, well under a bit per OT) or `iknp` (16 bytes
+    /// per OT); both parties must agree.
+    #[arg(long, value_name = "BACKEND", default_value = "ferret", value_parser = parse_ot)]
+    pub ot: OtBackend,
+    /// Statistical hiding of the weights per inference, in bits: the HE parameters are
+    /// chosen so that the flooding margin over every coefficient the client decrypts is at
+    /// least this (larger or more moduli when needed). Default: 40 bits per revealed
+    /// coefficient, whatever that leaves per inference (the run line states both); both
+    /// parties must agree.
+    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub flooding_bits: Option<u32>,
+}
+
+fn parse_ot(text: &str) -> Result<OtBackend, String> {
+    text.parse()
 }
 
 /// `snni party …`.

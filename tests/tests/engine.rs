@@ -167,6 +167,141 @@ fn parties_with_different_networks_fail_with_a_digest_mismatch_on_both_sides() {
     );
 }
 
+/// The server loads its weights before it listens: unreadable weights fail before any
+/// client could connect (no "listening" line), so a client's setup never waits for them.
+#[test]
+fn server_loads_weights_before_it_listens() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let missing = scratch.path("no-such-weights.json");
+    let run = scratch
+        .run(&[
+            "party",
+            "server",
+            "--network",
+            network.to_str().unwrap(),
+            "--weights",
+            missing.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("no-such-weights.json"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("listening on"), "{}", run.stderr);
+}
+
+/// Both OT backends run end to end, are recorded, and must match between the parties.
+#[test]
+fn ot_backends_run_and_must_match() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let network = network.to_str().unwrap();
+    for ot in ["iknp", "ferret"] {
+        let run = scratch
+            .run(&["infer", "--network", network, "--ot", ot, "--json"])
+            .expect_code(0);
+        let runs: Vec<_> = run
+            .events()
+            .into_iter()
+            .filter(|l| l["record"] == "run")
+            .collect();
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r["ot"] == ot), "{runs:?}");
+    }
+    let run = scratch
+        .run(&["infer", "--network", network, "--ot", "silent"])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("unknown OT backend `silent`"),
+        "{}",
+        run.stderr
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let server = scratch
+        .snni(&[
+            "party",
+            "server",
+            "--network",
+            network,
+            "--listen",
+            &address,
+            "--timeout",
+            "30",
+            "--ot",
+            "iknp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = scratch
+        .run(&[
+            "party",
+            "client",
+            "--network",
+            network,
+            "--connect",
+            &address,
+            "--timeout",
+            "30",
+        ])
+        .expect_code(1);
+    let server = common::Run::from(server.wait_with_output().unwrap()).expect_code(1);
+    for stderr in [&client.stderr, &server.stderr] {
+        assert!(
+            stderr.contains("OT backend mismatch: server runs iknp, client ferret"),
+            "{stderr}"
+        );
+    }
+}
+
+/// The run line states the flooding margin per revealed coefficient and per inference;
+/// `--flooding-bits` raises the per-inference margin to what is asked; a margin beyond the
+/// option's range is a usage error before any party starts.
+#[test]
+fn infer_states_the_flooding_margin_and_honours_flooding_bits() {
+    let scratch = Scratch::new();
+    let network = scratch.write("net.yaml", SQUEEZE_LIKE);
+    let network = network.to_str().unwrap();
+    let margins = |extra: &[&str]| -> (f64, f64, u64) {
+        let mut args = vec!["infer", "--network", network, "--json"];
+        args.extend_from_slice(extra);
+        let runs: Vec<_> = (scratch.run(&args).expect_code(0).events().into_iter())
+            .filter(|l| l["record"] == "run")
+            .collect();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["flooding"], runs[1]["flooding"], "{runs:?}");
+        let f = &runs[0]["flooding"];
+        (
+            f["margin_per_coefficient_bits"].as_f64().unwrap(),
+            f["margin_per_inference_bits"].as_f64().unwrap(),
+            f["revealed_coefficients"].as_u64().unwrap(),
+        )
+    };
+    // conv1 8·7·8, squeeze 4·4·4, expands 2·4·4·8, bn 4·4·16, fc 10.
+    let revealed = 8 * 7 * 8 + 4 * 4 * 4 + 2 * 4 * 4 * 8 + 4 * 4 * 16 + 10;
+    let (coefficient, inference, n) = margins(&[]);
+    assert_eq!(n, revealed);
+    assert!(coefficient >= 40.0, "{coefficient}");
+    assert!((coefficient - inference - (revealed as f64).log2()).abs() < 1e-6);
+    let (_, asked, n) = margins(&["--flooding-bits", "45"]);
+    assert_eq!(n, revealed);
+    assert!(asked >= 45.0 && inference < 45.0, "{inference} → {asked}");
+    let run = scratch
+        .run(&["infer", "--network", network, "--flooding-bits", "121"])
+        .expect_code(2);
+    assert!(run.stderr.contains("--flooding-bits"), "{}", run.stderr);
+}
+
 #[test]
 fn infer_rejects_an_invalid_network_before_starting_parties() {
     let scratch = Scratch::new();

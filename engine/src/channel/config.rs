@@ -17,9 +17,11 @@ pub const DEFAULT_FLUSH_THRESHOLD: usize = 1 << 20;
 pub struct ChannelConfig {
     /// Largest frame accepted from the peer or sent to it.
     pub max_frame_len: usize,
-    /// How long a receive waits for the peer; `None` waits forever.
+    /// How long a receive waits for the peer's whole message (a deadline per message, not
+    /// per read); `None` waits forever.
     pub read_timeout: Option<Duration>,
-    /// How long a write may block (TCP only); `None` waits forever.
+    /// How long writing one message or one flush may take (TCP only); `None` waits
+    /// forever.
     pub write_timeout: Option<Duration>,
     /// Buffered bytes at which a send writes the buffer out without waiting for a flush
     /// (TCP only; the in-memory channel hands messages over at flush or receive).

@@ -5,8 +5,10 @@
 //! small messages costs one write. Two implementations:
 //!
 //! - [`TcpChannel`]: a `std::net::TcpStream` with `u32` little-endian length-prefixed frames.
-//!   A frame longer than [`ChannelConfig::max_frame_len`] is an error before anything is
-//!   allocated; a frame cut short by a disconnect is an error too.
+//!   A frame longer than [`ChannelConfig::max_frame_len`] (or the limit of a
+//!   [`Channel::recv_limited`]) is an error before anything is allocated; a frame cut short
+//!   by a disconnect is an error too. The timeouts are deadlines per message: a peer that
+//!   trickles a frame byte by byte fails it when the deadline passes.
 //! - [`MemChannel`]: two in-memory endpoints over `std::sync::mpsc` ([`mem_pair`]), for tests.
 //!
 //! Both count traffic in a [`Meter`] the same way: every frame costs its payload plus the
@@ -40,6 +42,19 @@ pub trait Channel {
     fn send(&mut self, msg: &[u8]) -> Result<(), ChannelError>;
     /// Flushes pending messages, then waits for the next message from the peer.
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError>;
+    /// [`Channel::recv`] of a message of at most `max_len` bytes: a longer one is
+    /// [`ChannelError::FrameTooLarge`]. The TCP channel checks the announced length before
+    /// reading (or allocating) anything; this default checks after receiving.
+    fn recv_limited(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        let msg = self.recv()?;
+        if msg.len() > max_len {
+            return Err(ChannelError::FrameTooLarge {
+                len: msg.len(),
+                max: max_len,
+            });
+        }
+        Ok(msg)
+    }
     /// Pushes all pending messages to the peer.
     fn flush(&mut self) -> Result<(), ChannelError>;
     /// A snapshot of the traffic counted so far.
@@ -52,6 +67,9 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     }
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         (**self).recv()
+    }
+    fn recv_limited(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv_limited(max_len)
     }
     fn flush(&mut self) -> Result<(), ChannelError> {
         (**self).flush()
@@ -67,6 +85,9 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
     }
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
         (**self).recv()
+    }
+    fn recv_limited(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        (**self).recv_limited(max_len)
     }
     fn flush(&mut self) -> Result<(), ChannelError> {
         (**self).flush()

@@ -1,9 +1,36 @@
 //! [`TcpChannel`]: a [`Channel`] over a `std::net::TcpStream` with `u32` little-endian
 //! length-prefixed frames, the transport of real two-process runs.
+//!
+//! The configured timeouts are deadlines for a whole message: before every read or write
+//! system call the socket's timeout is set to what is left of the message's deadline, so a
+//! peer that trickles bytes cannot stretch one message past it.
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Bytes read per system call while receiving a frame body.
+const READ_CHUNK: usize = 1 << 16;
+
+/// The instant `timeout` from now, if there is a timeout.
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+/// What is left until `deadline` (an error once it has passed); `None` without deadline.
+fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, ChannelError> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                Err(ChannelError::Timeout)
+            } else {
+                Ok(Some(left))
+            }
+        }
+    }
+}
 
 use super::meter::MeterState;
 use super::{Channel, ChannelConfig, ChannelError, Meter, FRAME_HEADER_LEN};
@@ -73,18 +100,46 @@ impl TcpChannel {
         ))
     }
 
-    /// Reads until `buf` is full; returns how many bytes arrived before end of stream.
-    fn read_full(&mut self, buf: &mut [u8]) -> Result<usize, ChannelError> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.reader.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+    /// One read into `buf` before `deadline`; 0 at end of stream.
+    fn read_some(&mut self, buf: &mut [u8], by: Option<Instant>) -> Result<usize, ChannelError> {
+        loop {
+            if self.reader.buffer().is_empty() {
+                self.reader.get_ref().set_read_timeout(remaining(by)?)?;
+            }
+            match self.reader.read(buf) {
+                Ok(n) => return Ok(n),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err.into()),
             }
         }
+    }
+
+    /// Reads until `buf` is full or the stream ends, before `deadline`; returns how many
+    /// bytes arrived.
+    fn read_full(&mut self, buf: &mut [u8], by: Option<Instant>) -> Result<usize, ChannelError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.read_some(&mut buf[filled..], by)? {
+                0 => break,
+                n => filled += n,
+            }
+        }
         Ok(filled)
+    }
+
+    /// Writes all of `bytes` before `deadline`.
+    fn write_all_by(&mut self, bytes: &[u8], by: Option<Instant>) -> Result<(), ChannelError> {
+        let mut done = 0;
+        while done < bytes.len() {
+            self.writer.set_write_timeout(remaining(by)?)?;
+            match self.writer.write(&bytes[done..]) {
+                Ok(0) => return Err(ChannelError::Disconnected),
+                Ok(n) => done += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -95,8 +150,9 @@ impl Channel for TcpChannel {
         if msg.len() >= self.config.flush_threshold {
             // Large payloads skip the buffer instead of being copied into it.
             self.flush()?;
-            self.writer.write_all(&header)?;
-            self.writer.write_all(msg)?;
+            let by = deadline(self.config.write_timeout);
+            self.write_all_by(&header, by)?;
+            self.write_all_by(msg, by)?;
         } else {
             self.out.extend_from_slice(&header);
             self.out.extend_from_slice(msg);
@@ -109,9 +165,14 @@ impl Channel for TcpChannel {
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
+        self.recv_limited(self.config.max_frame_len)
+    }
+
+    fn recv_limited(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
         self.flush()?;
+        let by = deadline(self.config.read_timeout);
         let mut header = [0u8; FRAME_HEADER_LEN];
-        match self.read_full(&mut header)? {
+        match self.read_full(&mut header, by)? {
             0 => return Err(ChannelError::Disconnected),
             FRAME_HEADER_LEN => {}
             received => {
@@ -122,21 +183,24 @@ impl Channel for TcpChannel {
             }
         }
         let len = u32::from_le_bytes(header) as usize;
-        if len > self.config.max_frame_len {
-            return Err(ChannelError::FrameTooLarge {
-                len,
-                max: self.config.max_frame_len,
-            });
+        let max = max_len.min(self.config.max_frame_len);
+        if len > max {
+            return Err(ChannelError::FrameTooLarge { len, max });
         }
         // Grow while reading, so a peer that announces a large frame and then hangs up does
         // not cost the whole allocation.
         let mut body = Vec::with_capacity(len.min(1 << 20));
-        let received = (&mut self.reader).take(len as u64).read_to_end(&mut body)?;
-        if received < len {
-            return Err(ChannelError::Truncated {
-                expected: len,
-                received,
-            });
+        while body.len() < len {
+            let start = body.len();
+            body.resize(start + (len - start).min(READ_CHUNK), 0);
+            let got = self.read_some(&mut body[start..], by)?;
+            body.truncate(start + got);
+            if got == 0 {
+                return Err(ChannelError::Truncated {
+                    expected: len,
+                    received: start,
+                });
+            }
         }
         self.meter.on_recv(len);
         Ok(body)
@@ -144,8 +208,11 @@ impl Channel for TcpChannel {
 
     fn flush(&mut self) -> Result<(), ChannelError> {
         if !self.out.is_empty() {
-            self.writer.write_all(&self.out)?;
+            let out = std::mem::take(&mut self.out);
+            let written = self.write_all_by(&out, deadline(self.config.write_timeout));
+            self.out = out;
             self.out.clear();
+            written?;
         }
         self.writer.flush()?;
         Ok(())
@@ -242,6 +309,51 @@ mod tests {
             }
             other => panic!("expected truncation, got {other:?}"),
         }
+    }
+
+    /// The read timeout is a deadline for the whole message: a peer trickling a frame byte
+    /// by byte (each byte well within the timeout) fails it, where a per-read timeout would
+    /// have waited for the whole frame.
+    #[test]
+    fn trickled_frames_hit_the_message_deadline() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let mut raw = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let config = ChannelConfig {
+            read_timeout: Some(Duration::from_millis(600)),
+            ..small_config()
+        };
+        let mut ch = TcpChannel::accept(&listener, config).unwrap();
+        let trickler = std::thread::spawn(move || {
+            // 200 bytes, one every 50 ms: 10 s in all, never 600 ms without a byte.
+            let mut frame = 200u32.to_le_bytes().to_vec();
+            frame.extend([7u8; 200]);
+            for byte in frame {
+                std::thread::sleep(Duration::from_millis(50));
+                if raw.write_all(&[byte]).is_err() {
+                    return;
+                }
+            }
+        });
+        assert!(matches!(ch.recv(), Err(ChannelError::Timeout)));
+        drop(ch);
+        trickler.join().unwrap();
+    }
+
+    /// A limited receive refuses a longer frame from its header, before reading its body.
+    #[test]
+    fn limited_receive_checks_the_header() {
+        let (mut a, mut b) = TcpChannel::loopback_pair(small_config()).unwrap();
+        a.send(&[1u8; 100]).unwrap();
+        a.send(&[2u8; 10]).unwrap();
+        a.flush().unwrap();
+        match b.recv_limited(50) {
+            Err(ChannelError::FrameTooLarge { len, max }) => assert_eq!((len, max), (100, 50)),
+            other => panic!("expected frame-too-large, got {other:?}"),
+        }
+        let (mut a, mut b) = TcpChannel::loopback_pair(small_config()).unwrap();
+        a.send(&[2u8; 10]).unwrap();
+        a.flush().unwrap();
+        assert_eq!(b.recv_limited(10).unwrap(), vec![2u8; 10]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha20Rng;
 use super::error::check_len;
 use super::packing::{answer_positions, output_slots, pack_input};
 use super::parallel::{in_parts, part_count, part_rng, part_seeds};
+use super::wire;
 use super::{HeError, HeParams, LinearPlan};
 
 /// The client side: owns the secret key.
@@ -129,8 +130,15 @@ impl HeClient {
             for (k, chunk) in c0.chunks_exact(8).enumerate() {
                 let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
                 let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+                if value >= desc.moduli[modulus] {
+                    return Err(HeError::Wire(format!(
+                        "an answer's c0 residue {value:#x} is not below its modulus {:#x}",
+                        desc.moduli[modulus]
+                    )));
+                }
                 residues[modulus * n + at] = value;
             }
+            wire::check_poly(c1, desc, desc.final_moduli)?;
             let mut c0 = Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
             c0.change_representation(Representation::Ntt);
             let c1 = Poly::from_bytes(c1, ctx)?;

@@ -40,6 +40,9 @@ pub enum HeError {
         /// The requested bit length ℓ.
         ell: u32,
     },
+    /// A ciphertext from the peer is malformed or has a residue out of range.
+    #[error("read a ciphertext from the peer: {0}")]
+    Wire(String),
     /// The layer shape cannot be planned (zero size, kernel larger than the padded input…).
     #[error("plan linear layer: {0}")]
     Shape(String),

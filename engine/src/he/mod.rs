@@ -10,7 +10,9 @@
 //!   (`client.rs`, `server.rs`);
 //! - `parallel.rs`: a layer's independent ciphertexts split over scoped threads
 //!   ([`HeClient::with_threads`], [`HeServer::with_threads`]);
-//! - [`reference`](mod@reference): the plaintext integer reference the protocol must match exactly.
+//! - [`reference`](mod@reference): the plaintext integer reference the protocol must match exactly;
+//! - `wire.rs`: the checks every serialized ciphertext from the peer passes first
+//!   (structure, degree, representation, every residue below its modulus).
 //!
 //! The protocol of one linear layer, between [`HeClient`] and [`HeServer`] (state over
 //! serialized ciphertexts; the transport is the caller's).
@@ -40,6 +42,7 @@ pub mod reference;
 mod server;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 pub use client::HeClient;
 pub use error::HeError;

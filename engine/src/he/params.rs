@@ -69,6 +69,13 @@ impl HeParamsDesc {
     /// The cheapest secure parameters for shares in Z_{2^ℓ} that keep a
     /// [`FLOOD_MARGIN_BITS`] flooding margin with the default weight bound.
     pub fn for_bitlen(ell: u32) -> Result<Self, HeError> {
+        Self::for_margin(ell, FLOOD_MARGIN_BITS)
+    }
+
+    /// The cheapest secure parameters for shares in Z_{2^ℓ} that keep a flooding margin of
+    /// `required` bits per revealed coefficient with the default weight bound: a larger
+    /// degree or more moduli (a third, a fourth) when the cheaper ones fall short.
+    pub fn for_margin(ell: u32, required: u32) -> Result<Self, HeError> {
         check_ell(ell)?;
         let mut candidates: Vec<(usize, usize, u32)> = Vec::new();
         for &(degree, max_logq) in &SECURE_LOGQ {
@@ -80,17 +87,15 @@ impl HeParamsDesc {
         candidates.sort_by_key(|&(degree, count, _)| (degree * count, degree));
         for (degree, count, total) in candidates {
             let bits = split_bits(total, count);
-            let Ok(desc) = Self::custom(ell, degree, &bits, DEFAULT_WEIGHT_L1_BITS) else {
+            let Ok(desc) = Self::with_margin(ell, degree, &bits, DEFAULT_WEIGHT_L1_BITS, required)
+            else {
                 continue;
             };
-            if desc.flood_margin_bits >= f64::from(FLOOD_MARGIN_BITS) {
+            if desc.flood_margin_bits >= f64::from(required) {
                 return Ok(desc);
             }
         }
-        Err(HeError::NoParameters {
-            ell,
-            required: FLOOD_MARGIN_BITS,
-        })
+        Err(HeError::NoParameters { ell, required })
     }
 
     /// Parameters with an explicit degree and moduli sizes (largest first), for tests and
@@ -100,6 +105,18 @@ impl HeParamsDesc {
         degree: usize,
         moduli_bits: &[u32],
         weight_l1_bits: u32,
+    ) -> Result<Self, HeError> {
+        Self::with_margin(ell, degree, moduli_bits, weight_l1_bits, FLOOD_MARGIN_BITS)
+    }
+
+    /// [`HeParamsDesc::custom`], keeping as few moduli at the last level as a `required`-bit
+    /// margin allows (else the best margin).
+    fn with_margin(
+        ell: u32,
+        degree: usize,
+        moduli_bits: &[u32],
+        weight_l1_bits: u32,
+        required: u32,
     ) -> Result<Self, HeError> {
         check_ell(ell)?;
         if !degree.is_power_of_two() || degree < 8 || moduli_bits.is_empty() {
@@ -119,19 +136,15 @@ impl HeParamsDesc {
                 Budget::compute(ell, degree, &moduli, kept, weight_l1_bits).map(|b| (kept, b))
             })
             .collect();
-        let required = f64::from(FLOOD_MARGIN_BITS);
         let (final_moduli, budget) = budgets
             .iter()
-            .find(|(_, b)| b.margin_bits >= required)
+            .find(|(_, b)| b.margin_bits >= f64::from(required))
             .or_else(|| {
                 budgets
                     .iter()
                     .max_by(|a, b| a.1.margin_bits.total_cmp(&b.1.margin_bits))
             })
-            .ok_or(HeError::NoParameters {
-                ell,
-                required: FLOOD_MARGIN_BITS,
-            })?;
+            .ok_or(HeError::NoParameters { ell, required })?;
         Ok(Self {
             final_moduli: *final_moduli,
             degree,

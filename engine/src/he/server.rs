@@ -15,6 +15,7 @@ use super::packing::{
     weight_uses,
 };
 use super::parallel::{in_parts, part_count, part_rng, part_seeds};
+use super::wire;
 use super::{HeError, HeParams, LinearPlan};
 
 /// What the server returns and keeps for one layer.
@@ -75,6 +76,7 @@ struct Answer {
 impl HeServer {
     /// A server for the client whose serialized public key is `public_key`.
     pub fn new(params: HeParams, public_key: &[u8], rng: ChaCha20Rng) -> Result<Self, HeError> {
+        wire::check_seeded_ciphertext(public_key, params.desc())?;
         let pk = Ciphertext::from_bytes(public_key, params.bfv())?;
         if pk.len() != 2 || pk[0].ctx() != params.bfv().context_at_level(0)? {
             return Err(HeError::Shape(
@@ -148,6 +150,7 @@ impl HeServer {
                 .iter()
                 .zip(&shares[range])
                 .map(|(bytes, share)| {
+                    wire::check_seeded_ciphertext(bytes, key.params.desc())?;
                     let ct = Ciphertext::from_bytes(bytes, &par)?;
                     if ct.len() != 2 || ct[0].ctx() != &ctx {
                         return Err(HeError::Shape("a client ciphertext is not fresh".into()));

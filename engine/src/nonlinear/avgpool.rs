@@ -7,7 +7,7 @@
 //! `[−2^{ℓ−2}, 2^{ℓ−2})`. The rounding of `m` itself is part of the reference semantics.
 
 use super::fixed::{check_ring, ring_mask};
-use super::truncate::truncate;
+use super::truncate::{truncate, RangeCheck};
 use super::window::{check_len, Pool2d};
 use crate::channel::Channel;
 use crate::network::Shape;
@@ -25,6 +25,7 @@ pub fn avg_pool(
     pool: Pool2d,
     scale: u32,
     ell: u32,
+    check: &mut RangeCheck,
 ) -> Result<Vec<u64>, OtError> {
     check_ring(ell)?;
     check_len(shares.len(), input)?;
@@ -38,7 +39,7 @@ pub fn avg_pool(
             sum.wrapping_mul(m) & mask
         })
         .collect();
-    truncate(role, sender, receiver, ch, &scaled, scale, ell)
+    truncate(role, sender, receiver, ch, &scaled, scale, ell, check)
 }
 
 /// Additive shares of the per-channel mean over the whole map: `HxWxC → 1x1xC`.
@@ -52,6 +53,7 @@ pub fn global_avg_pool(
     input: Shape,
     scale: u32,
     ell: u32,
+    check: &mut RangeCheck,
 ) -> Result<Vec<u64>, OtError> {
     avg_pool(
         role,
@@ -63,5 +65,6 @@ pub fn global_avg_pool(
         Pool2d::global(input),
         scale,
         ell,
+        check,
     )
 }

@@ -64,6 +64,12 @@ pub struct Cost {
     pub client_sent: u64,
     /// 1-of-2 OTs extended (both directions together).
     pub ots: u64,
+    /// Ferret main iterations run during the call (both directions together; 0 for IKNP).
+    pub refills: u64,
+    /// The largest frame payload the server sends (what the client must accept).
+    pub server_frame: u64,
+    /// The largest frame payload the client sends.
+    pub client_frame: u64,
     /// The server's message flow.
     pub server: Flow,
     /// The client's message flow.
@@ -83,9 +89,19 @@ impl Cost {
             server_sent,
             client_sent,
             ots,
+            refills: 0,
+            server_frame: 0,
+            client_frame: 0,
             server: Flow::of(server),
             client: Flow::of(client),
         }
+    }
+
+    /// The same cost with the largest frame payload each party sends.
+    pub(crate) fn frames(mut self, server: u64, client: u64) -> Cost {
+        self.server_frame = server;
+        self.client_frame = client;
+        self
     }
 
     /// Bytes in both directions.
@@ -99,6 +115,9 @@ impl Cost {
             server_sent: self.server_sent + next.server_sent,
             client_sent: self.client_sent + next.client_sent,
             ots: self.ots + next.ots,
+            refills: self.refills + next.refills,
+            server_frame: self.server_frame.max(next.server_frame),
+            client_frame: self.client_frame.max(next.client_frame),
             server: self.server.then(next.server),
             client: self.client.then(next.client),
         }

@@ -11,7 +11,8 @@
 //! - [`beaver`]: arithmetic triples from correlated OT (Gilboa) and Beaver multiplication.
 //! - [`poly`]: SAFENet channel-wise polynomial activation.
 //! - [`cost`]: [`Cost`], planned bytes, OTs and rounds, composable in sequence.
-//! - [`plan`]: the planned [`Cost`] of each layer, equal to the metered traffic.
+//! - [`plan`]: the planned [`Cost`] of each layer, equal to the metered traffic, for either
+//!   OT backend ([`plan::OtPlanner`] follows Ferret's pools from call to call).
 //!
 //! Every function takes this party's [`crate::ot::Role`], the OT sender and receiver paired
 //! with the peer's, the channel and this party's shares, and returns this party's shares.
@@ -23,6 +24,7 @@ pub mod beaver;
 pub mod cost;
 pub mod fixed;
 pub mod maxpool;
+mod ot_plan;
 pub mod plan;
 pub mod poly;
 pub mod reference;
@@ -37,5 +39,5 @@ pub use beaver::{beaver_mul, beaver_triples, ArithTriples};
 pub use cost::{Cost, Dir, Flow};
 pub use maxpool::max_pool;
 pub use poly::{poly_act, PolyParams};
-pub use truncate::truncate;
+pub use truncate::{truncate, RangeCheck};
 pub use window::Pool2d;

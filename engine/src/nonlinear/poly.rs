@@ -18,7 +18,7 @@ use rand::CryptoRng;
 
 use super::beaver::{beaver_mul, beaver_triples};
 use super::fixed::{check_ring, encode, ring_mask};
-use super::truncate::truncate;
+use super::truncate::{truncate, RangeCheck};
 use crate::channel::Channel;
 use crate::ot::{relu, OtError, OtReceiver, OtSender, Role};
 
@@ -106,6 +106,7 @@ pub fn poly_act<R: CryptoRng + ?Sized>(
     scale: u32,
     ell: u32,
     rng: &mut R,
+    check: &mut RangeCheck,
 ) -> Result<Vec<u64>, OtError> {
     check_ring(ell)?;
     params.check()?;
@@ -136,10 +137,10 @@ pub fn poly_act<R: CryptoRng + ?Sized>(
     let x: Vec<u64> = poly_idx.iter().map(|&i| shares[i]).collect();
     let triples = beaver_triples(role, sender, receiver, ch, n * (degree - 1), ell, rng)?;
     let sq = beaver_mul(role, ch, &x, &x, &triples, 0, ell)?;
-    let x2 = truncate(role, sender, receiver, ch, &sq, scale, ell)?;
+    let x2 = truncate(role, sender, receiver, ch, &sq, scale, ell, check)?;
     let x3 = if degree == 3 {
         let cube = beaver_mul(role, ch, &x2, &x, &triples, n, ell)?;
-        truncate(role, sender, receiver, ch, &cube, scale, ell)?
+        truncate(role, sender, receiver, ch, &cube, scale, ell, check)?
     } else {
         Vec::new()
     };
@@ -159,7 +160,7 @@ pub fn poly_act<R: CryptoRng + ?Sized>(
             v & mask
         })
         .collect();
-    let ys = truncate(role, sender, receiver, ch, &acc, scale, ell)?;
+    let ys = truncate(role, sender, receiver, ch, &acc, scale, ell, check)?;
     for (&i, y) in poly_idx.iter().zip(ys) {
         out[i] = y;
     }

@@ -14,7 +14,8 @@
 //! The sender reads every column chunk before it answers, so two parties on one TCP stream
 //! never both block on writes.
 
-use rand::{CryptoRng, Rng};
+use rand::{CryptoRng, Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 
 use super::aes_prims::{AesPrg, CrHash};
 use super::bits::{low_mask, pack, pack_bools_u128, unpack};
@@ -73,6 +74,16 @@ impl IknpSender {
         rng: &mut R,
     ) -> Result<Self, OtError> {
         let delta: u128 = rng.random();
+        Self::setup_with_delta(ch, session, delta, rng)
+    }
+
+    /// [`IknpSender::setup`] with a given Δ (the Ferret bootstrap needs Δ's low bit set).
+    pub(crate) fn setup_with_delta<R: CryptoRng + ?Sized>(
+        ch: &mut dyn Channel,
+        session: u64,
+        delta: u128,
+        rng: &mut R,
+    ) -> Result<Self, OtError> {
         let choices: Vec<bool> = (0..KAPPA).map(|i| (delta >> i) & 1 == 1).collect();
         let seeds = base::receive(ch, &choices, session, rng)?;
         Ok(IknpSender {
@@ -113,6 +124,18 @@ impl IknpSender {
         Ok((rows, tweak0))
     }
 
+    /// `n` raw correlated OTs for the Ferret bootstrap: keys `k_j` with their low bit
+    /// cleared, the receiver holding `k_j ⊕ r_j·Δ` ([`IknpReceiver::extend_cot`]). The
+    /// correlation holds on all 128 bits only when Δ's low bit is 1.
+    pub(crate) fn extend_cot(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<Vec<u128>, OtError> {
+        let (rows, _) = self.extend(ch, n)?;
+        Ok(rows.into_iter().map(|q| q & !1).collect())
+    }
+
     /// `[H(q_j, j), H(q_j ⊕ Δ, j)]` for rows starting at tweak `tweak`.
     fn pads(&self, rows: &[u128], tweak: u128) -> Vec<[u128; 2]> {
         let mut pads: Vec<[u128; 2]> = rows.iter().map(|&q| [q, q]).collect();
@@ -151,6 +174,15 @@ impl OtSender for IknpSender {
         Ok(self.pads(&rows, tweak0))
     }
 
+    fn send_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<Vec<[Block; 2]>, OtError> {
+        // IKNP has no cheaper form: the receiver draws its choices and extends as usual.
+        self.send_random(ch, n)
+    }
+
     fn send_correlated(
         &mut self,
         ch: &mut dyn Channel,
@@ -184,6 +216,8 @@ impl OtSender for IknpSender {
 /// The receiving side of IKNP OT extension.
 pub struct IknpReceiver {
     prgs: Vec<[AesPrg; 2]>,
+    /// Draws the choices of random-choice OTs.
+    rng: ChaCha20Rng,
     hash: CrHash,
     session: u64,
     next_index: u64,
@@ -207,7 +241,10 @@ impl IknpReceiver {
         rng: &mut R,
     ) -> Result<Self, OtError> {
         let seeds = base::send(ch, KAPPA, session, rng)?;
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
         Ok(IknpReceiver {
+            rng: ChaCha20Rng::from_seed(seed),
             prgs: seeds
                 .into_iter()
                 .map(|[k0, k1]| [AesPrg::new(k0), AesPrg::new(k1)])
@@ -216,6 +253,22 @@ impl IknpReceiver {
             session,
             next_index: 0,
         })
+    }
+
+    /// Raw correlated OTs for the Ferret bootstrap: the rows `t_j` with their low bit
+    /// replaced by the choice, i.e. `k_j ⊕ c_j·Δ` for the sender's keys of
+    /// [`IknpSender::extend_cot`].
+    pub(crate) fn extend_cot(
+        &mut self,
+        ch: &mut dyn Channel,
+        choices: &[bool],
+    ) -> Result<Vec<u128>, OtError> {
+        let (rows, _) = self.extend(ch, choices)?;
+        Ok(rows
+            .into_iter()
+            .zip(choices)
+            .map(|(t, &c)| (t & !1) | c as u128)
+            .collect())
     }
 
     /// Extends OTs for `choices`: sends the columns `u_i`, returns the rows `t_j` and the
@@ -285,6 +338,16 @@ impl OtReceiver for IknpReceiver {
         let (mut pads, tweak0) = self.extend(ch, choices)?;
         self.hash.hash_in_place(&mut pads, 0, tweak0);
         Ok(pads)
+    }
+
+    fn recv_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<(Vec<bool>, Vec<Block>), OtError> {
+        let choices: Vec<bool> = (0..n).map(|_| self.rng.random()).collect();
+        let pads = self.recv_random(ch, &choices)?;
+        Ok((choices, pads))
     }
 
     fn recv_correlated(

@@ -61,7 +61,7 @@ pub fn millionaire<R: CryptoRng + ?Sized>(
     let q = bits.div_ceil(DIGIT_BITS) as usize;
     let digit =
         |v: u64, j: usize| ((v >> (j as u32 * DIGIT_BITS)) & (DIGIT_VALUES as u64 - 1)) as u8;
-    let triples = bit_triples(role, sender, receiver, ch, n * node_count(q), 2, rng)?;
+    let triples = bit_triples(role, sender, receiver, ch, n * node_count(q), 2)?;
 
     // Leaves: lt/eq shares of every digit, index i * q + j (digit 0 least significant).
     let (mut lt, mut eq) = match role {

@@ -18,7 +18,9 @@
 //! writes. Throughput figures: `cargo test --release -p snni-engine ot::throughput --
 //! --ignored --nocapture`.
 
+mod backend;
 pub mod base;
+pub mod ferret;
 pub mod iknp;
 pub mod millionaire;
 pub mod one_of_n;
@@ -35,7 +37,9 @@ mod test_util;
 #[cfg(test)]
 mod throughput;
 
+pub use backend::{OtBackend, OtPair};
 pub use error::OtError;
+pub use ferret::{FerretPair, FerretReceiver, FerretSender};
 pub use iknp::{IknpPair, IknpReceiver, IknpSender};
 pub use millionaire::millionaire;
 pub use one_of_n::{recv_one_of_n, send_one_of_n, send_one_of_n_with};
@@ -85,6 +89,15 @@ pub trait OtSender {
     /// Random OT: returns `n` random pairs; the receiver learns the one it chose of each.
     fn send_random(&mut self, ch: &mut dyn Channel, n: usize) -> Result<Vec<[Block; 2]>, OtError>;
 
+    /// Random OT with random choices: returns `n` random pairs; the receiver learns one of
+    /// each under a choice bit it does not pick ([`OtReceiver::recv_random_choice`]). A
+    /// silent backend serves it without any traffic (no derandomisation bit).
+    fn send_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<Vec<[Block; 2]>, OtError>;
+
     /// Correlated OT over Z_{2^bits} (`1 ≤ bits ≤ 64`): returns random `x_i`; the receiver
     /// learns `x_i + c_i·deltas[i] mod 2^bits`. Costs `bits` bits of traffic per OT beyond
     /// the extension itself.
@@ -112,6 +125,14 @@ pub trait OtReceiver {
         choices: &[bool],
     ) -> Result<Vec<Block>, OtError>;
 
+    /// Random OT with random choices: returns the uniformly random choice bits and the
+    /// sender's value `r_i[choice_i]` for each.
+    fn recv_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<(Vec<bool>, Vec<Block>), OtError>;
+
     /// Correlated OT over Z_{2^bits}: returns `x_i + choices[i]·delta_i mod 2^bits`.
     fn recv_correlated(
         &mut self,
@@ -131,6 +152,13 @@ impl<T: OtSender + ?Sized> OtSender for &mut T {
     }
     fn send_random(&mut self, ch: &mut dyn Channel, n: usize) -> Result<Vec<[Block; 2]>, OtError> {
         (**self).send_random(ch, n)
+    }
+    fn send_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<Vec<[Block; 2]>, OtError> {
+        (**self).send_random_choice(ch, n)
     }
     fn send_correlated(
         &mut self,
@@ -156,6 +184,13 @@ impl<T: OtReceiver + ?Sized> OtReceiver for &mut T {
         choices: &[bool],
     ) -> Result<Vec<Block>, OtError> {
         (**self).recv_random(ch, choices)
+    }
+    fn recv_random_choice(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<(Vec<bool>, Vec<Block>), OtError> {
+        (**self).recv_random_choice(ch, n)
     }
     fn recv_correlated(
         &mut self,

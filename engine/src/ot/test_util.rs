@@ -64,6 +64,13 @@ impl OtSender for NoOt {
     fn send_random(&mut self, _: &mut dyn Channel, _: usize) -> Result<Vec<[u128; 2]>, OtError> {
         unreachable!("input checks must fail before any OT")
     }
+    fn send_random_choice(
+        &mut self,
+        _: &mut dyn Channel,
+        _: usize,
+    ) -> Result<Vec<[u128; 2]>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
     fn send_correlated(
         &mut self,
         _: &mut dyn Channel,
@@ -79,6 +86,13 @@ impl OtReceiver for NoOt {
         unreachable!("input checks must fail before any OT")
     }
     fn recv_random(&mut self, _: &mut dyn Channel, _: &[bool]) -> Result<Vec<u128>, OtError> {
+        unreachable!("input checks must fail before any OT")
+    }
+    fn recv_random_choice(
+        &mut self,
+        _: &mut dyn Channel,
+        _: usize,
+    ) -> Result<(Vec<bool>, Vec<u128>), OtError> {
         unreachable!("input checks must fail before any OT")
     }
     fn recv_correlated(

@@ -91,14 +91,12 @@ fn measure(tcp: bool) {
     report(&format!("bit triples ({label})"), n / 2, || {
         run(
             &|ch, p| {
-                let mut rng = ChaCha20Rng::seed_from_u64(3);
                 let IknpPair { sender, receiver } = p;
-                drop(bit_triples(Role::Server, sender, receiver, ch, n / 2, 1, &mut rng).unwrap())
+                drop(bit_triples(Role::Server, sender, receiver, ch, n / 2, 1).unwrap())
             },
             &|ch, p| {
-                let mut rng = ChaCha20Rng::seed_from_u64(4);
                 let IknpPair { sender, receiver } = p;
-                drop(bit_triples(Role::Client, sender, receiver, ch, n / 2, 1, &mut rng).unwrap())
+                drop(bit_triples(Role::Client, sender, receiver, ch, n / 2, 1).unwrap())
             },
         )
     });
@@ -160,4 +158,54 @@ fn primitive_throughput() {
         "transp {:>7.1} M rows/s",
         n as f64 / t.elapsed().as_secs_f64() / 1e6
     );
+}
+
+/// Ferret alone: bootstrap, then COTs drawn per second and traffic per COT over several
+/// main iterations, each direction measured on its own.
+#[test]
+#[ignore = "measurement, run by hand in release mode"]
+fn ferret_throughput() {
+    use super::ferret::FerretParams;
+    let params = FerretParams::PAPER;
+    let iterations = 4;
+    let n = params.usable_after_setup() + iterations * params.usable_per_iteration();
+    let party = |role: Role| {
+        move |ch: &mut dyn Channel| {
+            let mut rng = ChaCha20Rng::seed_from_u64(role as u64);
+            let t = Instant::now();
+            let mut p = super::FerretPair::setup(role, ch, 1, &mut rng).unwrap();
+            let setup = t.elapsed().as_secs_f64();
+            let cpu = super::super::runtime::thread_cpu_ns().unwrap_or(0);
+            let before = ch.meter();
+            let t = Instant::now();
+            // The server draws as COT sender, the client as receiver, in chunks as the
+            // protocols do.
+            for _ in 0..n / (1 << 18) {
+                match role {
+                    Role::Server => drop(p.sender.send_random_choice(ch, 1 << 18).unwrap()),
+                    Role::Client => drop(p.receiver.recv_random_choice(ch, 1 << 18).unwrap()),
+                }
+            }
+            ch.flush().unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let cpu = super::super::runtime::thread_cpu_ns().unwrap_or(0) - cpu;
+            (setup, secs, cpu as f64 * 1e-9, ch.meter().since(&before))
+        }
+    };
+    for tcp in [false, true] {
+        let ((s_setup, s_secs, s_cpu, ms), (c_setup, c_secs, c_cpu, mc)) = if tcp {
+            run_tcp(party(Role::Server), party(Role::Client))
+        } else {
+            run_mem(party(Role::Server), party(Role::Client))
+        };
+        let drawn = (n / (1 << 18) * (1 << 18)) as f64;
+        println!(
+            "ferret ({}): setup {s_setup:.2}/{c_setup:.2} s; {:.1} M COTs in {s_secs:.2} s (sender cpu {s_cpu:.2} s = {:.1} M/cpu-s, receiver cpu {c_cpu:.2} s = {:.1} M/cpu-s, wall {c_secs:.2} s); {:.3} bits per COT",
+            if tcp { "tcp" } else { "mem" },
+            drawn / 1e6,
+            drawn / s_cpu / 1e6,
+            drawn / c_cpu / 1e6,
+            (ms.bytes_sent + mc.bytes_sent) as f64 * 8.0 / drawn
+        );
+    }
 }

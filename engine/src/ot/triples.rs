@@ -11,8 +11,6 @@
 //! factor `a` costs the same two OTs as a single triple. The millionaires' tree uses width 2:
 //! both AND gates of a tree node share the factor `eq_hi`. A shared factor is opened once.
 
-use rand::{CryptoRng, Rng};
-
 use super::bits::{pack_bools, unpack_bools};
 use super::error::OtError;
 use super::{OtReceiver, OtSender, Role};
@@ -52,30 +50,30 @@ impl BitTriples {
 
 /// Generates `groups` groups of `width` bit triples (width 1: independent triples); both
 /// parties call it with their own role and the OT sender and receiver paired with the
-/// peer's (e.g. the two halves of an [`super::IknpPair`]). Costs two random OTs per group.
-pub fn bit_triples<R: CryptoRng + ?Sized>(
+/// peer's (e.g. the two halves of an [`super::IknpPair`]). Costs two random-choice random
+/// OTs per group (free of traffic with a silent backend).
+pub fn bit_triples(
     role: Role,
     sender: &mut dyn OtSender,
     receiver: &mut dyn OtReceiver,
     ch: &mut dyn Channel,
     groups: usize,
     width: usize,
-    rng: &mut R,
 ) -> Result<BitTriples, OtError> {
     if !(1..=MAX_TRIPLE_WIDTH).contains(&width) {
         return Err(OtError::InvalidInput(format!(
             "triple groups hold 1 to {MAX_TRIPLE_WIDTH} triples, got {width}"
         )));
     }
-    let a: Vec<bool> = (0..groups).map(|_| rng.random()).collect();
     // Chunked so that only `width` bits per group and OT are kept, not the 128-bit pads.
     let bit = |x: u128, m: usize| (x >> m) & 1 == 1;
+    let mut a = Vec::with_capacity(groups);
     let mut b = Vec::with_capacity(groups * width);
     let mut u = Vec::with_capacity(groups * width);
     let mut v = Vec::with_capacity(groups * width);
     let mut as_sender = |ch: &mut dyn Channel| -> Result<(), OtError> {
         for start in (0..groups).step_by(CHUNK) {
-            let pads = sender.send_random(ch, CHUNK.min(groups - start))?;
+            let pads = sender.send_random_choice(ch, CHUNK.min(groups - start))?;
             for [r0, r1] in pads {
                 b.extend((0..width).map(|m| bit(r0 ^ r1, m)));
                 u.extend((0..width).map(|m| bit(r0, m)));
@@ -83,9 +81,12 @@ pub fn bit_triples<R: CryptoRng + ?Sized>(
         }
         Ok(())
     };
+    // The first factor is the receiver's random choice: no derandomisation bit is sent.
     let mut as_receiver = |ch: &mut dyn Channel| -> Result<(), OtError> {
-        for choices in a.chunks(CHUNK) {
-            for got in receiver.recv_random(ch, choices)? {
+        for start in (0..groups).step_by(CHUNK) {
+            let (choices, got) = receiver.recv_random_choice(ch, CHUNK.min(groups - start))?;
+            a.extend(choices);
+            for got in got {
                 v.extend((0..width).map(|m| bit(got, m)));
             }
         }
@@ -166,16 +167,7 @@ mod tests {
     ) -> BitTriples {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut p = IknpPair::setup(role, ch, 4, &mut rng).unwrap();
-        bit_triples(
-            role,
-            &mut p.sender,
-            &mut p.receiver,
-            ch,
-            groups,
-            width,
-            &mut rng,
-        )
-        .unwrap()
+        bit_triples(role, &mut p.sender, &mut p.receiver, ch, groups, width).unwrap()
     }
 
     fn check(t0: &BitTriples, t1: &BitTriples) {

@@ -6,11 +6,22 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::he::{HeParams, HeParamsDesc};
-use crate::ot::Role;
+use crate::ot::ferret::FerretParams;
+use crate::ot::{OtBackend, Role};
 
 use super::error::{Result, RuntimeError};
 
-/// Settings both parties must agree on (ℓ, scale, HE parameters) plus local ones.
+/// Settings both parties must agree on (ℓ, scale, HE parameters, OT backend) plus local
+/// ones.
+///
+/// There is no way to seed the protocol's randomness from outside this crate's own tests:
+///
+/// ```compile_fail
+/// let config = snni_engine::runtime::EngineConfig {
+///     protocol_seed: Some(7),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Share bit length ℓ: shares live in Z_{2^ℓ} (default 41).
@@ -21,8 +32,7 @@ pub struct EngineConfig {
     /// decryptions and the server's answers are split over this many scoped threads (1, the
     /// default, runs everything on the party's own thread; 0 counts as 1). The rest of the
     /// protocol runs on one thread. Recorded in the run record so that measurements say
-    /// what they were taken with. The outputs do not depend on it; with a `protocol_seed`,
-    /// the server's masks are reproducible for a given thread count.
+    /// what they were taken with. The outputs do not depend on it.
     pub threads: usize,
     /// How long to wait for the peer (accept/connect, each frame) before failing (default
     /// 300 s). A frame can wait on the peer's computation of a whole layer (the server's HE
@@ -31,11 +41,19 @@ pub struct EngineConfig {
     /// Explicit HE parameters (tests, experiments); `None` uses
     /// [`HeParamsDesc::for_bitlen`]`(ell)`.
     pub he: Option<HeParamsDesc>,
-    /// Seed of the protocol randomness (keys, masks, OT); `None` draws it from the OS.
-    /// Only for reproducible tests: a fixed seed is not secure.
-    pub protocol_seed: Option<u64>,
+    /// Seed of the protocol randomness (keys, masks, OT); `None` draws it from the OS. It
+    /// reveals every secret of the session to whoever knows it, so it exists only in this
+    /// crate's tests (reproducible runs), never in a build anyone deploys.
+    #[cfg(test)]
+    pub(crate) protocol_seed: Option<u64>,
+    /// Ferret parameters other than the paper's (tiny, insecure ones exercise refills in
+    /// tests); only in this crate's tests.
+    #[cfg(test)]
+    pub(crate) ferret: Option<FerretParams>,
     /// Largest frame accepted from the peer (default 256 MiB).
     pub max_frame_len: usize,
+    /// The OT extension (default Ferret); both parties must run the same.
+    pub ot: OtBackend,
 }
 
 impl Default for EngineConfig {
@@ -46,8 +64,12 @@ impl Default for EngineConfig {
             threads: 1,
             timeout: Duration::from_secs(300),
             he: None,
+            #[cfg(test)]
             protocol_seed: None,
+            #[cfg(test)]
+            ferret: None,
             max_frame_len: crate::channel::DEFAULT_MAX_FRAME_LEN,
+            ot: OtBackend::default(),
         }
     }
 }
@@ -77,6 +99,23 @@ impl EngineConfig {
             }
         }
         Ok(())
+    }
+
+    /// The Ferret parameters: the paper's, except in tests that ask for others.
+    pub(crate) fn ferret_params(&self) -> FerretParams {
+        #[cfg(test)]
+        if let Some(params) = self.ferret {
+            return params;
+        }
+        FerretParams::PAPER
+    }
+
+    /// The seed of the protocol randomness, if a test fixed one.
+    pub(crate) fn protocol_seed(&self) -> Option<u64> {
+        #[cfg(test)]
+        return self.protocol_seed;
+        #[cfg(not(test))]
+        None
     }
 
     /// The HE parameter description this configuration uses.

@@ -1,10 +1,14 @@
-//! [`TaggedChannel`]: every frame after the handshake carries the step it belongs to.
+//! [`TaggedChannel`]: every frame after the handshake carries the step it belongs to, and no
+//! frame may be larger than its step's plan allows.
 //!
 //! A frame is `[step: u32 LE][payload]`; the step is the layer index, or [`SETUP`] /
 //! [`OUTPUT`] outside the layers. Both parties walk the same plan, so a frame with another
 //! step means the peers are out of step (or the peer sent garbage); the receiver reports it
-//! instead of feeding the bytes to a protocol. The [`Channel`] trait can only return a
-//! [`ChannelError`], so the detailed [`StepError`] is kept here for the runtime to pick up.
+//! instead of feeding the bytes to a protocol. Each step also has a frame limit, the largest
+//! payload the plan expects from the peer in it ([`TaggedChannel::set_limit`]), checked on
+//! the frame's header before any of its body is read. The [`Channel`] trait can only return
+//! a [`ChannelError`], so the detailed [`StepError`] is kept here for the runtime to pick
+//! up.
 
 use std::io;
 
@@ -30,25 +34,40 @@ pub fn step_name(step: u32) -> String {
 pub struct TaggedChannel<'a> {
     inner: &'a mut dyn Channel,
     step: u32,
+    /// Largest payload accepted from the peer in this step (tag excluded).
+    limit: usize,
     buf: Vec<u8>,
     fault: Option<StepError>,
 }
 
+/// Bytes of the step tag in front of every payload.
+const TAG_LEN: usize = 4;
+
 impl<'a> TaggedChannel<'a> {
-    /// Wraps `inner`; the step starts at [`SETUP`].
+    /// Wraps `inner`; the step starts at [`SETUP`] with no frame limit but the channel's.
     pub fn new(inner: &'a mut dyn Channel) -> Self {
         Self {
             inner,
             step: SETUP,
+            limit: usize::MAX - TAG_LEN,
             buf: Vec::new(),
             fault: None,
         }
     }
 
-    /// Sets the step that outgoing frames carry and incoming frames must carry.
-    pub fn set_step(&mut self, step: u32) {
+    /// Sets the step that outgoing frames carry and incoming frames must carry, and the
+    /// largest payload (tag excluded) the peer may send in it.
+    pub fn set_step(&mut self, step: u32, limit: u64) {
         self.step = step;
+        self.set_limit(limit);
         self.fault = None;
+    }
+
+    /// Sets the largest payload (tag excluded) the peer may send from now on.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .min(usize::MAX - TAG_LEN);
     }
 
     /// The tag problem behind the last error, if any.
@@ -80,7 +99,12 @@ impl Channel for TaggedChannel<'_> {
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, ChannelError> {
-        let mut msg = self.inner.recv()?;
+        self.recv_limited(self.limit)
+    }
+
+    fn recv_limited(&mut self, max_len: usize) -> Result<Vec<u8>, ChannelError> {
+        let max = max_len.min(self.limit) + TAG_LEN;
+        let mut msg = self.inner.recv_limited(max)?;
         let Some(tag) = msg.get(..4) else {
             return Err(self.reject(StepError::Malformed {
                 what: "tagged",

@@ -9,14 +9,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::Channel;
 use crate::he::HeParamsDesc;
+use crate::ot::OtBackend;
 
 use super::config::Party;
 use super::error::{Result, RuntimeError, StepError};
 
-/// Version of the runtime's wire protocol; peers must run the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the runtime's wire protocol; peers must run the same one. 2: the OT backend is
+/// announced and Ferret exists.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 const MAGIC: &[u8] = b"snni-hello\0";
+
+/// The largest hello accepted from a peer: until the handshake succeeds the peer is unknown,
+/// and a frame of more than a few KiB is refused on its header.
+pub const MAX_HELLO_LEN: usize = 4 << 10;
 
 /// What a party announces at session start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,12 +42,15 @@ pub struct Hello {
     pub scale: u32,
     /// HE parameters.
     pub he: HeParamsDesc,
+    /// The OT extension.
+    pub ot: OtBackend,
     /// Random value; the two nonces make the OT session id.
     pub nonce: u64,
 }
 
 impl Hello {
     /// A hello with a fresh nonce.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         party: Party,
         network: &str,
@@ -49,6 +58,7 @@ impl Hello {
         ell: u32,
         scale: u32,
         he: HeParamsDesc,
+        ot: OtBackend,
         rng: &mut impl RngCore,
     ) -> Self {
         Self {
@@ -59,6 +69,7 @@ impl Hello {
             ell,
             scale,
             he,
+            ot,
             nonce: rng.next_u64(),
         }
     }
@@ -116,6 +127,12 @@ impl Hello {
                 server.ell, server.scale, client.ell, client.scale
             ));
         }
+        if server.ot != client.ot {
+            return Some(format!(
+                "OT backend mismatch: server runs {}, client {}; give both the same --ot",
+                server.ot, client.ot
+            ));
+        }
         // The float fields are derived and need not survive JSON exactly; compare the choice.
         let key = |h: &HeParamsDesc| {
             (
@@ -152,7 +169,9 @@ pub fn exchange(ch: &mut dyn Channel, mine: &Hello) -> Result<Hello> {
     };
     ch.send(&mine.encode())
         .map_err(|e| phase(StepError::Channel(e)))?;
-    let msg = ch.recv().map_err(|e| phase(StepError::Channel(e)))?;
+    let msg = ch
+        .recv_limited(MAX_HELLO_LEN)
+        .map_err(|e| phase(StepError::Channel(e)))?;
     let peer = Hello::decode(&msg).map_err(phase)?;
     match mine.mismatch(&peer) {
         Some(message) => Err(RuntimeError::Mismatch(message)),

@@ -47,13 +47,14 @@ pub(crate) fn run(
         HeSide::Client(client) => {
             let cts = client.encrypt_input(plan, x).map_err(StepError::He)?;
             send_frames(ch, &cts)?;
-            let answers = recv_frames(ch, "answer", plan.output_cts)?;
+            let largest = desc.answer_bytes(plan.layer.output_len().min(desc.degree));
+            let answers = recv_frames(ch, "answer", plan.output_cts, largest)?;
             check_answers(plan, desc, &answers)?;
             guarded("answer", || client.decrypt_output(plan, &answers))
         }
         HeSide::Server(server) => {
             let params = params.expect("the server holds weights");
-            let cts = recv_frames(ch, "ciphertext", plan.input_cts)?;
+            let cts = recv_frames(ch, "ciphertext", plan.input_cts, desc.upload_ct_bytes())?;
             let out = guarded("ciphertext", || {
                 server.evaluate(plan, &params.weights, x, &cts)
             })?;
@@ -72,24 +73,14 @@ pub(crate) fn run(
     }
 }
 
-/// Runs an HE step on the peer's bytes. Its errors are mapped by [`malformed_he`]; a panic
-/// inside the `fhe` crates (whose debug assertions check coefficient ranges) is caught and
-/// reported as a malformed frame too: bytes from the peer must never abort the process.
+/// Runs an HE step on the peer's bytes, its errors mapped by [`malformed_he`]. No panic is
+/// caught: [`crate::he`] checks every ciphertext from the peer (structure, degree,
+/// representation, every residue below its modulus) before the `fhe` crates see it.
 pub(crate) fn guarded<T>(
     what: &'static str,
     step: impl FnOnce() -> Result<T, HeError>,
 ) -> Result<T, StepError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
-        Ok(result) => result.map_err(|e| malformed_he(what, e)),
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the HE library rejected it".to_owned());
-            Err(StepError::Malformed { what, detail })
-        }
-    }
+    step().map_err(|e| malformed_he(what, e))
 }
 
 /// Checks that every c0 residue of the server's answers is reduced modulo its prime (the
@@ -125,10 +116,12 @@ fn check_answers(
 /// HE errors caused by the peer's bytes are malformed frames; the rest are local failures.
 fn malformed_he(what: &'static str, err: HeError) -> StepError {
     match err {
-        HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) => StepError::Malformed {
-            what,
-            detail: error_chain(&err),
-        },
+        HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) | HeError::Wire(_) => {
+            StepError::Malformed {
+                what,
+                detail: error_chain(&err),
+            }
+        }
         other => StepError::He(other),
     }
 }
@@ -143,13 +136,15 @@ fn send_frames(ch: &mut TaggedChannel<'_>, items: &[Vec<u8>]) -> Result<(), Step
     Ok(())
 }
 
-/// Receives a count frame, checks it, then the items.
+/// Receives a count frame, checks it, then the items, each refused on its header when it
+/// is larger than `largest` bytes (the plan's bound for one ciphertext).
 fn recv_frames(
     ch: &mut TaggedChannel<'_>,
     what: &'static str,
     expected: usize,
+    largest: u64,
 ) -> Result<Vec<Vec<u8>>, StepError> {
-    let count = ch.recv().map_err(|e| ch.step_error(e))?;
+    let count = ch.recv_limited(4).map_err(|e| ch.step_error(e))?;
     let count: [u8; 4] = count
         .as_slice()
         .try_into()
@@ -164,7 +159,8 @@ fn recv_frames(
             detail: format!("the peer announced {count} ciphertexts, the plan has {expected}"),
         });
     }
+    let largest = usize::try_from(largest).unwrap_or(usize::MAX);
     (0..count)
-        .map(|_| ch.recv().map_err(|e| ch.step_error(e)))
+        .map(|_| ch.recv_limited(largest).map_err(|e| ch.step_error(e)))
         .collect()
 }

@@ -21,6 +21,7 @@
 
 mod config;
 mod error;
+mod flooding;
 mod frame;
 mod handshake;
 mod linear;
@@ -42,8 +43,9 @@ use crate::network::Network;
 
 pub use config::{EngineConfig, InputSource, Party, WeightSource};
 pub use error::{Result, RuntimeError, StepError};
+pub use flooding::{he_params_for_inference_margin, revealed_coefficients, FloodingSummary};
 pub use handshake::{Hello, PROTOCOL_VERSION};
-pub use plan::{linear_layer, planned_rounds, ExecPlan, PlannedRounds};
+pub use plan::{linear_layer, planned_rounds, ExecPlan, FrameLimits, PlannedRounds};
 pub use record::{
     thread_cpu_ns, HeSummary, LayerRecord, Measured, ProtocolCounts, RunRecord, RunReport,
     RECORD_VERSION,
@@ -97,8 +99,8 @@ impl Input {
     }
 }
 
-/// Runs the server: accepts one client on `listener` (waiting at most the timeout) and
-/// serves one inference of `network` with the weights `weights` names.
+/// Runs the server: loads the weights `weights` names, then accepts one client on
+/// `listener` (waiting at most the timeout) and serves one inference of `network`.
 pub fn run_server(
     network: &Network,
     weights: &WeightSource,
@@ -107,11 +109,25 @@ pub fn run_server(
 ) -> Result<RunReport> {
     config.check()?;
     let weights = Weights::load(weights, network, config)?;
+    serve(network, &weights, config, listener)
+}
+
+/// Runs the server with its weights already loaded: accepts one client on `listener`
+/// (waiting at most the timeout) and serves one inference of `network`. A deployed server
+/// loads its weights before it listens ([`Weights::load`]), so nothing of that lands in a
+/// client's setup time.
+pub fn serve(
+    network: &Network,
+    weights: &Weights,
+    config: &EngineConfig,
+    listener: &TcpListener,
+) -> Result<RunReport> {
+    config.check()?;
     let mut ch = accept(listener, config).map_err(|source| RuntimeError::Connect {
         phase: "accept",
         source,
     })?;
-    run_on_channel(&mut ch, network, config, Secret::Weights(&weights))
+    run_on_channel(&mut ch, network, config, Secret::Weights(weights))
 }
 
 /// Accepts one peer, waiting at most the configuration's timeout.

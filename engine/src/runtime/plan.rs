@@ -5,8 +5,10 @@
 
 use crate::he::{ConvShape, FcShape, HeParamsDesc, LinearLayer, LinearPlan, Padding};
 use crate::network::{LayerInfo, Network, Op, Shapes};
-use crate::nonlinear::plan as nl_plan;
+use crate::nonlinear::plan::{self as nl_plan, OtPlanner};
 use crate::nonlinear::{Cost, Dir, Flow, PolyParams, Pool2d};
+use crate::ot::ferret::FerretParams;
+use crate::ot::OtBackend;
 
 use super::error::{Result, RuntimeError};
 use super::record::ProtocolCounts;
@@ -14,6 +16,8 @@ use super::record::ProtocolCounts;
 /// The validated network with its per-layer plans.
 #[derive(Debug, Clone)]
 pub struct ExecPlan {
+    /// The OT backend the counts and rounds are planned for.
+    pub ot: OtBackend,
     /// Shapes and wiring from [`Network::validate`].
     pub shapes: Shapes,
     /// The HE plan of each conv, fc and batch_norm layer (`None` for other kinds).
@@ -22,6 +26,8 @@ pub struct ExecPlan {
     pub counts: Vec<ProtocolCounts>,
     /// Rounds each party's meter will show per layer.
     pub rounds: Vec<PlannedRounds>,
+    /// The largest frame each party accepts from the peer per layer.
+    pub frames: Vec<FrameLimits>,
     /// For each layer, the last layer that reads its output (to free shares early).
     pub last_use: Vec<usize>,
 }
@@ -92,6 +98,67 @@ pub fn poly_params(op: &Op) -> Option<PolyParams> {
     }
 }
 
+/// The largest frame payload (the runtime's step tag excluded) each party accepts from its
+/// peer in one step: what the plan says the peer sends, and nothing larger. A frame over the
+/// limit is refused on its header, before its body is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// What the server accepts.
+    pub server: u64,
+    /// What the client accepts.
+    pub client: u64,
+}
+
+impl FrameLimits {
+    /// The limits of the session setup: the HE public key, the base OTs (128 points of 32
+    /// bytes) and, for Ferret, the IKNP columns and the setup iteration's message.
+    pub fn setup(he: &HeParamsDesc, ot: OtBackend, ferret: &FerretParams) -> Self {
+        let base = 128 * 32;
+        let ot_frame = match ot {
+            OtBackend::Iknp => base,
+            OtBackend::Ferret => base
+                .max(nl_plan::iknp_column_frame(ferret.bootstrap_cots() as u64))
+                .max(ferret.setup.message_bytes() as u64),
+        };
+        FrameLimits {
+            server: ot_frame.max(he.public_key_bytes()),
+            client: ot_frame,
+        }
+    }
+
+    /// The limits of a layer: its OT frames, and the HE frames of a linear layer (a count,
+    /// the client's ciphertexts, the server's answers).
+    fn layer(cost: &Cost, linear: Option<&LinearPlan>, he: &HeParamsDesc) -> Self {
+        let mut limits = FrameLimits {
+            server: cost.client_frame,
+            client: cost.server_frame,
+        };
+        if let Some(plan) = linear {
+            let values = plan.layer.output_len().min(he.degree);
+            limits.server = limits.server.max(4).max(he.upload_ct_bytes());
+            limits.client = limits.client.max(4).max(he.answer_bytes(values));
+        }
+        limits
+    }
+
+    /// The limits of the output step: the server's share of `elements` outputs.
+    pub fn output(elements: u64) -> Self {
+        FrameLimits {
+            server: 0,
+            client: 8 * elements,
+        }
+    }
+
+    /// What `party` accepts.
+    pub fn of(&self, server: bool) -> u64 {
+        if server {
+            self.server
+        } else {
+            self.client
+        }
+    }
+}
+
 /// The rounds (switches from sending to receiving, as [`crate::channel::Meter`] counts
 /// them) one layer takes at each party, from the plan alone: the protocol's message flow is
 /// fixed by the layer's kind and shapes, never by timing or data.
@@ -130,18 +197,31 @@ fn seam_rounds(flow: &Flow, sending: bool) -> u64 {
 }
 
 /// The rounds of every layer of `network` (validated to `shapes`) at each party, for share
-/// bit length `ell` and fixed-point `scale`. Needs no HE parameters: the HE exchange of a
-/// linear layer is one message each way whatever its size.
+/// bit length `ell`, fixed-point `scale` and the OT `backend`. Needs no HE parameters: the
+/// HE exchange of a linear layer is one message each way whatever its size.
 pub fn planned_rounds(
     network: &Network,
     shapes: &Shapes,
     scale: u32,
     ell: u32,
+    backend: OtBackend,
+) -> Vec<PlannedRounds> {
+    rounds_with(network, shapes, scale, ell, OtPlanner::new(backend))
+}
+
+/// [`planned_rounds`] from a planner's state.
+fn rounds_with(
+    network: &Network,
+    shapes: &Shapes,
+    scale: u32,
+    ell: u32,
+    mut planner: OtPlanner,
 ) -> Vec<PlannedRounds> {
     let (mut server_sending, mut client_sending) = SETUP_ENDS_SENDING;
     let mut rounds = Vec::with_capacity(shapes.layers.len());
     for (layer, info) in network.layers.iter().zip(shapes) {
-        let (server, client) = layer_flows(&layer.op, &ot_cost(&layer.op, info, scale, ell));
+        let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
+        let (server, client) = layer_flows(&layer.op, &cost);
         rounds.push(PlannedRounds {
             server: seam_rounds(&server, server_sending),
             client: seam_rounds(&client, client_sending),
@@ -164,34 +244,35 @@ fn covered(n: usize, kernel: usize, stride: usize, padding: usize, out: usize) -
         .sum()
 }
 
-/// Planned OT-based traffic of a layer, from [`crate::nonlinear::plan`].
-fn ot_cost(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> Cost {
+/// Planned OT-based traffic of a layer, from [`crate::nonlinear::plan`]; `p` carries the
+/// OT pools from the layers before.
+fn ot_cost(p: &mut OtPlanner, op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> Cost {
     let input = info.inputs[0];
     let out = info.output.elements() as usize;
     match *op {
-        Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => nl_plan::truncate_cost(out, scale),
-        Op::Relu {} => nl_plan::relu_cost(out, ell),
+        Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => nl_plan::truncate_cost(p, out, scale),
+        Op::Relu {} => nl_plan::relu_cost(p, out, ell),
         Op::MaxPool { .. } => pool_window(op)
-            .and_then(|pool| nl_plan::maxpool_cost(input, pool, ell).ok())
+            .and_then(|pool| nl_plan::maxpool_cost(p, input, pool, ell).ok())
             .unwrap_or_default(),
         Op::AvgPool { .. } => pool_window(op)
-            .and_then(|pool| nl_plan::avgpool_cost(input, pool, scale).ok())
+            .and_then(|pool| nl_plan::avgpool_cost(p, input, pool, scale).ok())
             .unwrap_or_default(),
-        Op::GlobalAvgPool {} => nl_plan::global_avgpool_cost(input, scale),
+        Op::GlobalAvgPool {} => nl_plan::global_avgpool_cost(p, input, scale),
         Op::PolyAct { .. } => poly_params(op)
-            .map(|p| nl_plan::poly_cost(out, input.c, &p, scale, ell))
+            .map(|params| nl_plan::poly_cost(p, out, input.c, &params, scale, ell))
             .unwrap_or_default(),
         Op::Add {} | Op::Concat {} | Op::Flatten {} => Cost::default(),
     }
 }
 
-fn counts(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> ProtocolCounts {
+fn counts(op: &Op, info: &LayerInfo, cost: &Cost) -> ProtocolCounts {
     let out = info.output.elements();
     let input = info.inputs[0];
-    let cost = ot_cost(op, info, scale, ell);
     let mut counts = ProtocolCounts {
         output_elements: out,
         ots: cost.ots,
+        ot_refills: cost.refills,
         ot_bytes_server: cost.server_sent,
         ot_bytes_client: cost.client_sent,
         ..ProtocolCounts::default()
@@ -224,12 +305,35 @@ fn counts(op: &Op, info: &LayerInfo, scale: u32, ell: u32) -> ProtocolCounts {
 
 impl ExecPlan {
     /// Validates `network` and plans every layer for the HE parameters `he` (whose plaintext
-    /// modulus fixes ℓ) and the fixed-point `scale`.
+    /// modulus fixes ℓ), the fixed-point `scale` and the default OT backend.
     pub fn new(network: &Network, he: &HeParamsDesc, scale: u32) -> Result<Self> {
+        Self::with_ot(network, he, scale, OtBackend::default())
+    }
+
+    /// [`ExecPlan::new`] for the OT backend `ot`.
+    pub fn with_ot(
+        network: &Network,
+        he: &HeParamsDesc,
+        scale: u32,
+        ot: OtBackend,
+    ) -> Result<Self> {
+        Self::planned(network, he, scale, ot, FerretParams::PAPER)
+    }
+
+    /// [`ExecPlan::with_ot`] with other Ferret parameters (tests).
+    pub(crate) fn planned(
+        network: &Network,
+        he: &HeParamsDesc,
+        scale: u32,
+        ot: OtBackend,
+        ferret: FerretParams,
+    ) -> Result<Self> {
         let ell = he.plaintext_bits;
+        let mut planner = OtPlanner::with_params(ot, ferret);
         let shapes = network.validate()?;
         let mut linear = Vec::with_capacity(shapes.layers.len());
         let mut all_counts = Vec::with_capacity(shapes.layers.len());
+        let mut frames = Vec::with_capacity(shapes.layers.len());
         let mut last_use: Vec<usize> = (0..shapes.layers.len()).collect();
         for (layer, info) in network.layers.iter().zip(&shapes) {
             let plan = linear_layer(&layer.op, info)
@@ -250,8 +354,10 @@ impl ExecPlan {
                     )));
                 }
             }
+            let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
+            all_counts.push(counts(&layer.op, info, &cost));
+            frames.push(FrameLimits::layer(&cost, plan.as_ref(), he));
             linear.push(plan);
-            all_counts.push(counts(&layer.op, info, scale, ell));
             for source in &info.sources {
                 if let crate::network::InputRef::Layer(i) = *source {
                     last_use[i] = info.index;
@@ -262,12 +368,20 @@ impl ExecPlan {
         if let Some(last) = last_use.last_mut() {
             *last = usize::MAX;
         }
-        let rounds = planned_rounds(network, &shapes, scale, ell);
+        let rounds = rounds_with(
+            network,
+            &shapes,
+            scale,
+            ell,
+            OtPlanner::with_params(ot, ferret),
+        );
         Ok(Self {
+            ot,
             shapes,
             linear,
             counts: all_counts,
             rounds,
+            frames,
             last_use,
         })
     }

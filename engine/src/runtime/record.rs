@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::channel::Meter;
 use crate::he::{HeParamsDesc, LinearPlan};
 use crate::network::{OpKind, Shape};
+use crate::ot::OtBackend;
 
 use super::config::Party;
 
@@ -93,6 +94,10 @@ pub struct ProtocolCounts {
     pub multiplications: u64,
     /// 1-of-2 OTs the OT-based part extends (truncation, comparisons, triples).
     pub ots: u64,
+    /// Ferret main iterations (COT pool refills) the layer runs, both directions together;
+    /// 0 with IKNP. Their messages are in the planned bytes.
+    #[serde(default)]
+    pub ot_refills: u64,
     /// Planned bytes the server sends in the OT-based part (frame headers included, the
     /// runtime's 4-byte step tag per frame not); HE bytes are in the linear plan.
     pub ot_bytes_server: u64,
@@ -124,6 +129,9 @@ pub struct LayerRecord {
     /// Time and traffic, from this party's own clock.
     #[serde(flatten)]
     pub measured: Measured,
+    /// Truncation inputs the range check found outside `[−2^{ℓ−2}, 2^{ℓ−2})`, where the
+    /// 1-ulp bound fails (the client counts; the server learns nothing and records 0).
+    pub truncation_out_of_range: u64,
     /// Counts from planning.
     pub counts: ProtocolCounts,
     /// The HE plan of a conv, fc or batch_norm layer.
@@ -176,6 +184,10 @@ pub struct RunRecord {
     pub scale: u32,
     /// HE parameters.
     pub he: HeSummary,
+    /// The flooding margin per revealed coefficient and per inference.
+    pub flooding: super::flooding::FloodingSummary,
+    /// The OT extension.
+    pub ot: OtBackend,
     /// Configured worker threads.
     pub threads: usize,
     /// Whether CPU times were measured (false: they are 0).
@@ -203,6 +215,25 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Warnings about the run, one per layer whose truncation inputs left the range the
+    /// 1-ulp bound assumes (the client's report only).
+    pub fn warnings(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .filter(|l| l.truncation_out_of_range > 0)
+            .map(|l| {
+                format!(
+                    "layer {} '{}': {} truncation inputs outside ±2^{} (the output may be off by \
+                     far more than 1 ulp; lower the scale or raise ℓ)",
+                    l.index,
+                    l.name,
+                    l.truncation_out_of_range,
+                    self.run.ell - 2
+                )
+            })
+            .collect()
+    }
+
     /// Writes one JSON line per layer, then the run line.
     pub fn write_json_lines(&self, mut out: impl Write) -> std::io::Result<()> {
         for layer in &self.layers {

@@ -8,15 +8,16 @@ use rand_chacha::ChaCha20Rng;
 use crate::channel::Channel;
 use crate::he::{HeClient, HeParams, HeParamsDesc, HeServer, LinearPlan};
 use crate::network::{InputRef, Network, Op};
-use crate::nonlinear;
-use crate::ot::{self, IknpPair, OtError};
+use crate::nonlinear::{self, RangeCheck};
+use crate::ot::{self, OtError, OtPair};
 
 use super::config::{EngineConfig, Party};
 use super::error::{Result, RuntimeError, StepError};
+use super::flooding::{revealed_in, FloodingSummary};
 use super::frame::{TaggedChannel, OUTPUT, SETUP};
 use super::handshake::{exchange, Hello};
 use super::linear::{self, guarded, HeSide};
-use super::plan::{poly_params, pool_window, ExecPlan};
+use super::plan::{poly_params, pool_window, ExecPlan, FrameLimits};
 use super::record::{
     thread_cpu_ns, HeSummary, LayerRecord, RunRecord, RunReport, Stopwatch, RECORD_VERSION,
 };
@@ -51,7 +52,13 @@ pub fn run_on_channel(
     config.check()?;
     let party = secret.party();
     let desc = config.he_desc()?;
-    let plan = ExecPlan::new(network, &desc, config.scale)?;
+    let plan = ExecPlan::planned(
+        network,
+        &desc,
+        config.scale,
+        config.ot,
+        config.ferret_params(),
+    )?;
     match &secret {
         Secret::Weights(w) if w.layers.len() != network.layers.len() => {
             return Err(RuntimeError::Config(format!(
@@ -71,7 +78,7 @@ pub fn run_on_channel(
         Secret::Weights(w) => check_weights(network, &plan, w)?,
         Secret::Input(_) => {}
     }
-    let mut rng = match config.protocol_seed {
+    let mut rng = match config.protocol_seed() {
         Some(seed) => ChaCha20Rng::seed_from_u64(seed ^ (party as u64).wrapping_mul(0x9e37)),
         None => ChaCha20Rng::from_rng(&mut rand::rng()),
     };
@@ -86,6 +93,7 @@ pub fn run_on_channel(
         config.ell,
         config.scale,
         desc.clone(),
+        config.ot,
         &mut rng,
     );
     let peer = exchange(ch, &mine)?;
@@ -93,7 +101,7 @@ pub fn run_on_channel(
     let mut ch = TaggedChannel::new(ch);
     let session_id = mine.nonce ^ peer.nonce;
     let mut session =
-        setup(&mut ch, party, params, config.threads, session_id, &mut rng).map_err(|source| {
+        setup(&mut ch, party, params, config, session_id, &mut rng).map_err(|source| {
             RuntimeError::Phase {
                 phase: "setup",
                 source,
@@ -127,6 +135,8 @@ pub fn run_on_channel(
         ell: config.ell,
         scale: config.scale,
         he: HeSummary::from(&desc),
+        flooding: FloodingSummary::new(&desc, revealed_in(&plan)),
+        ot: config.ot,
         threads: config.threads,
         cpu_time_available: thread_cpu_ns().is_some(),
         layers: layers.len(),
@@ -161,18 +171,20 @@ fn check_weights(network: &Network, plan: &ExecPlan, weights: &Weights) -> Resul
 /// The per-session cryptographic state.
 struct Setup {
     he: HeSide,
-    ot: IknpPair,
+    ot: OtPair,
 }
 
 fn setup(
     ch: &mut TaggedChannel<'_>,
     party: Party,
     params: HeParams,
-    threads: usize,
+    config: &EngineConfig,
     session_id: u64,
     rng: &mut ChaCha20Rng,
 ) -> Result<Setup, StepError> {
-    ch.set_step(SETUP);
+    let threads = config.threads;
+    let limits = FrameLimits::setup(params.desc(), config.ot, &config.ferret_params());
+    ch.set_step(SETUP, limits.of(party == Party::Server));
     let he = match party {
         Party::Client => {
             let mut client =
@@ -188,7 +200,15 @@ fn setup(
             HeSide::Server(server.with_threads(threads))
         }
     };
-    let ot = IknpPair::setup(party.role(), ch, session_id, rng).map_err(|e| ot_error(ch, e))?;
+    let ot = OtPair::setup_with(
+        config.ot,
+        party.role(),
+        ch,
+        session_id,
+        config.ferret_params(),
+        rng,
+    )
+    .map_err(|e| ot_error(ch, e))?;
     Ok(Setup { he, ot })
 }
 
@@ -208,7 +228,7 @@ fn ot_error(ch: &mut TaggedChannel<'_>, err: OtError) -> StepError {
 struct Runner<'a, 'c> {
     ch: TaggedChannel<'c>,
     party: Party,
-    ot: &'a mut IknpPair,
+    ot: &'a mut OtPair,
     he: &'a mut HeSide,
     rng: &'a mut ChaCha20Rng,
     desc: HeParamsDesc,
@@ -231,7 +251,10 @@ impl Runner<'_, '_> {
         let mut records = Vec::with_capacity(network.layers.len());
         for (layer, info) in network.layers.iter().zip(&plan.shapes) {
             let index = info.index;
-            self.ch.set_step(index as u32);
+            self.ch.set_step(
+                index as u32,
+                plan.frames[index].of(self.party == Party::Server),
+            );
             let watch = Stopwatch::start(self.ch.meter());
             let inputs: Vec<&[u64]> = info
                 .sources
@@ -245,6 +268,7 @@ impl Runner<'_, '_> {
                 Secret::Weights(w) => Some(&w.layers[index]),
                 Secret::Input(_) => None,
             };
+            let mut check = RangeCheck::default();
             let y = self
                 .step(
                     &layer.op,
@@ -252,6 +276,7 @@ impl Runner<'_, '_> {
                     &inputs,
                     plan.linear[index].as_ref(),
                     params,
+                    &mut check,
                 )
                 .map_err(|source| RuntimeError::Layer {
                     index,
@@ -269,6 +294,7 @@ impl Runner<'_, '_> {
                 inputs: info.inputs.clone(),
                 output: info.output,
                 measured: watch.stop(self.ch.meter()),
+                truncation_out_of_range: check.out_of_range,
                 counts: plan.counts[index],
                 linear: plan.linear[index],
             });
@@ -293,20 +319,20 @@ impl Runner<'_, '_> {
         inputs: &[&[u64]],
         linear: Option<&LinearPlan>,
         params: Option<&LayerParams>,
+        check: &mut RangeCheck,
     ) -> Result<Vec<u64>, StepError> {
         let (ell, scale) = (self.ell, self.scale);
         let mask = ring_mask(ell);
         let x = inputs[0];
         let role = self.party.role();
-        let ot = &mut *self.ot;
-        let (s, r) = (&mut ot.sender, &mut ot.receiver);
+        let (s, r) = self.ot.parts();
         let ch = &mut self.ch;
         let rng = &mut *self.rng;
         let out = match op {
             Op::Conv { .. } | Op::Fc { .. } | Op::BatchNorm {} => {
                 let plan = linear.expect("linear layers are planned");
                 let y = linear::run(self.he, ch, &self.desc, plan, x, params, scale, ell)?;
-                nonlinear::truncate(role, s, r, ch, &y, scale, ell)
+                nonlinear::truncate(role, s, r, ch, &y, scale, ell, check)
             }
             Op::Relu {} => ot::relu(role, s, r, ch, x, ell, rng),
             Op::MaxPool { .. } => {
@@ -315,15 +341,17 @@ impl Runner<'_, '_> {
             }
             Op::AvgPool { .. } => {
                 let pool = pool_window(op).expect("a pool");
-                nonlinear::avg_pool(role, s, r, ch, x, info.inputs[0], pool, scale, ell)
+                let input = info.inputs[0];
+                nonlinear::avg_pool(role, s, r, ch, x, input, pool, scale, ell, check)
             }
             Op::GlobalAvgPool {} => {
-                nonlinear::global_avg_pool(role, s, r, ch, x, info.inputs[0], scale, ell)
+                let input = info.inputs[0];
+                nonlinear::global_avg_pool(role, s, r, ch, x, input, scale, ell, check)
             }
             Op::PolyAct { .. } => {
                 let params = poly_params(op).expect("checked when planning");
                 let c = info.inputs[0].c;
-                nonlinear::poly_act(role, s, r, ch, x, c, &params, scale, ell, rng)
+                nonlinear::poly_act(role, s, r, ch, x, c, &params, scale, ell, rng, check)
             }
             Op::Add {} => {
                 return Ok(x
@@ -340,7 +368,9 @@ impl Runner<'_, '_> {
 
     /// Sends (server) or receives (client) the server's share of the output.
     fn output(&mut self, share: Vec<u64>) -> Result<Option<Vec<u64>>, StepError> {
-        self.ch.set_step(OUTPUT);
+        let limits = FrameLimits::output(share.len() as u64);
+        self.ch
+            .set_step(OUTPUT, limits.of(self.party == Party::Server));
         match self.party {
             Party::Server => {
                 let bytes: Vec<u8> = share.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use snni_engine::network::Network;
-use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource};
+use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource, Weights};
 use snni_stages::profile::{cpu_limit, cpu_list, pin_current_thread, PinError};
 
 use super::network::load_network;
@@ -16,14 +16,28 @@ use crate::cli::{EngineArgs, InferArgs, PartyCommand};
 use crate::exec::error_chain;
 use crate::exit_codes;
 
-fn engine_config(args: &EngineArgs) -> EngineConfig {
-    EngineConfig {
+fn engine_config(args: &EngineArgs, network: &Network) -> Result<EngineConfig, CommandError> {
+    let he = match args.flooding_bits {
+        None => None,
+        Some(bits) => Some(
+            runtime::he_params_for_inference_margin(network, args.ell, bits).map_err(|e| {
+                CommandError::new(
+                    exit_codes::USAGE,
+                    format!("--flooding-bits {bits}: {}", error_chain(&e)),
+                )
+                .help("ask for fewer bits, or a larger ℓ leaves less room: lower --ell")
+            })?,
+        ),
+    };
+    Ok(EngineConfig {
         ell: args.ell,
         scale: args.scale,
         threads: args.threads.max(1),
         timeout: Duration::from_secs(args.timeout.max(1)),
+        ot: args.ot,
+        he,
         ..EngineConfig::default()
-    }
+    })
 }
 
 fn network(args: &EngineArgs) -> Result<Network, CommandError> {
@@ -99,6 +113,11 @@ pub fn party(command: PartyCommand) -> CommandResult {
                 Source::Seed(seed) => WeightSource::Seed(seed),
                 Source::File(path) => WeightSource::File(path),
             };
+            // Weights first, as a deployed server has them before clients come: the
+            // client's setup time must not include loading them.
+            let config = engine_config(&engine, &network)?;
+            let weights = Weights::load(&weights, &network, &config)
+                .map_err(|e| engine_failure("server", &e))?;
             let listener = TcpListener::bind(&listen).map_err(|e| {
                 CommandError::new(exit_codes::USAGE, format!("listen on {listen}: {e}"))
                     .help("choose a free address with --listen, e.g. 127.0.0.1:0 for any port")
@@ -107,9 +126,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
                 .local_addr()
                 .map_err(|e| engine_failure("server", &e))?;
             eprintln!("server: listening on {address}");
-            let report =
-                runtime::run_server(&network, &weights, &engine_config(&engine), &listener)
-                    .map_err(|e| engine_failure("server", &e))?;
+            let report = runtime::serve(&network, &weights, &config, &listener)
+                .map_err(|e| engine_failure("server", &e))?;
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
@@ -130,9 +148,12 @@ pub fn party(command: PartyCommand) -> CommandResult {
                 Source::Seed(seed) => InputSource::Seed(seed),
                 Source::File(path) => InputSource::File(path),
             };
-            let report =
-                runtime::run_client(&network, &input, &engine_config(&engine), connect.as_str())
-                    .map_err(|e| engine_failure("client", &e))?;
+            let config = engine_config(&engine, &network)?;
+            let report = runtime::run_client(&network, &input, &config, connect.as_str())
+                .map_err(|e| engine_failure("client", &e))?;
+            for warning in report.warnings() {
+                eprintln!("client: warning: {warning}");
+            }
             write_report(&report, out.as_ref())?;
             Ok(exit_codes::SUCCESS)
         }
@@ -199,8 +220,9 @@ fn tail(bytes: &[u8], lines: usize) -> String {
 
 /// `snni infer`.
 pub fn infer(args: InferArgs) -> CommandResult {
-    // Validate here so that a bad network is one clear error, not two from the children.
-    network(&args.engine)?;
+    // Validate here so that a bad network or margin is one clear error, not two from the
+    // children.
+    engine_config(&args.engine, &network(&args.engine)?)?;
     source(&args.weights, "weights")?;
     source(&args.input, "input")?;
     let exe = std::env::current_exe().map_err(|e| {
@@ -224,9 +246,14 @@ pub fn infer(args: InferArgs) -> CommandResult {
         engine.timeout.to_string(),
         "--threads".into(),
         engine.threads.to_string(),
+        "--ot".into(),
+        engine.ot.to_string(),
     ];
     if !engine.cpus.is_empty() {
         common.extend(["--cpus".to_string(), cpu_list(&engine.cpus)]);
+    }
+    if let Some(bits) = engine.flooding_bits {
+        common.extend(["--flooding-bits".to_string(), bits.to_string()]);
     }
     let mut server_args = vec!["party".to_string(), "server".into()];
     server_args.extend(common.iter().cloned());
@@ -298,6 +325,12 @@ pub fn infer(args: InferArgs) -> CommandResult {
             })
             .collect()
     };
+    // The client's warnings (truncation inputs out of range) reach the user either way.
+    for line in String::from_utf8_lossy(&client_out.stderr).lines() {
+        if line.starts_with("client: warning: ") {
+            eprintln!("{line}");
+        }
+    }
     let server_lines = parse(&server_out.stdout)?;
     let client_lines = parse(&client_out.stdout)?;
     if args.json {
@@ -352,6 +385,15 @@ fn print_table(server: &[serde_json::Value], client: &[serde_json::Value]) {
                 run["total"]["bytes_received"].as_f64().unwrap_or(0.0) / 1048576.0,
             );
         }
+    }
+    if let Some(run) = client.iter().find(|l| l["record"] == "run") {
+        let flooding = &run["flooding"];
+        println!(
+            "flooding: {:.1} bits per revealed coefficient, {:.1} bits per inference ({} coefficients revealed)",
+            flooding["margin_per_coefficient_bits"].as_f64().unwrap_or(0.0),
+            flooding["margin_per_inference_bits"].as_f64().unwrap_or(0.0),
+            flooding["revealed_coefficients"].as_u64().unwrap_or(0),
+        );
     }
 }
 

@@ -55,6 +55,7 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
                 rtt_us: None,
                 ell: 0,
                 scale: 0,
+                ot: Default::default(),
             },
             transfer_only: false,
         });
@@ -94,6 +95,7 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
             rtt_us: link.rtt_us,
             ell: 0,
             scale: 0,
+            ot: Default::default(),
         },
         transfer_only: true,
     })

@@ -62,6 +62,7 @@ impl<'a, R> TableBuilder<'a, R> {
     /// The context columns (link, backend, engine, machine), read through `id`.
     fn context(&mut self, id: impl Fn(&R) -> &RunId) -> &mut Self {
         self.str("backend", |r| &id(r).context.backend)
+            .str("ot", |r| id(r).context.ot.as_str())
             .opt_u64("bandwidth_bps", |r| id(r).context.link.bandwidth_bps)
             .opt_f64("rtt_us", |r| id(r).context.link.rtt_us)
             .opt_f64("loss_percent", |r| id(r).context.link.loss_percent)

@@ -1,6 +1,6 @@
 //! Checks across profile shards: no two shards measure the same (network, setting, run),
-//! and the shards of one setting ran on the same machine, backend, engine, ℓ and thread
-//! count, unless the stage allows mixing.
+//! the shards of one setting ran the same OT backend (always), and on the same machine,
+//! backend, engine, ℓ and thread count unless the stage allows mixing.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,28 @@ pub fn check_unique(shards: &[ProfileShard]) -> Result<(), StageError> {
                 format!(
                     "network `{}`, setting `{}`, run {} was already measured by shard `{first}`",
                     meta.network, meta.setting, meta.run
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fails when two shards of one setting ran different OT backends: their costs differ by an
+/// order of magnitude, so no `allow_mixed` makes such a dataset meaningful.
+pub fn check_one_ot(shards: &[ProfileShard]) -> Result<(), StageError> {
+    let mut first_by_setting: BTreeMap<&str, &ProfileShard> = BTreeMap::new();
+    for shard in shards {
+        let setting = shard.meta.setting.as_str();
+        let first = *first_by_setting.entry(setting).or_insert(shard);
+        let (ours, theirs) = (shard.meta.context.ot, first.meta.context.ot);
+        if ours != theirs {
+            return Err(error(
+                &shard.label,
+                format!(
+                    "setting `{setting}` mixes OT backends: `{ours}` here but `{theirs}` in \
+                     shard `{}`; profile every network of a setting with one `ot:`",
+                    first.label
                 ),
             ));
         }

@@ -5,6 +5,7 @@
 //! dataset; `format` says when a field changed meaning.
 
 use serde::Deserialize;
+use snni_engine::ot::OtBackend;
 
 /// The `format` this build reads.
 pub const META_FORMAT: u32 = 1;
@@ -48,6 +49,9 @@ pub struct Context {
     pub he_degree: u64,
     /// Worker threads per party.
     pub threads: u64,
+    /// The OT extension the parties ran; shards measured before the field existed ran IKNP.
+    #[serde(default = "legacy_ot")]
+    pub ot: OtBackend,
     /// CPUs both parties were pinned to (absent or null: placed by the OS).
     #[serde(default)]
     pub cpus: Option<Vec<usize>>,
@@ -95,11 +99,17 @@ pub struct Machine {
     pub os: String,
 }
 
+/// The OT backend of shards whose `meta` predates the field: the engine had only IKNP.
+fn legacy_ot() -> OtBackend {
+    OtBackend::Iknp
+}
+
 impl Context {
     /// The properties that must agree between shards of one setting unless mixing is
     /// allowed, as (name, value) pairs.
-    pub fn comparable(&self) -> [(&'static str, String); 8] {
+    pub fn comparable(&self) -> [(&'static str, String); 9] {
         [
+            ("ot", self.ot.to_string()),
             ("cpu_model", self.machine.cpu_model.clone()),
             ("cores", self.machine.cores.to_string()),
             ("os", self.machine.os.clone()),
@@ -151,6 +161,12 @@ mod tests {
         assert_eq!(meta.context.link.loss_percent, None);
         assert_eq!(meta.context.machine.cpu_model, "AMD EPYC 7B13");
         assert_eq!(meta.context.pinned_cpus(), "");
+        assert_eq!(meta.context.ot, OtBackend::Iknp, "older shards ran IKNP");
+        let ferret: ProfileMeta =
+            serde_json::from_str(&text.replace(r#""threads":1,"#, r#""threads":1,"ot":"ferret","#))
+                .unwrap();
+        assert_eq!(ferret.context.ot, OtBackend::Ferret);
+        assert_ne!(ferret.context.comparable(), meta.context.comparable());
         let pinned: ProfileMeta =
             serde_json::from_str(&text.replace(r#""threads":1,"#, r#""threads":1,"cpus":[0,2],"#))
                 .unwrap();

@@ -74,8 +74,8 @@ impl StageKind for DatasetKind {
     }
 
     fn version(&self) -> u32 {
-        // 2: `planned_rounds`.
-        2
+        // 2: `planned_rounds`. 3: the `ot` column, planned rounds per OT backend.
+        3
     }
 
     fn summary(&self) -> &'static str {
@@ -111,6 +111,7 @@ impl StageKind for DatasetKind {
         let params = Self::decode(ctx.params)?;
         let shards = profile::read_all(ctx.upstream, ctx.store)?;
         consistency::check_unique(&shards)?;
+        consistency::check_one_ot(&shards)?;
         if !params.allow_mixed {
             consistency::check_not_mixed(&shards)?;
         }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use polars::prelude::DataFrame;
 use snni_engine::he::HeParamsDesc;
 use snni_engine::network::Network;
+use snni_engine::ot::OtBackend;
 use snni_engine::runtime::{ExecPlan, Measured};
 
 use super::columns::layers_table;
@@ -34,6 +35,8 @@ pub struct PlannedLink {
     pub ell: u32,
     /// Fixed-point scale.
     pub scale: u32,
+    /// The OT backend the counts and rounds are planned for (the models' training runs').
+    pub ot: OtBackend,
 }
 
 const NOTHING_MEASURED: Measured = Measured {
@@ -59,7 +62,8 @@ pub fn planned_views(
         message: format!("plan network `{}`: {message}", network.name),
     };
     let he = HeParamsDesc::for_bitlen(link.ell).map_err(|e| fail(crate::error_chain(&e)))?;
-    let plan = ExecPlan::new(network, &he, link.scale).map_err(|e| fail(crate::error_chain(&e)))?;
+    let plan = ExecPlan::with_ot(network, &he, link.scale, link.ot)
+        .map_err(|e| fail(crate::error_chain(&e)))?;
     let id = Rc::new(RunId {
         network: network_id.to_string(),
         network_name: network.name.clone(),
@@ -83,6 +87,7 @@ pub fn planned_views(
             scale: u64::from(link.scale),
             he_degree: he.degree as u64,
             threads: 1,
+            ot: link.ot,
             cpus: None,
             cpu_reservation: None,
             machine: Machine {

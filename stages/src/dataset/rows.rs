@@ -140,7 +140,13 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
         .collect();
     let digest = shard.network.digest();
     let ctx = &meta.context;
-    let rounds = planned_rounds(&shard.network, &shapes, ctx.scale as u32, ctx.ell as u32);
+    let rounds = planned_rounds(
+        &shard.network,
+        &shapes,
+        ctx.scale as u32,
+        ctx.ell as u32,
+        ctx.ot,
+    );
     let mut layer_rows = Vec::new();
     let mut network_rows = Vec::new();
     for (party, lines) in [("client", &shard.client), ("server", &shard.server)] {

@@ -349,6 +349,29 @@ fn mixed_machines_fail_unless_allowed() {
 }
 
 #[test]
+fn ot_backends_never_mix_in_a_setting() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    shards[2].meta["ot"] = json!("ferret");
+    for params in [Value::Null, json!({"allow_mixed": true})] {
+        let err = failure(&harness, &shards, params);
+        assert!(err.contains("mixes OT backends"), "{err}");
+        assert!(err.contains("`ferret`") && err.contains("`iknp`"), "{err}");
+    }
+    // One backend per setting is fine, and the rows say which.
+    for shard in shards.iter_mut().filter(|s| s.meta["setting"] == "wan") {
+        shard.meta["ot"] = json!("ferret");
+    }
+    let stage = harness.stage("prof", &shards);
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let backends: BTreeSet<String> = strings(&tables["layers"], "ot").into_iter().collect();
+    assert_eq!(
+        backends,
+        BTreeSet::from(["ferret".to_string(), "iknp".to_string()])
+    );
+}
+
+#[test]
 fn a_setting_may_differ_from_another_setting() {
     let harness = Harness::new();
     let mut shards = fake_shards();
@@ -438,6 +461,8 @@ fn a_planned_network_has_the_measured_rows_columns_and_counts() {
         rtt_us: Some(500.0),
         ell: 41,
         scale: 12,
+        // The fixtures were measured with IKNP.
+        ot: snni_engine::ot::OtBackend::Iknp,
     };
     let planned = super::planned_views(&network, name, &link).unwrap();
     for (view, frame) in &planned {

@@ -48,6 +48,8 @@ pub struct ViewRows {
     pub layer: Vec<u64>,
     /// Layer kind per row (empty strings when the table has no `kind`).
     pub kind: Vec<String>,
+    /// The OT backend per row (`iknp` for datasets made before the column existed).
+    pub ot: Vec<String>,
     /// Side per row.
     pub side: Vec<Side>,
     /// Every numeric column (nulls as 0).
@@ -200,6 +202,10 @@ fn unsided_rows(frame: &DataFrame) -> Result<ViewRows, StageError> {
     rows.kind = match frame.column("kind") {
         Ok(_) => strings(frame, "kind")?,
         Err(_) => vec![String::new(); rows.network.len()],
+    };
+    rows.ot = match frame.column("ot") {
+        Ok(_) => strings(frame, "ot")?,
+        Err(_) => vec!["iknp".to_string(); rows.network.len()],
     };
     rows.run = numbers(frame, "run")?
         .into_iter()

@@ -187,6 +187,7 @@ impl Predictor {
             rtt_us: (whole.rtt_us > 0.0).then_some(whole.rtt_us),
             ell: whole.ell,
             scale: whole.scale,
+            ot: whole.ot,
         }
     }
 

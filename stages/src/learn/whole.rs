@@ -19,6 +19,7 @@ use std::time::Instant;
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use snni_engine::ot::OtBackend;
 
 use super::data::Data;
 use super::frame::{self, Side, ViewRows};
@@ -140,8 +141,16 @@ pub struct WholeModels {
     pub ell: u32,
     /// Fixed-point scale of the training runs.
     pub scale: u32,
+    /// The OT backend of the training runs (models stored before the field: IKNP).
+    #[serde(default = "legacy_ot")]
+    pub ot: OtBackend,
     /// Per view, the training range (min, max) of the size features, for coverage warnings.
     pub ranges: Ranges,
+}
+
+/// The OT backend of models stored before [`WholeModels::ot`] existed.
+fn legacy_ot() -> OtBackend {
+    OtBackend::Iknp
 }
 
 /// Per view, per feature, (min, max).
@@ -431,6 +440,12 @@ impl WholeKind {
             training_networks: fit_networks.len(),
             ell: rows.column("ell")?.first().map_or(0, |&v| v as u32),
             scale: rows.column("scale")?.first().map_or(0, |&v| v as u32),
+            ot: rows
+                .setting
+                .iter()
+                .position(|s| s == setting)
+                .map_or(Ok(OtBackend::default()), |i| rows.ot[i].parse())
+                .map_err(|message| StageError::Learn { message })?,
             ranges: ranges(rows, &fit_networks)?,
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;

@@ -174,7 +174,9 @@ impl StageKind for ProfileKind {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: engine 0.2.0 (Ferret OT by default, `ot:` in the params, weights loaded
+        // before the server listens): every shard re-measures.
+        2
     }
 
     fn summary(&self) -> &'static str {
@@ -388,6 +390,7 @@ impl StageKind for ProfileKind {
             "scale": params.scale,
             "he_degree": measured.he_degree,
             "threads": params.threads,
+            "ot": params.ot,
             "cpus": pinned,
             "cpu_reservation": ctx.cpus.map(<[usize]>::len),
             "machine": this_machine,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use snni_engine::ot::OtBackend;
 
 use crate::{decode_params, decode_params_lenient, CheckContext, ParamIssue, Setting};
 
@@ -95,6 +96,7 @@ struct RawProfileParams {
     cpus: Option<Vec<usize>>,
     #[serde(default)]
     shaped_cpus: Option<usize>,
+    ot: Option<OtBackend>,
 }
 
 /// A setting as the profile stage records it: its name and link.
@@ -144,6 +146,9 @@ pub struct ProfileParams {
     /// when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shaped_cpus: Option<usize>,
+    /// The OT extension both parties run (default `ferret`). Always in the canonical params,
+    /// so it enters every shard's fingerprint.
+    pub ot: OtBackend,
 }
 
 impl ProfileParams {
@@ -311,6 +316,7 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         exclusive_shaped: raw.exclusive_shaped.unwrap_or(raw.shaped_cpus.is_none()),
         cpus,
         shaped_cpus: raw.shaped_cpus,
+        ot: raw.ot.unwrap_or_default(),
     })
 }
 
@@ -341,6 +347,7 @@ mod tests {
         assert_eq!(params.settings[0].name, "local");
         assert_eq!(params.backend, Backend::Auto);
         assert_eq!(params.networks, Networks::All);
+        assert_eq!(params.ot, OtBackend::Ferret);
         let round = ProfileParams::decode(&serde_json::to_value(&params).unwrap()).unwrap();
         assert_eq!(round, params);
     }
@@ -406,6 +413,25 @@ mod tests {
             let issues = check(&bad, &ctx).unwrap_err();
             assert_eq!(issues[0].path, vec!["shaped_cpus"], "{bad}: {issues:?}");
         }
+    }
+
+    #[test]
+    fn ot_is_canonical_and_checked() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert_eq!(default["ot"], "ferret");
+        let iknp = check(&json!({"ot": "iknp"}), &ctx).unwrap();
+        assert_eq!(iknp.ot, OtBackend::Iknp);
+        let round = ProfileParams::decode(&serde_json::to_value(&iknp).unwrap()).unwrap();
+        assert_eq!(round, iknp);
+        let issues = check(&json!({"ot": "silent"}), &ctx).unwrap_err();
+        assert!(
+            issues[0].message.contains("unknown variant `silent`"),
+            "{issues:?}"
+        );
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct PartyCommand {
     pub namespace: Option<String>,
     /// CPUs the party pins itself to (`--cpus`), if any.
     pub cpus: Option<Vec<usize>>,
+    /// The OT extension (`--ot`).
+    pub ot: snni_engine::ot::OtBackend,
 }
 
 impl PartyCommand {
@@ -76,6 +78,8 @@ impl PartyCommand {
             self.threads.to_string(),
             "--timeout".into(),
             self.peer_timeout_s.to_string(),
+            "--ot".into(),
+            self.ot.to_string(),
             "--exit-with-parent".into(),
         ];
         if let Some(cpus) = &self.cpus {
@@ -203,8 +207,10 @@ mod tests {
             address: "127.0.0.1:0".into(),
             namespace: None,
             cpus: None,
+            ot: snni_engine::ot::OtBackend::Iknp,
         };
         let args = command.args();
+        assert!(args.windows(2).any(|w| w == ["--ot", "iknp"]));
         assert!(!args.iter().any(|a| a == "--cpus"));
         assert_eq!(args[..2], ["party", "server"]);
         assert!(args.windows(2).any(|w| w == ["--weights", "seed:9"]));

@@ -13,6 +13,10 @@ use crate::common::repo_root;
 pub struct Cluster {
     /// The `SLURM_CONF` every Slurm command (and `snni`) must see.
     pub conf: PathBuf,
+    /// A file lock on the cluster held for the life of this test process: tests reset the
+    /// cluster by cancelling every job and draining the node, so two test processes (two
+    /// checkouts tested at once on one machine) must not share it at the same time.
+    _process_lock: std::fs::File,
 }
 
 /// The cluster, or `None` (after saying so loudly) when `SNNI_SKIP_SLURM=1` says this
@@ -41,9 +45,25 @@ pub fn cluster() -> Option<MutexGuard<'static, Cluster>> {
             script.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        let conf = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let conf = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        let lock_path = conf.with_file_name("tests.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
+        if lock.try_lock().is_err() {
+            eprintln!(
+                "waiting for {}: another test process is using the Slurm cluster",
+                lock_path.display()
+            );
+            lock.lock()
+                .unwrap_or_else(|e| panic!("lock {}: {e}", lock_path.display()));
+        }
         Mutex::new(Cluster {
-            conf: PathBuf::from(conf),
+            conf,
+            _process_lock: lock,
         })
     });
     let guard = cluster.lock().unwrap_or_else(PoisonError::into_inner);

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::super::handshake::{exchange, Hello};
 use super::super::*;
-use super::{check, config, net, run_pair, squeezenet_like};
+use super::{check_with, config, net, run_pair, squeezenet_like};
 use crate::channel::{Channel, ChannelError, Meter, TcpChannel};
 use crate::network::{Network, Op, Shape};
 
@@ -61,6 +61,7 @@ fn fake_client(
             config.ell,
             config.scale,
             config.he.clone().unwrap(),
+            config.ot,
             &mut rng,
         );
         exchange(&mut ch, &hello).unwrap();
@@ -122,6 +123,10 @@ enum Fault {
     Corrupt,
     /// Replace the last quarter of the payload with garbage.
     CorruptTail,
+    /// Send this many bytes (after the step tag) instead of the payload.
+    Inflate(usize),
+    /// Set 16 bytes in the middle of the payload to 0xff.
+    Saturate,
 }
 
 /// A client channel that misbehaves at its `at`-th send.
@@ -148,6 +153,17 @@ impl Channel for Faulty {
                 let mut bad = msg[..keep].to_vec();
                 bad.extend((0..msg.len() - keep).map(|i| (i * 37 % 251) as u8));
                 inner.send(&bad)
+            }
+            Fault::Saturate => {
+                let mut bad = msg.to_vec();
+                let mid = bad.len() / 2;
+                bad[mid..mid + 16].fill(0xff);
+                inner.send(&bad)
+            }
+            Fault::Inflate(len) => {
+                let mut big = msg[..4].to_vec();
+                big.resize(4 + len, 0x5a);
+                inner.send(&big)
             }
             Fault::Drop | Fault::Stall(_) => {
                 if let Fault::Stall(pause) = self.fault {
@@ -182,7 +198,7 @@ fn one_conv() -> (Network, u64, u64) {
         b.push("conv1", Op::conv(2, 3, 1, 1, true));
         b.push("relu1", Op::Relu {});
     });
-    let (server, client, _) = check(&network);
+    let (server, client, _) = check_with(&network, &config());
     (
         network,
         server.run.setup.messages_sent,
@@ -359,4 +375,151 @@ fn weights_over_the_he_bound_fail_naming_the_layer() {
     );
     let err = client.unwrap_err().to_string();
     assert!(err.starts_with("layer 1 'heavy': "), "{err}");
+}
+
+/// Before the handshake the peer is unknown: a frame of more than a few KiB is refused on
+/// its header, without reading (or buffering) its body.
+#[test]
+fn an_unknown_peer_cannot_send_a_large_frame() {
+    let network = squeezenet_like();
+    let mut config = config();
+    config.timeout = Duration::from_secs(5);
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let err = std::thread::scope(|s| {
+        let server = s.spawn(|| run_server(&network, &WeightSource::Seed(1), &config, &listener));
+        let mut raw = TcpStream::connect(addr).unwrap();
+        // Announce 1 MiB and send only the header: the server must not wait for the body.
+        raw.write_all(&(1u32 << 20).to_le_bytes()).unwrap();
+        server.join().expect("server thread panicked").unwrap_err()
+    });
+    assert_eq!(
+        err.to_string(),
+        "handshake: frame of 1048576 bytes exceeds the limit of 4096 bytes"
+    );
+}
+
+/// After the handshake every frame is checked against the largest the plan expects in its
+/// step, on its header: a ciphertext or an OT message inflated far past the plan is refused
+/// before anything of it is buffered, naming the layer.
+#[test]
+fn frames_larger_than_the_plan_are_refused_naming_the_layer() {
+    let (network, _, setup_frames) = one_conv();
+    let config = config();
+    let desc = config.he.clone().unwrap();
+    let plan = ExecPlan::with_ot(&network, &desc, config.scale, config.ot).unwrap();
+    let long = Duration::from_secs(60);
+    // Layer 0: the client's count frame, then its first ciphertext.
+    let limit = plan.frames[0].server;
+    assert_eq!(limit, desc.upload_ct_bytes());
+    let err = faulty_client(
+        &network,
+        setup_frames + 2,
+        Fault::Inflate(3 * limit as usize),
+        long,
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer 0 'conv1': frame of {} bytes exceeds the limit of {} bytes",
+            3 * limit + 4,
+            desc.upload_ct_bytes() + 4
+        )
+    );
+    // The count frame may hold 4 bytes only.
+    let err = faulty_client(&network, setup_frames + 1, Fault::Inflate(64 << 20), long);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "layer 0 'conv1': frame of {} bytes exceeds the limit of 8 bytes",
+            (64 << 20) + 4
+        )
+    );
+}
+
+/// A peer that trickles a frame, each byte well within the timeout, is cut off when the
+/// message's deadline passes: `--timeout` is per message, not per read.
+#[test]
+fn a_trickling_peer_hits_the_message_deadline() {
+    let network = squeezenet_like();
+    let err = fake_client(&network, |_, raw| {
+        let mut frame = 1000u32.to_le_bytes().to_vec();
+        frame.extend(super::super::frame::SETUP.to_le_bytes());
+        frame.resize(1004, 0);
+        // One byte every 50 ms: 50 s for the frame, the timeout is 5 s.
+        for byte in frame {
+            std::thread::sleep(Duration::from_millis(50));
+            if raw.write_all(&[byte]).is_err() {
+                return;
+            }
+        }
+    });
+    assert_eq!(err.to_string(), "setup: timed out waiting for the peer");
+}
+
+/// The server range-checks every residue of the client's ciphertexts (in every build): an
+/// unreduced one is an error naming the layer, never a panic or a silent wrong result.
+#[test]
+fn out_of_range_residues_are_refused_naming_the_layer() {
+    let (network, _, setup_frames) = one_conv();
+    let err = faulty_client(
+        &network,
+        setup_frames + 2,
+        Fault::Saturate,
+        Duration::from_secs(60),
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("layer 0 'conv1': malformed ciphertext frame from peer: read a ciphertext from the peer: residue "),
+        "{text}"
+    );
+    assert!(text.contains("not below the modulus"), "{text}");
+}
+
+/// Truncation inputs that leave the range the 1-ulp bound assumes are counted by the
+/// client and become a warning naming the layer.
+#[test]
+fn truncation_overflow_is_counted_and_named() {
+    // Inputs lie in [−1, 1). bn1 (γ = 1, β = 0) keeps them there. bn2 (γ = 1, β = ±1800)
+    // feeds (±1800 + x)·2^(2s) into its truncation: at ℓ = 32, s = 10 that is beyond
+    // 1.5·2^(ℓ−2) in magnitude (every such input is flagged) and below 2^(ℓ−1) (no wrap).
+    let network = net("overflow", Shape::new(4, 4, 2), |b| {
+        b.push("bn1", Op::BatchNorm {});
+        b.push("bn2", Op::BatchNorm {});
+    });
+    let config = config();
+    let shapes = network.validate().unwrap();
+    let mut weights = Weights::random(&network, &shapes, 1, config.scale, config.ell);
+    let encode = |v: f64| crate::nonlinear::fixed::encode(v, config.scale, config.ell);
+    for (layer, beta) in weights.layers.iter_mut().zip([0.0, 1800.0]) {
+        layer.weights.iter_mut().for_each(|w| *w = encode(1.0));
+        for (c, b) in layer.bias.iter_mut().enumerate() {
+            *b = encode(if c % 2 == 0 { beta } else { -beta });
+        }
+    }
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (server, client) = std::thread::scope(|s| {
+        let server = s.spawn(|| serve(&network, &weights, &config, &listener));
+        let client = run_client(&network, &InputSource::Seed(2), &config, addr);
+        (server.join().unwrap().unwrap(), client.unwrap())
+    });
+    let counts: Vec<u64> = client
+        .layers
+        .iter()
+        .map(|l| l.truncation_out_of_range)
+        .collect();
+    assert_eq!(counts[0], 0, "bn1 stays in range");
+    assert_eq!(
+        counts[1], 32,
+        "every one of bn2's 32 inputs is out of range"
+    );
+    assert!(server.layers.iter().all(|l| l.truncation_out_of_range == 0));
+    let warnings = client.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("layer 1 'bn2': ") && warnings[0].contains("outside ±2^30"),
+        "{warnings:?}"
+    );
+    assert!(server.warnings().is_empty());
 }

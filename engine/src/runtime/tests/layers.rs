@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::super::reference::{self, max_distance, run_with_bound};
 use super::super::*;
-use super::{check, check_with, config, net, run_pair, squeezenet_like};
+use super::{check, check_all, config, net, run_pair, squeezenet_like};
 use crate::network::{Op, Shape};
 
 #[test]
@@ -18,9 +18,10 @@ fn convolutions_match_reference() {
         b.push("c1", Op::conv(4, 1, 1, 0, false));
         b.push("c7", Op::conv(3, 7, 2, 3, true));
     });
-    let (_, client, bound) = check(&network);
-    assert_eq!(bound, 93);
-    assert_eq!(client.layers.len(), 3);
+    for (_, _, client, bound) in check(&network) {
+        assert_eq!(bound, 93);
+        assert_eq!(client.layers.len(), 3);
+    }
 }
 
 #[test]
@@ -37,8 +38,9 @@ fn two_threads_per_party_match_reference() {
         threads: 2,
         ..config()
     };
-    let (server, client, _) = check_with(&network, &config);
-    assert_eq!((server.run.threads, client.run.threads), (2, 2));
+    for (_, server, client, _) in check_all(&network, &config) {
+        assert_eq!((server.run.threads, client.run.threads), (2, 2));
+    }
 }
 
 #[test]
@@ -63,8 +65,9 @@ fn pools_match_reference() {
         b.push("avg", Op::avg_pool(3, 1, 1));
         b.push("gap", Op::GlobalAvgPool {});
     });
-    let (_, _, bound) = check(&network);
-    assert_eq!(bound, 2);
+    for (_, _, _, bound) in check(&network) {
+        assert_eq!(bound, 2);
+    }
 }
 
 #[test]
@@ -83,8 +86,19 @@ fn add_concat_poly_match_reference() {
 #[test]
 fn squeezenet_like_runs_end_to_end_and_writes_json_lines() {
     let network = squeezenet_like();
-    let (server, client, _) = check(&network);
-    for report in [&server, &client] {
+    for (config, server, client, _) in check(&network) {
+        json_lines_are_complete(&network, &config, &server, &client);
+    }
+}
+
+/// The checks of one run of [`squeezenet_like_runs_end_to_end_and_writes_json_lines`].
+fn json_lines_are_complete(
+    network: &crate::network::Network,
+    config: &EngineConfig,
+    server: &RunReport,
+    client: &RunReport,
+) {
+    for report in [server, client] {
         let mut out = Vec::new();
         report.write_json_lines(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -122,6 +136,7 @@ fn squeezenet_like_runs_end_to_end_and_writes_json_lines() {
         }
         let run = &lines[network.layers.len()];
         assert_eq!(run["record"], "run");
+        assert_eq!(run["ot"], config.ot.as_str());
         assert_eq!(run["digest"], network.digest());
         assert_eq!(run["ell"], 32);
         assert_eq!(run["he"]["degree"], 256);
@@ -131,7 +146,7 @@ fn squeezenet_like_runs_end_to_end_and_writes_json_lines() {
         );
     }
     // OT-based layers send exactly the planned bytes plus the 4-byte step tag per frame.
-    for (report, party) in [(&server, Party::Server), (&client, Party::Client)] {
+    for (report, party) in [(server, Party::Server), (client, Party::Client)] {
         for layer in &report.layers {
             if matches!(layer.kind.as_str(), "relu" | "max_pool" | "global_avg_pool") {
                 let planned = match party {
@@ -178,24 +193,64 @@ fn planned_rounds_are_what_the_meters_count() {
         b.push("relu3", Op::Relu {});
         let _ = c;
     });
-    let config = config();
-    let (server, client, _) = check(&network);
-    let desc = config.he.clone().unwrap();
-    let plan = ExecPlan::new(&network, &desc, config.scale).unwrap();
-    for (report, planned) in [
-        (
-            &server,
-            plan.rounds.iter().map(|r| r.server).collect::<Vec<_>>(),
-        ),
-        (&client, plan.rounds.iter().map(|r| r.client).collect()),
-    ] {
-        let measured: Vec<u64> = report.layers.iter().map(|l| l.measured.rounds).collect();
-        assert!(
-            measured.iter().filter(|&&r| r > 0).count() >= 8,
-            "{measured:?}"
-        );
-        assert_eq!(measured, planned, "{:?}", report.run.party);
+    let mut refills = 0;
+    for (config, server, client, _) in check(&network) {
+        let desc = config.he.clone().unwrap();
+        let plan = ExecPlan::planned(
+            &network,
+            &desc,
+            config.scale,
+            config.ot,
+            config.ferret_params(),
+        )
+        .unwrap();
+        for (report, planned) in [
+            (
+                &server,
+                plan.rounds.iter().map(|r| r.server).collect::<Vec<_>>(),
+            ),
+            (&client, plan.rounds.iter().map(|r| r.client).collect()),
+        ] {
+            let measured: Vec<u64> = report.layers.iter().map(|l| l.measured.rounds).collect();
+            assert!(
+                measured.iter().filter(|&&r| r > 0).count() >= 8,
+                "{measured:?}"
+            );
+            assert_eq!(measured, planned, "{:?} ({})", report.run.party, config.ot);
+            // Planned bytes too: layers without HE send exactly their planned OT bytes
+            // plus the 4-byte step tag per frame; HE layers at most the HE plan's bound more.
+            for (layer, counts) in report.layers.iter().zip(&plan.counts) {
+                let (ot, he) = match report.run.party {
+                    Party::Server => (
+                        counts.ot_bytes_server,
+                        layer.linear.map_or(0, |l| l.bytes_server_to_client + 8),
+                    ),
+                    Party::Client => (
+                        counts.ot_bytes_client,
+                        layer.linear.map_or(0, |l| l.bytes_client_to_server + 8),
+                    ),
+                };
+                let m = &layer.measured;
+                let tags = 4 * m.messages_sent;
+                if layer.linear.is_none() {
+                    assert_eq!(m.bytes_sent, ot + tags, "{} ({})", layer.name, config.ot);
+                } else {
+                    assert!(m.bytes_sent > ot + tags, "{}", layer.name);
+                    assert!(
+                        m.bytes_sent <= ot + he + tags,
+                        "{} ({})",
+                        layer.name,
+                        config.ot
+                    );
+                }
+            }
+        }
+        refills += plan.counts.iter().map(|c| c.ot_refills).sum::<u64>();
     }
+    assert!(
+        refills > 0,
+        "the tiny Ferret parameters refill inside layers"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! End-to-end tests of the runtime: server and client on two threads over loopback TCP.
 //!
 //! - `layers.rs`: every layer kind against the plaintext reference within the propagated
-//!   truncation bound, a SqueezeNet-like network with its JSON lines, weight and input files;
+//!   truncation bound, with IKNP and with Ferret (tiny parameters that refill inside layers,
+//!   and the paper's), a SqueezeNet-like network with its JSON lines, weight and input files;
 //! - `failures.rs`: mismatched sessions, garbage, truncated and oversized frames, dropped,
 //!   stalled and corrupted connections, weights over the HE bound.
 
@@ -15,6 +16,8 @@ use super::reference::{max_distance, run_with_bound};
 use super::*;
 use crate::he::HeParamsDesc;
 use crate::network::{Network, NetworkBuilder, Op, Shape};
+use crate::ot::ferret::FerretParams;
+use crate::ot::OtBackend;
 
 /// Small, insecure HE parameters (N = 256) for ℓ = 32; scale 10.
 pub(super) fn config() -> EngineConfig {
@@ -45,10 +48,44 @@ pub(super) fn run_pair(
     })
 }
 
-/// Runs `network` securely and checks the output against the reference within the bound;
-/// returns the reports and the bound.
-pub(super) fn check(network: &Network) -> (RunReport, RunReport, u64) {
-    check_with(network, &config())
+/// The OT variants every correctness test runs: IKNP, Ferret with tiny parameters (pool
+/// refills inside the layers) and Ferret with the paper's parameters (the default).
+pub(super) fn variants(config: &EngineConfig) -> Vec<EngineConfig> {
+    vec![
+        EngineConfig {
+            ot: OtBackend::Iknp,
+            ..config.clone()
+        },
+        EngineConfig {
+            ot: OtBackend::Ferret,
+            ferret: Some(FerretParams::TOY),
+            ..config.clone()
+        },
+        EngineConfig {
+            ot: OtBackend::Ferret,
+            ..config.clone()
+        },
+    ]
+}
+
+/// A checked run: the configuration, both parties' reports and the error bound.
+pub(super) type Checked = (EngineConfig, RunReport, RunReport, u64);
+
+/// Runs `network` securely with every OT variant of `config` and checks the output against
+/// the reference within the bound each time.
+pub(super) fn check_all(network: &Network, config: &EngineConfig) -> Vec<Checked> {
+    variants(config)
+        .into_iter()
+        .map(|config| {
+            let (server, client, bound) = check_with(network, &config);
+            (config, server, client, bound)
+        })
+        .collect()
+}
+
+/// [`check_all`] with the test configuration.
+pub(super) fn check(network: &Network) -> Vec<Checked> {
+    check_all(network, &config())
 }
 
 /// [`check`] with `config` for both parties.
@@ -67,7 +104,27 @@ pub(super) fn check_with(network: &Network, config: &EngineConfig) -> (RunReport
         network.name
     );
     assert!(server.output.is_none());
-    eprintln!("{}: off by {distance} ulps, bound {bound}", network.name);
+    assert_eq!((server.run.ot, client.run.ot), (config.ot, config.ot));
+    assert!(client.warnings().is_empty(), "{:?}", client.warnings());
+    // The flooding line counts one revealed coefficient per output value of an HE layer.
+    let revealed: u64 = (client.layers.iter())
+        .filter(|l| l.linear.is_some())
+        .map(|l| l.output.elements())
+        .sum();
+    let flooding = client.run.flooding;
+    assert_eq!(flooding, server.run.flooding);
+    assert_eq!(flooding.revealed_coefficients, revealed);
+    let desc = config.he_desc().unwrap();
+    assert_eq!(flooding.margin_per_coefficient_bits, desc.flood_margin_bits);
+    let lost = flooding.margin_per_coefficient_bits - flooding.margin_per_inference_bits;
+    assert!(
+        (lost - (revealed.max(1) as f64).log2()).abs() < 1e-9,
+        "{flooding:?}"
+    );
+    eprintln!(
+        "{} ({}): off by {distance} ulps, bound {bound}",
+        network.name, config.ot
+    );
     (server, client, bound)
 }
 

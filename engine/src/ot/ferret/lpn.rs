@@ -1,0 +1,131 @@
+//! The public local linear code of the primal-LPN step: output `j` of an iteration adds
+//! (XOR) [`CODE_WEIGHT`] entries of the `k`-entry secret, at positions drawn from AES-CTR
+//! under a public per-iteration key.
+//!
+//! Both parties apply the same code to their own vectors: the sender to its keys, the
+//! receiver to its blocks, whose low bits (the choice bits) then become `u·A ⊕ e`. Output
+//! `j` reads the 32-bit words `10j .. 10j + 10` of the key stream (four per AES block),
+//! each mapped to `[0, k)` by `⌊w·k / 2^32⌋` (bias below `k / 2^32`, irrelevant for a
+//! public random code).
+//!
+//! The ten gathers per output from a secret of several MiB are what costs (cache and TLB
+//! misses, overlapped by the out-of-order core). Grouping the reads by slice of the secret
+//! (a counting sort per batch) was measured slower: a batch small enough to stay in cache
+//! reads each cache line of the secret about once, so the sort is pure overhead.
+
+use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::{Aes128, Block};
+
+use super::params::CODE_WEIGHT;
+
+/// Outputs per batch (even, so each batch starts at a whole AES block).
+const BATCH: usize = 1 << 12;
+
+/// The code's positions for outputs `first .. first + count` into `words` (`count·10`
+/// entries), already reduced to `[0, k)`.
+fn positions(aes: &Aes128, k: u64, first: usize, count: usize, words: &mut [u32]) {
+    debug_assert!(first.is_multiple_of(2));
+    let mut blocks = [Block::default(); 64];
+    let block0 = (first * CODE_WEIGHT / 4) as u128;
+    let needed = (count * CODE_WEIGHT).div_ceil(4);
+    let mut at = 0;
+    while at < needed {
+        let n = 64.min(needed - at);
+        for (i, b) in blocks[..n].iter_mut().enumerate() {
+            *b = Block::from((block0 + (at + i) as u128).to_le_bytes());
+        }
+        aes.encrypt_blocks(&mut blocks[..n]);
+        for (i, b) in blocks[..n].iter().enumerate() {
+            for (q, bytes) in b.chunks_exact(4).enumerate() {
+                let w = 4 * (at + i) + q;
+                if w < words.len() {
+                    let raw = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                    words[w] = ((raw as u64 * k) >> 32) as u32;
+                }
+            }
+        }
+        at += n;
+    }
+}
+
+/// XORs into every `out[j]` the [`CODE_WEIGHT`] entries of `secret` that column `j` of the
+/// code under `key` selects. `secret.len()` must be below 2^32.
+pub(crate) fn encode(out: &mut [u128], secret: &[u128], key: u128) {
+    let aes = Aes128::new(&key.to_le_bytes().into());
+    let k = secret.len() as u64;
+    let mut words = vec![0u32; BATCH * CODE_WEIGHT];
+    for (c, chunk) in out.chunks_mut(BATCH).enumerate() {
+        let reads = chunk.len() * CODE_WEIGHT;
+        positions(&aes, k, c * BATCH, chunk.len(), &mut words[..reads]);
+        for (o, at) in chunk.iter_mut().zip(words.chunks_exact(CODE_WEIGHT)) {
+            let mut acc = *o;
+            for &w in at {
+                acc ^= secret[w as usize];
+            }
+            *o = acc;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batching does not change the code: every output reads the words `10j ..` of the
+    /// key stream, recomputed here one AES block at a time.
+    #[test]
+    fn batches_read_the_key_stream_at_their_offset() {
+        let (k, n) = (5_000u64, 2 * BATCH + 7);
+        let secret: Vec<u128> = (0..k as u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9))
+            .collect();
+        let mut out = vec![0u128; n];
+        encode(&mut out, &secret, 11);
+        let aes = Aes128::new(&11u128.to_le_bytes().into());
+        let word = |w: usize| {
+            let mut b = Block::from(((w / 4) as u128).to_le_bytes());
+            aes.encrypt_block(&mut b);
+            let bytes = &b[4 * (w % 4)..4 * (w % 4) + 4];
+            let raw = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            ((raw as u64 * k) >> 32) as usize
+        };
+        for j in [0, 1, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH + 6] {
+            let expected =
+                (0..CODE_WEIGHT).fold(0u128, |acc, r| acc ^ secret[word(CODE_WEIGHT * j + r)]);
+            assert_eq!(out[j], expected, "output {j}");
+        }
+    }
+
+    /// The code is linear and the same for both parties: encoding `a ⊕ b` equals encoding
+    /// `a` and `b` separately; column `j` depends only on the key and `j`.
+    #[test]
+    fn code_is_linear_and_deterministic() {
+        let k = 1_000;
+        let a: Vec<u128> = (0..k as u128).map(|i| i * 0x1_0000_0001).collect();
+        let b: Vec<u128> = (0..k as u128)
+            .map(|i| i.wrapping_mul(0xdead_beef))
+            .collect();
+        let ab: Vec<u128> = a.iter().zip(&b).map(|(x, y)| x ^ y).collect();
+        let n = 777;
+        let (mut ea, mut eb, mut eab) = (vec![0u128; n], vec![0u128; n], vec![0u128; n]);
+        encode(&mut ea, &a, 5);
+        encode(&mut eb, &b, 5);
+        encode(&mut eab, &ab, 5);
+        for j in 0..n {
+            assert_eq!(eab[j], ea[j] ^ eb[j]);
+        }
+        let mut again = vec![0u128; n];
+        encode(&mut again, &a, 5);
+        assert_eq!(again, ea);
+        let mut other = vec![0u128; n];
+        encode(&mut other, &a, 6);
+        assert_ne!(other, ea);
+        // A single secret entry reaches about n·10/k outputs.
+        let mut unit = vec![0u128; k];
+        unit[17] = 1;
+        let mut e = vec![0u128; 100_000];
+        encode(&mut e, &unit, 5);
+        let hits = e.iter().filter(|&&x| x & 1 == 1).count();
+        assert!((700..1300).contains(&hits), "{hits}");
+    }
+}

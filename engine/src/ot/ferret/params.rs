@@ -1,0 +1,145 @@
+//! LPN parameters of the Ferret extension and what one iteration costs.
+//!
+//! Primal LPN with regular noise: an iteration turns `k + t·log2(n/t)` COTs into `n` COTs.
+//! The `n` outputs are `u·A ⊕ e` for a secret `u` of `k` bits (the first `k` reserved COTs),
+//! a public local linear code `A` (each output reads [`CODE_WEIGHT`] random positions of
+//! `u`) and a noise vector `e` with exactly one nonzero position in each of `t` bins of
+//! `n/t` (one single-point COT per bin, each a GGM tree over `log2(n/t)` reserved COTs).
+
+/// Nonzero entries per column of the local linear code (Ferret §5: d = 10).
+pub const CODE_WEIGHT: usize = 10;
+
+/// One LPN instance: `n` outputs, secret length `k`, `t` noise positions in bins of
+/// `2^log_bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LpnParams {
+    /// Outputs per iteration.
+    pub n: usize,
+    /// LPN secret length (COTs spent on `u`).
+    pub k: usize,
+    /// Noise weight: number of bins, one single-point COT each.
+    pub t: usize,
+    /// log2 of the bin size; `n = t · 2^log_bin`.
+    pub log_bin: u32,
+}
+
+impl LpnParams {
+    /// COTs one iteration consumes: `k` for the secret and `log_bin` per single-point COT.
+    pub const fn consumed(&self) -> usize {
+        self.k + self.t * self.log_bin as usize
+    }
+
+    /// Bin size `2^log_bin`.
+    pub const fn bin(&self) -> usize {
+        1 << self.log_bin
+    }
+
+    /// Whether the bins tile the outputs and the secret is long enough for the code.
+    pub const fn tiles(&self) -> bool {
+        self.t * self.bin() == self.n && self.k >= CODE_WEIGHT && self.log_bin >= 1
+    }
+
+    /// Bytes of the sender's message of one iteration: per tree two blocks per level and
+    /// the punctured-leaf correction.
+    pub const fn message_bytes(&self) -> usize {
+        self.t * (2 * self.log_bin as usize + 1) * 16
+    }
+}
+
+/// The two LPN instances of a Ferret backend: `setup` runs once on COTs from IKNP and must
+/// yield what `main` consumes; `main` runs whenever a pool runs dry and reserves its own
+/// next input from its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FerretParams {
+    /// The bootstrap iteration.
+    pub setup: LpnParams,
+    /// The self-sustaining iteration.
+    pub main: LpnParams,
+}
+
+impl FerretParams {
+    /// The parameters of Yang, Weng, Lan, Zhang and Wang, "Ferret: Fast Extension for
+    /// coRRElated oT with small communication" (CCS 2020), Table 2, primal LPN with regular
+    /// noise at 128-bit computational security: main iteration n = 10,805,248,
+    /// k = 589,760, t = 1,319 (bins of 2^13); setup iteration n = 649,728, k = 36,288,
+    /// t = 1,269 (bins of 2^9). The same set shipped in the authors' first Ferret release
+    /// (emp-ot, September 2020), used here only to cross-check the numbers. (Later
+    /// analyses, e.g. Liu–Wang–Yang–Yu 2022 and the algebraic attacks on regular noise of
+    /// Briaud–Øygarden 2023, trim a few bits off such sets; re-check before relying on a
+    /// full 128 bits.)
+    pub const PAPER: FerretParams = FerretParams {
+        setup: LpnParams {
+            n: 649_728,
+            k: 36_288,
+            t: 1_269,
+            log_bin: 9,
+        },
+        main: LpnParams {
+            n: 10_805_248,
+            k: 589_760,
+            t: 1_319,
+            log_bin: 13,
+        },
+    };
+
+    /// Tiny, insecure parameters that exercise every code path (bootstrap, many refills)
+    /// in milliseconds; for tests only.
+    #[cfg(test)]
+    pub(crate) const TOY: FerretParams = FerretParams {
+        setup: LpnParams {
+            n: 2_048,
+            k: 512,
+            t: 16,
+            log_bin: 7,
+        },
+        main: LpnParams {
+            n: 4_096,
+            k: 1_024,
+            t: 16,
+            log_bin: 8,
+        },
+    };
+
+    /// COTs IKNP must provide to bootstrap.
+    pub const fn bootstrap_cots(&self) -> usize {
+        self.setup.consumed()
+    }
+
+    /// COTs a main iteration adds to the pool beyond what it reserves for the next one.
+    pub const fn usable_per_iteration(&self) -> usize {
+        self.main.n - self.main.consumed()
+    }
+
+    /// COTs the pool holds right after the bootstrap.
+    pub const fn usable_after_setup(&self) -> usize {
+        self.setup.n - self.main.consumed()
+    }
+
+    /// Whether the instances fit together: bins tile `n`, the setup feeds the main
+    /// iteration, and every iteration yields more than it consumes.
+    pub const fn is_consistent(&self) -> bool {
+        self.setup.tiles()
+            && self.main.tiles()
+            && self.setup.n >= self.main.consumed()
+            && self.main.n > self.main.consumed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_sets_fit_together() {
+        for params in [FerretParams::PAPER, FerretParams::TOY] {
+            assert!(params.is_consistent(), "{params:?}");
+        }
+        let p = FerretParams::PAPER;
+        assert_eq!(p.bootstrap_cots(), 36_288 + 1_269 * 9);
+        assert_eq!(p.main.consumed(), 589_760 + 1_319 * 13);
+        assert_eq!(p.usable_per_iteration(), 10_805_248 - 606_907);
+        // Well under half a bit of traffic per usable COT.
+        let bits = p.main.message_bytes() as f64 * 8.0 / p.usable_per_iteration() as f64;
+        assert!(bits < 0.45, "{bits} bits per COT");
+    }
+}

@@ -1,0 +1,284 @@
+//! The COT pools of one direction: the sender's keys under Δ and the receiver's blocks,
+//! bootstrapped from IKNP and refilled by Ferret iterations whenever a draw needs more than
+//! is left.
+//!
+//! Convention (as in the authors' implementation): Δ has its low bit set, every sender key
+//! has its low bit clear, so the receiver's block `m = k ⊕ b·Δ` carries its choice bit `b`
+//! in its low bit, and the linear LPN step carries the choice bits along for free.
+//!
+//! An iteration consumes `k + t·h` reserved COTs and yields `n`: the last `k + t·h` become
+//! the next reserve, the rest join the pool. The sender's only message is the multi-point
+//! COT's, one frame per iteration; both sides draw in the same order, so they refill at the
+//! same points without asking each other.
+
+use rand::{CryptoRng, Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::super::error::OtError;
+use super::super::iknp::{IknpReceiver, IknpSender};
+use super::params::{FerretParams, LpnParams};
+use super::spcot::{TreeKit, CHOICE_BIT};
+use super::{lpn, mpcot};
+use crate::channel::Channel;
+
+/// Tweaks of the trees' level hashes have this bit set; tweaks of the OTs served from the
+/// pool have it clear.
+const TREE_TWEAKS: u128 = 1 << 63;
+
+/// The position in a direction's stream of COTs and iterations, which both sides advance
+/// identically: tweaks and LPN keys derive from it.
+#[derive(Debug, Clone)]
+struct Stream {
+    /// Session and direction (unique per connection and direction).
+    domain: u64,
+    /// COTs drawn so far.
+    drawn: u64,
+    /// Iterations run so far (the bootstrap is iteration 0).
+    iterations: u64,
+    /// Tree levels hashed so far.
+    levels: u64,
+}
+
+impl Stream {
+    fn new(domain: u64) -> Self {
+        Stream {
+            domain,
+            drawn: 0,
+            iterations: 0,
+            levels: 0,
+        }
+    }
+
+    fn tweak(&self, counter: u64, flag: u128) -> u128 {
+        ((self.domain as u128) << 64) | flag | counter as u128
+    }
+
+    /// The first tweak for the next `n` drawn COTs.
+    fn draw_tweak(&mut self, n: usize) -> u128 {
+        let t = self.tweak(self.drawn, 0);
+        self.drawn += n as u64;
+        t
+    }
+
+    /// The first tweak of the next iteration's tree levels, and its LPN code key.
+    fn iteration(&mut self, params: &LpnParams) -> (u128, u128) {
+        let tweak = self.tweak(self.levels, TREE_TWEAKS);
+        self.levels += (params.t * params.log_bin as usize) as u64;
+        let mut h = blake3::Hasher::new_derive_key("snni-lab 2026 ot/ferret lpn code key");
+        h.update(&self.domain.to_le_bytes());
+        h.update(&self.iterations.to_le_bytes());
+        self.iterations += 1;
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        (tweak, u128::from_le_bytes(key))
+    }
+}
+
+/// Takes `n` entries from `pool[*pos..]`, which the caller has made long enough.
+fn take(pool: &[u128], pos: &mut usize, n: usize) -> Vec<u128> {
+    let out = pool[*pos..*pos + n].to_vec();
+    *pos += n;
+    out
+}
+
+/// Makes room for one iteration's output after the unused entries: returns its range.
+fn grow(pool: &mut Vec<u128>, pos: &mut usize, n: usize) -> std::ops::Range<usize> {
+    pool.drain(..*pos);
+    *pos = 0;
+    let start = pool.len();
+    pool.resize(start + n, 0);
+    start..start + n
+}
+
+/// The COT sender's pool: Δ and keys.
+pub(crate) struct SenderPool {
+    params: FerretParams,
+    delta: u128,
+    keys: Vec<u128>,
+    pos: usize,
+    reserve: Vec<u128>,
+    kit: TreeKit,
+    rng: ChaCha20Rng,
+    stream: Stream,
+}
+
+impl SenderPool {
+    /// Bootstraps against [`ReceiverPool::bootstrap`]: IKNP with a Δ whose low bit is set,
+    /// then the setup iteration.
+    pub(crate) fn bootstrap<R: CryptoRng + ?Sized>(
+        ch: &mut dyn Channel,
+        params: FerretParams,
+        domain: u64,
+        rng: &mut R,
+    ) -> Result<Self, OtError> {
+        let delta = rng.random::<u128>() | CHOICE_BIT;
+        let mut iknp = IknpSender::setup_with_delta(ch, domain, delta, rng)?;
+        let base = iknp.extend_cot(ch, params.bootstrap_cots())?;
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let mut pool = SenderPool {
+            params,
+            delta,
+            keys: Vec::new(),
+            pos: 0,
+            reserve: Vec::new(),
+            kit: TreeKit::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+            stream: Stream::new(domain),
+        };
+        let mut out = vec![0u128; params.setup.n];
+        pool.iterate(ch, &params.setup, &base, &mut out)?;
+        pool.reserve = out.split_off(params.setup.n - params.main.consumed());
+        pool.keys = out;
+        Ok(pool)
+    }
+
+    /// Δ (low bit set).
+    pub(crate) fn delta(&self) -> u128 {
+        self.delta
+    }
+
+    /// COTs left before the next refill.
+    pub(crate) fn available(&self) -> usize {
+        self.keys.len() - self.pos
+    }
+
+    /// One iteration of `lpn` on the COTs `base`: sends the multi-point COT message and
+    /// writes the `n` new keys to `out`.
+    fn iterate(
+        &mut self,
+        ch: &mut dyn Channel,
+        lpn: &LpnParams,
+        base: &[u128],
+        out: &mut [u128],
+    ) -> Result<(), OtError> {
+        let (secret, trees) = base.split_at(lpn.k);
+        let (tweak, code) = self.stream.iteration(lpn);
+        let msg = mpcot::send(
+            &mut self.kit,
+            lpn,
+            self.delta,
+            trees,
+            tweak,
+            &mut self.rng,
+            out,
+        );
+        // Out at once: the receiver is waiting for it, and the draw that caused the refill
+        // may send nothing else.
+        ch.send(&msg)?;
+        ch.flush()?;
+        lpn::encode(out, secret, code);
+        Ok(())
+    }
+
+    /// Runs one main iteration and adds its output to the pool.
+    pub(crate) fn refill(&mut self, ch: &mut dyn Channel) -> Result<(), OtError> {
+        let main = self.params.main;
+        let base = std::mem::take(&mut self.reserve);
+        let range = grow(&mut self.keys, &mut self.pos, main.n);
+        let mut out = std::mem::take(&mut self.keys);
+        let result = self.iterate(ch, &main, &base, &mut out[range.clone()]);
+        self.reserve = out.split_off(range.end - main.consumed());
+        self.keys = out;
+        result
+    }
+
+    /// Draws `n` COT keys (refilling as needed) and the tweak of the first one.
+    pub(crate) fn draw(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<(Vec<u128>, u128), OtError> {
+        while self.available() < n {
+            self.refill(ch)?;
+        }
+        Ok((
+            take(&self.keys, &mut self.pos, n),
+            self.stream.draw_tweak(n),
+        ))
+    }
+}
+
+/// The COT receiver's pool: blocks whose low bits are the choice bits.
+pub(crate) struct ReceiverPool {
+    params: FerretParams,
+    blocks: Vec<u128>,
+    pos: usize,
+    reserve: Vec<u128>,
+    kit: TreeKit,
+    stream: Stream,
+}
+
+impl ReceiverPool {
+    /// Bootstraps against [`SenderPool::bootstrap`].
+    pub(crate) fn bootstrap<R: CryptoRng + ?Sized>(
+        ch: &mut dyn Channel,
+        params: FerretParams,
+        domain: u64,
+        rng: &mut R,
+    ) -> Result<Self, OtError> {
+        let mut iknp = IknpReceiver::setup(ch, domain, rng)?;
+        let choices: Vec<bool> = (0..params.bootstrap_cots()).map(|_| rng.random()).collect();
+        let base = iknp.extend_cot(ch, &choices)?;
+        let mut pool = ReceiverPool {
+            params,
+            blocks: Vec::new(),
+            pos: 0,
+            reserve: Vec::new(),
+            kit: TreeKit::new(),
+            stream: Stream::new(domain),
+        };
+        let mut out = vec![0u128; params.setup.n];
+        pool.iterate(ch, &params.setup, &base, &mut out)?;
+        pool.reserve = out.split_off(params.setup.n - params.main.consumed());
+        pool.blocks = out;
+        Ok(pool)
+    }
+
+    /// COTs left before the next refill.
+    pub(crate) fn available(&self) -> usize {
+        self.blocks.len() - self.pos
+    }
+
+    fn iterate(
+        &mut self,
+        ch: &mut dyn Channel,
+        lpn: &LpnParams,
+        base: &[u128],
+        out: &mut [u128],
+    ) -> Result<(), OtError> {
+        let (secret, trees) = base.split_at(lpn.k);
+        let (tweak, code) = self.stream.iteration(lpn);
+        let msg = ch.recv()?;
+        mpcot::recv(&mut self.kit, lpn, trees, tweak, &msg, out)?;
+        lpn::encode(out, secret, code);
+        Ok(())
+    }
+
+    /// Runs one main iteration and adds its output to the pool.
+    pub(crate) fn refill(&mut self, ch: &mut dyn Channel) -> Result<(), OtError> {
+        let main = self.params.main;
+        let base = std::mem::take(&mut self.reserve);
+        let range = grow(&mut self.blocks, &mut self.pos, main.n);
+        let mut out = std::mem::take(&mut self.blocks);
+        let result = self.iterate(ch, &main, &base, &mut out[range.clone()]);
+        self.reserve = out.split_off(range.end - main.consumed());
+        self.blocks = out;
+        result
+    }
+
+    /// Draws `n` COT blocks (refilling as needed) and the tweak of the first one.
+    pub(crate) fn draw(
+        &mut self,
+        ch: &mut dyn Channel,
+        n: usize,
+    ) -> Result<(Vec<u128>, u128), OtError> {
+        while self.available() < n {
+            self.refill(ch)?;
+        }
+        Ok((
+            take(&self.blocks, &mut self.pos, n),
+            self.stream.draw_tweak(n),
+        ))
+    }
+}
