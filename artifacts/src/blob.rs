@@ -14,12 +14,9 @@ impl Store {
         self.check_writable()?;
         let digest = Digest::of(bytes);
         let key = digest.as_bytes();
-        let stored = self.inner.blobs.get(key).map_err(|e| self.db_error(e))?;
+        let stored = self.inner.blobs.get(key)?;
         if stored.as_deref() != Some(bytes) {
-            self.inner
-                .blobs
-                .insert(key, bytes)
-                .map_err(|e| self.db_error(e))?;
+            self.inner.blobs.insert(key, bytes)?;
         }
         Ok(digest)
     }
@@ -27,12 +24,7 @@ impl Store {
     /// Returns the blob stored under `digest`, after checking that its bytes still hash to
     /// it ([`StoreError::CorruptBlob`] otherwise; [`StoreError::MissingBlob`] if absent).
     pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
-        let Some(bytes) = self
-            .inner
-            .blobs
-            .get(digest.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(bytes) = self.inner.blobs.get(digest.as_bytes())? else {
             return Err(StoreError::MissingBlob {
                 digest: *digest,
                 store: self.inner.dir.clone(),
@@ -53,19 +45,12 @@ impl Store {
 
     /// Whether a blob is stored under `digest` (without reading or verifying it).
     pub fn has_blob(&self, digest: &Digest) -> Result<bool, StoreError> {
-        self.inner
-            .blobs
-            .contains_key(digest.as_bytes())
-            .map_err(|e| self.db_error(e))
+        self.inner.blobs.contains_key(digest.as_bytes())
     }
 
     /// The stored length of the blob under `digest`, if there is one.
     pub(crate) fn blob_len(&self, digest: &Digest) -> Result<Option<u64>, StoreError> {
-        let stored = self
-            .inner
-            .blobs
-            .get(digest.as_bytes())
-            .map_err(|e| self.db_error(e))?;
+        let stored = self.inner.blobs.get(digest.as_bytes())?;
         Ok(stored.map(|bytes| bytes.len() as u64))
     }
 }

@@ -116,6 +116,60 @@ mod tests {
         );
     }
 
+    /// Fuzz target (proptest): arbitrary bytes, and valid records with bytes flipped or cut,
+    /// never panic the decoders of any stored value; they decode or give an error.
+    /// `PROPTEST_CASES=N` sets the cases (BENCHMARKS.md, "Fuzzing").
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::super::decode;
+        use crate::failure::Failure;
+        use crate::record::Record;
+        use crate::stage_state::StageState;
+        use crate::table::TableEntry;
+        use crate::{Digest, Output};
+
+        fn valid_record() -> Vec<u8> {
+            let record = Record::new(Digest::of(b"fp"), "stage", Some("shard".into()))
+                .with_output("a", Output::blob(Digest::of(b"a"), 1, "text/plain"));
+            serde_json::to_vec(&record).unwrap()
+        }
+
+        fn bytes() -> impl Strategy<Value = Vec<u8>> {
+            let damaged = (
+                prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+                any::<prop::sample::Index>(),
+            )
+                .prop_map(|(flips, cut)| {
+                    let mut bytes = valid_record();
+                    for (at, xor) in flips {
+                        let at = at.index(bytes.len());
+                        bytes[at] ^= xor;
+                    }
+                    bytes.truncate(cut.index(bytes.len() + 1));
+                    bytes
+                });
+            prop_oneof![prop::collection::vec(any::<u8>(), 0..256), damaged]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn stored_values_decode_or_fail_cleanly(bytes in bytes()) {
+                let what = || "fuzz".to_string();
+                let _ = decode::<Record>(&bytes, what);
+                let _ = decode::<TableEntry>(&bytes, what);
+                let _ = decode::<Failure>(&bytes, what);
+                let _ = decode::<StageState>(&bytes, what);
+                let _ = String::from_utf8_lossy(&bytes).parse::<Digest>();
+            }
+        }
+    }
+
     #[test]
     fn garbage_is_a_decode_error() {
         let err = decode::<Thing>(b"not json", || "thing".into()).unwrap_err();

@@ -28,14 +28,36 @@ pub enum StoreError {
         source: io::Error,
     },
 
-    /// The sled database failed.
-    #[error("database error in `{}`", .path.display())]
-    Db {
-        /// The database folder.
+    /// The database is damaged: sled reported corruption, panicked or did not finish
+    /// opening it, or it holds fewer commits than the store recorded.
+    #[error(
+        "the store database `{}` is damaged: {problem}; `snni artifacts verify --repair --store {}` \
+         drops what is damaged (or, if the database cannot be opened at all, moves it aside) \
+         so that the next `snni run` recomputes exactly that",
+        .path.display(),
+        StoreOf(.path)
+    )]
+    Damaged {
+        /// The database folder (`<store>/db`).
         path: PathBuf,
-        /// sled's error.
-        #[source]
-        source: sled::Error,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// A new store's parent folder does not exist; snni creates only the store folder itself.
+    #[error(
+        "cannot create the store `{}`: its parent folder `{}` does not exist; snni creates \
+         only the last folder of a store path, so create the parent first (`mkdir -p {}`) or \
+         check the path",
+        .path.display(),
+        .parent.display(),
+        .parent.display()
+    )]
+    NoParent {
+        /// The store folder asked for.
+        path: PathBuf,
+        /// Its parent, which is missing.
+        parent: PathBuf,
     },
 
     /// [`Store::open_read_only`](crate::Store::open_read_only) found no store.
@@ -255,6 +277,18 @@ impl ParseDigestError {
     }
 }
 
+/// An error and its causes on one line: `a: b: c`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Displays the holder of a lock: "pid 1234 (snni run study.yaml)".
 struct Holder<'a>(&'a Option<u32>, &'a String);
 
@@ -268,11 +302,25 @@ impl fmt::Display for Holder<'_> {
     }
 }
 
+/// Displays the store folder of a database folder (`<store>/db` → `<store>`).
+struct StoreOf<'a>(&'a PathBuf);
+
+impl fmt::Display for StoreOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let store = self.0.parent().unwrap_or(self.0);
+        write!(f, "{}", store.display())
+    }
+}
+
 /// Displays what to do about a damaged output: re-run the stage that wrote it.
 struct Rerun<'a>(&'a Option<String>);
 
 impl fmt::Display for Rerun<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "`snni artifacts verify --repair` drops it so that the next `snni run` recomputes \
+             it, or ",
+        )?;
         match self.0 {
             Some(stage) => write!(f, "re-run the stage with `--force {stage}`"),
             None => f.write_str("re-run the stage that wrote it with `--force NAME`"),

@@ -52,21 +52,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.check_writable()?;
         let value = codec::encode(failure, || format!("failure {}", fingerprint.short()))?;
-        self.inner
-            .failures
-            .insert(fingerprint.as_bytes(), value)
-            .map_err(|e| self.db_error(e))?;
+        self.inner.failures.insert(fingerprint.as_bytes(), value)?;
         Ok(())
     }
 
     /// The failure recorded for `fingerprint`, if any.
     pub fn failure(&self, fingerprint: &Digest) -> Result<Option<Failure>, StoreError> {
-        let Some(value) = self
-            .inner
-            .failures
-            .get(fingerprint.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(value) = self.inner.failures.get(fingerprint.as_bytes())? else {
             return Ok(None);
         };
         codec::decode(&value, || self.describe_failure(fingerprint)).map(Some)
@@ -76,26 +68,22 @@ impl Store {
     /// for the fingerprint it commits.)
     pub fn clear_failure(&self, fingerprint: &Digest) -> Result<(), StoreError> {
         self.check_writable()?;
-        self.inner
-            .failures
-            .remove(fingerprint.as_bytes())
-            .map_err(|e| self.db_error(e))?;
+        self.inner.failures.remove(fingerprint.as_bytes())?;
         Ok(())
     }
 
     /// Every recorded failure, by fingerprint.
     pub fn failures(&self) -> Result<Vec<(Digest, Failure)>, StoreError> {
         let mut failures = Vec::new();
-        for entry in self.inner.failures.iter() {
-            let (key, value) = entry.map_err(|e| self.db_error(e))?;
-            let Some(fingerprint) = Digest::from_key(&key) else {
-                continue;
-            };
-            failures.push((
-                fingerprint,
-                codec::decode(&value, || self.describe_failure(&fingerprint))?,
-            ));
-        }
+        self.inner.failures.for_each(|key, value| {
+            if let Some(fingerprint) = Digest::from_key(&key) {
+                failures.push((
+                    fingerprint,
+                    codec::decode(&value, || self.describe_failure(&fingerprint))?,
+                ));
+            }
+            Ok(())
+        })?;
         Ok(failures)
     }
 

@@ -39,16 +39,13 @@ impl Store {
     pub fn gc(&self, keep: &BTreeSet<Digest>) -> Result<GcSummary, StoreError> {
         self.check_writable()?;
         let mut summary = GcSummary::default();
-        let db = |e| self.db_error(e);
-
         for (tree, removed) in [
             (&self.inner.records, &mut summary.records_removed),
             (&self.inner.failures, &mut summary.failures_removed),
         ] {
-            for key in tree.iter().keys() {
-                let key = key.map_err(db)?;
+            for key in tree.keys()? {
                 if !Digest::from_key(&key).is_some_and(|fingerprint| keep.contains(&fingerprint)) {
-                    tree.remove(key).map_err(db)?;
+                    tree.remove(key)?;
                     *removed += 1;
                 }
             }
@@ -68,18 +65,21 @@ impl Store {
             }
         }
 
-        for entry in self.inner.blobs.iter() {
-            let (key, value) = entry.map_err(db)?;
+        let mut unreferenced = Vec::new();
+        self.inner.blobs.for_each(|key, value| {
             if !<[u8; 32]>::try_from(key.as_ref()).is_ok_and(|digest| blobs.contains(&digest)) {
-                self.inner.blobs.remove(key).map_err(db)?;
-                summary.blobs_removed += 1;
                 summary.bytes_freed += value.len() as u64;
+                unreferenced.push(key);
             }
+            Ok(())
+        })?;
+        for key in unreferenced {
+            self.inner.blobs.remove(key)?;
+            summary.blobs_removed += 1;
         }
-        for key in self.inner.tables.iter().keys() {
-            let key = key.map_err(db)?;
+        for key in self.inner.tables.keys()? {
             if !std::str::from_utf8(&key).is_ok_and(|file| files.contains(file)) {
-                self.inner.tables.remove(key).map_err(db)?;
+                self.inner.tables.remove(key)?;
             }
         }
         self.remove_unreferenced_files(&files, &mut summary)?;

@@ -144,8 +144,7 @@ impl Store {
             if self
                 .inner
                 .records
-                .contains_key(record.fingerprint.as_bytes())
-                .map_err(|e| self.db_error(e))?
+                .contains_key(record.fingerprint.as_bytes())?
             {
                 summary.records_present += 1;
             } else {

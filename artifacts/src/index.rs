@@ -40,14 +40,8 @@ impl Store {
         self.flush()?;
         for (record, value) in records.iter().zip(values) {
             let key = record.fingerprint.as_bytes();
-            self.inner
-                .records
-                .insert(key, value)
-                .map_err(|e| self.db_error(e))?;
-            self.inner
-                .failures
-                .remove(key)
-                .map_err(|e| self.db_error(e))?;
+            self.inner.records.insert(key, value)?;
+            self.inner.failures.remove(key)?;
         }
         self.flush()?;
         for record in records {
@@ -83,12 +77,7 @@ impl Store {
 
     /// The record for `fingerprint` as stored, without checking its outputs (for `show`).
     pub fn record(&self, fingerprint: &Digest) -> Result<Option<Record>, StoreError> {
-        let Some(value) = self
-            .inner
-            .records
-            .get(fingerprint.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(value) = self.inner.records.get(fingerprint.as_bytes())? else {
             return Ok(None);
         };
         codec::decode(&value, || self.describe_record(fingerprint)).map(Some)
@@ -96,15 +85,15 @@ impl Store {
 
     /// Every record, sorted by stage, shard and fingerprint (for `ls`).
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
-        let mut records = Vec::with_capacity(self.inner.records.len());
-        for entry in self.inner.records.iter() {
-            let (key, value) = entry.map_err(|e| self.db_error(e))?;
+        let mut records = Vec::new();
+        self.inner.records.for_each(|key, value| {
             let record: Record = codec::decode(&value, || match Digest::from_key(&key) {
                 Some(fingerprint) => self.describe_record(&fingerprint),
                 None => format!("a record in `{}`", self.inner.dir.display()),
             })?;
             records.push(record);
-        }
+            Ok(())
+        })?;
         records.sort_by(|a, b| {
             (&a.stage, &a.shard, a.fingerprint).cmp(&(&b.stage, &b.shard, b.fingerprint))
         });
@@ -117,8 +106,7 @@ impl Store {
         let prefix_lower = prefix.to_ascii_lowercase();
         let mut found = None;
         let mut count = 0;
-        for key in self.inner.records.iter().keys() {
-            let key = key.map_err(|e| self.db_error(e))?;
+        for key in self.inner.records.keys()? {
             let Some(fingerprint) = Digest::from_key(&key) else {
                 continue;
             };
@@ -217,14 +205,23 @@ impl Store {
     /// The stage of some record referencing the output `digest`, to name in error messages.
     /// Scans the index, so only called when something has already gone wrong.
     pub(crate) fn stage_referencing(&self, digest: &Digest) -> Option<String> {
-        self.inner.records.iter().values().find_map(|value| {
-            let record: Record = serde_json::from_slice(&value.ok()?).ok()?;
-            record
-                .outputs
-                .values()
-                .any(|output| output.digest() == *digest)
-                .then_some(record.stage)
-        })
+        let mut stage = None;
+        // Only for a message: a database that fails here fails louder elsewhere.
+        let _ = self.inner.records.for_each(|_, value| {
+            if stage.is_none() {
+                if let Ok(record) = serde_json::from_slice::<Record>(&value) {
+                    if record
+                        .outputs
+                        .values()
+                        .any(|output| output.digest() == *digest)
+                    {
+                        stage = Some(record.stage);
+                    }
+                }
+            }
+            Ok(())
+        });
+        stage
     }
 
     /// The cheap presence check of [`Store::get`]: a blob key, or a table file of the

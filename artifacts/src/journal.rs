@@ -35,21 +35,13 @@ impl Store {
             value: value.clone(),
         };
         let bytes = codec::encode(&entry, || format!("journal entry `{key}`"))?;
-        self.inner
-            .journal
-            .insert(key.as_bytes(), bytes)
-            .map_err(|e| self.db_error(e))?;
+        self.inner.journal.insert(key.as_bytes(), bytes)?;
         self.flush()
     }
 
     /// The value under `key`, if any.
     pub fn journal(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let Some(bytes) = self
-            .inner
-            .journal
-            .get(key.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(bytes) = self.inner.journal.get(key.as_bytes())? else {
             return Ok(None);
         };
         let entry: JournalEntry = codec::decode(&bytes, || format!("journal entry `{key}`"))?;
@@ -62,8 +54,7 @@ impl Store {
         prefix: &str,
     ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
         let mut entries = Vec::new();
-        for item in self.inner.journal.scan_prefix(prefix.as_bytes()) {
-            let (key, bytes) = item.map_err(|e| self.db_error(e))?;
+        for (key, bytes) in self.inner.journal.scan_prefix(prefix.as_bytes())? {
             let key = String::from_utf8_lossy(&key).into_owned();
             let entry: JournalEntry = codec::decode(&bytes, || format!("journal entry `{key}`"))?;
             entries.push((key, entry.value));
@@ -74,10 +65,7 @@ impl Store {
     /// Removes the entry under `key` (durably); removing a missing key is a no-op.
     pub fn remove_journal(&self, key: &str) -> Result<(), StoreError> {
         self.check_writable()?;
-        self.inner
-            .journal
-            .remove(key.as_bytes())
-            .map_err(|e| self.db_error(e))?;
+        self.inner.journal.remove(key.as_bytes())?;
         self.flush()
     }
 }

@@ -15,7 +15,13 @@
 //!   stage shards read upstream outputs through [`BlobSource`], which both implement.
 //!
 //! Only one process uses a store at a time; a second one is told who holds it
-//! ([`StoreError::Locked`]) or waits ([`OnLocked::Wait`]). Stores move between machines as
+//! ([`StoreError::Locked`]) or waits ([`OnLocked::Wait`]). A store this process may not
+//! write (a read-only mount) is read from a private copy of its database.
+//!
+//! A damaged store says so: sled's errors, its panics on a damaged database and an open
+//! that never finishes all become [`StoreError::Damaged`] naming the database and what to
+//! do, and [`Store::verify`] checks every blob, table and record, which
+//! [`Store::repair`] drops when damaged so that the next run recomputes exactly them. Stores move between machines as
 //! tar archives ([`Store::export`], [`Store::import`]) and shrink with [`Store::gc`].
 //!
 //! Every stored value carries a format version; one written by a newer snni is reported
@@ -41,12 +47,14 @@
 mod archive;
 mod blob;
 mod codec;
+mod committed;
 mod digest;
 mod durable_file;
 mod error;
 mod export;
 mod failure;
 mod gc;
+mod guard;
 mod hashing;
 mod import;
 mod index;
@@ -54,16 +62,20 @@ mod journal;
 mod lock;
 mod object_dir;
 mod record;
+mod snapshot;
 mod source;
 mod stage_state;
 mod store;
 mod table;
+mod verify;
 
 pub use archive::{ExportSummary, ImportSummary};
+pub use committed::COMMITTED_FILE;
 pub use digest::Digest;
 pub use error::{ParseDigestError, StoreError};
 pub use failure::Failure;
 pub use gc::GcSummary;
+pub use guard::{in_guarded_call, OPEN_TIMEOUT_ENV};
 pub use lock::OnLocked;
 pub use object_dir::{ObjectDir, WrittenTable};
 pub use record::{Output, Record};
@@ -71,6 +83,7 @@ pub use source::BlobSource;
 pub use stage_state::StageState;
 pub use store::{Store, DB_DIR, LOCK_FILE, TABLES_DIR};
 pub use table::TableRef;
+pub use verify::{Damage, RepairSummary, VerifyReport};
 
 /// The version of every value this build stores (records, failures, stage states, table
 /// registrations, archive manifests, the store itself). Values of another version are

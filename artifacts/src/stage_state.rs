@@ -42,21 +42,13 @@ impl Store {
     pub fn set_stage_state(&self, stage: &str, state: &StageState) -> Result<(), StoreError> {
         self.check_writable()?;
         let value = codec::encode(state, || format!("the state of stage `{stage}`"))?;
-        self.inner
-            .stages
-            .insert(stage.as_bytes(), value)
-            .map_err(|e| self.db_error(e))?;
+        self.inner.stages.insert(stage.as_bytes(), value)?;
         Ok(())
     }
 
     /// The last remembered plan of `stage`, if any.
     pub fn stage_state(&self, stage: &str) -> Result<Option<StageState>, StoreError> {
-        let Some(value) = self
-            .inner
-            .stages
-            .get(stage.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(value) = self.inner.stages.get(stage.as_bytes())? else {
             return Ok(None);
         };
         codec::decode(&value, || self.describe_stage(stage)).map(Some)
@@ -65,12 +57,12 @@ impl Store {
     /// Every remembered stage state, by stage name.
     pub fn stage_states(&self) -> Result<BTreeMap<String, StageState>, StoreError> {
         let mut states = BTreeMap::new();
-        for entry in self.inner.stages.iter() {
-            let (key, value) = entry.map_err(|e| self.db_error(e))?;
+        self.inner.stages.for_each(|key, value| {
             let stage = String::from_utf8_lossy(&key).into_owned();
             let state = codec::decode(&value, || self.describe_stage(&stage))?;
             states.insert(stage, state);
-        }
+            Ok(())
+        })?;
         Ok(states)
     }
 

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! <store>/LOCK      the writer lock, holding "pid\ncommand line"
+//! <store>/COMMITTED the last commit generation, to notice a database that lost commits
 //! <store>/db/       the sled database: blobs, table registry, records, failures, stage
 //!                   states, the executor journal
 //! <store>/tables/   Parquet files, named <table>-<first 16 hex of digest>.parquet
@@ -13,11 +14,15 @@
 //! `failure.rs`, `stage_state.rs`, `export.rs`, `import.rs`, `gc.rs`).
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::committed;
 use crate::error::StoreError;
+use crate::guard::{self, Tree};
 use crate::lock::{OnLocked, StoreLock};
+use crate::snapshot::Snapshot;
 use crate::FORMAT_VERSION;
 
 /// Name of the lock file inside a store folder.
@@ -38,68 +43,181 @@ pub struct Store {
     pub(crate) inner: Arc<Inner>,
 }
 
-/// The shared state behind a [`Store`]. Fields drop in order: the database before the lock.
+/// The shared state behind a [`Store`]. Fields drop in order: the trees and the database
+/// before the snapshot folder and the lock.
 pub(crate) struct Inner {
-    pub(crate) dir: PathBuf,
-    pub(crate) db: sled::Db,
     /// Blob digest (32 bytes) → contents.
-    pub(crate) blobs: sled::Tree,
+    pub(crate) blobs: Tree,
     /// Table file (relative path) → JSON `TableEntry`.
-    pub(crate) tables: sled::Tree,
+    pub(crate) tables: Tree,
     /// Fingerprint (32 bytes) → JSON `Record`.
-    pub(crate) records: sled::Tree,
+    pub(crate) records: Tree,
     /// Fingerprint (32 bytes) → JSON `Failure`.
-    pub(crate) failures: sled::Tree,
+    pub(crate) failures: Tree,
     /// Stage name → JSON `StageState`.
-    pub(crate) stages: sled::Tree,
+    pub(crate) stages: Tree,
     /// Journal key → JSON value (an executor's notes; see `journal.rs`).
-    pub(crate) journal: sled::Tree,
+    pub(crate) journal: Tree,
+    pub(crate) db: sled::Db,
+    /// The store folder.
+    pub(crate) dir: PathBuf,
+    /// The folder sled opened: `<dir>/db`, or a private copy of it (see [`Snapshot`]).
+    pub(crate) db_path: PathBuf,
     pub(crate) read_only: bool,
-    _lock: StoreLock,
+    /// The highest commit generation this process wrote to `<store>/COMMITTED`; its lock
+    /// serialises bumping and recording generations (see `committed.rs`).
+    pub(crate) recorded_generation: std::sync::Mutex<u64>,
+    /// Whether a failure to write `<store>/COMMITTED` was already logged as a warning.
+    pub(crate) generation_warned: std::sync::atomic::AtomicBool,
+    _snapshot: Option<Snapshot>,
+    _lock: Option<StoreLock>,
+}
+
+/// How [`Store::open_db`] opens a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Read and write; lost commits are an error.
+    Write,
+    /// Read only; lost commits are an error.
+    Read,
+    /// Read and write; lost commits are remembered for `verify` to report and `repair` to
+    /// accept.
+    Repair,
 }
 
 impl Store {
-    /// Opens the store in `dir` for reading and writing, creating `dir`, `dir/db` and
-    /// `dir/tables` if needed.
+    /// Opens the store in `dir` for reading and writing, creating it if needed.
+    ///
+    /// Only the store folder itself is created (with its `db` and `tables` folders): a
+    /// store whose parent folder is missing is refused with [`StoreError::NoParent`], so a
+    /// mistyped path does not silently create a tree of folders.
     ///
     /// Takes the store lock first; if another process (or another open `Store` in this
     /// process) holds it, fails with [`StoreError::Locked`] naming the holder, or waits,
-    /// as `on_locked` says.
+    /// as `on_locked` says. A damaged database is a [`StoreError::Damaged`].
     pub fn open(dir: &Path, on_locked: OnLocked) -> Result<Store, StoreError> {
         let dir = absolute(dir)?;
-        for folder in [dir.clone(), dir.join(TABLES_DIR)] {
-            std::fs::create_dir_all(&folder).map_err(|source| StoreError::Io {
-                action: "create the folder",
-                path: folder,
-                source,
-            })?;
-        }
+        create_store_dir(&dir)?;
+        let tables = dir.join(TABLES_DIR);
+        std::fs::create_dir_all(&tables).map_err(|source| StoreError::Io {
+            action: "create the folder",
+            path: tables,
+            source,
+        })?;
         let lock = StoreLock::acquire(&dir.join(LOCK_FILE), on_locked)?;
-        Store::open_locked(dir, lock, false)
+        Store::open_db(dir, Some(lock), None, Mode::Write)
     }
 
     /// Opens an existing store for reading only; every write fails with
     /// [`StoreError::ReadOnly`]. Fails with [`StoreError::NotAStore`] if `dir` holds no store.
     ///
     /// sled admits a single process per database, so this takes the store lock too (and
-    /// fails or waits like [`Store::open`] while a writer runs).
+    /// fails or waits like [`Store::open`] while a writer runs). A store this process may
+    /// not write — on a read-only file system, or owned by someone else — is read from a
+    /// private copy of its database instead, without the lock (see [`Store::is_snapshot`]).
     pub fn open_read_only(dir: &Path, on_locked: OnLocked) -> Result<Store, StoreError> {
         let dir = absolute(dir)?;
         if !dir.join(DB_DIR).is_dir() {
             return Err(StoreError::NotAStore { path: dir });
         }
-        let lock = StoreLock::acquire(&dir.join(LOCK_FILE), on_locked)?;
-        Store::open_locked(dir, lock, true)
+        let lock = match StoreLock::acquire(&dir.join(LOCK_FILE), on_locked) {
+            Ok(lock) => lock,
+            Err(StoreError::Io { source, .. }) if cannot_write(&source) => {
+                return Store::open_snapshot(dir);
+            }
+            Err(error) => return Err(error),
+        };
+        match Store::open_db(dir.clone(), Some(lock), None, Mode::Read) {
+            Err(StoreError::Io { source, .. }) if cannot_write(&source) => {
+                Store::open_snapshot(dir)
+            }
+            opened => opened,
+        }
     }
 
-    fn open_locked(dir: PathBuf, lock: StoreLock, read_only: bool) -> Result<Store, StoreError> {
-        let db_dir = dir.join(DB_DIR);
-        let db_error = |source| StoreError::Db {
-            path: db_dir.clone(),
+    /// Opens an existing store for `snni artifacts verify --repair`: like [`Store::open`],
+    /// but a database that lost commits opens anyway, so that [`Store::verify`] can report
+    /// it and [`Store::repair`] accept what is left. A database sled cannot open at all is
+    /// still an error; [`Store::quarantine_db`] moves it aside.
+    pub fn open_for_repair(dir: &Path, on_locked: OnLocked) -> Result<Store, StoreError> {
+        let dir = absolute(dir)?;
+        if !dir.join(DB_DIR).is_dir() {
+            return Err(StoreError::NotAStore { path: dir });
+        }
+        let lock = StoreLock::acquire(&dir.join(LOCK_FILE), on_locked)?;
+        Store::open_db(dir, Some(lock), None, Mode::Repair)
+    }
+
+    /// Opens a private copy of the store's database (read-only, no lock): for stores this
+    /// process may not write, such as an imported archive on a read-only mount. Tables are
+    /// read from the store folder itself.
+    fn open_snapshot(dir: PathBuf) -> Result<Store, StoreError> {
+        let snapshot = Snapshot::of(&dir.join(DB_DIR))?;
+        tracing::info!(
+            store = %dir.display(),
+            copy = %snapshot.db_path().display(),
+            "the store is not writable here; reading a private copy of its database"
+        );
+        Store::open_db(dir, None, Some(snapshot), Mode::Read)
+    }
+
+    /// Opens the database of a [`Snapshot`] that is not a copy of any store ([`Store::empty`]).
+    pub(crate) fn from_snapshot(snapshot: Snapshot) -> Result<Store, StoreError> {
+        let dir = snapshot.root().to_path_buf();
+        Store::open_db(dir, None, Some(snapshot), Mode::Read)
+    }
+
+    /// Moves the database of the store in `dir`, which sled cannot open, aside to
+    /// `<dir>/db.damaged-<unix seconds>` and forgets the store's commit generation, so that
+    /// the next [`Store::open`] starts an empty database (tables stay where they are).
+    /// Returns where the damaged database went. Takes the store lock while it works.
+    pub fn quarantine_db(dir: &Path, on_locked: OnLocked) -> Result<PathBuf, StoreError> {
+        let dir = absolute(dir)?;
+        let db = dir.join(DB_DIR);
+        if !db.is_dir() {
+            return Err(StoreError::NotAStore { path: dir });
+        }
+        let _lock = StoreLock::acquire(&dir.join(LOCK_FILE), on_locked)?;
+        let seconds = crate::record::unix_ms_now() / 1000;
+        let mut target = dir.join(format!("{DB_DIR}.damaged-{seconds}"));
+        let mut n = 1;
+        while target.exists() {
+            target = dir.join(format!("{DB_DIR}.damaged-{seconds}-{n}"));
+            n += 1;
+        }
+        std::fs::rename(&db, &target).map_err(|source| StoreError::Io {
+            action: "move the damaged database aside",
+            path: db.clone(),
             source,
-        };
-        let db = sled::Config::new().path(&db_dir).open().map_err(db_error)?;
-        match db.get(FORMAT_VERSION_KEY).map_err(db_error)? {
+        })?;
+        match std::fs::remove_file(dir.join(committed::COMMITTED_FILE)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                return Err(StoreError::Io {
+                    action: "remove",
+                    path: dir.join(committed::COMMITTED_FILE),
+                    source: error,
+                })
+            }
+            _ => {}
+        }
+        crate::durable_file::sync_dir(&dir)?;
+        tracing::info!(from = %db.display(), to = %target.display(), "moved a damaged database aside");
+        Ok(target)
+    }
+
+    fn open_db(
+        dir: PathBuf,
+        lock: Option<StoreLock>,
+        snapshot: Option<Snapshot>,
+        mode: Mode,
+    ) -> Result<Store, StoreError> {
+        let read_only = mode == Mode::Read;
+        let db_path = snapshot
+            .as_ref()
+            .map_or_else(|| dir.join(DB_DIR), |s| s.db_path().to_path_buf());
+        let db = guard::open_db(&db_path)?;
+        let stored = guard::call(&db_path, "reading", || db.get(FORMAT_VERSION_KEY))?;
+        match stored {
             Some(bytes) => {
                 let found =
                     <[u8; 4]>::try_from(bytes.as_ref()).map_or(u32::MAX, u32::from_be_bytes);
@@ -112,12 +230,17 @@ impl Store {
                 }
             }
             None if !read_only => {
-                db.insert(FORMAT_VERSION_KEY, &FORMAT_VERSION.to_be_bytes())
-                    .map_err(db_error)?;
+                guard::call(&db_path, "writing", || {
+                    db.insert(FORMAT_VERSION_KEY, &FORMAT_VERSION.to_be_bytes())
+                        .map(drop)
+                })?;
             }
             None => {}
         }
-        let tree = |name: &str| db.open_tree(name).map_err(db_error);
+        if mode != Mode::Repair {
+            committed::check(&dir, &db, &db_path)?;
+        }
+        let tree = |name: &str| Tree::open(&db, &db_path, name);
         let inner = Inner {
             blobs: tree("blobs")?,
             tables: tree("tables")?,
@@ -127,7 +250,11 @@ impl Store {
             journal: tree("journal")?,
             db,
             dir,
+            db_path,
             read_only,
+            recorded_generation: std::sync::Mutex::new(0),
+            generation_warned: std::sync::atomic::AtomicBool::new(false),
+            _snapshot: snapshot,
             _lock: lock,
         };
         tracing::debug!(store = %inner.dir.display(), read_only, "opened the artifact store");
@@ -146,21 +273,25 @@ impl Store {
         self.inner.read_only
     }
 
-    /// Makes everything written so far durable (one sled flush, an fsync).
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner
-            .db
-            .flush()
-            .map(drop)
-            .map_err(|source| self.db_error(source))
+    /// Whether the store is read from a private copy of its database because this process
+    /// may not write it (see [`Store::open_read_only`]).
+    pub fn is_snapshot(&self) -> bool {
+        self.inner._snapshot.is_some()
     }
 
-    /// Wraps a sled error with the database path.
-    pub(crate) fn db_error(&self, source: sled::Error) -> StoreError {
-        StoreError::Db {
-            path: self.inner.dir.join(DB_DIR),
-            source,
+    /// Makes everything written so far durable (one sled flush, an fsync), and records the
+    /// new commit generation outside sled (see `committed.rs`). Does nothing on a read-only
+    /// store.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.read_only {
+            return Ok(());
         }
+        let generation = self.bump_generation()?;
+        guard::call(&self.inner.db_path, "flushing", || {
+            self.inner.db.flush().map(drop)
+        })?;
+        self.record_generation(generation);
+        Ok(())
     }
 
     /// Fails with [`StoreError::ReadOnly`] if the store was opened read-only.
@@ -172,6 +303,41 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Creates the store folder `dir` if it does not exist — only that folder: its parent must
+/// exist ([`StoreError::NoParent`] otherwise).
+fn create_store_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(StoreError::NoParent {
+                path: dir.to_path_buf(),
+                parent: parent.to_path_buf(),
+            });
+        }
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        // Another process created it meanwhile.
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            action: "create the folder",
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Whether an I/O error says this process may not write there (read-only file system, or
+/// no permission), so a reader should fall back to a private copy.
+fn cannot_write(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+    )
 }
 
 impl fmt::Debug for Store {

@@ -167,21 +167,13 @@ impl Store {
             table: table.clone(),
         };
         let value = codec::encode(&entry, || format!("table entry `{}`", table.file))?;
-        self.inner
-            .tables
-            .insert(table.file.as_bytes(), value)
-            .map_err(|e| self.db_error(e))?;
+        self.inner.tables.insert(table.file.as_bytes(), value)?;
         Ok(())
     }
 
     /// The registry's entry for a table file, if it is registered.
     pub(crate) fn registered_table(&self, file: &str) -> Result<Option<TableRef>, StoreError> {
-        let Some(value) = self
-            .inner
-            .tables
-            .get(file.as_bytes())
-            .map_err(|e| self.db_error(e))?
-        else {
+        let Some(value) = self.inner.tables.get(file.as_bytes())? else {
             return Ok(None);
         };
         let entry: TableEntry = codec::decode(&value, || {
@@ -204,16 +196,25 @@ fn table_ref(name: &str, digest: Digest, rows: u64, bytes: u64) -> TableRef {
 
 /// Writes `df` as Parquet into `file`: the one encoding every table of ours uses, so the
 /// same frame always gives the same bytes (and digest) wherever it is written.
+///
+/// The Parquet bytes are made in memory and then written to the file, so that a failing
+/// write (a full disk) is reported as the operating system's error, not as the encoder's
+/// "Invalid thrift: transport error".
 pub(crate) fn write_parquet(file: &mut DurableFile, df: &mut DataFrame) -> Result<(), StoreError> {
     let path = file.temp_path().to_path_buf();
-    ParquetWriter::new(file.writer())
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
         .finish(df)
-        .map(drop)
         .map_err(|source| StoreError::Parquet {
             action: "write",
-            path,
+            path: path.clone(),
             source,
-        })
+        })?;
+    std::io::Write::write_all(file.writer(), &bytes).map_err(|source| StoreError::Io {
+        action: "write",
+        path,
+        source,
+    })
 }
 
 /// Checks that a table name makes a safe, portable file name.

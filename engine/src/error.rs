@@ -137,8 +137,8 @@ pub enum NetworkError {
         "layer {index} '{name}': {kind} kernel {kernel} is larger than the padded input {}x{} \
          (input {input}, padding {padding}); the input is too small for this layer: use a larger \
          network input, a smaller kernel or more padding",
-        .input.h + 2 * .padding,
-        .input.w + 2 * .padding
+        .input.h.saturating_add(.padding.saturating_mul(2)),
+        .input.w.saturating_add(.padding.saturating_mul(2))
     )]
     KernelTooLarge {
         /// Index of the layer.
@@ -209,6 +209,58 @@ pub enum NetworkError {
         first: Shape,
         /// Shape of the first input that does not match.
         other: Shape,
+    },
+
+    /// A size or count of a layer is beyond what the engine can plan (see
+    /// [`MAX_SIDE`](crate::network::MAX_SIDE), [`MAX_ELEMENTS`](crate::network::MAX_ELEMENTS)
+    /// and [`MAX_COUNT`](crate::network::MAX_COUNT)).
+    #[error(
+        "layer {index} '{name}': {kind} {quantity} is {}, more than the limit of {limit}; \
+         networks this large cannot be planned or run: use a smaller input or layer",
+        crate::network::limits::Value(*.value)
+    )]
+    TooLarge {
+        /// Index of the layer.
+        index: usize,
+        /// Name of the layer.
+        name: String,
+        /// The layer kind.
+        kind: OpKind,
+        /// What is too large, e.g. `output elements` or `padding`.
+        quantity: &'static str,
+        /// Its value, `None` when it does not even fit in 64 bits.
+        value: Option<u64>,
+        /// The largest value allowed.
+        limit: u64,
+    },
+
+    /// The network input is beyond what the engine can plan.
+    #[error(
+        "network input {shape}: its {quantity} is {}, more than the limit of {limit}; use a smaller input",
+        crate::network::limits::Value(*.value)
+    )]
+    InputTooLarge {
+        /// The declared input shape.
+        shape: Shape,
+        /// What is too large (`height`, `width`, `elements`).
+        quantity: &'static str,
+        /// Its value, `None` when it does not even fit in 64 bits.
+        value: Option<u64>,
+        /// The largest value allowed.
+        limit: u64,
+    },
+
+    /// The whole network's parameter or operation count is beyond what the engine can plan.
+    #[error(
+        "network '{network}': its {quantity} add up to more than the limit of {limit}; use a smaller network"
+    )]
+    NetworkTooLarge {
+        /// The network's name.
+        network: String,
+        /// What is too large (`parameters`, `multiply-accumulates`).
+        quantity: &'static str,
+        /// The largest total allowed.
+        limit: u64,
     },
 
     /// A `poly_act` degree other than 2 or 3.

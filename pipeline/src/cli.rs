@@ -383,6 +383,18 @@ pub enum ArtifactsCommand {
         /// The archive to read.
         archive: PathBuf,
     },
+    /// Check every blob, table and record of the store against its digest and list what is
+    /// damaged (exit code 5 if anything is); with `--repair`, drop it so that the next
+    /// `snni run` recomputes exactly that.
+    Verify {
+        #[command(flatten)]
+        #[allow(missing_docs)]
+        store: StoreArgs,
+        /// Drop damaged records, blobs and tables (a database sled cannot open at all is
+        /// moved aside to `db.damaged-…`); needs the store to itself.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 /// `snni gc`.

@@ -48,10 +48,42 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // sled logs its own errors (raw debug text, once per buffer it could not write) before
+    // returning them; the store reports them once, in words, so sled's log stays quiet
+    // unless RUST_LOG asks for it.
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},sled=off")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_colour())
         .with_target(false)
         .try_init();
+}
+
+/// Whether stderr may carry colour codes: only on a terminal, and never when `NO_COLOR`
+/// is set to anything but the empty string (<https://no-color.org>).
+pub fn stderr_colour() -> bool {
+    use std::io::IsTerminal;
+    colour_allowed(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
+fn colour_allowed(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_allowed(true, None));
+        assert!(colour_allowed(true, Some("".as_ref())));
+        assert!(!colour_allowed(true, Some("1".as_ref())));
+        assert!(!colour_allowed(false, None));
+    }
 }

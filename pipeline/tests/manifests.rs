@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use snni_pipeline::manifest::{check, SourceFile};
+use snni_pipeline::manifest::{check, read_source, LoadError, SourceFile};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
@@ -49,10 +49,13 @@ fn invalid_fixtures_give_their_expected_errors() {
     let mut mismatches = Vec::new();
     for path in &paths {
         let name = Path::new(path.file_name().unwrap());
-        let text = std::fs::read_to_string(path).unwrap();
-        let actual = match check(SourceFile::new(name, text), None) {
-            Ok(_) => format!("unexpectedly valid: {}\n", name.display()),
-            Err(errors) => format!("{errors}\n"),
+        let actual = match read_source(path, name) {
+            Ok(source) => match check(source, None) {
+                Ok(_) => format!("unexpectedly valid: {}\n", name.display()),
+                Err(errors) => format!("{errors}\n"),
+            },
+            Err(LoadError::Invalid(errors)) => format!("{errors}\n"),
+            Err(other) => panic!("{}: {other}", name.display()),
         };
         let expected_path = path.with_extension("expected");
         if bless {
@@ -73,4 +76,25 @@ fn invalid_fixtures_give_their_expected_errors() {
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+#[test]
+fn endless_binary_or_deeply_nested_input_is_refused_at_once() {
+    // `snni check /dev/urandom` used to read forever: only MAX_BYTES are ever read.
+    let Err(LoadError::Invalid(errors)) = read_source(Path::new("/dev/urandom"), Path::new("r"))
+    else {
+        panic!("/dev/urandom read as a manifest");
+    };
+    assert_eq!(errors.diagnostics.len(), 1);
+    assert_eq!(errors.diagnostics[0].code.as_str(), "E001");
+
+    // 100,000 nested brackets: the parser stops at its depth limit, and the error shows a
+    // window of the line, not 200 KB of it.
+    let deep = format!("name: d\nseed: 1\nstages: {}\n", "[".repeat(100_000));
+    let Err(errors) = check(SourceFile::new(Path::new("deep.yaml"), deep), None) else {
+        panic!("100,000 nested brackets are a valid manifest");
+    };
+    assert_eq!(errors.diagnostics.len(), 1, "{errors}");
+    assert_eq!(errors.diagnostics[0].message, "nested too deeply");
+    assert!(errors.to_string().len() < 1_000, "{errors}");
 }

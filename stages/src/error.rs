@@ -82,13 +82,49 @@ pub enum StageError {
 }
 
 /// An error and its causes on one line: `a: b: c`.
+///
+/// A cause whose message the text already ends with is left out: error types that both
+/// print their cause (`"layer 3: {source}"`) and return it from `source()` would otherwise
+/// say it twice ("peer closed the channel: peer closed the channel").
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !message.is_empty() && !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its cause and also returns it as its source.
+    #[derive(Debug, Error)]
+    #[error("layer 0 'conv1': {source}")]
+    struct Layer {
+        source: Closed,
+    }
+
+    #[derive(Debug, Error)]
+    #[error("peer closed the channel")]
+    struct Closed;
+
+    #[derive(Debug, Error)]
+    #[error("run the shard")]
+    struct Shard(#[source] Layer);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let err = Shard(Layer { source: Closed });
+        assert_eq!(
+            error_chain(&err),
+            "run the shard: layer 0 'conv1': peer closed the channel"
+        );
+    }
 }

@@ -34,7 +34,9 @@ pub use learn::{
     PlannedLayer, Prediction, Predictor, RnnMeta, SearchKind, SequenceSearchKind, TrainKind,
     WholeKind, WholeModels, NETWORK_METHODS,
 };
-pub use params::{decode_params, ParamIssue};
+pub use params::{
+    decode_params, decode_params_all, decode_params_lenient, plain_words, ParamIssue,
+};
 pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};

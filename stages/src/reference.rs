@@ -7,7 +7,7 @@ use snni_engine::network::Shape;
 use snni_engine::zoo;
 
 use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, ParamIssue, StageError};
+use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// Names the `networks` parameter accepts.
 pub const REFERENCE_NETWORKS: &[&str] = &["squeezenet", "resnet50", "densenet121"];
@@ -73,7 +73,7 @@ impl StageKind for ReferenceKind {
         } else {
             params.clone()
         };
-        let decoded: ReferenceParams = decode_params(&params).map_err(|issue| vec![issue])?;
+        let decoded: ReferenceParams = decode_params_all(&params)?;
         let mut issues = Vec::new();
         if decoded.networks.is_empty() {
             issues.push(

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::synthesis::{generate, SynthesisParams};
-use crate::{decode_params, ParamIssue, StageError};
+use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// The largest `count` a manifest may ask for.
 pub const MAX_COUNT: u64 = 100_000;
@@ -81,13 +81,13 @@ impl StageKind for SynthesizeKind {
                 }
             },
         };
-        let ranges = match decode_params::<SynthesisParams>(&rest) {
+        let ranges = match decode_params_all::<SynthesisParams>(&rest) {
             Ok(ranges) => {
                 issues.extend(ranges.validate());
                 Some(ranges)
             }
-            Err(issue) => {
-                issues.push(issue);
+            Err(found) => {
+                issues.extend(found);
                 None
             }
         };

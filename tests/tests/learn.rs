@@ -200,6 +200,22 @@ fn tables_without_an_evaluated_store_name_the_stage_to_run() {
         out.stderr
     );
     assert!(out.stderr.contains("snni run"), "{}", out.stderr);
+    // `predict` on the same store names the stage kinds it needs and how to run them.
+    let store = scratch.path("store");
+    let out = scratch.run(&[
+        "predict",
+        "--network",
+        "squeezenet",
+        "--input",
+        "32x32x3",
+        "--setting",
+        "local",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(out.stderr.contains("`whole`"), "{}", out.stderr);
+    assert!(out.stderr.contains("snni run"), "{}", out.stderr);
 }
 
 #[test]

@@ -499,3 +499,174 @@ fn cpus_the_machine_lacks_fail_the_shard_once_naming_them() {
     assert!(text.contains("CPUs [1000]"), "{text}");
     assert!(text.contains("change `cpus`"), "{text}");
 }
+
+/// Every running `snni party` process whose command line mentions `marker`.
+fn parties_of(marker: &str) -> Vec<Process> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(Process::find)
+        .filter(|process| {
+            process.is_party()
+                && std::fs::read(format!("/proc/{}/cmdline", process.pid))
+                    .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
+        })
+        .collect()
+}
+
+/// A profile shard's metering without its timings (every `…_s` field) and without the
+/// setup traffic (the serialized public key's length varies by a byte or so with its
+/// randomness): what two runs of the same shard must agree on (per layer and for the
+/// inference: bytes, messages, rounds, protocol counts, shapes).
+fn without_timings(ndjson: &str) -> Vec<serde_json::Value> {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.retain(|key, _| !key.ends_with("_s"));
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    ndjson
+        .lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            strip(&mut value);
+            if let Some(run) = value.as_object_mut().filter(|v| v["record"] == "run") {
+                run.remove("setup");
+                run.remove("total");
+            }
+            value
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_twenty_times_leaves_no_party_and_resumes_to_an_uninterrupted_run_s_outputs() {
+    const KILLS: usize = 20;
+    let settings = "  slow: {bandwidth: 200mbit, rtt: 2ms}\n";
+    let profile =
+        "      settings: [local, slow]\n      runs: 6\n      timeout: 120\n      backend: relay\n";
+    let study = profile_manifest(2, settings, profile);
+    // Local shards run first; each kill usually lets a shard or none finish, so 12 shards
+    // of each kind outlast the 10 kills aimed at them however fast the machine is.
+    let (local_shards, shards) = (12, 24);
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &study);
+    let manifest = manifest.to_str().unwrap();
+    // The parties' network files live under this run's temporary folder, so their command
+    // lines name it: that is how this test tells its parties from any other test's.
+    let tmp = scratch.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let marker = tmp.to_str().unwrap().to_string();
+
+    // Kill moments: seeded, spread over a shard's life (start-up, setup, layers).
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next_delay = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        Duration::from_millis(50 + state % 2_500)
+    };
+    let mut committed = 0;
+    let (mut local_kills, mut shaped_kills) = (0, 0);
+    for kill in 0..KILLS {
+        let mut command = scratch.snni(&["run", manifest, "--json", "--jobs", "1"]);
+        command.env("TMPDIR", &tmp);
+        let mut run = Running::spawn(command);
+        // The first half of the kills hit Local shards; before the second half the run
+        // finishes the Local ones, so that the rest hit shaped shards.
+        if kill == KILLS / 2 && committed < local_shards {
+            let rest = local_shards - committed;
+            assert!(
+                run.skip_events(PROFILE_SHARD, rest),
+                "the run ended before finishing its Local shards"
+            );
+            committed += rest;
+        }
+        assert!(
+            committed < shards,
+            "kill {kill}: every shard is already committed; the study is too small for {KILLS} kills"
+        );
+        let party_up = eventually(Duration::from_secs(60), || {
+            !parties_of(&marker).is_empty() || run.child.try_wait().unwrap().is_some()
+        });
+        assert!(
+            party_up && run.child.try_wait().unwrap().is_none(),
+            "kill {kill}: no party ran ({committed} of {shards} shards committed)"
+        );
+        std::thread::sleep(next_delay());
+        let in_flight = parties_of(&marker);
+        run.kill();
+        if committed < local_shards {
+            local_kills += 1;
+        } else {
+            shaped_kills += 1;
+        }
+        assert!(
+            eventually(Duration::from_secs(2), || in_flight
+                .iter()
+                .all(|p| !p.alive())
+                && parties_of(&marker).is_empty()),
+            "kill {kill}: parties outlived the killed run by 2 s: {:?}",
+            parties_of(&marker)
+        );
+        committed += run.count_remaining(PROFILE_SHARD);
+    }
+    assert!(
+        local_kills > 0 && shaped_kills > 0,
+        "kills hit Local shards {local_kills} times and shaped ones {shaped_kills} times"
+    );
+    // Killed runs reuse one network file per network instead of leaking one per shard.
+    let files = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .flat_map(|user| {
+            std::fs::read_dir(user.path().join("networks"))
+                .into_iter()
+                .flatten()
+        })
+        .count();
+    assert!(files <= 2, "{files} network files for 2 networks");
+
+    let mut resume = scratch.snni(&["run", manifest]);
+    resume.env("TMPDIR", &tmp);
+    Run::from(resume.output().unwrap()).expect_code(0);
+
+    // The same study, never interrupted.
+    let clean = Scratch::new();
+    let clean_manifest = clean.write("study.yaml", &study);
+    clean
+        .run(&["run", clean_manifest.to_str().unwrap()])
+        .expect_code(0);
+    let keys = |scratch: &Scratch| {
+        let ls = scratch
+            .run(&["artifacts", "ls", "--store", "store", "--shards"])
+            .expect_code(0)
+            .stdout;
+        ls.lines()
+            .filter(|line| line.starts_with("profile["))
+            .map(|line| line.split_whitespace().next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let resumed_keys = keys(&scratch);
+    assert_eq!(resumed_keys.len(), shards, "{resumed_keys:?}");
+    assert_eq!(resumed_keys, keys(&clean));
+    for key in resumed_keys {
+        let shard = key.trim_start_matches("profile[").trim_end_matches(']');
+        for output in ["network", "server", "client"] {
+            let name = format!("profile/{shard}/{output}");
+            let (a, b) = (blob(&scratch, &name), blob(&clean, &name));
+            if output == "network" {
+                assert_eq!(a, b, "{name}");
+            } else {
+                assert_eq!(without_timings(&a), without_timings(&b), "{name}");
+            }
+        }
+    }
+}

@@ -7,9 +7,67 @@ use snni_artifacts::{Digest, Failure, OnLocked, StageState, Store, StoreError, F
 use crate::support::temp_store;
 
 #[test]
+fn open_creates_only_the_last_folder_of_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("nested/store");
+    let err = Store::open(&deep, OnLocked::Fail).unwrap_err();
+    assert!(matches!(err, StoreError::NoParent { .. }), "{err:?}");
+    assert!(err.to_string().contains("mkdir -p"), "{err}");
+    assert!(!dir.path().join("nested").exists());
+}
+
+#[test]
+fn an_empty_store_reads_as_empty_and_refuses_writes() {
+    let store = Store::empty().unwrap();
+    assert!(store.records().unwrap().is_empty());
+    assert!(store.is_read_only());
+    assert!(store.put_blob(b"x").is_err());
+}
+
+#[test]
+fn a_database_that_lost_commits_is_damaged_until_repaired() {
+    let (dir, store) = temp_store();
+    let digest = store.put_blob(b"committed").unwrap();
+    store.flush().unwrap();
+    drop(store);
+    // Another database in the store's place: sled opens it without complaint.
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    drop(Store::empty().unwrap());
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    let err = Store::open(dir.path(), OnLocked::Fail).unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("sled dropped the last"), "{err}");
+
+    let store = Store::open_for_repair(dir.path(), OnLocked::Fail).unwrap();
+    let report = store.verify().unwrap();
+    assert_eq!(report.damage.len(), 1, "{:?}", report.damage);
+    assert!(store.repair(&report).unwrap().accepted_lost_commits);
+    assert!(store.verify().unwrap().is_clean());
+    assert!(!store.has_blob(&digest).unwrap());
+    drop(store);
+    Store::open(dir.path(), OnLocked::Fail).unwrap();
+}
+
+#[test]
+fn a_database_sled_cannot_open_is_moved_aside() {
+    let (dir, store) = temp_store();
+    store.put_blob(b"committed").unwrap();
+    store.flush().unwrap();
+    drop(store);
+    // sled's configuration file, overwritten.
+    std::fs::write(dir.path().join("db/conf"), b"\xff\xfe garbage").unwrap();
+    let err = Store::open_for_repair(dir.path(), OnLocked::Fail).unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    let moved = Store::quarantine_db(dir.path(), OnLocked::Fail).unwrap();
+    assert!(moved.join("db").is_file());
+    let store = Store::open(dir.path(), OnLocked::Fail).unwrap();
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
 fn open_creates_the_layout() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("nested/store");
+    let root = dir.path().join("store");
     let store = Store::open(&root, OnLocked::Fail).unwrap();
     assert!(root.join("db").is_dir());
     assert!(root.join("tables").is_dir());

@@ -5,6 +5,7 @@
 
 use crate::error::NetworkError;
 
+use super::limits::{Site, MAX_ELEMENTS, MAX_SIDE};
 use super::{Kernel, Op, OpKind, Shape};
 
 /// Where a layer sits, for error messages.
@@ -21,6 +22,14 @@ impl At<'_> {
         self.name.to_owned()
     }
 
+    fn site(&self, kind: OpKind) -> Site<'_> {
+        Site {
+            index: self.index,
+            name: self.name,
+            kind,
+        }
+    }
+
     fn zero(&self, kind: OpKind, field: &'static str) -> NetworkError {
         NetworkError::ZeroParameter {
             index: self.index,
@@ -31,9 +40,10 @@ impl At<'_> {
     }
 }
 
-/// The output side length `floor((n + 2p − k) / s) + 1`, or `None` if the kernel does not fit.
+/// The output side length `floor((n + 2p − k) / s) + 1`, or `None` if the kernel does not fit
+/// (or `n + 2p` does not fit in a `usize`).
 pub fn window_output(n: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-    let padded = n + 2 * padding;
+    let padded = padding.checked_mul(2)?.checked_add(n)?;
     (padded >= kernel && stride > 0).then(|| (padded - kernel) / stride + 1)
 }
 
@@ -50,10 +60,15 @@ fn windowed(
     if stride == 0 {
         return Err(at.zero(kind, "stride"));
     }
+    let site = at.site(kind);
+    site.side("stride", stride)?;
+    site.side("padding", padding)?;
+    site.side("kernel height", kernel.h)?;
+    site.side("kernel width", kernel.w)?;
     let h = window_output(input.h, kernel.h, stride, padding);
     let w = window_output(input.w, kernel.w, stride, padding);
     match (h, w) {
-        (Some(h), Some(w)) => Ok(Shape::new(h, w, channels)),
+        (Some(h), Some(w)) => bounded_output(site, Shape::new(h, w, channels)),
         _ => Err(NetworkError::KernelTooLarge {
             index: at.index,
             name: at.name(),
@@ -63,6 +78,14 @@ fn windowed(
             padding,
         }),
     }
+}
+
+/// `output` if its sides are at most [`MAX_SIDE`] and its elements at most [`MAX_ELEMENTS`].
+fn bounded_output(site: Site<'_>, output: Shape) -> Result<Shape, NetworkError> {
+    site.bounded("output height", Some(output.h as u64), MAX_SIDE as u64)?;
+    site.bounded("output width", Some(output.w as u64), MAX_SIDE as u64)?;
+    site.bounded("output elements", output.checked_elements(), MAX_ELEMENTS)?;
+    Ok(output)
 }
 
 /// Checks a pooling window's own parameters (non-zero kernel, padding at most half of it).
@@ -124,7 +147,7 @@ pub(crate) fn output_shape(op: &Op, inputs: &[Shape], at: At<'_>) -> Result<Shap
                     input: first,
                 });
             }
-            Ok(Shape::flat(units))
+            bounded_output(at.site(kind), Shape::flat(units))
         }
         Op::BatchNorm {} | Op::Relu {} => Ok(first),
         Op::MaxPool {
@@ -154,7 +177,7 @@ pub(crate) fn output_shape(op: &Op, inputs: &[Shape], at: At<'_>) -> Result<Shap
             Ok(left)
         }
         Op::Concat {} => {
-            let mut channels = 0;
+            let mut channels = 0usize;
             for &other in inputs {
                 if (other.h, other.w) != (first.h, first.w) {
                     return Err(NetworkError::ConcatShapes {
@@ -164,11 +187,15 @@ pub(crate) fn output_shape(op: &Op, inputs: &[Shape], at: At<'_>) -> Result<Shap
                         other,
                     });
                 }
-                channels += other.c;
+                channels = channels.saturating_add(other.c);
             }
-            Ok(Shape::new(first.h, first.w, channels))
+            bounded_output(at.site(kind), Shape::new(first.h, first.w, channels))
         }
-        Op::Flatten {} => Ok(Shape::flat(first.h * first.w * first.c)),
+        // A valid input has at most MAX_ELEMENTS elements, so the product fits.
+        Op::Flatten {} => bounded_output(
+            at.site(kind),
+            Shape::flat(usize::try_from(first.elements()).unwrap_or(usize::MAX)),
+        ),
         Op::PolyAct {
             degree,
             relu_fraction,

@@ -28,9 +28,10 @@ impl Kernel {
         Self { h, w }
     }
 
-    /// Number of taps, `h·w`.
+    /// Number of taps, `h·w` (saturating at `u64::MAX`; a validated kernel has sides of
+    /// at most [`MAX_SIDE`](super::MAX_SIDE)).
     pub fn area(&self) -> u64 {
-        self.h as u64 * self.w as u64
+        (self.h as u64).saturating_mul(self.w as u64)
     }
 }
 

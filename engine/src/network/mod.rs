@@ -21,6 +21,7 @@ mod costs;
 mod infer;
 mod kernel;
 mod layer;
+pub(crate) mod limits;
 #[allow(clippy::module_inception)]
 // `network::Network` lives in `network/network.rs`, one type per file.
 mod network;
@@ -35,6 +36,7 @@ pub use costs::{poly_relu_channels, LayerCosts};
 pub use infer::window_output;
 pub use kernel::Kernel;
 pub use layer::{Layer, INPUT};
+pub use limits::{MAX_COUNT, MAX_ELEMENTS, MAX_SIDE};
 pub use network::Network;
 pub use op::{Op, OpKind};
 pub use shape::Shape;

@@ -40,14 +40,22 @@ impl Shape {
         self.h == 0 || self.w == 0 || self.c == 0
     }
 
-    /// Number of elements, `h·w·c`.
+    /// Number of elements, `h·w·c` (saturating at `u64::MAX`; a validated shape has at most
+    /// [`MAX_ELEMENTS`](super::MAX_ELEMENTS)).
     pub fn elements(&self) -> u64 {
-        self.spatial() * self.c as u64
+        self.checked_elements().unwrap_or(u64::MAX)
     }
 
-    /// Number of spatial positions, `h·w`.
+    /// Number of elements, `h·w·c`, or `None` if it does not fit in a `u64`.
+    pub fn checked_elements(&self) -> Option<u64> {
+        (self.h as u64)
+            .checked_mul(self.w as u64)?
+            .checked_mul(self.c as u64)
+    }
+
+    /// Number of spatial positions, `h·w` (saturating at `u64::MAX`).
     pub fn spatial(&self) -> u64 {
-        self.h as u64 * self.w as u64
+        (self.h as u64).saturating_mul(self.w as u64)
     }
 }
 
@@ -73,6 +81,9 @@ mod tests {
         assert!(Shape::flat(10).is_flat());
         assert!(!Shape::new(2, 1, 10).is_flat());
         assert!(Shape::new(2, 0, 10).has_zero());
+        let huge = Shape::new(usize::MAX, 2, 2);
+        assert_eq!(huge.checked_elements(), None);
+        assert_eq!(huge.elements(), u64::MAX);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::error::NetworkError;
 
 use super::infer::{output_shape, At};
+use super::limits::{Site, MAX_COUNT, MAX_ELEMENTS, MAX_SIDE};
 use super::{InputRef, LayerCosts, LayerInfo, Network, OpKind, Shape, Shapes, INPUT};
 
 /// How many inputs a kind takes.
@@ -26,6 +27,7 @@ pub(crate) fn validate(network: &Network) -> Result<Shapes, NetworkError> {
             shape: network.input,
         });
     }
+    check_input(network.input)?;
     if network.layers.is_empty() {
         return Err(NetworkError::Empty {
             network: network.name.clone(),
@@ -70,7 +72,12 @@ pub(crate) fn validate(network: &Network) -> Result<Shapes, NetworkError> {
             })
             .collect();
         let output = output_shape(&layer.op, &inputs, at)?;
-        let costs = LayerCosts::of(&layer.op, &inputs, output);
+        let site = Site {
+            index,
+            name: &layer.name,
+            kind,
+        };
+        let costs = LayerCosts::of(&layer.op, &inputs, output, site)?;
         layers.push(LayerInfo {
             index,
             name: layer.name.clone(),
@@ -81,10 +88,55 @@ pub(crate) fn validate(network: &Network) -> Result<Shapes, NetworkError> {
             costs,
         });
     }
+    check_totals(network, &layers)?;
     Ok(Shapes {
         input: network.input,
         layers,
     })
+}
+
+/// Checks the network input against [`MAX_SIDE`] and [`MAX_ELEMENTS`].
+fn check_input(shape: Shape) -> Result<(), NetworkError> {
+    let too_large = |quantity, value: Option<u64>, limit: u64| {
+        if value.is_some_and(|v| v <= limit) {
+            Ok(())
+        } else {
+            Err(NetworkError::InputTooLarge {
+                shape,
+                quantity,
+                value,
+                limit,
+            })
+        }
+    };
+    too_large("height", Some(shape.h as u64), MAX_SIDE as u64)?;
+    too_large("width", Some(shape.w as u64), MAX_SIDE as u64)?;
+    too_large("elements", shape.checked_elements(), MAX_ELEMENTS)
+}
+
+/// Checks that the network's parameter and multiply-accumulate totals stay within
+/// [`MAX_COUNT`], so that [`Shapes::param_count`] and [`Shapes::macs`] cannot overflow.
+fn check_totals(network: &Network, layers: &[LayerInfo]) -> Result<(), NetworkError> {
+    for (quantity, count) in [
+        (
+            "parameters",
+            (|l: &LayerInfo| l.costs.params) as fn(&LayerInfo) -> u64,
+        ),
+        ("multiply-accumulates", |l: &LayerInfo| l.costs.macs),
+        ("operations", |l: &LayerInfo| l.costs.flops),
+    ] {
+        let total = layers
+            .iter()
+            .try_fold(0u64, |sum, layer| sum.checked_add(count(layer)));
+        if total.is_none_or(|total| total > MAX_COUNT) {
+            return Err(NetworkError::NetworkTooLarge {
+                network: network.name.clone(),
+                quantity,
+                limit: MAX_COUNT,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Maps every layer name to its index, rejecting empty, reserved and duplicate names.

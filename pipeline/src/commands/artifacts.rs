@@ -2,10 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use snni_artifacts::{Digest, OnLocked, Output, Store};
+use snni_artifacts::{Digest, Output};
 
 use super::progress::Activity;
-use super::{load_study, open_existing, store_dir, CommandError, CommandResult};
+use super::{
+    load_study, open_for_reading, open_for_writing, store_dir, CommandError, CommandResult,
+};
 use crate::cli::{ArtifactsCommand, GcArgs, StoreArgs};
 use crate::exit_codes;
 use crate::plan::referenced_fingerprints;
@@ -25,7 +27,7 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
             manifests,
         } => {
             let dir = store_dir(&store);
-            let opened = open_existing(&dir)?;
+            let opened = open_for_reading(&dir)?;
             let only = if manifests.is_empty() {
                 None
             } else {
@@ -63,9 +65,12 @@ pub fn run(command: ArtifactsCommand) -> CommandResult {
             }
             Ok(exit_codes::SUCCESS)
         }
+        ArtifactsCommand::Verify { store, repair } => {
+            super::verify::verify(&store_dir(&store), repair)
+        }
         ArtifactsCommand::Import { store, archive } => {
             let dir = store_dir(&store);
-            let opened = Store::open(&dir, OnLocked::Fail)?;
+            let opened = open_for_writing(&dir, true, false)?;
             let activity = Activity::start(format!("importing {}", archive.display()));
             let summary = opened.import(&archive)?;
             drop(activity);
@@ -99,7 +104,7 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 fn ls(args: &StoreArgs, shards: bool) -> CommandResult {
-    let store = open_existing(&store_dir(args))?;
+    let store = open_for_reading(&store_dir(args))?;
     let mut records = store.records()?;
     records.sort_by(|a, b| {
         (&a.stage, &a.shard, a.created_unix_ms).cmp(&(&b.stage, &b.shard, b.created_unix_ms))
@@ -142,7 +147,7 @@ fn ls(args: &StoreArgs, shards: bool) -> CommandResult {
 }
 
 fn show(args: &StoreArgs, target: &str, rows: usize) -> CommandResult {
-    let store = open_existing(&store_dir(args))?;
+    let store = open_for_reading(&store_dir(args))?;
     if let Ok(digest) = target.parse::<Digest>() {
         let bytes = store.get_blob(&digest)?;
         print!("{}", String::from_utf8_lossy(&bytes));
@@ -224,7 +229,11 @@ pub fn gc(args: GcArgs) -> CommandResult {
                 .help("collect one store at a time, or pass --store DIR"),
         );
     }
-    let store = open_existing(&studies[0].store)?;
+    let store = if args.dry_run {
+        open_for_reading(&studies[0].store)?
+    } else {
+        open_for_writing(&studies[0].store, false, false)?
+    };
     let activity = Activity::start("planning what the manifests reference");
     let mut keep = BTreeSet::new();
     for study in &studies {

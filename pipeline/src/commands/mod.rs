@@ -10,8 +10,9 @@ mod progress;
 mod report;
 mod study;
 mod tables;
+mod verify;
 
-pub use network::parse_shape;
+pub use network::{parse_network, parse_shape};
 
 use std::path::{Path, PathBuf};
 
@@ -112,14 +113,66 @@ pub fn store_dir(args: &StoreArgs) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(manifest::DEFAULT_STORE))
 }
 
-/// Opens an existing store for reading, with a clear error if there is none.
-pub fn open_existing(dir: &Path) -> Result<Store, CommandError> {
+/// Opens an existing store for reading: the one way every command that only reads a store
+/// (`plan`, `artifacts ls|show|export|verify`, `tables`, `predict`, `gc --dry-run`) opens it.
+///
+/// Never creates anything: a missing store is [`exit_codes::MISSING_INPUT`]. A store this
+/// process may not write (a read-only mount) is read from a private copy of its database,
+/// without the lock file ([`Store::open_read_only`]).
+pub fn open_for_reading(dir: &Path) -> Result<Store, CommandError> {
     if !dir.exists() {
-        return Err(CommandError::new(
-            exit_codes::MISSING_INPUT,
-            format!("no store at {}", dir.display()),
-        )
-        .help("run a study first (`snni run MANIFEST`), or pass --store DIR"));
+        return Err(no_store(dir));
     }
-    Ok(Store::open(dir, OnLocked::Fail)?)
+    Ok(Store::open_read_only(dir, OnLocked::Fail)?)
+}
+
+/// Opens a store for `snni plan`: like [`open_for_reading`], but a study whose store does
+/// not exist yet is planned against an empty store (in a temporary folder), so that
+/// planning never creates one. The flag says whether the store exists.
+pub fn open_for_planning(dir: &Path) -> Result<(Store, bool), CommandError> {
+    if dir.exists() {
+        return Ok((open_for_reading(dir)?, true));
+    }
+    Ok((Store::empty()?, false))
+}
+
+/// Opens (and, if `create`, creates) a store for writing: `snni run` and `snni artifacts
+/// import` create one, every other writer needs an existing store. Only the last folder of
+/// the path is ever created ([`StoreError::NoParent`] otherwise).
+pub fn open_for_writing(dir: &Path, create: bool, wait: bool) -> Result<Store, CommandError> {
+    if !create && !dir.exists() {
+        return Err(no_store(dir));
+    }
+    let on_locked = if wait { OnLocked::Wait } else { OnLocked::Fail };
+    Ok(Store::open(dir, on_locked)?)
+}
+
+fn no_store(dir: &Path) -> CommandError {
+    CommandError::new(
+        exit_codes::MISSING_INPUT,
+        format!("no store at {}", dir.display()),
+    )
+    .help("run a study first (`snni run MANIFEST`), or pass --store DIR")
+}
+
+/// Where `snni tables` writes its report: `<store>/report`, or — when the store cannot be
+/// written (a read-only mount) — `snni-report/<study>` in the current folder, said on
+/// stderr.
+pub fn report_dir(store: &Path, study: &str) -> PathBuf {
+    let report = store.join("report");
+    if std::fs::create_dir_all(&report).is_ok() && writable(&report) {
+        return report;
+    }
+    let fallback = PathBuf::from("snni-report").join(study);
+    eprintln!(
+        "note: the store at {} cannot be written here; the report goes to {}",
+        store.display(),
+        fallback.display()
+    );
+    fallback
+}
+
+/// Whether a file can be created in `dir`.
+fn writable(dir: &Path) -> bool {
+    tempfile::tempfile_in(dir).is_ok()
 }

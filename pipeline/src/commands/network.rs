@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
-use snni_engine::network::{Network, Shape};
+use snni_engine::network::{Network, Shape, Shapes};
 use snni_engine::zoo;
 
 use super::{CommandError, CommandResult};
 use crate::cli::{NetworkArgs, NetworkCommand, DEFAULT_INPUT};
 use crate::exec::error_chain;
 use crate::exit_codes;
+use crate::manifest::{cut, read_text, Problem, ReadError, SourceFile, MAX_BYTES, MESSAGE_WIDTH};
 
 /// Parses `HxWxC`.
 pub fn parse_shape(text: &str) -> Result<Shape, CommandError> {
@@ -38,24 +39,70 @@ pub fn load_network(spec: &str, input: &str) -> Result<Network, CommandError> {
         let given = (input != DEFAULT_INPUT).then_some(shape);
         return super::onnx::load(path, given, Some(shape));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CommandError::new(
-            exit_codes::INVALID_INPUT,
-            format!("read network {spec}: {e}"),
-        )
-        .help("give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121")
+    let invalid = |message: String| CommandError::new(exit_codes::INVALID_INPUT, message);
+    let text = read_text(path).map_err(|error| match error {
+        ReadError::Io(e) => invalid(format!("read network {spec}: {e}")).help(
+            "give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121",
+        ),
+        ReadError::TooLarge => invalid(format!(
+            "{spec}: the file is larger than {} KiB; a network file is a short YAML or JSON text",
+            MAX_BYTES / 1024
+        )),
+        ReadError::NotText { span, what, .. } => invalid(format!(
+            "{spec}:{}:{}: not a text file: {what}",
+            span.line, span.column
+        )),
     })?;
-    let parsed = if path.extension().is_some_and(|e| e == "json") {
-        Network::from_json_str(&text)
+    parse_network(spec, &text)
+}
+
+/// Parses a network file's text (JSON if `name` ends in `.json`, else YAML). YAML is
+/// checked first for what serde_yaml reports badly or slowly: duplicate keys, nesting
+/// deeper than 64 levels and alias bombs, each at its line and column.
+pub fn parse_network(name: &str, text: &str) -> Result<Network, CommandError> {
+    let invalid = |message: String| CommandError::new(exit_codes::INVALID_INPUT, message);
+    let parsed = if name.ends_with(".json") {
+        Network::from_json_str(text)
     } else {
-        Network::from_yaml_str(&text)
+        let source = SourceFile::new(Path::new(name), text.to_string());
+        let problems: Vec<String> = source
+            .problems()
+            .iter()
+            .filter_map(|problem| match problem {
+                Problem::DuplicateKey { span, key, first } => Some(format!(
+                    "{name}:{}:{}: duplicate key `{key}`: it is already set on line {first}",
+                    span.line, span.column
+                )),
+                Problem::TooDeep { span } => Some(format!(
+                    "{name}:{}:{}: nested too deeply",
+                    span.line, span.column
+                )),
+                Problem::AliasBomb { span } => Some(format!(
+                    "{name}:{}:{}: aliases expand the file to more than 100000 values",
+                    span.line, span.column
+                )),
+                Problem::Syntax { .. } => None,
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(invalid(problems.join("\n")));
+        }
+        Network::from_yaml_str(text)
     };
-    parsed.map_err(|e| {
+    parsed.map_err(|e| invalid(format!("{name}: {}", cut(&error_chain(&e), MESSAGE_WIDTH))))
+}
+
+/// Loads a network (see [`load_network`]) and validates it; an invalid one is an error
+/// naming the layer and what is wrong with it (exit code 3).
+pub fn load_valid_network(spec: &str, input: &str) -> Result<(Network, Shapes), CommandError> {
+    let network = load_network(spec, input)?;
+    let shapes = network.validate().map_err(|e| {
         CommandError::new(
             exit_codes::INVALID_INPUT,
             format!("{spec}: {}", error_chain(&e)),
         )
-    })
+    })?;
+    Ok((network, shapes))
 }
 
 /// `snni network`.
@@ -68,13 +115,7 @@ pub fn show(args: NetworkArgs) -> CommandResult {
                 .help("snni network FILE|NAME, or snni network import MODEL.onnx"))
         }
     };
-    let network = load_network(&spec, &args.input)?;
-    let shapes = network.validate().map_err(|e| {
-        CommandError::new(
-            exit_codes::INVALID_INPUT,
-            format!("{spec}: {}", error_chain(&e)),
-        )
-    })?;
+    let (network, shapes) = load_valid_network(&spec, &args.input)?;
     match args.format.as_str() {
         "yaml" => print!(
             "{}",

@@ -106,7 +106,7 @@ pub fn party(command: PartyCommand) -> CommandResult {
             // First, so that every thread the party starts inherits the CPUs.
             pin_to(&engine.cpus)?;
             if exit_with_parent {
-                exit_when_stdin_closes();
+                exit_with_the_parent();
             }
             let network = network(&engine)?;
             let weights = match source(&weights, "weights")? {
@@ -141,7 +141,7 @@ pub fn party(command: PartyCommand) -> CommandResult {
             // First, so that every thread the party starts inherits the CPUs.
             pin_to(&engine.cpus)?;
             if exit_with_parent {
-                exit_when_stdin_closes();
+                exit_with_the_parent();
             }
             let network = network(&engine)?;
             let input = match source(&input, "input")? {
@@ -182,19 +182,13 @@ fn pin_to(cpus: &[usize]) -> Result<(), CommandError> {
     })
 }
 
-/// Watches stdin on a thread and exits the process when it closes (the parent died or
-/// gave up on this party).
-fn exit_when_stdin_closes() {
-    let watcher = std::thread::Builder::new()
-        .name("parent-watch".into())
-        .spawn(|| {
-            let mut sink = [0u8; 64];
-            let mut stdin = std::io::stdin().lock();
-            while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
-            eprintln!("stdin closed: the parent process is gone; exiting");
-            std::process::exit(exit_codes::INTERRUPTED);
-        });
-    if let Err(error) = watcher {
+/// Ties this party's life to its parent's (`snni_stages::profile::die_with_parent` and
+/// `exit_when_stdin_closes`), before the party starts any thread.
+fn exit_with_the_parent() {
+    if let Err(error) = snni_stages::profile::die_with_parent() {
+        tracing::warn!(%error, "cannot ask to be killed with the parent; relying on stdin");
+    }
+    if let Err(error) = snni_stages::profile::exit_when_stdin_closes(exit_codes::INTERRUPTED) {
         tracing::warn!(%error, "cannot watch stdin; this party may outlive its parent");
     }
 }

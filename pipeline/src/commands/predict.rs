@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use snni_stages::{PlannedLink, Predictor, Setting, NETWORK_METHODS};
 
-use super::network::load_network;
-use super::{open_existing, store_dir, CommandError, CommandResult};
+use super::network::load_valid_network;
+use super::{open_for_reading, store_dir, CommandError, CommandResult};
 use crate::cli::PredictArgs;
 use crate::exit_codes;
 use crate::manifest::units::{parse_bandwidth, parse_duration_us};
@@ -60,6 +60,15 @@ fn target(store: &snni_artifacts::Store, spec: &str) -> Result<Target, CommandEr
             transfer_only: false,
         });
     }
+    if trained.is_empty() {
+        return Err(CommandError::new(
+            exit_codes::MISSING_INPUT,
+            "the store's `whole` stage holds no models for any setting",
+        )
+        .help(
+            "its study had too little data for it: run the study again (`snni run MANIFEST`) and read why `whole` fails",
+        ));
+    }
     let link = if spec.contains('=') {
         parse_link(spec)?
     } else {
@@ -100,8 +109,8 @@ fn stage_error(err: snni_stages::StageError) -> CommandError {
 
 /// `snni predict`.
 pub fn predict(args: PredictArgs) -> CommandResult {
-    let network = load_network(&args.network, &args.input)?;
-    let store = open_existing(&store_dir(&args.store))?;
+    let (network, _) = load_valid_network(&args.network, &args.input)?;
+    let store = open_for_reading(&store_dir(&args.store))?;
     let target = target(&store, &args.setting)?;
     let started = std::time::Instant::now();
     let predictor = Predictor::load(&store, &target.models).map_err(stage_error)?;
@@ -197,11 +206,24 @@ fn render(p: &snni_stages::Prediction, methods: &[&str], setting: &str, load_s: 
     ];
     for m in methods {
         for party in ["server", "client"] {
-            let ms = result(party, m).map_or(f64::NAN, |r| r.total_s * 1e3);
-            total.push(format!("{ms:.1}"));
+            total.push(match result(party, m).and_then(|r| r.total_s) {
+                Some(seconds) => format!("{:.1}", seconds * 1e3),
+                None => "excluded".to_string(),
+            });
         }
     }
     let _ = writeln!(out, "{}", total.join("\t"));
+    for r in p.results.iter().filter(|r| !r.excluded.is_empty()) {
+        let more = match r.excluded.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        let _ = writeln!(
+            out,
+            "excluded: {} {} total: {}{more}",
+            r.method, r.party, r.excluded[0]
+        );
+    }
     let timing: Vec<String> = p
         .predict_seconds
         .iter()

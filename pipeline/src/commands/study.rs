@@ -3,9 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use snni_artifacts::{OnLocked, Store};
-
-use super::{load_study, CommandError, CommandResult};
+use super::{load_study, open_for_planning, open_for_writing, CommandError, CommandResult};
 use crate::cli::{CheckArgs, ExecutorChoice, PlanArgs, RunArgs, SelectArgs};
 use crate::exec::{run_study, show_events, Display, RunOptions, STATUS_FILE};
 use crate::exit_codes;
@@ -34,22 +32,40 @@ fn selection(study: &Study, args: &SelectArgs) -> Result<Selection, CommandError
     Ok(selection)
 }
 
+/// How many shards may run at once per core: more only adds threads that wait for a core
+/// (and memory: every running shard holds its inputs), so `--jobs` is capped here.
+pub const JOBS_PER_CORE: usize = 4;
+
+/// The shards to run at once: `--jobs` (default: the cores), at least 1 and at most
+/// [`JOBS_PER_CORE`] × `cores`; a larger request is capped with a warning, 0 is an error.
+fn jobs(requested: Option<usize>, cores: usize) -> Result<usize, CommandError> {
+    let cap = JOBS_PER_CORE * cores.max(1);
+    match requested {
+        None => Ok(cores.max(1)),
+        Some(0) => Err(CommandError::new(
+            exit_codes::USAGE,
+            "--jobs 0 would run nothing",
+        )
+        .help(format!(
+            "give --jobs a number from 1 to {cap} ({JOBS_PER_CORE} per core), or leave it out for one per core ({cores})"
+        ))),
+        Some(n) if n > cap => {
+            eprintln!(
+                "warning: --jobs {n} is more than {JOBS_PER_CORE} per core on this machine ({cores} cores); running {cap} at a time"
+            );
+            Ok(cap)
+        }
+        Some(n) => Ok(n),
+    }
+}
+
 /// `snni run`.
 pub fn run(args: RunArgs) -> CommandResult {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs(args.jobs, cores)?;
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
-    let store = Store::open(
-        &study.store,
-        if args.wait {
-            OnLocked::Wait
-        } else {
-            OnLocked::Fail
-        },
-    )?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let store = open_for_writing(&study.store, true, args.wait)?;
     let executor = match (args.executor, &study.executor) {
         (Some(ExecutorChoice::Local), _) => ExecutorConfig::Local,
         (Some(ExecutorChoice::Slurm), ExecutorConfig::Slurm(config)) => {
@@ -118,7 +134,7 @@ pub fn run(args: RunArgs) -> CommandResult {
 pub fn plan(args: PlanArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
     let selection = selection(&study, &args.select)?;
-    let store = Store::open(&study.store, OnLocked::Fail)?;
+    let (store, exists) = open_for_planning(&study.store)?;
     let plan = Plan::make(&study, &store, &selection)?;
     if args.json {
         println!(
@@ -127,7 +143,16 @@ pub fn plan(args: PlanArgs) -> CommandResult {
         );
         return Ok(exit_codes::SUCCESS);
     }
-    println!("study {} (store {})", study.name, study.store.display());
+    let note = if exists {
+        ""
+    } else {
+        ", which does not exist yet: `snni run` creates it"
+    };
+    println!(
+        "study {} (store {}{note})",
+        study.name,
+        study.store.display()
+    );
     let width = plan.stages.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for stage in &plan.stages {
         let needs = if stage.needs.is_empty() {
@@ -174,4 +199,19 @@ pub fn check(args: CheckArgs) -> CommandResult {
         }
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_default_to_the_cores_and_are_capped() {
+        assert_eq!(jobs(None, 2).unwrap(), 2);
+        assert_eq!(jobs(Some(3), 2).unwrap(), 3);
+        assert_eq!(jobs(Some(99_999), 2).unwrap(), 2 * JOBS_PER_CORE);
+        let err = jobs(Some(0), 2).unwrap_err();
+        assert_eq!(err.code, exit_codes::USAGE);
+        assert!(err.help.unwrap().contains("from 1 to 8"));
+    }
 }

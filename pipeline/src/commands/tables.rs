@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use polars::prelude::{DataFrame, DataType};
 use snni_artifacts::{Output, Store};
 
-use super::{load_study, open_existing, CommandError, CommandResult};
+use super::{load_study, open_for_reading, CommandError, CommandResult};
 use crate::cli::{TableFormat, TablesArgs};
 use crate::exit_codes;
 use crate::manifest::Study;
@@ -288,11 +288,11 @@ fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -
 /// `snni tables`.
 pub fn tables(args: TablesArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
-    let store = open_existing(&study.store)?;
+    let store = open_for_reading(&study.store)?;
     let activity = super::progress::Activity::start("reading the per-layer results");
     let per_layer = per_layer(&study, &store)?;
     let mut tables = per_layer_tables(&per_layer);
-    let report = study.store.join("report");
+    let report = super::report_dir(&study.store, &study.name);
     activity.set("reading whole-network results and drawing the plots");
     let extra = super::report::study_report(&study, &store, &report, &tables)?;
     tables.extend(extra);

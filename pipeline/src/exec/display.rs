@@ -54,7 +54,7 @@ pub async fn show_events(
             events.recv().await
         };
         let Some(event) = next else { break };
-        log(&event);
+        log(&event, display);
         if let Some(path) = &status {
             board.apply(&event);
             dirty = true;
@@ -82,14 +82,18 @@ fn publish(board: &mut StatusBoard, path: &std::path::Path) {
     }
 }
 
-fn log(event: &Event) {
+/// Logs `event`. Failures are logged only beside JSON output: the human display prints
+/// each one itself, and one cause should read once.
+fn log(event: &Event, display: Display) {
     match event {
         Event::ShardFailed {
             stage,
             shard,
             error,
-        } => tracing::warn!(%stage, %shard, "shard failed: {error}"),
-        Event::StageFailed { stage, error } => tracing::error!(%stage, "stage failed: {error}"),
+        } if display == Display::Json => tracing::warn!(%stage, %shard, "shard failed: {error}"),
+        Event::StageFailed { stage, error } if display == Display::Json => {
+            tracing::error!(%stage, "stage failed: {error}")
+        }
         other => tracing::debug!(?other, "event"),
     }
 }

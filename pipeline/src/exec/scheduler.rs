@@ -408,11 +408,20 @@ async fn run_stage(
             .store
             .record_failure(&fingerprint, &Failure::new(message.clone(), attempts))
         {
-            tracing::warn!(
-                "could not record the failure of stage `{}`: {}",
-                stage.name,
-                error_chain(&e)
-            );
+            // When the store itself failed, this is the same cause again: said once above.
+            if store_failed {
+                tracing::debug!(
+                    "could not record the failure of stage `{}`: {}",
+                    stage.name,
+                    error_chain(&e)
+                );
+            } else {
+                tracing::warn!(
+                    "could not record the failure of stage `{}`: {}",
+                    stage.name,
+                    error_chain(&e)
+                );
+            }
         }
         return Err(StageFailure::Failed {
             message,

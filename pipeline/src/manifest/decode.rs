@@ -7,9 +7,12 @@ use serde_yaml::Value;
 use super::diagnostic::{closest, Code, Diagnostic};
 use super::executor::RawExecutor;
 use super::raw::{RawManifest, SETTING_KEYS, STAGE_KEYS, TOP_KEYS};
-use super::source::{join, SourceFile, Span};
+use super::source::{join, Problem, SourceFile, Span, MAX_DEPTH, MAX_NODES};
 
 pub(super) fn decode(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<RawManifest> {
+    if !text_problems(source, diags) {
+        return None;
+    }
     let value: Value = match serde_yaml::from_str(&source.text) {
         Ok(value) => value,
         Err(err) => {
@@ -52,7 +55,10 @@ pub(super) fn decode(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option
             "description" => raw.description = part(source, "description", value, diags),
             "seed" => raw.seed = part(source, "seed", value, diags),
             "store" => raw.store = part(source, "store", value, diags),
-            "settings" => raw.settings = entries(source, "settings", value, SETTING_KEYS, diags),
+            "settings" => {
+                raw.settings = entries(source, "settings", value, SETTING_KEYS, diags);
+                raw.setting_names = names(value);
+            }
             "stages" => raw.stages = entries(source, "stages", value, STAGE_KEYS, diags),
             // Decoded field by field when the study is resolved (every bad field reported).
             "executor" => raw.executor = Some(RawExecutor(value.clone())),
@@ -76,6 +82,54 @@ pub(super) fn decode(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option
         }
     }
     Some(raw)
+}
+
+/// Reports what the indexing pass found wrong with the text itself (see
+/// [`SourceFile::problems`]); false if serde_yaml must not read it (it would report these
+/// at 1:1, or take long). Syntax errors are left to serde_yaml, which words them well.
+fn text_problems(source: &SourceFile, diags: &mut Vec<Diagnostic>) -> bool {
+    let mut readable = true;
+    for problem in source.problems() {
+        match problem {
+            Problem::DuplicateKey { span, key, first } => {
+                readable = false;
+                diags.push(
+                    Diagnostic::new(
+                        Code::DuplicateKey,
+                        *span,
+                        format!("duplicate key `{key}`: it is already set on line {first}"),
+                    )
+                    .help("keep one of them; YAML does not merge repeated keys"),
+                );
+            }
+            Problem::TooDeep { span } => {
+                readable = false;
+                diags.push(
+                    Diagnostic::new(
+                        Code::Syntax,
+                        *span,
+                        "nested too deeply",
+                    )
+                    .help(format!(
+                        "a manifest nests a few levels (at most {MAX_DEPTH} are read); check for runaway brackets"
+                    )),
+                );
+            }
+            Problem::AliasBomb { span } => {
+                readable = false;
+                diags.push(
+                    Diagnostic::new(
+                        Code::Syntax,
+                        *span,
+                        format!("aliases expand the document to more than {MAX_NODES} values"),
+                    )
+                    .help("an alias repeats its anchor's value; do not nest aliases of aliases"),
+                );
+            }
+            Problem::Syntax { .. } => {}
+        }
+    }
+    readable
 }
 
 /// Decodes one top-level value, reporting its errors at the right place.
@@ -134,6 +188,15 @@ fn entries<T: DeserializeOwned>(
         }
     }
     out
+}
+
+/// The string keys of a mapping.
+fn names(value: &Value) -> Vec<String> {
+    value.as_mapping().map_or_else(Vec::new, |map| {
+        map.keys()
+            .filter_map(|key| key.as_str().map(str::to_string))
+            .collect()
+    })
 }
 
 fn serde_diagnostic(

@@ -30,6 +30,8 @@ pub enum Code {
     InvalidName,
     /// The `executor:` block is invalid.
     InvalidExecutor,
+    /// A key appears twice in one mapping.
+    DuplicateKey,
 }
 
 impl Code {
@@ -47,6 +49,7 @@ impl Code {
             Code::InvalidSetting => "E009",
             Code::InvalidName => "E010",
             Code::InvalidExecutor => "E011",
+            Code::DuplicateKey => "E012",
         }
     }
 }
@@ -81,35 +84,78 @@ impl Diagnostic {
         self
     }
 
-    /// Renders the diagnostic against its source file.
+    /// Renders the diagnostic against its source file. A long line is shown as a window
+    /// of [`SNIPPET_WIDTH`] characters around the caret, a long message is cut to
+    /// [`MESSAGE_WIDTH`], and control characters are shown as `�`.
     pub fn render(&self, source: &SourceFile) -> String {
-        let line_text = source.line(self.span.line);
         let number = self.span.line.to_string();
         let gutter = " ".repeat(number.len());
-        let indent: String = line_text
-            .chars()
-            .take(self.span.column.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let available = line_text
-            .chars()
-            .count()
-            .saturating_sub(self.span.column - 1)
-            .max(1);
-        let carets = "^".repeat(self.span.width.min(available));
+        let (shown, indent, carets) = snippet(source.line(self.span.line), self.span);
         let mut out = format!(
-            "error[{}]: {}\n{gutter}--> {}:{}:{}\n{gutter} |\n{number} | {line_text}\n{gutter} | {indent}{carets}\n",
+            "error[{}]: {}\n{gutter}--> {}:{}:{}\n{gutter} |\n{number} | {shown}\n{gutter} | {indent}{carets}\n",
             self.code.as_str(),
-            self.message,
+            cut(&self.message, MESSAGE_WIDTH),
             source.path.display(),
             self.span.line,
             self.span.column,
         );
         if let Some(help) = &self.help {
-            out.push_str(&format!("{gutter} = help: {help}\n"));
+            out.push_str(&format!("{gutter} = help: {}\n", cut(help, MESSAGE_WIDTH)));
         }
         out
     }
+}
+
+/// Widest source line shown, in characters.
+pub const SNIPPET_WIDTH: usize = 100;
+/// Longest message or help shown, in characters.
+pub const MESSAGE_WIDTH: usize = 300;
+
+/// The part of `line` to show, the indent to the caret and the carets for `span`.
+fn snippet(line: &str, span: Span) -> (String, String, String) {
+    let chars: Vec<char> = line
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let column = (span.column - 1).min(chars.len());
+    let start = if chars.len() <= SNIPPET_WIDTH {
+        0
+    } else {
+        column
+            .saturating_sub(SNIPPET_WIDTH / 2)
+            .min(chars.len() - SNIPPET_WIDTH)
+    };
+    let end = chars.len().min(start + SNIPPET_WIDTH);
+    let before = if start > 0 { "…" } else { "" };
+    let after = if end < chars.len() { "…" } else { "" };
+    let shown: String = chars[start..end].iter().collect();
+    let indent: String = before
+        .chars()
+        .map(|_| ' ')
+        .chain(
+            chars[start..column]
+                .iter()
+                .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+        )
+        .collect();
+    let carets = "^".repeat(span.width.min(end.saturating_sub(column)).max(1));
+    (format!("{before}{shown}{after}"), indent, carets)
+}
+
+/// `text` cut to `width` characters, with `…` if it was longer.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// Every diagnostic of one manifest, with its source, so it can print itself.
@@ -177,6 +223,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_shown_as_a_window_around_the_caret() {
+        let line = format!("seed: [{}]", "[".repeat(1000));
+        let span = Span {
+            line: 1,
+            column: 500,
+            width: 3,
+        };
+        let (shown, indent, carets) = snippet(&line, span);
+        assert_eq!(shown.chars().count(), SNIPPET_WIDTH + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        assert_eq!(indent.len(), 1 + SNIPPET_WIDTH / 2);
+        assert_eq!(carets, "^^^");
+        let (shown, indent, _) = snippet("a\u{0}b", Span::START);
+        assert_eq!((shown.as_str(), indent.as_str()), ("a\u{fffd}b", ""));
+        assert_eq!(cut("abcdef", 4), "abc…");
+    }
 
     #[test]
     fn closest_finds_typos_only() {

@@ -37,19 +37,21 @@ pub struct RawStage {
 /// Keys allowed in a stage.
 pub const STAGE_KEYS: &[&str] = &["kind", "needs", "params", "seed", "description"];
 
-/// One network setting as written under `settings:`.
+/// One network setting as written under `settings:`. Values are kept as written and read
+/// one by one in phase 2, so that each bad field is reported (with the right words) and
+/// a setting with a bad field is still declared.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSetting {
     /// Link rate, e.g. `7gbit`, `380mbit`.
     #[serde(default)]
-    pub bandwidth: Option<String>,
+    pub bandwidth: Option<serde_yaml::Value>,
     /// Round-trip time, e.g. `0.5ms`, `10ms`.
     #[serde(default)]
-    pub rtt: Option<String>,
+    pub rtt: Option<serde_yaml::Value>,
     /// Packet loss in percent.
     #[serde(default)]
-    pub loss: Option<f64>,
+    pub loss: Option<serde_yaml::Value>,
 }
 
 /// Keys allowed in a setting.
@@ -68,6 +70,9 @@ pub struct RawManifest {
     pub store: Option<String>,
     /// Settings in file order.
     pub settings: Vec<(String, RawSetting)>,
+    /// Every setting name, also of settings that did not decode: they are declared all
+    /// the same, so a stage using one is not told it is undeclared.
+    pub setting_names: Vec<String>,
     /// Stages in file order.
     pub stages: Vec<(String, RawStage)>,
     /// Where shards run, if the manifest says.

@@ -10,7 +10,10 @@ pub fn parse_bandwidth(text: &str) -> Result<u64, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("`{text}` is not a number followed by a unit"))?;
-            if !(value.is_finite() && value > 0.0) {
+            if !value.is_finite() {
+                return Err(format!("`{text}` is not a finite number"));
+            }
+            if value <= 0.0 {
                 return Err(format!("`{text}` must be positive"));
             }
             let bits = value * factor;
@@ -33,7 +36,10 @@ pub fn parse_duration_us(text: &str) -> Result<f64, String> {
                 .trim()
                 .parse()
                 .map_err(|_| format!("`{text}` is not a number followed by a unit"))?;
-            if !(value.is_finite() && value >= 0.0) {
+            if !value.is_finite() {
+                return Err(format!("`{text}` is not a finite number"));
+            }
+            if value < 0.0 {
                 return Err(format!("`{text}` must not be negative"));
             }
             let us = value * factor;
@@ -87,6 +93,22 @@ mod tests {
         assert_eq!(parse_duration_us("10ms"), Ok(10_000.0));
         assert!(parse_bandwidth("7gb").is_err());
         assert!(parse_duration_us("fast").is_err());
+        assert!(parse_bandwidth("-1mbit")
+            .unwrap_err()
+            .contains("must be positive"));
+        assert!(parse_bandwidth("0mbit")
+            .unwrap_err()
+            .contains("must be positive"));
+        for text in ["NaNms", "infms", "-infms"] {
+            let err = parse_duration_us(text).unwrap_err();
+            assert!(err.contains("is not a finite number"), "{err}");
+        }
+        assert!(parse_duration_us("-1ms")
+            .unwrap_err()
+            .contains("must not be negative"));
+        assert!(parse_bandwidth("nanmbit")
+            .unwrap_err()
+            .contains("not a finite"));
         assert_eq!(
             parse_interval("30s"),
             Ok(std::time::Duration::from_secs(30))
@@ -102,6 +124,5 @@ mod tests {
         assert!(parse_interval("NaNs").is_err());
         assert!(parse_interval("-1s").is_err());
         assert!(parse_interval("10").is_err());
-        assert!(parse_bandwidth("-1mbit").is_err());
     }
 }

@@ -49,7 +49,7 @@ fn resolve(
     store_override: Option<&Path>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Study> {
-    let settings = resolve_settings(source, &raw.settings, diags);
+    let settings = resolve_settings(source, &raw.settings, &raw.setting_names, diags);
     let stage_names: Vec<&str> = raw.stages.iter().map(|(n, _)| n.as_str()).collect();
     let seed = raw.seed.unwrap_or(0);
     let mut decls = Vec::new();
@@ -233,9 +233,14 @@ fn param_diagnostic(
 fn resolve_settings(
     source: &SourceFile,
     raw: &[(String, RawSetting)],
+    declared: &[String],
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, Setting> {
     let mut settings = Setting::builtins();
+    // Declared, even if their definition is invalid (reported on its own).
+    for name in declared {
+        settings.entry(name.clone()).or_default();
+    }
     for (name, setting) in raw {
         let path = join("settings", name);
         if !valid_name(name) {
@@ -258,13 +263,13 @@ fn resolve_settings(
                 .help(help.to_string()),
             );
         };
-        let bandwidth_bps = setting.bandwidth.as_deref().and_then(|text| {
-            parse_bandwidth(text)
+        let bandwidth_bps = setting.bandwidth.as_ref().and_then(|value| {
+            with_unit(value, parse_bandwidth)
                 .map_err(|m| bad("bandwidth", m, "write a rate such as `7gbit` or `380mbit`"))
                 .ok()
         });
-        let rtt_us = setting.rtt.as_deref().and_then(|text| {
-            parse_duration_us(text)
+        let rtt_us = setting.rtt.as_ref().and_then(|value| {
+            with_unit(value, parse_duration_us)
                 .map_err(|m| {
                     bad(
                         "rtt",
@@ -274,16 +279,10 @@ fn resolve_settings(
                 })
                 .ok()
         });
-        let loss_percent = setting.loss.filter(|loss| {
-            let ok = (0.0..100.0).contains(loss);
-            if !ok {
-                bad(
-                    "loss",
-                    format!("loss {loss} is outside 0..100 (percent)"),
-                    "write the loss in percent, e.g. `loss: 0.1`",
-                );
-            }
-            ok
+        let loss_percent = setting.loss.as_ref().and_then(|value| {
+            percent(value)
+                .map_err(|m| bad("loss", m, "write the loss in percent, e.g. `loss: 0.1`"))
+                .ok()
         });
         if name == "local" && (setting.bandwidth.is_some() || setting.rtt.is_some()) {
             bad(
@@ -302,4 +301,50 @@ fn resolve_settings(
         entry.loss_percent = loss_percent.or(entry.loss_percent);
     }
     settings
+}
+
+/// A quantity with a unit (`7gbit`, `10ms`), parsed by `parse`; a bare number is refused
+/// with a message that names the missing unit.
+fn with_unit<T>(
+    value: &serde_yaml::Value,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    match value {
+        serde_yaml::Value::String(text) => parse(text),
+        serde_yaml::Value::Number(number) => Err(format!("`{number}` has no unit")),
+        other => Err(format!(
+            "expected a number with a unit, got {}",
+            kind_of(other)
+        )),
+    }
+}
+
+/// A loss in percent: a finite number in 0..100.
+fn percent(value: &serde_yaml::Value) -> Result<f64, String> {
+    let Some(loss) = value.as_f64() else {
+        return Err(format!(
+            "loss must be a number (percent), got {}",
+            kind_of(value)
+        ));
+    };
+    if !loss.is_finite() {
+        Err(format!("loss {loss} is not a finite number"))
+    } else if !(0.0..100.0).contains(&loss) {
+        Err(format!("loss {loss} is outside 0..100 (percent)"))
+    } else {
+        Ok(loss)
+    }
+}
+
+/// What kind of YAML value `value` is, for messages.
+fn kind_of(value: &serde_yaml::Value) -> &'static str {
+    match value {
+        serde_yaml::Value::Null => "nothing",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "text",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
 }

@@ -61,6 +61,10 @@ pub struct LayerFeatures {
 
 impl LayerFeatures {
     /// The features of the layer `op` with validated shapes `info`.
+    ///
+    /// Validation bounds every shape and count (`snni_engine::network::MAX_COUNT`: at most
+    /// 2^53 multiply-accumulates, 2^32 elements or window taps), so the products below fit
+    /// in a `u64`.
     pub fn of(op: &Op, info: &LayerInfo) -> LayerFeatures {
         let input = info.inputs.first().copied().unwrap_or(info.output);
         let output = info.output;
@@ -103,13 +107,15 @@ impl LayerFeatures {
                 padding,
                 ..
             } => {
-                let area = window(kernel.h, kernel.w, stride, padding);
+                window(kernel.h, kernel.w, stride, padding);
                 features.filters = Some(filters as u64);
-                features.flops = 2 * output.spatial() * filters as u64 * area * input.c as u64;
+                // MACs: output positions × filters × kernel area × input channels.
+                features.flops = 2 * info.costs.macs;
             }
             Op::Fc { units, .. } => {
                 features.units = Some(units as u64);
-                features.flops = 2 * input.elements() * units as u64;
+                // MACs: input elements × units.
+                features.flops = 2 * info.costs.macs;
             }
             Op::BatchNorm {} => features.flops = 2 * elements,
             Op::Relu {} | Op::Add {} => features.flops = elements,

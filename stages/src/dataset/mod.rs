@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, ParamIssue, StageError};
+use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// The one shard of a dataset stage.
 pub const SHARD: &str = "tables";
@@ -92,7 +92,7 @@ impl StageKind for DatasetKind {
         } else {
             params.clone()
         };
-        let decoded: DatasetParams = decode_params(&params).map_err(|issue| vec![issue])?;
+        let decoded: DatasetParams = decode_params_all(&params)?;
         serde_json::to_value(decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
     }
 

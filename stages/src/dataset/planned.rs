@@ -61,9 +61,9 @@ pub fn planned_views(
         shard: network_id.to_string(),
         message: format!("plan network `{}`: {message}", network.name),
     };
-    let he = HeParamsDesc::for_bitlen(link.ell).map_err(|e| fail(e.to_string()))?;
-    let plan =
-        ExecPlan::with_ot(network, &he, link.scale, link.ot).map_err(|e| fail(e.to_string()))?;
+    let he = HeParamsDesc::for_bitlen(link.ell).map_err(|e| fail(crate::error_chain(&e)))?;
+    let plan = ExecPlan::with_ot(network, &he, link.scale, link.ot)
+        .map_err(|e| fail(crate::error_chain(&e)))?;
     let id = Rc::new(RunId {
         network: network_id.to_string(),
         network_name: network.name.clone(),

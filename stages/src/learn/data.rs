@@ -84,9 +84,46 @@ impl Data {
             })
     }
 
+    /// [`Data::groups`], or — when no group has enough rows — an error naming the minimum
+    /// and the best group there is, instead of a stage of 0 shards that succeeds and
+    /// leaves nothing to predict with.
+    pub fn groups_or_explain(&self, min_rows: usize) -> Result<Vec<Group>, StageError> {
+        let groups = self.groups(min_rows);
+        if !groups.is_empty() {
+            return Ok(groups);
+        }
+        let best = self
+            .counts()
+            .into_iter()
+            .max_by_key(|(_, (train, validation))| (*train, *validation));
+        let best = match best {
+            Some((group, (train, validation))) => format!(
+                "the most any has is {train} training and {validation} validation rows ({})",
+                group.key()
+            ),
+            None => "the dataset has no rows of these layer types".to_string(),
+        };
+        Err(StageError::Learn {
+            message: format!(
+                "too little data: a layer model needs at least {min_rows} training rows \
+                 (`min_rows`) and 1 validation row, and {best}; add networks (raise `count` \
+                 of the synthesize stage, or `runs` of the profile stage) or lower `min_rows`"
+            ),
+        })
+    }
+
     /// Every group with at least `min_rows` training rows and one validation row, in view,
     /// party, setting order.
     pub fn groups(&self, min_rows: usize) -> Vec<Group> {
+        self.counts()
+            .into_iter()
+            .filter(|(_, (train, validation))| *train >= min_rows && *validation > 0)
+            .map(|(group, _)| group)
+            .collect()
+    }
+
+    /// Training and validation rows of every group, in view, party, setting order.
+    fn counts(&self) -> Vec<(Group, (usize, usize))> {
         let mut groups = Vec::new();
         for (view, rows) in &self.views {
             let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
@@ -100,14 +137,13 @@ impl Data {
                     _ => {}
                 }
             }
-            for ((party, setting), (train, validation)) in counts {
-                if train >= min_rows && validation > 0 {
-                    groups.push(Group {
-                        view: view.clone(),
-                        party,
-                        setting,
-                    });
-                }
+            for ((party, setting), sides) in counts {
+                let group = Group {
+                    view: view.clone(),
+                    party,
+                    setting,
+                };
+                groups.push((group, sides));
             }
         }
         groups
@@ -150,6 +186,53 @@ mod tests {
         assert_eq!(Group::parse(&group.key()), Some(group));
         assert_eq!(Group::parse("pool.client.wan"), None);
         assert_eq!(Group::parse("conv.client"), None);
+    }
+
+    /// A `conv` view with `train` training and `validation` validation rows of the server
+    /// in `local`.
+    fn conv_rows(train: usize, validation: usize) -> Data {
+        let mut rows = ViewRows::default();
+        for i in 0..train + validation {
+            rows.network.push(format!("n{i}"));
+            rows.setting.push("local".into());
+            rows.party.push("server".into());
+            rows.run.push(0);
+            rows.layer.push(0);
+            rows.kind.push("conv".into());
+            rows.side.push(if i < train {
+                Side::Train
+            } else {
+                Side::Validation
+            });
+        }
+        Data {
+            views: BTreeMap::from([("conv".to_string(), rows)]),
+        }
+    }
+
+    #[test]
+    fn too_little_data_is_an_error_naming_the_minimum_and_the_best_group() {
+        let data = conv_rows(3, 1);
+        let error = data.groups_or_explain(20).unwrap_err().to_string();
+        assert!(
+            error.contains("at least 20 training rows (`min_rows`)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("3 training and 1 validation rows (conv.server.local)"),
+            "{error}"
+        );
+        assert!(error.contains("lower `min_rows`"), "{error}");
+        let groups = data.groups_or_explain(3).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].key(), "conv.server.local");
+        // Enough training rows but no validation row is too little as well.
+        assert!(conv_rows(30, 0).groups_or_explain(20).is_err());
+        let empty = Data {
+            views: BTreeMap::new(),
+        };
+        let error = empty.groups_or_explain(1).unwrap_err().to_string();
+        assert!(error.contains("no rows of these layer types"), "{error}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use snni_engine::network::Network;
 use super::frame::{self, Side, ViewRows};
 use super::models::{blob, parse};
 use super::sequence::{LoadedRnn, PartyModels, RnnMeta};
-use super::whole::{predict_network, WholeModels};
+use super::whole::{predict_network, NetworkPrediction, WholeModels};
 use crate::predict::rnn::Rnn;
 use crate::{planned_views, view_of_kind, PlannedLink, StageError, UpstreamStage};
 
@@ -43,11 +43,23 @@ pub struct PartyResult {
     pub party: String,
     /// The method.
     pub method: String,
-    /// Seconds per layer.
+    /// Seconds per layer, never negative.
     pub layers_s: Vec<f64>,
-    /// The whole network, overhead included.
-    pub total_s: f64,
+    /// The whole network, overhead included; `None` when the method is excluded (see
+    /// `excluded`).
+    pub total_s: Option<f64>,
+    /// Why the method's total is not given: layers beyond what its training data supports,
+    /// or a total that would be negative. Empty when the total is given.
+    pub excluded: Vec<String>,
 }
+
+/// How far beyond its training range (as a factor) a layer's size feature may be before
+/// the methods that do not extrapolate ([`NON_EXTRAPOLATING`]) are excluded from totals.
+/// `snni predict` already warns at 2×.
+pub const EXTRAPOLATION_FACTOR: f64 = 10.0;
+/// The methods whose predictions are not trusted far outside their training range: the
+/// MLP and the sequence model saturate or swing there, unlike the linear count models.
+pub const NON_EXTRAPOLATING: [&str; 2] = ["mlp", "rnn"];
 
 /// A layer of the planned network, for the breakdown.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,7 +102,11 @@ fn stage_record(store: &Store, kind: &str) -> Result<UpstreamStage, StageError> 
         .into_iter()
         .find(|(_, s)| s.kind == kind)
         .ok_or_else(|| StageError::Learn {
-            message: format!("the store has no `{kind}` stage; run a study with one first"),
+            message: format!(
+                "the store has no trained models: no stage of kind `{kind}` ever ran in it; \
+                 run a study with `train` and `whole` stages into it first (`snni run \
+                 MANIFEST`, e.g. manifests/smoke.yaml)"
+            ),
         })?;
     let record = store
         .get(&state.fingerprint)
@@ -99,7 +115,11 @@ fn stage_record(store: &Store, kind: &str) -> Result<UpstreamStage, StageError> 
             source: Box::new(source),
         })?
         .ok_or_else(|| StageError::Learn {
-            message: format!("stage `{name}` has no stored outputs; run it first"),
+            message: format!(
+                "stage `{name}` ({kind}) has no stored outputs: its last run failed or did not \
+                 finish; run the study again (`snni run MANIFEST`; `snni plan MANIFEST` says \
+                 why `{name}` runs)"
+            ),
         })?;
     Ok(UpstreamStage {
         name,
@@ -201,8 +221,16 @@ impl Predictor {
                         output: output_shape(&rows, i),
                     })
                     .collect();
-                prediction.warnings = coverage(&party.whole, &rows, &layers, network);
+                prediction.warnings = coverage(&party.whole, &rows, &layers, network, 2.0, true);
             }
+            let far = coverage(
+                &party.whole,
+                &rows,
+                &layers,
+                network,
+                EXTRAPOLATION_FACTOR,
+                false,
+            );
             for &method in methods {
                 let started = std::time::Instant::now();
                 let result = predict_network(
@@ -215,12 +243,9 @@ impl Predictor {
                 )?;
                 *prediction.predict_seconds.entry(method.into()).or_default() +=
                     started.elapsed().as_secs_f64();
-                prediction.results.push(PartyResult {
-                    party: party.party.clone(),
-                    method: method.into(),
-                    layers_s: result.layers,
-                    total_s: result.total_s,
-                });
+                prediction
+                    .results
+                    .push(checked(&party.party, method, result, &far, layers.len()));
             }
         }
         Ok(prediction)
@@ -239,13 +264,52 @@ fn output_shape(rows: &ViewRows, i: usize) -> String {
     format!("{}x{}x{}", get("out_h"), get("out_w"), get("out_c"))
 }
 
-/// Warnings for layers the models cannot cover: a kind without a model, or a feature
-/// outside twice the training range.
+/// One method's prediction for one party, made safe to print: every layer's time at least
+/// 0, and the total excluded (with the reasons) when the method does not extrapolate to
+/// layers in `far`, or when the total would be negative.
+fn checked(
+    party: &str,
+    method: &str,
+    result: NetworkPrediction,
+    far: &[String],
+    layer_count: usize,
+) -> PartyResult {
+    let raw_sum: f64 = result.layers.iter().sum();
+    let overhead = result.total_s - raw_sum;
+    let layers_s: Vec<f64> = result.layers.iter().map(|s| s.max(0.0)).collect();
+    let total = layers_s.iter().sum::<f64>() + overhead;
+    let mut excluded = Vec::new();
+    if NON_EXTRAPOLATING.contains(&method) {
+        excluded.extend(far.iter().map(|reason| {
+            format!("{reason}, more than {EXTRAPOLATION_FACTOR}× beyond it: the {method} model does not extrapolate that far")
+        }));
+    }
+    if !(total >= 0.0 && total.is_finite()) {
+        excluded.push(format!(
+            "its total would be {:.1} ms: the per-network overhead it fitted on the training \
+             networks ({:.1} ms at {layer_count} layers) does not carry over to this network",
+            total * 1e3,
+            overhead * 1e3
+        ));
+    }
+    PartyResult {
+        party: party.into(),
+        method: method.into(),
+        layers_s,
+        total_s: excluded.is_empty().then_some(total),
+        excluded,
+    }
+}
+
+/// Messages for layers the models cannot cover: (if `kinds`) a kind without a model, and a
+/// size feature more than `factor` times outside the training range.
 fn coverage(
     whole: &WholeModels,
     rows: &ViewRows,
     layers: &[usize],
     network: &Network,
+    factor: f64,
+    kinds: bool,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     for &i in layers {
@@ -255,13 +319,17 @@ fn coverage(
             continue;
         }
         let Some(view) = view_of_kind(kind) else {
-            warnings.push(format!("layer `{name}`: kind `{kind}` has no model"));
+            if kinds {
+                warnings.push(format!("layer `{name}`: kind `{kind}` has no model"));
+            }
             continue;
         };
         let Some(ranges) = whole.ranges.get(view) else {
-            warnings.push(format!(
-                "layer `{name}` ({kind}): no `{view}` layers were in training; predicted as 0"
-            ));
+            if kinds {
+                warnings.push(format!(
+                    "layer `{name}` ({kind}): no `{view}` layers were in training; predicted as 0"
+                ));
+            }
             continue;
         };
         for (feature, &(lo, hi)) in ranges {
@@ -269,7 +337,7 @@ fn coverage(
                 continue;
             };
             let v = column[i];
-            if v > 2.0 * hi || v < lo / 2.0 {
+            if v > factor * hi || v < lo / factor {
                 warnings.push(format!(
                     "layer `{name}` ({kind}): {feature} = {v} is outside the training range \
                      {lo}…{hi}"
@@ -278,4 +346,72 @@ fn coverage(
         }
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(layers: &[f64], overhead: f64) -> NetworkPrediction {
+        NetworkPrediction {
+            layers: layers.to_vec(),
+            total_s: layers.iter().sum::<f64>() + overhead,
+            uncovered: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn layer_times_are_never_negative() {
+        let result = checked(
+            "server",
+            "analytical",
+            prediction(&[0.5, -0.2, 0.1], 0.1),
+            &[],
+            3,
+        );
+        assert_eq!(result.layers_s, vec![0.5, 0.0, 0.1]);
+        let total = result.total_s.expect("a positive total is given");
+        assert!((total - 0.7).abs() < 1e-12, "{total}");
+        assert!(result.excluded.is_empty());
+    }
+
+    #[test]
+    fn a_total_that_would_be_negative_is_excluded_with_its_reason() {
+        let result = checked("client", "mlp", prediction(&[0.01, 0.02], -4.0), &[], 2);
+        assert_eq!(result.total_s, None);
+        assert_eq!(result.excluded.len(), 1);
+        assert!(
+            result.excluded[0].contains("its total would be -3970.0 ms"),
+            "{:?}",
+            result.excluded
+        );
+        assert!(result.layers_s.iter().all(|&s| s >= 0.0));
+        let nan = checked("client", "protocol", prediction(&[f64::NAN], 0.0), &[], 1);
+        assert_eq!(nan.total_s, None);
+    }
+
+    #[test]
+    fn far_layers_exclude_only_the_methods_that_do_not_extrapolate() {
+        let far = vec![
+            "layer `conv9` (conv): macs = 1e12 is outside the training range 1…1e6".to_string(),
+        ];
+        for method in NON_EXTRAPOLATING {
+            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            assert_eq!(result.total_s, None, "{method}");
+            assert!(
+                result.excluded[0].contains("conv9"),
+                "{:?}",
+                result.excluded
+            );
+            assert!(
+                result.excluded[0].contains("does not extrapolate"),
+                "{:?}",
+                result.excluded
+            );
+        }
+        for method in ["analytical", "protocol", "transfer"] {
+            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            assert_eq!(result.total_s, Some(0.1), "{method}");
+        }
+    }
 }

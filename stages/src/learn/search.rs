@@ -151,7 +151,7 @@ impl StageKind for SearchKind {
         let params = SearchParams::decode(ctx.params)?;
         let data = Data::load(ctx.store, ctx.upstream, &params.views)?;
         let mut keys = Vec::new();
-        for group in data.groups(params.min_rows) {
+        for group in data.groups_or_explain(params.min_rows)? {
             let seed = group_seed(ctx.seed, &group);
             for trial in 0..params.space.max_trials {
                 if params.space.trial(seed, trial).is_none() {

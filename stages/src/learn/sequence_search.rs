@@ -6,7 +6,7 @@
 //! interrupted search resumes with its finished trials. Sequences are whole training
 //! networks; validation networks stop training early.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -90,6 +90,64 @@ impl SequenceParams {
                 .map_or_else(String::new, |i| i.message.clone()),
         })
     }
+}
+
+/// [`pairs`], or — when no party × setting has enough networks — an error naming the
+/// minimum and the best pair there is.
+pub(crate) fn pairs_or_explain(
+    rows: &ViewRows,
+    min_networks: usize,
+) -> Result<Vec<(String, String)>, StageError> {
+    let pairs = pairs(rows, min_networks);
+    if !pairs.is_empty() {
+        return Ok(pairs);
+    }
+    let best = network_counts(rows)
+        .into_iter()
+        .max_by_key(|(_, counts)| *counts);
+    let best = match best {
+        Some(((party, setting), (train, validation))) => format!(
+            "the most any has is {train} training and {validation} validation networks ({party} in `{setting}`)"
+        ),
+        None => "the dataset has no layers".to_string(),
+    };
+    Err(StageError::Learn {
+        message: format!(
+            "too little data: a whole-network model needs at least {min_networks} training \
+             networks (`min_networks`) and 1 validation network per party and setting, and \
+             {best}; add networks (raise `count` of the synthesize stage) or lower `min_networks`"
+        ),
+    })
+}
+
+/// Per party × setting, the training and validation networks.
+fn network_counts(rows: &ViewRows) -> BTreeMap<(String, String), (usize, usize)> {
+    let mut networks: BTreeSet<(&str, &str, &str, bool)> = BTreeSet::new();
+    for i in 0..rows.len() {
+        let train = match rows.side[i] {
+            Side::Train => true,
+            Side::Validation => false,
+            _ => continue,
+        };
+        networks.insert((
+            rows.party[i].as_str(),
+            rows.setting[i].as_str(),
+            rows.network[i].as_str(),
+            train,
+        ));
+    }
+    let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for (party, setting, _, train) in networks {
+        let entry = counts
+            .entry((party.to_string(), setting.to_string()))
+            .or_default();
+        if train {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    counts
 }
 
 /// The party × setting pairs with at least `min_networks` training networks and one
@@ -201,7 +259,7 @@ impl StageKind for SequenceSearchKind {
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
         let rows = &data.views[LAYERS];
         let mut keys = Vec::new();
-        for (party, setting) in pairs(rows, params.min_networks) {
+        for (party, setting) in pairs_or_explain(rows, params.min_networks)? {
             let seed = pair_seed(ctx.seed, &party, &setting);
             for trial in 0..params.space.max_trials {
                 if params.space.trial(seed, trial).is_none() {
@@ -271,6 +329,44 @@ impl StageKind for SequenceSearchKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_few_networks_is_an_error_naming_the_minimum_and_the_best_pair() {
+        let mut rows = ViewRows::default();
+        // Two training networks of two layers each and one validation network.
+        for (network, side) in [
+            ("a", Side::Train),
+            ("b", Side::Train),
+            ("c", Side::Validation),
+        ] {
+            for layer in 0..2 {
+                rows.network.push(network.into());
+                rows.setting.push("wan".into());
+                rows.party.push("client".into());
+                rows.run.push(0);
+                rows.layer.push(layer);
+                rows.kind.push("conv".into());
+                rows.side.push(side);
+            }
+        }
+        let error = pairs_or_explain(&rows, 5).unwrap_err().to_string();
+        assert!(
+            error.contains("at least 5 training networks (`min_networks`)"),
+            "{error}"
+        );
+        assert!(
+            error.contains("2 training and 1 validation networks (client in `wan`)"),
+            "{error}"
+        );
+        assert_eq!(
+            pairs_or_explain(&rows, 2).unwrap(),
+            vec![("client".to_string(), "wan".to_string())]
+        );
+        let error = pairs_or_explain(&ViewRows::default(), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the dataset has no layers"), "{error}");
+    }
 
     #[test]
     fn keys_round_trip_and_the_recurrent_space_has_defaults() {

@@ -16,7 +16,7 @@ use super::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
 use super::search::{common_params, execution_seed};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::Hyperparams;
-use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 /// Fits and stores the per-layer models.
 pub struct TrainKind;
@@ -79,9 +79,11 @@ impl TrainParams {
             )
             .with_hint("train takes `views`, `min_rows` and `mlp`")]);
         }
-        let mut mlp: MlpDefaults = decode_params(&mlp_value).map_err(|mut issue| {
-            issue.path.insert(0, "mlp".into());
-            vec![issue]
+        let mut mlp: MlpDefaults = decode_params_all(&mlp_value).map_err(|mut issues| {
+            for issue in &mut issues {
+                issue.path.insert(0, "mlp".into());
+            }
+            issues
         })?;
         mlp.activation = mlp.activation.to_lowercase();
         Ok(TrainParams {
@@ -388,7 +390,7 @@ impl StageKind for TrainKind {
         let params = TrainParams::decode(ctx.params)?;
         let data = Data::load(ctx.store, ctx.upstream, &params.views)?;
         let mut keys: Vec<String> = data
-            .groups(params.min_rows)
+            .groups_or_explain(params.min_rows)?
             .iter()
             .map(Group::key)
             .collect();

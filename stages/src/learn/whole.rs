@@ -28,11 +28,11 @@ use super::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
     NETWORK_METHODS,
 };
-use super::sequence_search::{pair_data, pair_key, pairs, sequence_seed, LAYERS};
+use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
 use super::train::{best_trial, json_bytes};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::Hyperparams;
-use crate::{decode_params, ParamIssue, StageError};
+use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
 pub struct WholeKind;
@@ -644,7 +644,7 @@ impl StageKind for WholeKind {
         } else {
             params.clone()
         };
-        let decoded: WholeParams = decode_params(&params).map_err(|issue| vec![issue])?;
+        let decoded: WholeParams = decode_params_all(&params)?;
         if decoded.min_networks == 0 {
             return Err(vec![ParamIssue::new(
                 &["min_networks"],
@@ -657,7 +657,7 @@ impl StageKind for WholeKind {
     fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
         let params = WholeParams::decode(ctx.params)?;
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
-        Ok(pairs(&data.views[LAYERS], params.min_networks)
+        Ok(pairs_or_explain(&data.views[LAYERS], params.min_networks)?
             .into_iter()
             .map(|(party, setting)| format!("{party}.{setting}"))
             .collect())

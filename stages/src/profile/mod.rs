@@ -12,6 +12,7 @@
 //! the machine spread over all networks, unshaped settings first; shaped shards take the
 //! whole machine unless `exclusive_shaped: false`.
 
+mod lifeline;
 mod machine;
 mod metering;
 mod params;
@@ -31,6 +32,7 @@ use crate::kind::{
 };
 use crate::{ParamIssue, StageError, UpstreamStage};
 
+pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, NetworkFile};
 pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
 pub use params::{Backend, NamedSetting, Networks, ProfileParams};
 use runner::{AttemptPlan, BackendUsed};
@@ -434,23 +436,6 @@ impl StageKind for ProfileKind {
         );
         Ok(outputs)
     }
-}
-
-/// Writes the network description where both parties can read it.
-fn network_file(yaml: &[u8], shard: &str) -> Result<tempfile::NamedTempFile, StageError> {
-    use std::io::Write;
-    let io = |e: std::io::Error| StageError::Serialize {
-        name: format!("{shard}: network file"),
-        message: e.to_string(),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix("snni-network-")
-        .suffix(".yaml")
-        .tempfile()
-        .map_err(io)?;
-    file.write_all(yaml).map_err(io)?;
-    file.flush().map_err(io)?;
-    Ok(file)
 }
 
 #[cfg(test)]

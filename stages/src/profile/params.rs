@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use snni_engine::ot::OtBackend;
 
-use crate::{decode_params, CheckContext, ParamIssue, Setting};
+use crate::{decode_params, decode_params_lenient, CheckContext, ParamIssue, Setting};
 
 /// The most runs per network and setting a manifest may ask for.
 pub const MAX_RUNS: u32 = 1_000;
@@ -72,20 +72,22 @@ struct RawProfileParams {
     networks: Option<Networks>,
     #[serde(default)]
     settings: Option<Vec<String>>,
+    // Whole numbers are read signed, so that a negative one is reported with the field's
+    // valid range rather than as "expected u32".
     #[serde(default)]
-    runs: Option<u32>,
+    runs: Option<i64>,
     #[serde(default)]
-    warmup: Option<u32>,
+    warmup: Option<i64>,
     #[serde(default)]
-    timeout: Option<u64>,
+    timeout: Option<i64>,
     #[serde(default)]
-    retries: Option<u32>,
+    retries: Option<i64>,
     #[serde(default)]
-    threads: Option<usize>,
+    threads: Option<i64>,
     #[serde(default)]
-    ell: Option<u32>,
+    ell: Option<i64>,
     #[serde(default)]
-    scale: Option<u32>,
+    scale: Option<i64>,
     #[serde(default)]
     backend: Option<Backend>,
     #[serde(default)]
@@ -163,8 +165,10 @@ impl ProfileParams {
 
 /// Validates `params` against the study's settings and fills in defaults.
 pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Vec<ParamIssue>> {
-    let raw: RawProfileParams = decode_params(params).map_err(|issue| vec![issue])?;
-    let mut issues = Vec::new();
+    let (raw, mut issues) = decode_params_lenient::<RawProfileParams>(params);
+    let Some(raw) = raw else {
+        return Err(issues);
+    };
     let names = raw.settings.unwrap_or_else(|| vec!["local".to_string()]);
     if names.is_empty() {
         issues.push(ParamIssue::new(
@@ -202,28 +206,32 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
             }
         }
     }
-    let mut bounded = |key: &str, value: u64, min: u64, max: u64| {
-        if !(min..=max).contains(&value) {
+    // Each whole number within its range (reported with it), or its default. A value that
+    // was not a whole number at all (reported while decoding) gets its range added.
+    let mut bounded = |key: &str, value: Option<i64>, default: i64, min: i64, max: i64| {
+        for issue in issues.iter_mut().filter(|i| i.path == [key]) {
+            if let Some(got) = issue.message.strip_prefix("must be a whole number, ") {
+                issue.message = format!("must be a whole number in {min}..={max}, {got}");
+            }
+        }
+        let value = value.unwrap_or(default);
+        if (min..=max).contains(&value) {
+            value
+        } else {
             issues.push(ParamIssue::new(
                 &[key],
                 format!("must be in {min}..={max}, got {value}"),
             ));
+            default
         }
     };
-    let runs = raw.runs.unwrap_or(10);
-    bounded("runs", runs.into(), 1, MAX_RUNS.into());
-    let warmup = raw.warmup.unwrap_or(0);
-    bounded("warmup", warmup.into(), 0, 100);
-    let timeout = raw.timeout.unwrap_or(1800);
-    bounded("timeout", timeout, 1, 7 * 24 * 3600);
-    let retries = raw.retries.unwrap_or(2);
-    bounded("retries", retries.into(), 0, 100);
-    let threads = raw.threads.unwrap_or(1);
-    bounded("threads", threads as u64, 1, 256);
-    let ell = raw.ell.unwrap_or(41);
-    bounded("ell", ell.into(), 16, 62);
-    let scale = raw.scale.unwrap_or(12);
-    bounded("scale", scale.into(), 1, u64::from(ell.saturating_sub(4)));
+    let runs = bounded("runs", raw.runs, 10, 1, MAX_RUNS.into()) as u32;
+    let warmup = bounded("warmup", raw.warmup, 0, 0, 100) as u32;
+    let timeout = bounded("timeout", raw.timeout, 1800, 1, 7 * 24 * 3600) as u64;
+    let retries = bounded("retries", raw.retries, 2, 0, 100) as u32;
+    let threads = bounded("threads", raw.threads, 1, 1, 256) as usize;
+    let ell = bounded("ell", raw.ell, 41, 16, 62) as u32;
+    let scale = bounded("scale", raw.scale, 12, 1, i64::from(ell.saturating_sub(4))) as u32;
     if let Some(Networks::List(list)) = &raw.networks {
         if list.is_empty() {
             issues.push(

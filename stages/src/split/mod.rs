@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, ParamIssue, StageError, UpstreamStage};
+use crate::{decode_params, decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 use assign::Fractions;
 
@@ -207,8 +207,7 @@ impl StageKind for SplitKind {
         params: &Value,
         _ctx: &CheckContext<'_>,
     ) -> Result<Value, Vec<ParamIssue>> {
-        let decoded: SplitParams =
-            decode_params(&object_or_empty(params)).map_err(|issue| vec![issue])?;
+        let decoded: SplitParams = decode_params_all(&object_or_empty(params))?;
         let issues = decoded.issues();
         if !issues.is_empty() {
             return Err(issues);

@@ -160,6 +160,20 @@ impl Running {
         true
     }
 
+    /// Reads the rest of the output (the process has ended or was killed) and counts the
+    /// lines containing `needle`.
+    pub fn count_remaining(&mut self, needle: &str) -> usize {
+        let mut count = 0;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => return count,
+                Ok(_) => count += usize::from(line.contains(needle)),
+            }
+        }
+    }
+
     /// Reads events until one contains `needle` and returns it parsed; `None` at EOF.
     pub fn next_event(&mut self, needle: &str) -> Option<serde_json::Value> {
         let mut line = String::new();
