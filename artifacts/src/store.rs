@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     /// Whether a failure to write `<store>/COMMITTED` was already logged as a warning.
     pub(crate) generation_warned: std::sync::atomic::AtomicBool,
     _snapshot: Option<Snapshot>,
+    /// Who held the store when this process copied its database ([`Store::held_by`]).
+    held_by: Option<String>,
     _lock: Option<StoreLock>,
 }
 
@@ -80,6 +82,9 @@ enum Mode {
     Write,
     /// Read only; lost commits are an error.
     Read,
+    /// Read only, from a copy taken while another process writes the store: the copy may
+    /// trail the commit generation that process records, so that is not checked.
+    LiveCopy,
     /// Read and write; lost commits are remembered for `verify` to report and `repair` to
     /// accept.
     Repair,
@@ -148,6 +153,56 @@ impl Store {
         Store::open_db(dir, Some(lock), None, Mode::Repair)
     }
 
+    /// Opens an existing store for reading, also while another process holds it (a running
+    /// `snni run`, which keeps the lock for its whole run): then the database is read from
+    /// a private copy taken now (see `snapshot.rs`), without waiting. sled opens the copy
+    /// as it recovers after a crash, so what is read is the store as the holder had written
+    /// it at some moment during the copy; a record is committed before the stage state that
+    /// names it, so readers see whole records. A copy torn by the holder's writes (sled
+    /// cannot open it) is taken again, three times at most. [`Store::held_by`] names the
+    /// holder. Otherwise exactly [`Store::open_read_only`] with [`OnLocked::Fail`].
+    pub fn open_read_only_live(dir: &Path) -> Result<Store, StoreError> {
+        let (pid, command) = match Store::open_read_only(dir, OnLocked::Fail) {
+            Err(StoreError::Locked { pid, command, .. }) => (pid, command),
+            opened => return opened,
+        };
+        let dir = absolute(dir)?;
+        let holder = match pid {
+            Some(pid) if command.is_empty() => format!("process {pid}"),
+            Some(pid) => format!("process {pid} (`{command}`)"),
+            None => "another process".to_string(),
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let copied = Snapshot::of(&dir.join(DB_DIR)).and_then(|snapshot| {
+                Store::open_db(dir.clone(), None, Some(snapshot), Mode::LiveCopy)
+            });
+            match copied {
+                Ok(mut store) => {
+                    if let Some(inner) = Arc::get_mut(&mut store.inner) {
+                        inner.held_by = Some(holder);
+                    }
+                    tracing::debug!(store = %dir.display(), attempt, "read a copy of a held store");
+                    return Ok(store);
+                }
+                Err(error @ (StoreError::Damaged { .. } | StoreError::Io { .. }))
+                    if attempt < 3 =>
+                {
+                    tracing::debug!(%error, attempt, "the copy of a held store is torn; copying again");
+                    std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Who held the store when [`Store::open_read_only_live`] read a copy of it (`None`
+    /// when the store was opened directly).
+    pub fn held_by(&self) -> Option<&str> {
+        self.inner.held_by.as_deref()
+    }
+
     /// Opens a private copy of the store's database (read-only, no lock): for stores this
     /// process may not write, such as an imported archive on a read-only mount. Tables are
     /// read from the store folder itself.
@@ -211,7 +266,7 @@ impl Store {
         snapshot: Option<Snapshot>,
         mode: Mode,
     ) -> Result<Store, StoreError> {
-        let read_only = mode == Mode::Read;
+        let read_only = matches!(mode, Mode::Read | Mode::LiveCopy);
         let db_path = snapshot
             .as_ref()
             .map_or_else(|| dir.join(DB_DIR), |s| s.db_path().to_path_buf());
@@ -237,7 +292,7 @@ impl Store {
             }
             None => {}
         }
-        if mode != Mode::Repair {
+        if mode != Mode::Repair && mode != Mode::LiveCopy {
             committed::check(&dir, &db, &db_path)?;
         }
         let tree = |name: &str| Tree::open(&db, &db_path, name);
@@ -255,6 +310,7 @@ impl Store {
             recorded_generation: std::sync::Mutex::new(0),
             generation_warned: std::sync::atomic::AtomicBool::new(false),
             _snapshot: snapshot,
+            held_by: None,
             _lock: lock,
         };
         tracing::debug!(store = %inner.dir.display(), read_only, "opened the artifact store");
@@ -273,8 +329,9 @@ impl Store {
         self.inner.read_only
     }
 
-    /// Whether the store is read from a private copy of its database because this process
-    /// may not write it (see [`Store::open_read_only`]).
+    /// Whether the store is read from a private copy of its database: because this process
+    /// may not write it (see [`Store::open_read_only`]), or because another process held it
+    /// ([`Store::open_read_only_live`]).
     pub fn is_snapshot(&self) -> bool {
         self.inner._snapshot.is_some()
     }

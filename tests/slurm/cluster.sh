@@ -125,8 +125,12 @@ case "${1:-}" in
     [ -n "${2:-}" ] || die "usage: cluster.sh max-array-size N"
     write_conf "$2"
     scontrol reconfigure
-    for _ in $(seq 50); do
-      scontrol show config | grep -q "MaxArraySize *= *$2\$" && { wait_idle; exit 0; }
+    # Up to 60 s: `scontrol reconfigure` restarts slurmctld, which takes a while on a busy
+    # machine. The config is read into a variable first: `grep -q` closing the pipe early
+    # would make scontrol die of SIGPIPE and fail the test under pipefail.
+    for _ in $(seq 300); do
+      shown="$(scontrol show config 2>/dev/null || true)"
+      grep -q "MaxArraySize *= *$2\$" <<<"$shown" && { wait_idle; exit 0; }
       sleep 0.2
     done
     die "MaxArraySize did not change to $2 (scontrol show config says: $(scontrol show config | grep MaxArraySize))"

@@ -379,6 +379,36 @@ fn a_second_run_on_a_busy_store_fails_naming_the_other_process() {
 }
 
 #[test]
+fn readers_work_while_a_run_holds_the_store() {
+    let scratch = Scratch::new();
+    let manifest = scratch.write("study.yaml", &small_manifest(3000));
+    let manifest = manifest.to_str().unwrap();
+    let mut first = Running::start(&scratch, manifest);
+    assert!(first.skip_events(SYNTH_SHARD, 20), "the run ended early");
+    let pid = first.child.id().to_string();
+    let plan = scratch.run(&["plan", manifest]);
+    let ls = scratch.run(&["artifacts", "ls", "--store", "store", "--shards"]);
+    let second = scratch.run(&["run", manifest]);
+    first.kill();
+    for (what, out) in [("plan", &plan), ("artifacts ls", &ls)] {
+        assert_eq!(
+            out.code, 0,
+            "{what} failed while a run held the store:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        assert!(
+            out.stderr.contains(&pid) && out.stderr.contains("reading a copy"),
+            "{what} does not say it reads a copy of the running store: {}",
+            out.stderr
+        );
+    }
+    // What the run had committed is there: the plan finds synth shards cached.
+    assert!(plan.stdout.contains("cached"), "{}", plan.stdout);
+    // Writers still wait for the holder.
+    second.expect_code(4);
+}
+
+#[test]
 fn artifacts_ls_show_export_import_and_gc() {
     let scratch = Scratch::new();
     let manifest = scratch.write("study.yaml", &small_manifest(4));

@@ -36,6 +36,36 @@ fn a_second_open_in_this_process_is_refused_naming_our_pid() {
 }
 
 #[test]
+fn a_reader_of_a_held_store_reads_a_copy_naming_the_holder() {
+    let (dir, store) = temp_store();
+    let before = store.put_blob(b"committed before the reader came").unwrap();
+    store.flush().unwrap();
+    let reader = Store::open_read_only_live(dir.path()).unwrap();
+    assert!(reader.is_snapshot() && reader.is_read_only());
+    let holder = reader.held_by().expect("the reader names the holder");
+    assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+    assert_eq!(
+        reader.get_blob(&before).unwrap(),
+        b"committed before the reader came"
+    );
+    // The copy is the store as of the copy: later commits are not in it, and the writer
+    // goes on writing undisturbed.
+    let after = store.put_blob(b"committed after").unwrap();
+    store.flush().unwrap();
+    assert!(reader.get_blob(&after).is_err());
+    assert!(matches!(
+        reader.put_blob(b"x"),
+        Err(StoreError::ReadOnly { .. })
+    ));
+    drop(reader);
+    assert_eq!(store.get_blob(&after).unwrap(), b"committed after");
+    // A store nobody holds is opened directly, not copied.
+    drop(store);
+    let direct = Store::open_read_only_live(dir.path()).unwrap();
+    assert!(direct.held_by().is_none() && !direct.is_snapshot());
+}
+
+#[test]
 fn waiting_for_the_lock_succeeds_once_it_is_released() {
     let (dir, store) = temp_store();
     let digest = store.put_blob(b"written by the first holder").unwrap();

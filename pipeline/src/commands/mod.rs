@@ -118,12 +118,21 @@ pub fn store_dir(args: &StoreArgs) -> PathBuf {
 ///
 /// Never creates anything: a missing store is [`exit_codes::MISSING_INPUT`]. A store this
 /// process may not write (a read-only mount) is read from a private copy of its database,
-/// without the lock file ([`Store::open_read_only`]).
+/// without the lock file ([`Store::open_read_only`]); so is a store a running `snni run`
+/// holds ([`Store::open_read_only_live`]), with a note on stderr naming the run.
 pub fn open_for_reading(dir: &Path) -> Result<Store, CommandError> {
     if !dir.exists() {
         return Err(no_store(dir));
     }
-    Ok(Store::open_read_only(dir, OnLocked::Fail)?)
+    let store = Store::open_read_only_live(dir)?;
+    if let Some(holder) = store.held_by() {
+        eprintln!(
+            "note: {holder} holds the store at {}; reading a copy taken now \
+             (what it commits from here on is not shown)",
+            dir.display()
+        );
+    }
+    Ok(store)
 }
 
 /// Opens a store for `snni plan`: like [`open_for_reading`], but a study whose store does
