@@ -6,7 +6,7 @@ use std::path::Path;
 
 use snni_artifacts::{OnLocked, Store, StoreError, VerifyReport};
 
-use super::{open_for_reading, open_for_writing, CommandError, CommandResult};
+use super::{no_store, open_for_writing, CommandError, CommandResult};
 use crate::exit_codes;
 
 /// `snni artifacts verify [--repair]` on the store in `dir`.
@@ -17,7 +17,7 @@ pub fn verify(dir: &Path, repair: bool) -> CommandResult {
     // Not `open_for_reading`: a copy taken while a run writes trails the commits the run
     // records, which verify would report as damage. It needs the store to itself.
     if !dir.exists() {
-        return Err(open_for_reading(dir).expect_err("a missing store cannot be opened"));
+        return Err(no_store(dir));
     }
     let store = Store::open_read_only(dir, OnLocked::Fail)?;
     let report = store.verify()?;
@@ -43,7 +43,7 @@ pub fn verify(dir: &Path, repair: bool) -> CommandResult {
 /// `--repair`: move an unopenable database aside, then drop every damaged item.
 fn verify_and_repair(dir: &Path) -> CommandResult {
     if !dir.exists() {
-        return Err(open_for_reading(dir).expect_err("a missing store cannot be opened"));
+        return Err(no_store(dir));
     }
     // A database sled cannot open, or cannot read through, is moved aside whole: sled
     // offers no way to read around a damaged page.
