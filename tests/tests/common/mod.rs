@@ -8,20 +8,10 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 pub mod tools;
 
-/// The `snni` binary cargo built beside this test binary.
+/// The `snni` binary these tests run: the one cargo built for this very test run (the tests
+/// belong to the `snni-pipeline` package, so `cargo test` never runs a stale binary).
 pub fn snni_bin() -> PathBuf {
-    let mut dir = std::env::current_exe().expect("test binary path");
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let bin = dir.join(format!("snni{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build -p snni-pipeline` (cargo test --workspace does)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_snni"))
 }
 
 /// A scratch folder holding a manifest and a store.
