@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use snni_engine::network::Network;
 use snni_engine::runtime::{self, EngineConfig, InputSource, RunReport, WeightSource, Weights};
-use snni_stages::profile::{cpu_limit, cpu_list, pin_current_thread, PinError};
+use snni_stages::error_chain;
+use snni_stages::profile::{
+    cpu_limit, cpu_list, free_loopback_port, pin_current_thread, wait_both, PartyData, PartyLine,
+    PinError, Role,
+};
 
 use super::network::load_network;
 use super::{CommandError, CommandResult};
 use crate::cli::{EngineArgs, InferArgs, PartyCommand};
-use crate::exec::error_chain;
 use crate::exit_codes;
 
 fn engine_config(args: &EngineArgs, network: &Network) -> Result<EngineConfig, CommandError> {
@@ -51,21 +54,15 @@ fn network(args: &EngineArgs) -> Result<Network, CommandError> {
     Ok(network)
 }
 
-/// Where weights or an input come from: `seed:N` or a file.
-enum Source {
-    Seed(u64),
-    File(PathBuf),
-}
-
-/// Parses `seed:N` or a file path.
-fn source(text: &str, what: &str) -> Result<Source, CommandError> {
+/// Parses `seed:N` or a file path: where weights or an input come from.
+fn source(text: &str, what: &str) -> Result<PartyData, CommandError> {
     match text.strip_prefix("seed:") {
-        Some(seed) => seed.parse().map(Source::Seed).map_err(|_| {
+        Some(seed) => seed.parse().map(PartyData::Seed).map_err(|_| {
             CommandError::new(exit_codes::USAGE, format!("`{text}` is not a seed")).help(format!(
                 "write --{what} seed:N with a whole number N, or a file path"
             ))
         }),
-        None => Ok(Source::File(PathBuf::from(text))),
+        None => Ok(PartyData::File(PathBuf::from(text))),
     }
 }
 
@@ -110,8 +107,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
             }
             let network = network(&engine)?;
             let weights = match source(&weights, "weights")? {
-                Source::Seed(seed) => WeightSource::Seed(seed),
-                Source::File(path) => WeightSource::File(path),
+                PartyData::Seed(seed) => WeightSource::Seed(seed),
+                PartyData::File(path) => WeightSource::File(path),
             };
             // Weights first, as a deployed server has them before clients come: the
             // client's setup time must not include loading them.
@@ -145,8 +142,8 @@ pub fn party(command: PartyCommand) -> CommandResult {
             }
             let network = network(&engine)?;
             let input = match source(&input, "input")? {
-                Source::Seed(seed) => InputSource::Seed(seed),
-                Source::File(path) => InputSource::File(path),
+                PartyData::Seed(seed) => InputSource::Seed(seed),
+                PartyData::File(path) => InputSource::File(path),
             };
             let config = engine_config(&engine, &network)?;
             let report = runtime::run_client(&network, &input, &config, connect.as_str())
@@ -193,124 +190,91 @@ fn exit_with_the_parent() {
     }
 }
 
-/// A free loopback port. The listener is dropped before the server binds it again, so a
-/// race with another process is possible but harmless: the server then fails to bind and
-/// says so.
-fn free_port() -> Result<u16, CommandError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| {
-        CommandError::new(
-            exit_codes::STORE_ERROR,
-            format!("find a free loopback port: {e}"),
-        )
-    })?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| {
-        CommandError::new(
-            exit_codes::STORE_ERROR,
-            format!("find a free loopback port: {e}"),
-        )
-    })
-}
-
-/// The last lines of a child's stderr, for error messages.
-fn tail(bytes: &[u8], lines: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// `snni infer`.
+/// `snni infer`: both parties as children of this process, started from the same command
+/// line builder as the profile stage's ([`PartyLine`]), tied to this process's life, and
+/// the survivor killed shortly after the other one fails.
 pub fn infer(args: InferArgs) -> CommandResult {
     // Validate here so that a bad network or margin is one clear error, not two from the
     // children.
     engine_config(&args.engine, &network(&args.engine)?)?;
-    source(&args.weights, "weights")?;
-    source(&args.input, "input")?;
+    let weights = source(&args.weights, "weights")?;
+    let input = source(&args.input, "input")?;
     let exe = std::env::current_exe().map_err(|e| {
         CommandError::new(
             exit_codes::STORE_ERROR,
             format!("find the snni binary: {e}"),
         )
     })?;
-    let address = format!("127.0.0.1:{}", free_port()?);
+    let port = free_loopback_port().map_err(|e| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("find a free loopback port: {e}"),
+        )
+    })?;
     let engine = &args.engine;
-    let mut common = vec![
-        "--network".to_string(),
-        engine.network.clone(),
-        "--input-size".into(),
-        engine.input_size.clone(),
-        "--ell".into(),
-        engine.ell.to_string(),
-        "--scale".into(),
-        engine.scale.to_string(),
-        "--timeout".into(),
-        engine.timeout.to_string(),
-        "--threads".into(),
-        engine.threads.to_string(),
-        "--ot".into(),
-        engine.ot.to_string(),
-    ];
-    if !engine.cpus.is_empty() {
-        common.extend(["--cpus".to_string(), cpu_list(&engine.cpus)]);
-    }
-    if let Some(bits) = engine.flooding_bits {
-        common.extend(["--flooding-bits".to_string(), bits.to_string()]);
-    }
-    let mut server_args = vec!["party".to_string(), "server".into()];
-    server_args.extend(common.iter().cloned());
-    server_args.extend([
-        "--weights".into(),
-        args.weights.clone(),
-        "--listen".into(),
-        address.clone(),
-    ]);
-    let mut client_args = vec!["party".to_string(), "client".into()];
-    client_args.extend(common.iter().cloned());
-    client_args.extend([
-        "--input".into(),
-        args.input.clone(),
-        "--connect".into(),
-        address.clone(),
-    ]);
-    let spawn = |party_args: &[String]| {
-        let expression = duct::cmd(&exe, party_args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked();
-        tracing::debug!(?expression, "starting a party");
-        expression.start().map_err(|e| {
-            CommandError::new(
-                exit_codes::STORE_ERROR,
-                format!("start a party process: {e}"),
-            )
-        })
+    let line = |role, data| PartyLine {
+        exe: exe.clone(),
+        role,
+        network: PathBuf::from(&engine.network),
+        input_size: Some(engine.input_size.clone()),
+        ell: engine.ell,
+        scale: engine.scale,
+        threads: engine.threads,
+        peer_timeout_s: engine.timeout,
+        data,
+        address: format!("127.0.0.1:{port}"),
+        namespace: None,
+        cpus: (!engine.cpus.is_empty()).then(|| engine.cpus.clone()),
+        ot: engine.ot,
+        flooding_bits: engine.flooding_bits,
     };
+    let start_failed = |e: std::io::Error| {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("start a party process: {e}"),
+        )
+    };
+    // Only this process holds the writer: when it exits, both parties read end of file on
+    // stdin and exit too (and the kernel kills them with it; `--exit-with-parent`).
+    let (lifeline, _lifeline_writer) = os_pipe::pipe().map_err(start_failed)?;
     let activity = super::progress::Activity::start(format!(
         "secure inference of {}: server and client running",
         engine.network
     ));
-    let server = spawn(&server_args)?;
-    let client = spawn(&client_args)?;
-    let client_out = client
-        .wait()
-        .map_err(|e| engine_failure("client", &e))?
-        .clone();
-    let server_out = server
-        .wait()
-        .map_err(|e| engine_failure("server", &e))?
-        .clone();
+    let mut server = line(Role::Server, weights)
+        .start(&lifeline)
+        .map_err(start_failed)?;
+    // The client retries its connection until the server listens.
+    let mut client = match line(Role::Client, input).start(&lifeline) {
+        Ok(client) => client,
+        Err(e) => {
+            server.kill();
+            return Err(start_failed(e));
+        }
+    };
+    let waited = wait_both(&server, &client, None);
     drop(activity);
-    if !server_out.status.success() || !client_out.status.success() {
-        return Err(CommandError::new(
-            exit_codes::STAGE_FAILED,
-            format!(
-                "secure inference failed (server {}, client {})\n--- server stderr ---\n{}\n--- client stderr ---\n{}",
-                server_out.status,
-                client_out.status,
-                tail(&server_out.stderr, 20),
-                tail(&client_out.stderr, 20)
-            ),
-        ));
-    }
+    let outputs = (server.handle.wait(), client.handle.wait());
+    let (server_out, client_out) = match (waited, outputs) {
+        (Ok(()), (Ok(s), Ok(c))) if s.status.success() && c.status.success() => {
+            (s.clone(), c.clone())
+        }
+        (waited, (s, c)) => {
+            let status = |r: std::io::Result<&std::process::Output>| match r {
+                Ok(out) => out.status.to_string(),
+                Err(e) => e.to_string(),
+            };
+            let why = waited.err().map(|m| format!("; {m}")).unwrap_or_default();
+            let message = format!(
+                "secure inference failed (server {}, client {}{why})\n--- server stderr ---\n{}\n--- client stderr ---\n{}",
+                status(s),
+                status(c),
+                server.stderr_tail(),
+                client.stderr_tail()
+            );
+            return Err(CommandError::new(exit_codes::STAGE_FAILED, message));
+        }
+    };
     let parse = |bytes: &[u8]| -> Result<Vec<serde_json::Value>, CommandError> {
         String::from_utf8_lossy(bytes)
             .lines()
@@ -326,10 +290,8 @@ pub fn infer(args: InferArgs) -> CommandResult {
             .collect()
     };
     // The client's warnings (truncation inputs out of range) reach the user either way.
-    for line in String::from_utf8_lossy(&client_out.stderr).lines() {
-        if line.starts_with("client: warning: ") {
-            eprintln!("{line}");
-        }
+    for line in client.warnings() {
+        eprintln!("{line}");
     }
     let server_lines = parse(&server_out.stdout)?;
     let client_lines = parse(&client_out.stdout)?;
@@ -421,5 +383,102 @@ mod tests {
             panic!("CPU {} accepted", cpu_limit());
         };
         assert!(error.message.contains("out of range"), "{}", error.message);
+    }
+}
+
+/// The party command line the profile stage and `snni infer` build ([`PartyLine`]) is the
+/// one these clap definitions accept, value for value.
+#[cfg(test)]
+mod line_tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+    use snni_engine::ot::OtBackend;
+    use snni_stages::profile::{PartyData, PartyLine, Role};
+
+    use crate::cli::{Cli, Command, PartyCommand};
+
+    fn parsed(line: &PartyLine) -> PartyCommand {
+        let mut argv = vec!["snni".to_string()];
+        argv.extend(line.args());
+        match Cli::try_parse_from(&argv) {
+            Ok(Cli {
+                command: Command::Party(party),
+                ..
+            }) => party,
+            Ok(other) => panic!("{argv:?} parsed as {:?}", other.command),
+            Err(error) => panic!("{argv:?} is not a valid party command line: {error}"),
+        }
+    }
+
+    #[test]
+    fn the_builder_writes_what_the_cli_reads() {
+        let mut line = PartyLine {
+            exe: PathBuf::from("/bin/snni"),
+            role: Role::Server,
+            network: PathBuf::from("/tmp/net.yaml"),
+            input_size: Some("32x32x3".into()),
+            ell: 37,
+            scale: 11,
+            threads: 3,
+            peer_timeout_s: 42,
+            data: PartyData::Seed(7),
+            address: "127.0.0.1:9999".into(),
+            namespace: None,
+            cpus: Some(vec![0, 1]),
+            ot: OtBackend::Iknp,
+            flooding_bits: Some(40),
+        };
+        let check_engine = |engine: &crate::cli::EngineArgs, line: &PartyLine| {
+            assert_eq!(engine.network, "/tmp/net.yaml");
+            assert_eq!(Some(&engine.input_size), line.input_size.as_ref());
+            assert_eq!(engine.ell, line.ell);
+            assert_eq!(engine.scale, line.scale);
+            assert_eq!(engine.threads, line.threads);
+            assert_eq!(engine.timeout, line.peer_timeout_s);
+            assert_eq!(Some(&engine.cpus), line.cpus.as_ref());
+            assert_eq!(engine.ot, line.ot);
+            assert_eq!(engine.flooding_bits, line.flooding_bits);
+        };
+        match parsed(&line) {
+            PartyCommand::Server {
+                engine,
+                weights,
+                listen,
+                out,
+                exit_with_parent,
+            } => {
+                check_engine(&engine, &line);
+                assert_eq!(weights, "seed:7");
+                assert_eq!(listen, "127.0.0.1:9999");
+                assert_eq!(out, None);
+                assert!(exit_with_parent);
+            }
+            other => panic!("a server line parsed as {other:?}"),
+        }
+        line.role = Role::Client;
+        line.data = PartyData::File(PathBuf::from("/tmp/input.json"));
+        line.ot = OtBackend::Ferret;
+        line.cpus = None;
+        line.input_size = None;
+        line.flooding_bits = None;
+        match parsed(&line) {
+            PartyCommand::Client {
+                engine,
+                input,
+                connect,
+                exit_with_parent,
+                ..
+            } => {
+                assert_eq!(engine.ot, OtBackend::Ferret);
+                assert!(engine.cpus.is_empty());
+                assert_eq!(engine.flooding_bits, None);
+                assert_eq!(engine.input_size, crate::cli::DEFAULT_INPUT);
+                assert_eq!(input, "/tmp/input.json");
+                assert_eq!(connect, "127.0.0.1:9999");
+                assert!(exit_with_parent);
+            }
+            other => panic!("a client line parsed as {other:?}"),
+        }
     }
 }

@@ -30,11 +30,13 @@ use snni_engine::network::Network;
 use crate::kind::{
     CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
 };
+use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError, UpstreamStage};
 
 pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, NetworkFile};
 pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
 pub use params::{Backend, NamedSetting, Networks, ProfileParams};
+pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
 use runner::{AttemptPlan, BackendUsed};
 
 /// Format of the `meta` output; bump when a field changes meaning.
@@ -143,19 +145,6 @@ fn decode(params: &Value) -> Result<ProfileParams, StageError> {
         kind: "profile",
         message: issue.message,
     })
-}
-
-/// A seed derived from the stage seed and labels, so that every network has its own
-/// weights and every run its own input.
-pub(crate) fn derived_seed(seed: u64, labels: &[&str]) -> u64 {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&seed.to_le_bytes());
-    for label in labels {
-        hasher.update(label.as_bytes());
-        hasher.update(&[0]);
-    }
-    let bytes = hasher.finalize();
-    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
 fn exe() -> Result<PathBuf, StageError> {

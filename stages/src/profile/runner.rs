@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::metering;
 use super::params::{Backend, ProfileParams};
-use super::party::{PartyCommand, Role, RunningParty};
+use super::party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
 use crate::shaping::relay::{Relay, RelayStats};
 use crate::shaping::tc::{self, Probe, TcLink};
 use crate::shaping::LinkSpec;
@@ -25,8 +25,6 @@ use crate::Setting;
 
 /// Prefix of the network namespaces profiles create (`snni-<pid>-<n>-s|c`).
 pub const NAMESPACE_PREFIX: &str = "snni";
-/// How long the other party may keep running after one failed.
-const FAILURE_GRACE: Duration = Duration::from_secs(2);
 /// The port the server listens on inside its namespace (the namespace is fresh, so any
 /// port is free).
 const TC_PORT: u16 = 7411;
@@ -190,26 +188,31 @@ fn inference(
     let (lifeline, _lifeline_writer) =
         os_pipe::pipe().map_err(|e| format!("create a pipe: {e}"))?;
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let command = |role, address: String, seed, namespace: Option<&str>| PartyCommand {
+    let command = |role, address: String, seed, namespace: Option<&str>| PartyLine {
         exe: plan.exe.to_path_buf(),
         role,
         network: plan.network_file.to_path_buf(),
+        input_size: None,
         ell: plan.params.ell,
         scale: plan.params.scale,
         threads: plan.params.threads,
         peer_timeout_s: remaining.as_secs().clamp(10, 600),
-        seed,
+        data: PartyData::Seed(seed),
         address,
         namespace: namespace.map(str::to_string),
         cpus: plan.cpus.map(<[usize]>::to_vec),
         ot: plan.params.ot,
+        flooding_bits: None,
     };
     // Where the server listens, when it can be known before it starts: then the client
     // starts at the same time (it retries its connection until the server listens). The
     // relay instead needs the server's address to forward to, so it waits for it.
     let known = match (plan.backend, tc_link) {
         (BackendUsed::Tc, Some(link)) => Some(format!("{}:{TC_PORT}", link.server_addr())),
-        (BackendUsed::None, _) => Some(format!("127.0.0.1:{}", free_port()?)),
+        (BackendUsed::None, _) => Some(format!(
+            "127.0.0.1:{}",
+            free_loopback_port().map_err(|e| format!("find a free loopback port: {e}"))?
+        )),
         _ => None,
     };
     let listen = known.clone().unwrap_or_else(|| "127.0.0.1:0".to_string());
@@ -270,7 +273,13 @@ fn inference(
             return Err(format!("start the client: {e}"));
         }
     };
-    let waited = wait_both(&server, &client, deadline);
+    let waited = wait_both(&server, &client, Some(deadline)).map_err(|message| {
+        if message.starts_with("timed out") {
+            format!("{message} (the limit is the stage's `timeout` param)")
+        } else {
+            message
+        }
+    });
     let relay_stats = relay.map(Relay::stop);
     let failure = |message: String, server: &mut RunningParty, client: &mut RunningParty| {
         format!(
@@ -311,15 +320,6 @@ fn inference(
     })
 }
 
-/// A free loopback port. It is released before the server binds it, so another process
-/// may take it in between; the server then fails to bind, and the attempt is retried.
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| format!("find a free loopback port: {e}"))
-}
-
 /// Waits until the server reports where it listens.
 fn listening_address(server: &mut RunningParty, deadline: Instant) -> Result<String, String> {
     loop {
@@ -340,49 +340,5 @@ fn listening_address(server: &mut RunningParty, deadline: Instant) -> Result<Str
                 }
             }
         }
-    }
-}
-
-/// Waits for both parties; kills both at the deadline, and the survivor shortly after the
-/// other one failed.
-fn wait_both(
-    server: &RunningParty,
-    client: &RunningParty,
-    deadline: Instant,
-) -> Result<(), String> {
-    let mut failed_at: Option<Instant> = None;
-    loop {
-        let states = [&server, &client].map(|party| match party.handle.try_wait() {
-            Ok(Some(output)) => Some(output.status.success()),
-            Ok(None) => None,
-            Err(_) => Some(false),
-        });
-        if states.iter().all(Option::is_some) {
-            return Ok(());
-        }
-        let now = Instant::now();
-        if failed_at.is_none() && states.contains(&Some(false)) {
-            failed_at = Some(now);
-        }
-        if let Some(reason) = crate::cancel::requested() {
-            server.kill();
-            client.kill();
-            return Err(format!(
-                "cancelled: {}; both parties were killed",
-                reason.describe()
-            ));
-        }
-        let timed_out = now >= deadline;
-        if timed_out || failed_at.is_some_and(|at| now - at >= FAILURE_GRACE) {
-            server.kill();
-            client.kill();
-            return Err(if timed_out {
-                "timed out: the attempt exceeded the stage's `timeout`; both parties were killed"
-                    .to_string()
-            } else {
-                "one party failed and the other did not finish; it was killed".to_string()
-            });
-        }
-        std::thread::sleep(POLL);
     }
 }
