@@ -2,6 +2,7 @@
 //! study's network setting (bandwidth, round-trip time, loss).
 
 pub mod link;
+pub mod measure;
 pub mod relay;
 pub mod tc;
 

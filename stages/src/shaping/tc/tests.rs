@@ -1,11 +1,8 @@
 //! Tests of the tc namespace backend; they sit in their own file to keep the
 //! implementation short.
 
-use std::io::Read;
-use std::process::Stdio;
-use std::time::Instant;
-
 use super::*;
+use crate::shaping::measure;
 
 const PREFIX: &str = "snnitest";
 
@@ -18,17 +15,26 @@ fn namespaces() -> Vec<String> {
         .collect()
 }
 
-/// Skips (with a printed reason) unless rate shaping in namespaces works here.
+/// Whether the tc tests run: they need rate shaping in namespaces (iproute2 and root).
+/// Missing, the test fails naming what is missing, unless `SNNI_SKIP_TC=1` says to skip on
+/// purpose (then it says so loudly and passes).
 fn rate_shaping_available() -> bool {
-    let probe = probe();
-    let missing = probe.missing(false);
-    if !missing.is_empty() {
+    let missing = probe().missing(false);
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("SNNI_SKIP_TC").as_deref() == Ok("1") {
         eprintln!(
-            "skipped: tc rate shaping unavailable: {}",
+            "SKIPPED ON PURPOSE (SNNI_SKIP_TC=1): tc rate shaping unavailable: {}",
             missing.join(", ")
         );
+        return false;
     }
-    missing.is_empty()
+    panic!(
+        "tc rate shaping is unavailable here: {}. Install iproute2 and run as root (CI \
+         does), or set SNNI_SKIP_TC=1 to skip the tc tests on purpose",
+        missing.join(", ")
+    );
 }
 
 fn rate_only(bandwidth_bps: u64) -> LinkSpec {
@@ -93,104 +99,54 @@ fn probe_reports_what_works() {
     assert!(probes_left.is_empty(), "{probes_left:?}");
 }
 
+/// A delayed link needs netem: where the probe says it works, the link is made; where it
+/// does not, the error names what is missing. Either way the probe and `create` agree.
 #[test]
-fn delay_without_netem_names_what_is_missing() {
-    let probe = probe();
-    if probe.netem_works() {
-        eprintln!("skipped: netem works here");
+fn delay_needs_netem_and_the_probe_agrees() {
+    if !rate_shaping_available() {
         return;
     }
     let spec = LinkSpec {
         rtt: Some(Duration::from_millis(10)),
         ..LinkSpec::default()
     };
-    let error = TcLink::create(&spec, PREFIX).expect_err("netem is missing");
-    assert!(matches!(error, TcError::Unavailable { .. }), "{error}");
-}
-
-/// Sends `bytes` from the client namespace to the server namespace over TCP and
-/// returns the receiver's throughput in bit/s.
-fn measure_throughput(link: &TcLink, bytes: usize) -> f64 {
-    const PORT: u16 = 47_313;
-    let receiver = format!(
-        "import socket,time,sys\n\
-         s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('{addr}',{PORT})); s.listen(1); print('ready', flush=True)\n\
-         c,_=s.accept(); n=0; t0=None\n\
-         while True:\n\
-         \x20   b=c.recv(1<<16)\n\
-         \x20   if not b: break\n\
-         \x20   if t0 is None: t0=time.monotonic()\n\
-         \x20   n+=len(b)\n\
-         print(n, time.monotonic()-t0, flush=True)\n",
-        addr = link.server_addr()
-    );
-    let sender = format!(
-        "import socket\n\
-         s=socket.create_connection(('{addr}',{PORT}))\n\
-         b=bytes(1<<16); left={bytes}\n\
-         while left>0:\n\
-         \x20   k=min(left,len(b)); s.sendall(b[:k]); left-=k\n\
-         s.close()\n",
-        addr = link.server_addr()
-    );
-    let mut server = link
-        .server_command("python3")
-        .args(["-c", &receiver])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start receiver");
-    let mut out = server.stdout.take().expect("stdout");
-    let mut ready = [0u8; 6];
-    out.read_exact(&mut ready).expect("receiver ready");
-    let status = link
-        .client_command("python3")
-        .args(["-c", &sender])
-        .status()
-        .expect("run sender");
-    assert!(status.success(), "sender: {status}");
-    let mut report = String::new();
-    out.read_to_string(&mut report).expect("receiver report");
-    assert!(server.wait().expect("receiver").success());
-    let mut fields = report.split_whitespace();
-    let received: f64 = fields.next().expect("bytes").parse().expect("bytes");
-    let seconds: f64 = fields.next().expect("seconds").parse().expect("seconds");
-    assert_eq!(received as usize, bytes);
-    received * 8.0 / seconds
+    match TcLink::create(&spec, PREFIX) {
+        Ok(link) => assert!(
+            probe().netem_works(),
+            "a delayed link without netem: {link:?}"
+        ),
+        Err(error) => {
+            assert!(!probe().netem_works(), "netem works, yet: {error}");
+            assert!(matches!(error, TcError::Unavailable { .. }), "{error}");
+        }
+    }
 }
 
 #[test]
-fn rate_only_link_shapes_throughput() {
+fn a_rate_limited_link_never_exceeds_its_rate() {
     if !rate_shaping_available() {
         return;
     }
-    let start = Instant::now();
+    // One-sided: shaping caps the rate, and load can only lower it (a fifth over for the
+    // burst tc lets through). How close it comes to the target is in the fidelity
+    // benchmark, `pipeline/benches/shaping_fidelity.rs`.
     let target = 100_000_000u64;
-    let (shaped_ns, shaped) = {
+    let (names, shaped) = {
         let link = TcLink::create(&rate_only(target), PREFIX).expect("create shaped link");
         let names = vec![link.server_ns.clone(), link.client_ns.clone()];
-        (names, measure_throughput(&link, 25_000_000))
+        (
+            names,
+            measure::tc_rate(&link, 12_500_000).expect("measure the rate"),
+        )
     };
-    let (unshaped_ns, unshaped) = {
-        let link = TcLink::create(&LinkSpec::unshaped(), PREFIX).expect("create link");
-        let names = vec![link.server_ns.clone(), link.client_ns.clone()];
-        (names, measure_throughput(&link, 100_000_000))
-    };
-    eprintln!(
-        "shaped {:.1} Mbit/s (target {} Mbit/s), unshaped {:.1} Mbit/s, {:.1?}",
-        shaped / 1e6,
-        target / 1_000_000,
-        unshaped / 1e6,
-        start.elapsed()
-    );
-    assert!(shaped < unshaped / 2.0, "shaping had no effect");
-    let ratio = shaped / target as f64;
     assert!(
-        (0.8..=1.2).contains(&ratio),
-        "shaped at {ratio:.2} of the target"
+        shaped <= target as f64 * 1.2,
+        "{:.1} Mbit/s arrived through a {} Mbit/s link",
+        shaped / 1e6,
+        target / 1_000_000
     );
     let left = namespaces();
-    for ns in shaped_ns.iter().chain(&unshaped_ns) {
+    for ns in &names {
         assert!(!left.contains(ns), "{ns} left behind");
     }
 }
