@@ -8,8 +8,7 @@ use std::str::FromStr;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::error::ParseDigestError;
+use thiserror::Error;
 
 /// A 32-byte blake3 digest: the address of a blob or table, or a stage fingerprint.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +106,21 @@ impl<'de> Deserialize<'de> for Digest {
         }
 
         deserializer.deserialize_str(HexVisitor)
+    }
+}
+
+/// A digest could not be read from text.
+#[derive(Debug, Error)]
+#[error("invalid digest `{text}`: expected 64 hexadecimal characters (lowercase)")]
+pub struct ParseDigestError {
+    text: String,
+}
+
+impl ParseDigestError {
+    pub(crate) fn new(text: &str) -> ParseDigestError {
+        // Keep the message short even for a pasted blob of text.
+        let text = text.chars().take(80).collect();
+        ParseDigestError { text }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The errors of the artifact store: [`StoreError`] for every store operation and
-//! [`ParseDigestError`] for digests read from text.
+//! The errors of the artifact store: [`StoreError`] for every store operation (a digest
+//! read from text has its own error, beside [`Digest`]).
 //!
 //! Messages are lowercase and read after "failed to …"; each names the file or record
 //! involved and, where there is one, what to do about it. Causes stay in the source chain.
@@ -260,21 +260,6 @@ pub enum StoreError {
         /// How many records matched.
         count: usize,
     },
-}
-
-/// A digest could not be read from text.
-#[derive(Debug, Error)]
-#[error("invalid digest `{text}`: expected 64 hexadecimal characters (lowercase)")]
-pub struct ParseDigestError {
-    text: String,
-}
-
-impl ParseDigestError {
-    pub(crate) fn new(text: &str) -> ParseDigestError {
-        // Keep the message short even for a pasted blob of text.
-        let text = text.chars().take(80).collect();
-        ParseDigestError { text }
-    }
 }
 
 /// An error and its causes on one line: `a: b: c`.

@@ -71,8 +71,8 @@ mod verify;
 
 pub use archive::{ExportSummary, ImportSummary};
 pub use committed::COMMITTED_FILE;
-pub use digest::Digest;
-pub use error::{ParseDigestError, StoreError};
+pub use digest::{Digest, ParseDigestError};
+pub use error::StoreError;
 pub use failure::Failure;
 pub use gc::GcSummary;
 pub use guard::{in_guarded_call, OPEN_TIMEOUT_ENV};

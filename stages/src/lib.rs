@@ -17,6 +17,7 @@ pub mod predict;
 pub mod profile;
 mod reference;
 mod registry;
+mod seed;
 mod setting;
 pub mod shaping;
 mod split;

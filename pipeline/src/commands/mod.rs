@@ -52,7 +52,7 @@ impl CommandError {
 
 impl From<StoreError> for CommandError {
     fn from(err: StoreError) -> Self {
-        let message = crate::exec::error_chain(&err);
+        let message = snni_stages::error_chain(&err);
         match err {
             StoreError::Locked { .. } => CommandError::new(exit_codes::STORE_LOCKED, message)
                 .help("`snni run --wait` waits for the other process to release the store"),

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use snni_engine::network::{Network, Shape, Shapes};
 use snni_engine::zoo;
+use snni_stages::error_chain;
 
 use super::{CommandError, CommandResult};
 use crate::cli::{NetworkArgs, NetworkCommand, DEFAULT_INPUT};
-use crate::exec::error_chain;
 use crate::exit_codes;
 use crate::manifest::{cut, read_text, Problem, ReadError, SourceFile, MAX_BYTES, MESSAGE_WIDTH};
 

@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use snni_engine::network::{Network, Shape};
+use snni_stages::error_chain;
 use snni_stages::onnx::{self, ImportError, ImportOptions, Imported};
 
 use super::network::parse_shape;
 use super::{CommandError, CommandResult};
 use crate::cli::ImportArgs;
-use crate::exec::error_chain;
 use crate::exit_codes;
 
 fn import_error(path: &Path, error: &ImportError) -> CommandError {

@@ -8,7 +8,9 @@ use std::time::Instant;
 use snni_artifacts::{Digest, Output, Record, StoreError};
 use snni_stages::{OutputData, ShardContext};
 
-use super::scheduler::{error_chain, Outcomes, PendingShard, ShardOutcome, Shared};
+use snni_stages::error_chain;
+
+use super::scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};
 use crate::plan::StageInputs;
 
 /// Runs `pending` shards of stage `index` here, sending each outcome to `outcomes`.

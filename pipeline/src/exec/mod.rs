@@ -11,6 +11,6 @@ pub use cpu_pool::{CpuPool, Grant, TooManyCpus};
 pub use display::{show_events, Display};
 pub use events::{Event, EventSender, Summary};
 pub(crate) use local::panic_message;
-pub use scheduler::{error_chain, run_study, RunOptions};
+pub use scheduler::{run_study, RunOptions};
 pub(crate) use scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};
 pub use status::{StageStatus, StatusBoard, STATUS_FILE};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use snni_artifacts::{Digest, Failure, Record, Store, StoreError};
-use snni_stages::Reservation;
+use snni_stages::{error_chain, Reservation};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
@@ -482,5 +482,3 @@ fn stage_record(
     });
     record
 }
-
-pub use snni_stages::error_chain;

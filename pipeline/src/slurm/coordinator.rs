@@ -24,7 +24,9 @@ use super::spec::{
     unix_ms, ExeIdentity, StageContext, TaskId, TaskShard, TaskSpec, UpstreamRecord, SPOOL_FORMAT,
 };
 use super::spool::{write_atomic, Spool};
-use crate::exec::{error_chain, Event, Outcomes, PendingShard, ShardOutcome, Shared};
+use snni_stages::error_chain;
+
+use crate::exec::{Event, Outcomes, PendingShard, ShardOutcome, Shared};
 use crate::manifest::{SlurmConfig, StageDecl};
 use crate::plan::StageInputs;
 

@@ -17,7 +17,7 @@ use super::models::{fit_mlp, Limits};
 use super::train::json_bytes;
 use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::SearchSpace;
-use crate::profile::derived_seed;
+use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
 
 /// Random search of MLP hyperparameters per layer model.

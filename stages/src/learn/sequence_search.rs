@@ -18,7 +18,7 @@ use super::sequence::{fit_rnn, networks, SequenceData};
 use super::train::json_bytes;
 use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::{Param, SearchSpace};
-use crate::profile::derived_seed;
+use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
 
 /// Random search of the sequence model per party × setting.

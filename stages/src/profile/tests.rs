@@ -195,15 +195,6 @@ fn duplicate_network_ids_are_refused() {
 }
 
 #[test]
-fn seeds_differ_per_network_and_run() {
-    let a = derived_seed(7, &["input", "n1", "0"]);
-    assert_eq!(a, derived_seed(7, &["input", "n1", "0"]));
-    assert_ne!(a, derived_seed(7, &["input", "n1", "1"]));
-    assert_ne!(a, derived_seed(8, &["input", "n1", "0"]));
-    assert_ne!(derived_seed(7, &["ab", "c"]), derived_seed(7, &["a", "bc"]));
-}
-
-#[test]
 fn backend_none_for_unshaped_settings() {
     assert_eq!(
         BackendUsed::choose(Backend::Tc, &Setting::LOCAL),
