@@ -8,8 +8,7 @@ use std::time::Instant;
 use snni_artifacts::{Digest, Output, Record, StoreError};
 use snni_stages::{OutputData, ShardContext};
 
-use snni_stages::error_chain;
-
+use super::failure::RunFailure;
 use super::scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};
 use crate::plan::StageInputs;
 
@@ -27,14 +26,7 @@ pub(crate) async fn dispatch(
         let grant = match shared.pool.acquire(shard.reservation).await {
             Ok(grant) => grant,
             Err(error) => {
-                let message = error.to_string();
-                let _ = outcomes.send((
-                    shard.shard,
-                    ShardOutcome::Failed {
-                        message,
-                        store: false,
-                    },
-                ));
+                let _ = outcomes.send((shard.shard, ShardOutcome::Failed(error.into())));
                 continue;
             }
         };
@@ -59,10 +51,10 @@ pub(crate) async fn dispatch(
             let outcome = match std::panic::catch_unwind(run) {
                 Ok(Ok(record)) => ShardOutcome::Done(Box::new(record)),
                 Ok(Err(failure)) => failure,
-                Err(payload) => ShardOutcome::Failed {
-                    message: format!("the shard panicked: {}", panic_message(&payload)),
-                    store: false,
-                },
+                Err(payload) => ShardOutcome::Failed(RunFailure::Panicked {
+                    what: "the shard",
+                    message: panic_message(&payload),
+                }),
             };
             drop(grant);
             let _ = outcomes.send((shard.shard, outcome));
@@ -102,14 +94,8 @@ fn run_shard(
     let outputs = stage
         .kind
         .run_shard(&ctx)
-        .map_err(|e| ShardOutcome::Failed {
-            message: error_chain(&e),
-            store: false,
-        })?;
-    let store_failure = |e: StoreError| ShardOutcome::Failed {
-        message: error_chain(&e),
-        store: true,
-    };
+        .map_err(|e| ShardOutcome::Failed(e.into()))?;
+    let store_failure = |e: StoreError| ShardOutcome::Failed(e.into());
     let mut record = Record::new(fingerprint, stage.name.clone(), Some(shard.to_string()));
     for (name, data) in outputs.items {
         let output = match data {

@@ -3,6 +3,7 @@
 mod cpu_pool;
 mod display;
 mod events;
+mod failure;
 mod local;
 mod scheduler;
 mod status;
@@ -10,6 +11,7 @@ mod status;
 pub use cpu_pool::{CpuPool, Grant, TooManyCpus};
 pub use display::{show_events, Display};
 pub use events::{Event, EventSender, Summary};
+pub use failure::RunFailure;
 pub(crate) use local::panic_message;
 pub use scheduler::{run_study, RunOptions};
 pub(crate) use scheduler::{Outcomes, PendingShard, ShardOutcome, Shared};

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use super::cpu_pool::CpuPool;
 use super::events::{Event, EventSender, Summary};
+use super::failure::RunFailure;
 use crate::manifest::{ExecutorConfig, StageDecl, Study};
 use crate::plan::{Selection, StageInputs};
 
@@ -73,8 +74,8 @@ pub(crate) struct PendingShard {
 pub(crate) enum ShardOutcome {
     /// Its record is committed.
     Done(Box<Record>),
-    /// It failed; `store` when the store itself failed (exit code 5).
-    Failed { message: String, store: bool },
+    /// It failed.
+    Failed(RunFailure),
     /// It never started because the run is stopping.
     NotStarted,
 }
@@ -162,10 +163,10 @@ pub async fn run_study(
                 let name = names.get(&err.id()).cloned().unwrap_or_default();
                 (
                     name,
-                    Err(StageFailure::failed(format!(
-                        "the stage panicked: {}",
-                        panic_text(err)
-                    ))),
+                    Err(StageFailure::Failed(RunFailure::Panicked {
+                        what: "the stage",
+                        message: panic_text(err),
+                    })),
                 )
             }
         };
@@ -191,14 +192,14 @@ pub async fn run_study(
                 });
                 incomplete.insert(name);
             }
-            Err(StageFailure::Failed { message, store }) => {
+            Err(StageFailure::Failed(failure)) => {
                 summary.failed += 1;
-                if store {
+                if failure.is_store() {
                     summary.store_errors += 1;
                 }
                 shared.emit(Event::StageFailed {
                     stage: name.clone(),
-                    error: message,
+                    error: failure.message(),
                 });
                 incomplete.insert(name);
                 if !shared.options.keep_going {
@@ -243,25 +244,27 @@ struct StageResult {
 
 /// Why a stage did not complete.
 enum StageFailure {
-    /// It failed; `store` when the store failed (the run then exits with code 5).
-    Failed { message: String, store: bool },
+    /// It failed (a store failure makes the run exit with code 5).
+    Failed(RunFailure),
     /// Some shards never started because the run stopped after a failure elsewhere.
     Incomplete { reason: String },
 }
 
-impl StageFailure {
-    fn failed(message: String) -> Self {
-        StageFailure::Failed {
-            message,
-            store: false,
-        }
+impl From<RunFailure> for StageFailure {
+    fn from(failure: RunFailure) -> Self {
+        StageFailure::Failed(failure)
     }
+}
 
-    fn store(err: &StoreError) -> Self {
-        StageFailure::Failed {
-            message: error_chain(err),
-            store: true,
-        }
+impl From<StoreError> for StageFailure {
+    fn from(error: StoreError) -> Self {
+        StageFailure::Failed(error.into())
+    }
+}
+
+impl From<snni_stages::StageError> for StageFailure {
+    fn from(error: snni_stages::StageError) -> Self {
+        StageFailure::Failed(error.into())
     }
 }
 
@@ -277,11 +280,7 @@ async fn run_stage(
     let selected = shared.options.selection.selected(&study, &stage.name);
     let forced = selected && shared.options.selection.forced(&stage.name);
     if !forced {
-        if let Some(record) = shared
-            .store
-            .get(&fingerprint)
-            .map_err(|e| StageFailure::store(&e))?
-        {
+        if let Some(record) = shared.store.get(&fingerprint)? {
             shared.emit(Event::StageCached {
                 stage: stage.name.clone(),
                 fingerprint: fingerprint.to_hex(),
@@ -294,25 +293,19 @@ async fn run_stage(
         }
     }
     if !selected {
-        return Err(StageFailure::failed(format!(
+        return Err(RunFailure::NotRunnable(format!(
             "stage `{}` is not selected, and no outputs for its current inputs are in the store; run it first (drop --only/--from, or add it to --only)",
             stage.name
-        )));
+        ))
+        .into());
     }
-    let shards = stage
-        .kind
-        .shards(&inputs.plan_context(stage))
-        .map_err(|e| StageFailure::failed(error_chain(&e)))?;
+    let shards = stage.kind.shards(&inputs.plan_context(stage))?;
     let shard_params = stage.kind.shard_params(&stage.params);
     let mut done: BTreeMap<String, Record> = BTreeMap::new();
     let mut pending = Vec::new();
     for shard in &shards {
         let shard_fp = inputs.shard_fingerprint(stage, &shard_params, shard);
-        match shared
-            .store
-            .get(&shard_fp)
-            .map_err(|e| StageFailure::store(&e))?
-        {
+        match shared.store.get(&shard_fp)? {
             Some(record) if !forced => {
                 done.insert(shard.clone(), record);
             }
@@ -354,8 +347,9 @@ async fn run_stage(
             outcomes,
         )),
     };
-    let mut failures = Vec::new();
-    let mut store_failed = false;
+    // Failed shards in the order they failed, and the first store failure among them.
+    let mut failures: Vec<(String, RunFailure)> = Vec::new();
+    let mut first_store: Option<usize> = None;
     let mut not_started = 0;
     let mut ran = 0;
     while let Some((shard, outcome)) = finished.recv().await {
@@ -370,14 +364,16 @@ async fn run_stage(
                 });
                 done.insert(shard, *record);
             }
-            ShardOutcome::Failed { message, store } => {
+            ShardOutcome::Failed(failure) => {
                 shared.emit(Event::ShardFailed {
                     stage: stage.name.clone(),
                     shard: shard.clone(),
-                    error: message.clone(),
+                    error: failure.message(),
                 });
-                store_failed |= store;
-                failures.push(format!("shard `{shard}`: {message}"));
+                if failure.is_store() && first_store.is_none() {
+                    first_store = Some(failures.len());
+                }
+                failures.push((shard, failure));
                 if !shared.options.keep_going {
                     shared.request_stop();
                 }
@@ -386,18 +382,24 @@ async fn run_stage(
         }
     }
     if let Err(error) = executor.await {
-        failures.push(format!(
-            "the shard executor panicked: {}",
-            panic_text(error)
+        failures.push((
+            "(executor)".to_string(),
+            RunFailure::Panicked {
+                what: "the shard executor",
+                message: panic_text(error),
+            },
         ));
     }
     if !failures.is_empty() {
-        let message = format!(
-            "{} of {} shards failed; first: {}",
-            failures.len(),
-            shards.len(),
-            failures[0]
-        );
+        let failed = failures.len();
+        let (shard, cause) = failures.swap_remove(first_store.unwrap_or(0));
+        let failure = RunFailure::Shards {
+            failed,
+            total: shards.len(),
+            shard,
+            cause: Box::new(cause),
+        };
+        let message = failure.message();
         let attempts = shared
             .store
             .failure(&fingerprint)
@@ -409,7 +411,7 @@ async fn run_stage(
             .record_failure(&fingerprint, &Failure::new(message.clone(), attempts))
         {
             // When the store itself failed, this is the same cause again: said once above.
-            if store_failed {
+            if failure.is_store() {
                 tracing::debug!(
                     "could not record the failure of stage `{}`: {}",
                     stage.name,
@@ -423,10 +425,7 @@ async fn run_stage(
                 );
             }
         }
-        return Err(StageFailure::Failed {
-            message,
-            store: store_failed,
-        });
+        return Err(StageFailure::Failed(failure));
     }
     if not_started > 0 {
         return Err(StageFailure::Incomplete {
@@ -447,8 +446,10 @@ async fn run_stage(
         store.clear_failure(&commit.fingerprint)
     })
     .await
-    .map_err(|e| StageFailure::failed(format!("commit panicked: {}", panic_text(e))))?
-    .map_err(|e| StageFailure::store(&e))?;
+    .map_err(|e| RunFailure::Panicked {
+        what: "the commit",
+        message: panic_text(e),
+    })??;
     shared.emit(Event::StageFinished {
         stage: stage.name.clone(),
         ran,

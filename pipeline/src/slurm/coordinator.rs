@@ -26,7 +26,7 @@ use super::spec::{
 use super::spool::{write_atomic, Spool};
 use snni_stages::error_chain;
 
-use crate::exec::{Event, Outcomes, PendingShard, ShardOutcome, Shared};
+use crate::exec::{Event, Outcomes, PendingShard, RunFailure, ShardOutcome, Shared};
 use crate::manifest::{SlurmConfig, StageDecl};
 use crate::plan::StageInputs;
 
@@ -110,10 +110,7 @@ pub(crate) async fn run_remote(
     for shard in keys {
         let _ = outcomes.send((
             shard,
-            ShardOutcome::Failed {
-                message: message.clone(),
-                store: false,
-            },
+            ShardOutcome::Failed(RunFailure::Cluster(message.clone())),
         ));
     }
 }
@@ -433,15 +430,11 @@ impl<'a> Coordinator<'a> {
                     track.task = None;
                     changed = true;
                 }
-                Err(error @ IngestError::Store(_)) => {
+                Err(IngestError::Store(error)) => {
                     self.tracks.remove(&entry.fingerprint);
-                    let _ = self.outcomes.send((
-                        key,
-                        ShardOutcome::Failed {
-                            message: error_chain(&error),
-                            store: true,
-                        },
-                    ));
+                    let _ = self
+                        .outcomes
+                        .send((key, ShardOutcome::Failed(RunFailure::Store(error))));
                     changed = true;
                 }
             }
@@ -593,10 +586,7 @@ impl<'a> Coordinator<'a> {
                 };
                 let _ = self.outcomes.send((
                     track.key,
-                    ShardOutcome::Failed {
-                        message: format!("{why}; {tries}"),
-                        store: false,
-                    },
+                    ShardOutcome::Failed(RunFailure::Cluster(format!("{why}; {tries}"))),
                 ));
             } else {
                 track.needs_submit = true;
