@@ -19,7 +19,7 @@ use std::time::Instant;
 use snni_artifacts::{OnLocked, Store};
 use snni_engine::zoo;
 use snni_pipeline::commands::parse_shape;
-use snni_stages::{Predictor, Setting, NETWORK_METHODS};
+use snni_stages::{Method, Predictor, Setting};
 
 /// Predictions timed per network × setting × method.
 const REPEATS: usize = 51;
@@ -68,13 +68,17 @@ fn main() {
             started.elapsed().as_secs_f64() * 1e3
         );
         let trained = predictor.trained_link();
-        let mut targets = vec![(setting.clone(), trained.clone(), NETWORK_METHODS.to_vec())];
+        let mut targets = vec![(setting.clone(), trained.clone(), Method::NETWORK.to_vec())];
         if setting == "local" {
             let wan = Setting::builtin("wan").expect("wan is built in");
             let mut link = trained.clone();
             link.bandwidth_bps = wan.bandwidth_bps;
             link.rtt_us = wan.rtt_us;
-            targets.push(("wan (transfer from local)".into(), link, vec!["transfer"]));
+            targets.push((
+                "wan (transfer from local)".into(),
+                link,
+                vec![Method::Transfer],
+            ));
         }
         for name in zoo::NAMES {
             let network = zoo::by_name(name, input).expect("a reference network");
@@ -85,10 +89,10 @@ fn main() {
                     for _ in 0..REPEATS {
                         let started = Instant::now();
                         let prediction = predictor
-                            .predict(&network, link, &[method])
+                            .predict(&network, link, &[*method])
                             .expect("predict");
                         call.push(started.elapsed().as_secs_f64());
-                        predict.push(prediction.predict_seconds[*method]);
+                        predict.push(prediction.predict_seconds[method.name()]);
                     }
                     println!(
                         "{name:<12} {label:<26} {method:<10} predict {}  | with planning {}",

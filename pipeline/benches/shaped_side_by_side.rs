@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use polars::prelude::DataFrame;
 use snni_artifacts::{OnLocked, Output, Store};
+use snni_stages::schema::dataset::{LAYER, NETWORK, PARTY, TOTAL_S, WALL_S};
+use snni_stages::schema::TableReader;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -70,37 +72,13 @@ fn table(store: &Store, name: &str) -> DataFrame {
 fn read_times(store: &Path) -> Times {
     let store = Store::open(store, OnLocked::Fail).unwrap();
     let layers = table(&store, "layers");
-    let strs = |df: &DataFrame, c: &str| -> Vec<String> {
-        df.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect()
-    };
-    let floats = |df: &DataFrame, c: &str| -> Vec<f64> {
-        df.column(c)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect()
-    };
-    let (network, party, wall) = (
-        strs(&layers, "network"),
-        strs(&layers, "party"),
-        floats(&layers, "wall_s"),
+    let reader = TableReader::new("layers", &layers);
+    let (network, party, wall, layer) = (
+        reader.text(NETWORK).unwrap(),
+        reader.text(PARTY).unwrap(),
+        reader.numbers(WALL_S).unwrap(),
+        reader.counts(LAYER).unwrap(),
     );
-    let layer: Vec<u64> = layers
-        .column("layer")
-        .unwrap()
-        .u64()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
     let mut per_layer: BTreeMap<(String, String, u64), Vec<f64>> = BTreeMap::new();
     for i in 0..layers.height() {
         per_layer
@@ -109,10 +87,11 @@ fn read_times(store: &Path) -> Times {
             .push(wall[i]);
     }
     let totals_df = table(&store, "networks");
+    let reader = TableReader::new("networks", &totals_df);
     let (network, party, total) = (
-        strs(&totals_df, "network"),
-        strs(&totals_df, "party"),
-        floats(&totals_df, "total_s"),
+        reader.text(NETWORK).unwrap(),
+        reader.text(PARTY).unwrap(),
+        reader.numbers(TOTAL_S).unwrap(),
     );
     let mut totals: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for i in 0..totals_df.height() {

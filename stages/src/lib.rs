@@ -17,6 +17,7 @@ pub mod predict;
 pub mod profile;
 mod reference;
 mod registry;
+pub mod schema;
 mod seed;
 mod setting;
 pub mod shaping;
@@ -24,16 +25,19 @@ mod split;
 pub mod synthesis;
 mod synthesize;
 
-pub use dataset::{planned_views, view_of_kind, DatasetKind, PlannedLink};
+pub use dataset::{
+    planned_views, view, view_label, view_of_kind, view_position, DatasetKind, PlannedLink, View,
+    VIEWS, VIEW_NAMES,
+};
 pub use error::{error_chain, StageError};
 pub use kind::{
     CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
     UpstreamStage,
 };
 pub use learn::{
-    predict_network, EvaluateKind, LoadedRnn, NetworkPrediction, PartyModels, PartyResult,
+    predict_network, EvaluateKind, LoadedRnn, Method, NetworkPrediction, PartyModels, PartyResult,
     PlannedLayer, Prediction, Predictor, RnnMeta, SearchKind, SequenceSearchKind, TrainKind,
-    WholeKind, WholeModels, NETWORK_METHODS,
+    UnknownMethod, WholeKind, WholeModels,
 };
 pub use params::{
     decode_params, decode_params_all, decode_params_lenient, plain_words, ParamIssue,

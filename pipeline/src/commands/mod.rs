@@ -8,6 +8,7 @@ mod party;
 mod predict;
 mod progress;
 mod report;
+mod stored;
 mod study;
 mod tables;
 mod verify;
@@ -47,6 +48,16 @@ impl CommandError {
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+}
+
+impl From<snni_stages::schema::SchemaError> for CommandError {
+    fn from(err: snni_stages::schema::SchemaError) -> Self {
+        CommandError::new(
+            exit_codes::STORE_ERROR,
+            format!("read the stored table {err}"),
+        )
+        .help("re-run the stage that wrote it: snni run MANIFEST --force STAGE")
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use snni_stages::{PlannedLink, Predictor, Setting, NETWORK_METHODS};
+use snni_stages::{Method, PlannedLink, Predictor, Setting};
 
 use super::network::load_valid_network;
 use super::{open_for_reading, store_dir, CommandError, CommandResult};
@@ -120,26 +120,22 @@ pub fn predict(args: PredictArgs) -> CommandResult {
         link.bandwidth_bps = target.link.bandwidth_bps;
         link.rtt_us = target.link.rtt_us;
     }
-    let methods: Vec<&str> = if target.transfer_only {
-        if args.method.iter().any(|m| m != "transfer") {
+    let methods: Vec<Method> = if target.transfer_only {
+        if args.method.iter().any(|m| m != Method::Transfer.name()) {
             return Err(usage(format!(
                 "only `transfer` predicts `{}`: the store has no models trained on it",
                 args.setting
             )));
         }
-        vec!["transfer"]
+        vec![Method::Transfer]
     } else if args.method.is_empty() {
-        NETWORK_METHODS.to_vec()
+        Method::NETWORK.to_vec()
     } else {
-        for m in &args.method {
-            if !NETWORK_METHODS.contains(&m.as_str()) {
-                return Err(usage(format!(
-                    "unknown method `{m}` (methods: {})",
-                    NETWORK_METHODS.join(", ")
-                )));
-            }
-        }
-        args.method.iter().map(String::as_str).collect()
+        args.method
+            .iter()
+            .map(|m| m.parse::<Method>())
+            .collect::<Result<_, _>>()
+            .map_err(|err| usage(err.to_string()))?
     };
     let prediction = predictor
         .predict(&network, &link, &methods)
@@ -160,7 +156,7 @@ pub fn predict(args: PredictArgs) -> CommandResult {
     Ok(exit_codes::SUCCESS)
 }
 
-fn render(p: &snni_stages::Prediction, methods: &[&str], setting: &str, load_s: f64) -> String {
+fn render(p: &snni_stages::Prediction, methods: &[Method], setting: &str, load_s: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -178,10 +174,10 @@ fn render(p: &snni_stages::Prediction, methods: &[&str], setting: &str, load_s: 
         header.push(format!("{m} client"));
     }
     let _ = writeln!(out, "{}", header.join("\t"));
-    let result = |party: &str, method: &str| {
+    let result = |party: &str, method: &Method| {
         p.results
             .iter()
-            .find(|r| r.party == party && r.method == method)
+            .find(|r| r.party == party && r.method == method.name())
     };
     for (i, layer) in p.layers.iter().enumerate() {
         let mut row = vec![

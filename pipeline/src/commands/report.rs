@@ -8,73 +8,22 @@ use std::path::Path;
 
 use polars::prelude::DataFrame;
 use serde_json::Value;
-use snni_artifacts::{Output, Record, Store};
+use snni_artifacts::Store;
+use snni_stages::schema::dataset::{KIND, NETWORK, PARTY, SETTING};
+use snni_stages::schema::results::{
+    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, SIDE, T_PRED_MS, T_SNNI_S, VIEW,
+};
+use snni_stages::schema::TableReader;
+use snni_stages::Method;
 
-use super::tables::{column_numbers, column_strings, format_number};
+use super::stored::{blobs, record, tables};
 use super::CommandError;
 use crate::exit_codes;
 use crate::manifest::Study;
-use crate::report::{self, BarGroup, Bars, Block, Scatter, Series, Stacked, Table};
+use crate::report::{self, format_number, BarGroup, Bars, Block, Scatter, Series, Stacked, Table};
 
 /// Scatter points by (setting, method), then layer type.
 type PointsBy = BTreeMap<(String, String), BTreeMap<String, Vec<(f64, f64)>>>;
-
-/// The stored record of the study's stage of `kind`, if the study has one.
-pub(crate) fn record(
-    study: &Study,
-    store: &Store,
-    kind: &str,
-) -> Result<Option<Record>, CommandError> {
-    let Some(stage) = study.stages.iter().find(|s| s.kind.name() == kind) else {
-        return Ok(None);
-    };
-    let missing = || {
-        CommandError::new(
-            exit_codes::MISSING_INPUT,
-            format!(
-                "stage `{}` has no outputs in {}",
-                stage.name,
-                study.store.display()
-            ),
-        )
-        .help(format!(
-            "run it first: snni run {}",
-            study.manifest.display()
-        ))
-    };
-    let state = store.stage_state(&stage.name)?.ok_or_else(missing)?;
-    Ok(Some(store.get(&state.fingerprint)?.ok_or_else(missing)?))
-}
-
-/// Every table output of `record` whose name ends with `suffix`, read.
-fn tables(store: &Store, record: &Record, suffix: &str) -> Result<Vec<DataFrame>, CommandError> {
-    let mut out = Vec::new();
-    for (name, output) in &record.outputs {
-        if let (true, Output::Table(table)) = (name.ends_with(suffix), output) {
-            out.push(store.read_table(table)?);
-        }
-    }
-    Ok(out)
-}
-
-/// Every JSON blob of `record` whose name ends with `suffix`, by output name.
-fn blobs(
-    store: &Store,
-    record: &Record,
-    suffix: &str,
-) -> Result<BTreeMap<String, Value>, CommandError> {
-    let mut out = BTreeMap::new();
-    for (name, output) in &record.outputs {
-        if let (true, Output::Blob { digest, .. }) = (name.ends_with(suffix), output) {
-            let bytes = store.get_blob(digest)?;
-            let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                CommandError::new(exit_codes::STORE_ERROR, format!("read {name}: {e}"))
-            })?;
-            out.insert(name.clone(), value);
-        }
-    }
-    Ok(out)
-}
 
 /// One row of the whole-network results.
 struct NetworkRow {
@@ -92,20 +41,19 @@ struct NetworkRow {
 fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
     let mut rows = Vec::new();
     for frame in frames {
-        let s = |c| column_strings(frame, c);
-        let n = |c| column_numbers(frame, c);
+        let table = TableReader::new("whole/networks", frame);
         let (network, side, party, setting, method) = (
-            s("network")?,
-            s("side")?,
-            s("party")?,
-            s("setting")?,
-            s("method")?,
+            table.text(NETWORK)?,
+            table.text(SIDE)?,
+            table.text(PARTY)?,
+            table.text(SETTING)?,
+            table.text(METHOD)?,
         );
         let (t, e, p, tp) = (
-            n("t_snni_s")?,
-            n("error_s")?,
-            n("error_pct")?,
-            n("t_pred_ms")?,
+            table.numbers(T_SNNI_S)?,
+            table.numbers(ERROR_S)?,
+            table.numbers(ERROR_PCT)?,
+            table.numbers(T_PRED_MS)?,
         );
         for i in 0..network.len() {
             rows.push(NetworkRow {
@@ -127,9 +75,9 @@ fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
 /// Tables 9–10: per setting, network × party, methods side by side; then the test
 /// networks' mean and max |error %| per method.
 fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
-    let mut methods: Vec<&str> = snni_stages::NETWORK_METHODS
+    let mut methods: Vec<&str> = Method::NETWORK
         .iter()
-        .copied()
+        .map(|m| m.name())
         .filter(|m| rows.iter().any(|r| r.method == *m))
         .collect();
     methods.dedup();
@@ -353,15 +301,10 @@ pub(crate) fn study_report(
     // Predicted vs measured per layer type, one plot per setting and method family.
     if let Some(evaluate) = record(study, store, "evaluate")? {
         for frame in tables(store, &evaluate, "/predictions")? {
-            let (setting, view, method) = (
-                column_strings(&frame, "setting")?,
-                column_strings(&frame, "view")?,
-                column_strings(&frame, "method")?,
-            );
-            let (measured, predicted) = (
-                column_numbers(&frame, "measured_s")?,
-                column_numbers(&frame, "predicted_s")?,
-            );
+            let table = TableReader::new("evaluate/predictions", &frame);
+            let (setting, view, method) =
+                (table.text(SETTING)?, table.text(VIEW)?, table.text(METHOD)?);
+            let (measured, predicted) = (table.numbers(MEASURED_S)?, table.numbers(PREDICTED_S)?);
             let mut series = PointsBy::new();
             for i in 0..setting.len() {
                 series
@@ -411,17 +354,17 @@ pub(crate) fn study_report(
                 .collect();
             categories.sort();
             categories.dedup();
-            let groups = snni_stages::NETWORK_METHODS
+            let groups = Method::NETWORK
                 .iter()
                 .map(|m| BarGroup {
-                    name: m.to_string(),
+                    name: m.name().to_string(),
                     values: categories
                         .iter()
                         .map(|c| {
                             rows.iter()
                                 .find(|r| {
                                     r.setting == setting
-                                        && r.method == *m
+                                        && r.method == m.name()
                                         && format!("{} ({})", r.network, r.party) == *c
                                 })
                                 .map_or(f64::NAN, |r| r.error_pct)
@@ -444,18 +387,19 @@ pub(crate) fn study_report(
         }
         // Cost breakdown of each reference network by layer kind (measured).
         for frame in tables(store, &whole, "/layers")? {
+            let table = TableReader::new("whole/layers", &frame);
             let (network, side, party, setting, method, kind) = (
-                column_strings(&frame, "network")?,
-                column_strings(&frame, "side")?,
-                column_strings(&frame, "party")?,
-                column_strings(&frame, "setting")?,
-                column_strings(&frame, "method")?,
-                column_strings(&frame, "kind")?,
+                table.text(NETWORK)?,
+                table.text(SIDE)?,
+                table.text(PARTY)?,
+                table.text(SETTING)?,
+                table.text(METHOD)?,
+                table.text(KIND)?,
             );
-            let measured = column_numbers(&frame, "measured_s")?;
+            let measured = table.numbers(MEASURED_S)?;
             let mut sums: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
             for i in 0..network.len() {
-                if side[i] == "reference" && method[i] == "protocol" {
+                if side[i] == "reference" && method[i] == Method::Protocol.name() {
                     *sums
                         .entry(format!("{} ({})", network[i], party[i]))
                         .or_default()

@@ -5,22 +5,19 @@
 
 use std::collections::BTreeMap;
 
-use polars::prelude::{DataFrame, DataType};
 use snni_artifacts::{Output, Store};
+use snni_stages::schema::dataset::{PARTY, SETTING};
+use snni_stages::schema::results::{
+    MAE_S, METHOD, R2, R2_CEILING, R2_RUN_MEAN, SPLIT, T_LAYER_S, T_PRED_US, VIEW,
+};
+use snni_stages::schema::TableReader;
+use snni_stages::{view_label, view_position, Method};
 
-use super::{load_study, open_for_reading, CommandError, CommandResult};
+use super::{load_study, open_for_reading, stored, CommandError, CommandResult};
 use crate::cli::{TableFormat, TablesArgs};
 use crate::exit_codes;
 use crate::manifest::Study;
-use crate::report::{self, Table};
-
-/// The per-layer methods, in column order, with their headings.
-const METHODS: [(&str, &str); 4] = [
-    ("analytical", "Analytical"),
-    ("protocol", "Protocol"),
-    ("transfer", "Protocol (from Local)"),
-    ("mlp", "MLP"),
-];
+use crate::report::{self, format_number, Table};
 
 /// One row of the per-layer table: metrics of one method.
 #[derive(Debug, Clone, Copy)]
@@ -43,60 +40,9 @@ struct PerLayer {
     cells: BTreeMap<String, SettingRows>,
 }
 
-pub(crate) fn column_strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, CommandError> {
-    let column = frame.column(name).map_err(|e| table_error(name, &e))?;
-    let column = column.str().map_err(|e| table_error(name, &e))?;
-    Ok(column
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
-}
-
-pub(crate) fn column_numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>, CommandError> {
-    let column = frame.column(name).map_err(|e| table_error(name, &e))?;
-    let column = column
-        .cast(&DataType::Float64)
-        .map_err(|e| table_error(name, &e))?;
-    let column = column.f64().map_err(|e| table_error(name, &e))?;
-    Ok(column.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-}
-
-fn table_error(column: &str, error: &dyn std::fmt::Display) -> CommandError {
-    CommandError::new(
-        exit_codes::STORE_ERROR,
-        format!("read column `{column}` of the per-layer table: {error}"),
-    )
-}
-
-/// The order layer types are listed in.
-const VIEW_ORDER: [&str; 8] = [
-    "conv",
-    "fc",
-    "batch_norm",
-    "relu",
-    "max_pool",
-    "avg_pool",
-    "poly_act",
-    "add_concat",
-];
-
-fn view_label(view: &str) -> &str {
-    match view {
-        "conv" => "CONV",
-        "fc" => "FC",
-        "batch_norm" => "BN",
-        "relu" => "ReLU",
-        "max_pool" => "MaxPool",
-        "avg_pool" => "AvgPool",
-        "poly_act" => "PolyAct",
-        "add_concat" => "Add/Concat",
-        other => other,
-    }
-}
-
 /// The per-layer table of the study's `evaluate` stage.
 fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
-    let record = super::report::record(study, store, "evaluate")?.ok_or_else(|| {
+    let record = stored::record(study, store, "evaluate")?.ok_or_else(|| {
         CommandError::new(
             exit_codes::MISSING_INPUT,
             format!("{} has no `evaluate` stage", study.manifest.display()),
@@ -117,33 +63,28 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
         )));
     };
     let frame = store.read_table(table)?;
-    let views = column_strings(&frame, "view")?;
-    let parties = column_strings(&frame, "party")?;
-    let settings = column_strings(&frame, "setting")?;
-    let methods = column_strings(&frame, "method")?;
-    let split = column_strings(&frame, "split")?;
+    let table = TableReader::new("evaluate/per_layer", &frame);
+    let views = table.text(VIEW)?;
+    let parties = table.text(PARTY)?;
+    let settings = table.text(SETTING)?;
+    let methods = table.text(METHOD)?;
+    let split = table.text(SPLIT)?;
     let (t_layer, mae, r2, t_pred) = (
-        column_numbers(&frame, "t_layer_s")?,
-        column_numbers(&frame, "mae_s")?,
-        column_numbers(&frame, "r2")?,
-        column_numbers(&frame, "t_pred_us")?,
+        table.numbers(T_LAYER_S)?,
+        table.numbers(MAE_S)?,
+        table.numbers(R2)?,
+        table.numbers(T_PRED_US)?,
     );
     let repeated = match (
-        frame.column("r2_run_mean").is_ok(),
-        frame.column("r2_ceiling").is_ok(),
+        table.optional_numbers(R2_RUN_MEAN)?,
+        table.optional_numbers(R2_CEILING)?,
     ) {
-        (true, true) => Some((
-            column_numbers(&frame, "r2_run_mean")?,
-            column_numbers(&frame, "r2_ceiling")?,
-        )),
+        (Some(mean), Some(ceiling)) => Some((mean, ceiling)),
         _ => None,
     };
     let mut cells: BTreeMap<String, SettingRows> = BTreeMap::new();
     for i in 0..views.len() {
-        let order = VIEW_ORDER
-            .iter()
-            .position(|v| *v == views[i])
-            .unwrap_or(VIEW_ORDER.len());
+        let order = view_position(&views[i]);
         cells
             .entry(settings[i].clone())
             .or_default()
@@ -171,25 +112,16 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
     })
 }
 
-pub(crate) fn format_number(value: f64, digits: usize) -> String {
-    if value.is_nan() {
-        "–".to_string()
-    } else {
-        format!("{value:.digits$}")
-    }
-}
-
 /// The per-layer tables (7–8 layout), one per setting.
 fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
-    let methods: Vec<(&str, &str)> = METHODS
-        .iter()
-        .copied()
-        .filter(|(m, _)| {
+    let methods: Vec<Method> = Method::PER_LAYER
+        .into_iter()
+        .filter(|m| {
             per_layer
                 .cells
                 .values()
                 .flat_map(|rows| rows.values())
-                .any(|cells| cells.contains_key(*m))
+                .any(|cells| cells.contains_key(m.name()))
         })
         .collect();
     let mut tables = Vec::new();
@@ -199,7 +131,7 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
             "Party".to_string(),
             "t_layer (ms)".to_string(),
         ];
-        for (_, label) in &methods {
+        for label in methods.iter().map(|m| m.label()) {
             header.extend([
                 format!("{label} MAE (ms)"),
                 format!("{label} R²"),
@@ -216,8 +148,8 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
                     party.to_string(),
                     format_number(t_layer * 1e3, 2),
                 ];
-                for (method, _) in &methods {
-                    match cells.get(*method) {
+                for method in &methods {
+                    match cells.get(method.name()) {
                         Some(m) => row.extend([
                             format_number(m.mae_s * 1e3, 3),
                             format_number(m.r2, 3),
@@ -247,7 +179,7 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
 
 /// R² against each layer's mean over its runs, beside the noise ceiling of single runs:
 /// what separates a model's error from the machine's run-to-run noise.
-fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -> Option<Table> {
+fn repeated_table(setting: &str, rows: &SettingRows, methods: &[Method]) -> Option<Table> {
     let mut header = vec![
         "Layer".to_string(),
         "Party".to_string(),
@@ -256,7 +188,7 @@ fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -
     header.extend(
         methods
             .iter()
-            .map(|(_, label)| format!("{label} R² (run mean)")),
+            .map(|m| format!("{} R² (run mean)", m.label())),
     );
     let mut body = Vec::new();
     for ((_, key), cells) in rows {
@@ -267,9 +199,9 @@ fn repeated_table(setting: &str, rows: &SettingRows, methods: &[(&str, &str)]) -
             party.to_string(),
             format_number(ceiling, 3),
         ];
-        row.extend(methods.iter().map(|(method, _)| {
+        row.extend(methods.iter().map(|method| {
             cells
-                .get(*method)
+                .get(method.name())
                 .and_then(|m| m.repeated)
                 .map_or("–".to_string(), |(mean, _)| format_number(mean, 3))
         }));

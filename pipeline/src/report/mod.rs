@@ -13,7 +13,7 @@ pub mod table;
 
 pub use html::{index, Block};
 pub use svg::{bars, nice_ticks, scatter, stacked, BarGroup, Bars, Scatter, Series, Stacked};
-pub use table::Table;
+pub use table::{format_number, Table};
 
 /// Escapes `text` for XML and HTML text and attribute values.
 pub(crate) fn escape(text: &str) -> String {

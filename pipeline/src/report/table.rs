@@ -34,6 +34,16 @@ impl Table {
     }
 }
 
+/// A cell's number with `digits` decimals, or "–" when it is not a number (a metric that
+/// could not be computed, or a method without a result).
+pub fn format_number(value: f64, digits: usize) -> String {
+    if value.is_nan() {
+        "–".to_string()
+    } else {
+        format!("{value:.digits$}")
+    }
+}
+
 /// Every table as a Markdown section: a `###` heading and a pipe table.
 pub fn markdown(tables: &[Table]) -> String {
     let mut out = String::new();

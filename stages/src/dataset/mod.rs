@@ -28,7 +28,7 @@ mod views;
 mod tests;
 
 pub use planned::{planned_views, PlannedLink};
-pub use views::view_of_kind;
+pub use views::{view, view_label, view_of_kind, view_position, View, VIEWS, VIEW_NAMES};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,13 +132,16 @@ impl StageKind for DatasetKind {
             "layers",
             OutputData::Table(columns::layers_table("layers", &layer_rows)?),
         );
-        for &(name, kinds) in views::VIEWS {
-            let view: Vec<&rows::LayerRow> = layer_rows
+        for view in &views::VIEWS {
+            let view_rows: Vec<&rows::LayerRow> = layer_rows
                 .iter()
                 .copied()
-                .filter(|row| kinds.contains(&row.kind))
+                .filter(|row| view.kinds.contains(&row.kind))
                 .collect();
-            outputs.insert(name, OutputData::Table(columns::layers_table(name, &view)?));
+            outputs.insert(
+                view.name,
+                OutputData::Table(columns::layers_table(view.name, &view_rows)?),
+            );
         }
         outputs.insert(
             "networks",

@@ -127,9 +127,12 @@ pub fn planned_views(
     let mut views = BTreeMap::new();
     let all: Vec<&LayerRow> = rows.iter().collect();
     views.insert("layers", layers_table("layers", &all)?);
-    for &(name, kinds) in VIEWS {
-        let view: Vec<&LayerRow> = rows.iter().filter(|r| kinds.contains(&r.kind)).collect();
-        views.insert(name, layers_table(name, &view)?);
+    for view in &VIEWS {
+        let view_rows: Vec<&LayerRow> = rows
+            .iter()
+            .filter(|r| view.kinds.contains(&r.kind))
+            .collect();
+        views.insert(view.name, layers_table(view.name, &view_rows)?);
     }
     Ok(views)
 }

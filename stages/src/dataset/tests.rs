@@ -10,6 +10,14 @@ use snni_engine::network::Network;
 
 use super::{DatasetKind, SHARD};
 use crate::kind::{CheckContext, OutputData, ShardContext, StageKind, UpstreamStage};
+use crate::schema::dataset::{
+    BANDWIDTH_BPS, BYTES_SENT, CPU_MODEL, CT_PT_PRODUCTS, FILTERS, FLOPS, INPUT_CTS, KERNEL_H,
+    KERNEL_W, KIND, LAYER, LAYERS, NETWORK, OT, OTS, OT_BYTES_SERVER, PADDING, PARTY,
+    PLANNED_BYTES, PLANNED_ROUNDS, RELU_FRACTION, ROUNDS, RUN, SETTING, SETUP_S, STRIDE, TOTAL_S,
+    UNITS, WALL_S, WEIGHT_SIZE,
+};
+use crate::schema::dataset::{LAYER_TABLE, NETWORK_TABLE};
+use crate::schema::{ColumnDef, ColumnType, Nulls, TableReader};
 use crate::StageError;
 
 const NETWORKS: [(&str, &str, &str, &str); 2] = [
@@ -143,24 +151,18 @@ fn check_context() -> CheckContext<'static> {
     }
 }
 
-fn strings(df: &DataFrame, column: &str) -> Vec<String> {
-    let column = df.column(column).unwrap().as_materialized_series().clone();
-    column
-        .str()
+fn strings(df: &DataFrame, column: ColumnDef) -> Vec<String> {
+    TableReader::new("dataset", df).text(column).unwrap()
+}
+
+fn u64s(df: &DataFrame, column: ColumnDef) -> Vec<Option<u64>> {
+    TableReader::new("dataset", df)
+        .optional_counts(column)
         .unwrap()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect()
 }
 
-fn u64s(df: &DataFrame, column: &str) -> Vec<Option<u64>> {
-    let series = df.column(column).unwrap().as_materialized_series().clone();
-    series.u64().unwrap().iter().collect()
-}
-
-fn f64s(df: &DataFrame, column: &str) -> Vec<f64> {
-    let series = df.column(column).unwrap().as_materialized_series().clone();
-    series.f64().unwrap().iter().map(Option::unwrap).collect()
+fn f64s(df: &DataFrame, column: ColumnDef) -> Vec<f64> {
+    TableReader::new("dataset", df).numbers(column).unwrap()
 }
 
 /// The error message of a run that must fail.
@@ -188,11 +190,11 @@ fn builds_one_row_per_network_setting_run_party_and_layer() {
     let keys: Vec<(String, String, u64, String, u64)> = (0..layers.height())
         .map(|i| {
             (
-                strings(layers, "network")[i].clone(),
-                strings(layers, "setting")[i].clone(),
-                u64s(layers, "run")[i].unwrap(),
-                strings(layers, "party")[i].clone(),
-                u64s(layers, "layer")[i].unwrap(),
+                strings(layers, NETWORK)[i].clone(),
+                strings(layers, SETTING)[i].clone(),
+                u64s(layers, RUN)[i].unwrap(),
+                strings(layers, PARTY)[i].clone(),
+                u64s(layers, LAYER)[i].unwrap(),
             )
         })
         .collect();
@@ -204,16 +206,16 @@ fn builds_one_row_per_network_setting_run_party_and_layer() {
 
     let conv = &tables["conv"];
     assert!(conv.height() > 0);
-    for column in ["kernel_h", "kernel_w", "stride", "padding", "filters"] {
+    for column in [KERNEL_H, KERNEL_W, STRIDE, PADDING, FILTERS] {
         assert!(
             u64s(conv, column).iter().all(Option::is_some),
             "conv rows have `{column}`"
         );
     }
-    assert!(u64s(conv, "units").iter().all(Option::is_none));
-    assert!(u64s(conv, "input_cts").iter().all(|v| v.unwrap() > 0));
+    assert!(u64s(conv, UNITS).iter().all(Option::is_none));
+    assert!(u64s(conv, INPUT_CTS).iter().all(|v| v.unwrap() > 0));
     assert_eq!(
-        layers.column("relu_fraction").unwrap().dtype(),
+        layers.column(RELU_FRACTION.name).unwrap().dtype(),
         &DataType::Float64
     );
 }
@@ -224,16 +226,21 @@ fn views_partition_the_layer_rows() {
     let stage = harness.stage("prof", &fake_shards());
     let tables = harness.run(&[stage], Value::Null).unwrap();
     let layers = &tables["layers"];
-    let kinds = strings(layers, "kind");
+    let kinds = strings(layers, KIND);
     let mut in_views = 0;
-    for (view, view_kinds) in super::views::VIEWS {
-        let df = &tables[*view];
+    for super::View {
+        name: view,
+        kinds: view_kinds,
+        ..
+    } in super::VIEWS
+    {
+        let df = &tables[view];
         assert_eq!(
             df.schema(),
             layers.schema(),
             "view `{view}` has the layer columns"
         );
-        assert!(strings(df, "kind")
+        assert!(strings(df, KIND)
             .iter()
             .all(|k| view_kinds.iter().any(|v| v.as_str() == k)));
         in_views += df.height();
@@ -269,15 +276,15 @@ fn networks_table_has_the_run_totals() {
     );
     // The first row: mini, lan, run 1, client.
     let run_line: Value = serde_json::from_str(NETWORKS[0].3.lines().last().unwrap()).unwrap();
-    assert_eq!(strings(networks, "party")[0], "client");
-    assert_eq!(f64s(networks, "total_s")[0], run_line["total"]["wall_s"]);
-    assert_eq!(f64s(networks, "setup_s")[0], run_line["setup"]["wall_s"]);
+    assert_eq!(strings(networks, PARTY)[0], "client");
+    assert_eq!(f64s(networks, TOTAL_S)[0], run_line["total"]["wall_s"]);
+    assert_eq!(f64s(networks, SETUP_S)[0], run_line["setup"]["wall_s"]);
     assert_eq!(
-        u64s(networks, "bytes_sent")[0],
+        u64s(networks, BYTES_SENT)[0],
         run_line["total"]["bytes_sent"].as_u64()
     );
-    assert_eq!(u64s(networks, "layers")[0], Some(4));
-    assert_eq!(strings(networks, "cpu_model")[0], "AMD EPYC 7B13");
+    assert_eq!(u64s(networks, LAYERS)[0], Some(4));
+    assert_eq!(strings(networks, CPU_MODEL)[0], "AMD EPYC 7B13");
 }
 
 #[test]
@@ -342,9 +349,7 @@ fn mixed_machines_fail_unless_allowed() {
 
     let stage = harness.stage("prof", &shards);
     let tables = harness.run(&[stage], json!({"allow_mixed": true})).unwrap();
-    let models: BTreeSet<String> = strings(&tables["layers"], "cpu_model")
-        .into_iter()
-        .collect();
+    let models: BTreeSet<String> = strings(&tables["layers"], CPU_MODEL).into_iter().collect();
     assert_eq!(models.len(), 2);
 }
 
@@ -364,7 +369,7 @@ fn ot_backends_never_mix_in_a_setting() {
     }
     let stage = harness.stage("prof", &shards);
     let tables = harness.run(&[stage], Value::Null).unwrap();
-    let backends: BTreeSet<String> = strings(&tables["layers"], "ot").into_iter().collect();
+    let backends: BTreeSet<String> = strings(&tables["layers"], OT).into_iter().collect();
     assert_eq!(
         backends,
         BTreeSet::from(["ferret".to_string(), "iknp".to_string()])
@@ -443,8 +448,8 @@ fn planned_rounds_are_the_measured_rounds_of_the_fixtures() {
     let stage = harness.stage("prof", &fake_shards());
     let tables = harness.run(&[stage], Value::Null).unwrap();
     let layers = &tables["layers"];
-    let planned = u64s(layers, "planned_rounds");
-    assert_eq!(planned, u64s(layers, "rounds"));
+    let planned = u64s(layers, PLANNED_ROUNDS);
+    assert_eq!(planned, u64s(layers, ROUNDS));
     assert!(planned.iter().any(|r| r.unwrap() > 0));
 }
 
@@ -477,29 +482,62 @@ fn a_planned_network_has_the_measured_rows_columns_and_counts() {
         // The measured rows of this network, lan, run 1, in the same (party, layer) order.
         let keep: Vec<usize> = (0..measured.height())
             .filter(|&i| {
-                strings(measured, "network")[i] == name
-                    && strings(measured, "setting")[i] == "lan"
-                    && u64s(measured, "run")[i] == Some(1)
+                strings(measured, NETWORK)[i] == name
+                    && strings(measured, SETTING)[i] == "lan"
+                    && u64s(measured, RUN)[i] == Some(1)
             })
             .collect();
         assert_eq!(keep.len(), frame.height(), "{view}");
         for column in [
-            "layer",
-            "flops",
-            "weight_size",
-            "ct_pt_products",
-            "input_cts",
-            "ots",
-            "ot_bytes_server",
-            "planned_bytes",
-            "planned_rounds",
-            "bandwidth_bps",
+            LAYER,
+            FLOPS,
+            WEIGHT_SIZE,
+            CT_PT_PRODUCTS,
+            INPUT_CTS,
+            OTS,
+            OT_BYTES_SERVER,
+            PLANNED_BYTES,
+            PLANNED_ROUNDS,
+            BANDWIDTH_BPS,
         ] {
             let expected: Vec<Option<u64>> =
                 keep.iter().map(|&i| u64s(measured, column)[i]).collect();
             assert_eq!(u64s(frame, column), expected, "{view}.{column}");
         }
-        assert!(f64s(frame, "wall_s").iter().all(|&w| w == 0.0));
+        assert!(f64s(frame, WALL_S).iter().all(|&w| w == 0.0));
     }
     assert!(planned["conv"].height() > 0);
+}
+
+#[test]
+fn tables_have_the_schemas_columns_types_and_nulls() {
+    let harness = Harness::new();
+    let stage = harness.stage("prof", &fake_shards());
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    let check = |name: &str, schema: &[ColumnDef]| {
+        let df = &tables[name];
+        let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        let expected: Vec<&str> = schema.iter().map(|c| c.name).collect();
+        assert_eq!(names, expected, "the columns of `{name}`");
+        for column in schema {
+            let found = df.column(column.name).unwrap();
+            let dtype = match column.ty {
+                ColumnType::Text => DataType::String,
+                ColumnType::Count => DataType::UInt64,
+                ColumnType::Real => DataType::Float64,
+            };
+            assert_eq!(found.dtype(), &dtype, "`{name}`.{column}");
+            if column.nulls == Nulls::Never {
+                assert_eq!(found.null_count(), 0, "`{name}`.{column} has nulls");
+            }
+        }
+    };
+    check("layers", &LAYER_TABLE);
+    check("networks", &NETWORK_TABLE);
+    for view in crate::VIEW_NAMES {
+        check(view, &LAYER_TABLE);
+    }
+    // The fixtures were measured on a shaped link and have ReLUs: nullable columns do hold
+    // nulls, which the learning stages read as 0.
+    assert!(tables["layers"].column(KERNEL_H.name).unwrap().null_count() > 0);
 }

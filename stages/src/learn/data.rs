@@ -6,19 +6,7 @@ use std::collections::BTreeMap;
 use snni_artifacts::BlobSource;
 
 use super::frame::{self, Side, ViewRows};
-use crate::{StageError, UpstreamStage};
-
-/// The dataset views predictors are fitted on (layer types), in table order.
-pub const VIEWS: [&str; 8] = [
-    "conv",
-    "fc",
-    "batch_norm",
-    "relu",
-    "max_pool",
-    "avg_pool",
-    "poly_act",
-    "add_concat",
-];
+use crate::{StageError, UpstreamStage, VIEW_NAMES};
 
 /// One model's rows: a layer type, a party and a setting.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,7 +31,7 @@ impl Group {
         let view = parts.next()?;
         let party = parts.next()?;
         let setting = parts.next()?;
-        VIEWS.contains(&view).then(|| Group {
+        VIEW_NAMES.contains(&view).then(|| Group {
             view: view.to_string(),
             party: party.to_string(),
             setting: setting.to_string(),
@@ -153,19 +141,19 @@ impl Data {
 /// The `views` parameter: a list of view names (default all), each checked.
 pub fn check_views(value: Option<&serde_json::Value>) -> Result<Vec<String>, crate::ParamIssue> {
     let Some(value) = value else {
-        return Ok(VIEWS.iter().map(|v| v.to_string()).collect());
+        return Ok(VIEW_NAMES.iter().map(|v| v.to_string()).collect());
     };
     let names: Vec<String> = serde_json::from_value(value.clone()).map_err(|_| {
         crate::ParamIssue::new(&["views"], "must be a list of layer types")
-            .with_hint(format!("layer types: {}", VIEWS.join(", ")))
+            .with_hint(format!("layer types: {}", VIEW_NAMES.join(", ")))
     })?;
     for (i, name) in names.iter().enumerate() {
-        if !VIEWS.contains(&name.as_str()) {
+        if !VIEW_NAMES.contains(&name.as_str()) {
             return Err(crate::ParamIssue::new(
                 &["views", &i.to_string()],
                 format!("`{name}` is not a layer type"),
             )
-            .with_hint(format!("layer types: {}", VIEWS.join(", "))));
+            .with_hint(format!("layer types: {}", VIEW_NAMES.join(", "))));
         }
     }
     Ok(names)
@@ -237,7 +225,7 @@ mod tests {
 
     #[test]
     fn views_default_to_all_and_unknown_ones_are_named() {
-        assert_eq!(check_views(None).unwrap().len(), VIEWS.len());
+        assert_eq!(check_views(None).unwrap().len(), VIEW_NAMES.len());
         let issue = check_views(Some(&serde_json::json!(["conv", "convv"]))).unwrap_err();
         assert_eq!(issue.path, vec!["views", "1"]);
         assert!(issue.hint.unwrap().contains("conv"));

@@ -16,9 +16,15 @@ use snni_artifacts::BlobSource;
 use super::data::{Data, Group};
 use super::features;
 use super::frame::Side;
-use super::models::{blob, load_models, parse, predict_transfer, targets, METHODS};
+use super::method::Method;
+use super::models::{blob, load_models, parse, predict_transfer, targets};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::metrics::{mae, mape, r2, repeated_r2};
+use crate::schema::dataset::{LAYER, NETWORK, PARTY, RUN, SETTING};
+use crate::schema::results::{
+    MAE_S, MAPE, MEASURED_S, METHOD, PREDICTED_S, R2, R2_CEILING, R2_RUN_MEAN, SPLIT, TEST_ROWS,
+    T_LAYER_S, T_PRED_US, VIEW,
+};
 use crate::{ParamIssue, StageError, UpstreamStage};
 
 /// Evaluates the per-layer models.
@@ -174,33 +180,33 @@ impl StageKind for EvaluateKind {
             let protocol_x = features::matrix(rows, &test, &features::protocol())?;
             let mlp_x = features::matrix(rows, &test, &features::mlp(&group.view))?;
             let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
-            let mut results: BTreeMap<&str, (Vec<f64>, f64)> = BTreeMap::new();
+            let mut results: BTreeMap<Method, (Vec<f64>, f64)> = BTreeMap::new();
             results.insert(
-                "analytical",
+                Method::Analytical,
                 run_timed(&analytical_x, |r| models.analytical.predict(r)),
             );
             results.insert(
-                "protocol",
+                Method::Protocol,
                 run_timed(&protocol_x, |r| models.protocol.predict(r)),
             );
             if let Some(transfer) = &models.transfer {
                 results.insert(
-                    "transfer",
+                    Method::Transfer,
                     run_timed(&protocol_x, |r| predict_transfer(transfer, r)),
                 );
             }
             results.insert(
-                "mlp",
+                Method::Mlp,
                 run_timed(&mlp_x, |r| models.mlp.predict(r, &mut scratch)),
             );
-            for method in METHODS {
-                let Some((predicted, seconds)) = results.get(method) else {
+            for method in Method::PER_LAYER {
+                let Some((predicted, seconds)) = results.get(&method) else {
                     continue;
                 };
                 table.view.push(group.view.clone());
                 table.party.push(group.party.clone());
                 table.setting.push(group.setting.clone());
-                table.method.push(method.to_string());
+                table.method.push(method.name().to_string());
                 table.rows.push(test.len() as u64);
                 table
                     .t_layer
@@ -219,7 +225,7 @@ impl StageKind for EvaluateKind {
                     predictions.run.push(rows.run[i]);
                     predictions.layer.push(rows.layer[i]);
                     predictions.view.push(group.view.clone());
-                    predictions.method.push(method.to_string());
+                    predictions.method.push(method.name().to_string());
                     predictions.measured.push(measured[k]);
                     predictions.predicted.push(predicted[k]);
                 }
@@ -233,34 +239,34 @@ impl StageKind for EvaluateKind {
         let per_layer = DataFrame::new(
             n,
             vec![
-                Column::new("view".into(), table.view),
-                Column::new("party".into(), table.party),
-                Column::new("setting".into(), table.setting),
-                Column::new("method".into(), table.method),
-                Column::new("split".into(), vec![by.clone(); n]),
-                Column::new("test_rows".into(), table.rows),
-                Column::new("t_layer_s".into(), table.t_layer),
-                Column::new("mae_s".into(), table.mae),
-                Column::new("r2".into(), table.r2),
-                Column::new("r2_run_mean".into(), table.r2_run_mean),
-                Column::new("r2_ceiling".into(), table.r2_ceiling),
-                Column::new("mape".into(), table.mape),
-                Column::new("t_pred_us".into(), table.t_pred_us),
+                Column::new(VIEW.name.into(), table.view),
+                Column::new(PARTY.name.into(), table.party),
+                Column::new(SETTING.name.into(), table.setting),
+                Column::new(METHOD.name.into(), table.method),
+                Column::new(SPLIT.name.into(), vec![by.clone(); n]),
+                Column::new(TEST_ROWS.name.into(), table.rows),
+                Column::new(T_LAYER_S.name.into(), table.t_layer),
+                Column::new(MAE_S.name.into(), table.mae),
+                Column::new(R2.name.into(), table.r2),
+                Column::new(R2_RUN_MEAN.name.into(), table.r2_run_mean),
+                Column::new(R2_CEILING.name.into(), table.r2_ceiling),
+                Column::new(MAPE.name.into(), table.mape),
+                Column::new(T_PRED_US.name.into(), table.t_pred_us),
             ],
         )
         .map_err(|e| serialize("per_layer", e))?;
         let predictions = DataFrame::new(
             predictions.network.len(),
             vec![
-                Column::new("network".into(), predictions.network),
-                Column::new("setting".into(), predictions.setting),
-                Column::new("party".into(), predictions.party),
-                Column::new("run".into(), predictions.run),
-                Column::new("layer".into(), predictions.layer),
-                Column::new("view".into(), predictions.view),
-                Column::new("method".into(), predictions.method),
-                Column::new("measured_s".into(), predictions.measured),
-                Column::new("predicted_s".into(), predictions.predicted),
+                Column::new(NETWORK.name.into(), predictions.network),
+                Column::new(SETTING.name.into(), predictions.setting),
+                Column::new(PARTY.name.into(), predictions.party),
+                Column::new(RUN.name.into(), predictions.run),
+                Column::new(LAYER.name.into(), predictions.layer),
+                Column::new(VIEW.name.into(), predictions.view),
+                Column::new(METHOD.name.into(), predictions.method),
+                Column::new(MEASURED_S.name.into(), predictions.measured),
+                Column::new(PREDICTED_S.name.into(), predictions.predicted),
             ],
         )
         .map_err(|e| serialize("predictions", e))?;

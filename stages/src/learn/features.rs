@@ -3,6 +3,13 @@
 //! (`protocol`), and both for the MLP.
 
 use super::frame::ViewRows;
+use crate::schema::dataset::{
+    BANDWIDTH_BPS, COMPARISONS, CT_PT_PRODUCTS, DEGREE, ELEMENTS, FILTERS, FLOPS, INPUTS,
+    INPUT_CTS, INPUT_SIZE, IN_C, IN_H, IN_W, KERNEL_H, KERNEL_W, MULTIPLICATIONS, OTS, OUTPUT_CTS,
+    OUTPUT_ELEMENTS, OUTPUT_SIZE, OUT_C, OUT_H, OUT_W, PADDING, PLANNED_BYTES, PLANNED_ROUNDS,
+    RELU_CHANNELS, RELU_FRACTION, RTT_US, STRIDE, TRUNCATIONS, UNITS, WEIGHT_POLYS, WEIGHT_SIZE,
+};
+use crate::schema::ColumnDef;
 use crate::StageError;
 
 /// One input of a model.
@@ -32,43 +39,41 @@ impl Feature {
 
 /// The study's raw layer parameters of a view (BRIEF §5) plus its engineered features.
 pub fn analytical(view: &str) -> Vec<Feature> {
-    let raw: &[&'static str] = match view {
+    let raw: &[ColumnDef] = match view {
         "conv" => &[
-            "in_h", "in_w", "in_c", "kernel_h", "kernel_w", "filters", "padding", "stride",
+            IN_H, IN_W, IN_C, KERNEL_H, KERNEL_W, FILTERS, PADDING, STRIDE,
         ],
-        "fc" => &["in_c", "units"],
-        "batch_norm" => &["in_c", "in_h", "in_w"],
-        "relu" => &["elements"],
-        "max_pool" | "avg_pool" => &[
-            "out_h", "out_w", "out_c", "kernel_h", "kernel_w", "stride", "in_h", "in_w",
-        ],
-        "poly_act" => &["elements", "relu_channels", "degree"],
-        _ => &["inputs", "elements"],
+        "fc" => &[IN_C, UNITS],
+        "batch_norm" => &[IN_C, IN_H, IN_W],
+        "relu" => &[ELEMENTS],
+        "max_pool" | "avg_pool" => &[OUT_H, OUT_W, OUT_C, KERNEL_H, KERNEL_W, STRIDE, IN_H, IN_W],
+        "poly_act" => &[ELEMENTS, RELU_CHANNELS, DEGREE],
+        _ => &[INPUTS, ELEMENTS],
     };
-    let engineered: &[&'static str] = &["flops", "input_size", "weight_size", "output_size"];
+    let engineered: &[ColumnDef] = &[FLOPS, INPUT_SIZE, WEIGHT_SIZE, OUTPUT_SIZE];
     raw.iter()
         .chain(engineered)
-        .map(|&c| Feature::Column(c))
+        .map(|c| Feature::Column(c.name))
         .collect()
 }
 
 /// The engine's planned counts (setting-independent work).
 pub fn protocol_counts() -> Vec<Feature> {
     [
-        "ct_pt_products",
-        "input_cts",
-        "output_cts",
-        "weight_polys",
-        "comparisons",
-        "truncations",
-        "multiplications",
-        "ots",
-        "output_elements",
-        "planned_bytes",
-        "planned_rounds",
+        CT_PT_PRODUCTS,
+        INPUT_CTS,
+        OUTPUT_CTS,
+        WEIGHT_POLYS,
+        COMPARISONS,
+        TRUNCATIONS,
+        MULTIPLICATIONS,
+        OTS,
+        OUTPUT_ELEMENTS,
+        PLANNED_BYTES,
+        PLANNED_ROUNDS,
     ]
     .into_iter()
-    .map(Feature::Column)
+    .map(|c| Feature::Column(c.name))
     .collect()
 }
 
@@ -100,29 +105,29 @@ pub fn sequence() -> Vec<Feature> {
         .collect();
     features.extend(
         [
-            "in_h",
-            "in_w",
-            "in_c",
-            "out_h",
-            "out_w",
-            "out_c",
-            "kernel_h",
-            "kernel_w",
-            "stride",
-            "padding",
-            "filters",
-            "units",
-            "inputs",
-            "elements",
-            "relu_fraction",
-            "degree",
-            "relu_channels",
-            "flops",
-            "input_size",
-            "weight_size",
-            "output_size",
+            IN_H,
+            IN_W,
+            IN_C,
+            OUT_H,
+            OUT_W,
+            OUT_C,
+            KERNEL_H,
+            KERNEL_W,
+            STRIDE,
+            PADDING,
+            FILTERS,
+            UNITS,
+            INPUTS,
+            ELEMENTS,
+            RELU_FRACTION,
+            DEGREE,
+            RELU_CHANNELS,
+            FLOPS,
+            INPUT_SIZE,
+            WEIGHT_SIZE,
+            OUTPUT_SIZE,
         ]
-        .map(Feature::Column),
+        .map(|c| Feature::Column(c.name)),
     );
     features.extend(protocol());
     features
@@ -154,16 +159,16 @@ fn feature_column(
             indices.iter().map(|&i| column[i]).collect()
         }
         Feature::WireSeconds => {
-            let bytes = rows.column("planned_bytes")?;
-            let bandwidth = rows.column("bandwidth_bps")?;
+            let bytes = rows.column(PLANNED_BYTES.name)?;
+            let bandwidth = rows.column(BANDWIDTH_BPS.name)?;
             indices
                 .iter()
                 .map(|&i| wire_seconds(bytes[i], bandwidth[i]))
                 .collect()
         }
         Feature::RoundTripSeconds => {
-            let rounds = rows.column("planned_rounds")?;
-            let rtt = rows.column("rtt_us")?;
+            let rounds = rows.column(PLANNED_ROUNDS.name)?;
+            let rtt = rows.column(RTT_US.name)?;
             indices.iter().map(|&i| rounds[i] * rtt[i] * 1e-6).collect()
         }
         Feature::IsKind(kind) => indices
@@ -188,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_view_has_its_study_parameters_and_the_engineered_features() {
-        for view in super::super::data::VIEWS {
+        for view in crate::VIEW_NAMES {
             let names: Vec<String> = analytical(view).iter().map(|f| f.name()).collect();
             for engineered in ["flops", "input_size", "weight_size", "output_size"] {
                 assert!(names.iter().any(|n| n == engineered), "{view}: {names:?}");

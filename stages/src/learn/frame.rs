@@ -3,9 +3,14 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::{DataFrame, DataType};
+use polars::prelude::DataFrame;
 use snni_artifacts::{BlobSource, Output};
 
+use crate::schema::dataset::{
+    KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
+};
+use crate::schema::results::SIDE;
+use crate::schema::{ColumnType, SchemaError, TableReader};
 use crate::{StageError, UpstreamStage};
 
 /// Which side of the split a row is on.
@@ -22,14 +27,21 @@ pub enum Side {
 }
 
 impl Side {
-    fn parse(text: &str) -> Option<Side> {
-        match text {
-            "train" => Some(Side::Train),
-            "validation" => Some(Side::Validation),
-            "test" => Some(Side::Test),
-            "reference" => Some(Side::Reference),
-            _ => None,
+    /// Every side, in order.
+    pub const ALL: [Side; 4] = [Side::Train, Side::Validation, Side::Test, Side::Reference];
+
+    /// The name stored in the split's and the `whole` stage's tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Train => "train",
+            Side::Validation => "validation",
+            Side::Test => "test",
+            Side::Reference => "reference",
         }
+    }
+
+    fn parse(text: &str) -> Option<Side> {
+        Side::ALL.into_iter().find(|side| side.name() == text)
     }
 }
 
@@ -48,11 +60,13 @@ pub struct ViewRows {
     pub layer: Vec<u64>,
     /// Layer kind per row (empty strings when the table has no `kind`).
     pub kind: Vec<String>,
-    /// The OT backend per row (`iknp` for datasets made before the column existed).
+    /// The OT backend per row (as [`OT`] says, `iknp` for datasets made before the column
+    /// existed).
     pub ot: Vec<String>,
     /// Side per row.
     pub side: Vec<Side>,
-    /// Every numeric column (nulls as 0).
+    /// Every numeric column of the dataset's schema the table has (nulls as its
+    /// [`ColumnDef::nulls`](crate::schema::ColumnDef::nulls) says: 0 where a parameter does not apply).
     pub numbers: HashMap<String, Vec<f64>>,
 }
 
@@ -108,27 +122,9 @@ pub fn upstream_table(
     })
 }
 
-fn strings(frame: &DataFrame, name: &str) -> Result<Vec<String>, StageError> {
-    let column = frame.column(name).map_err(|e| polars_error(name, &e))?;
-    let column = column.str().map_err(|e| polars_error(name, &e))?;
-    Ok(column
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
-}
-
-fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<f64>, StageError> {
-    let column = frame.column(name).map_err(|e| polars_error(name, &e))?;
-    let column = column
-        .cast(&DataType::Float64)
-        .map_err(|e| polars_error(name, &e))?;
-    let column = column.f64().map_err(|e| polars_error(name, &e))?;
-    Ok(column.iter().map(|v| v.unwrap_or(0.0)).collect())
-}
-
-fn polars_error(column: &str, error: &dyn std::fmt::Display) -> StageError {
+fn schema_error(error: SchemaError) -> StageError {
     StageError::Learn {
-        message: format!("read column `{column}`: {error}"),
+        message: error.to_string(),
     }
 }
 
@@ -137,12 +133,12 @@ type Key = (String, String, u64, String, u64);
 
 /// The sides of the split (`rows` table of a `split` stage), by row key.
 pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
-    let network = strings(frame, "network")?;
-    let setting = strings(frame, "setting")?;
-    let run = numbers(frame, "run")?;
-    let party = strings(frame, "party")?;
-    let layer = numbers(frame, "layer")?;
-    let side = strings(frame, "side")?;
+    let table = TableReader::new("split/rows", frame);
+    let read = |column| table.text(column).map_err(schema_error);
+    let count = |column| table.counts(column).map_err(schema_error);
+    let (network, setting, party, side) =
+        (read(NETWORK)?, read(SETTING)?, read(PARTY)?, read(SIDE)?);
+    let (run, layer) = (count(RUN)?, count(LAYER)?);
     let mut map = HashMap::with_capacity(network.len());
     for i in 0..network.len() {
         let side = Side::parse(&side[i]).ok_or_else(|| StageError::Learn {
@@ -152,9 +148,9 @@ pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
             (
                 network[i].clone(),
                 setting[i].clone(),
-                run[i] as u64,
+                run[i],
                 party[i].clone(),
-                layer[i] as u64,
+                layer[i],
             ),
             side,
         );
@@ -191,38 +187,37 @@ pub fn rows_on(frame: &DataFrame, side: Side) -> Result<ViewRows, StageError> {
     Ok(rows)
 }
 
-/// Every column of a table but the sides.
+/// Every column of a table but the sides. A per-network table (`tables/networks`) has no
+/// layer columns: its rows read as layer 0 of kind "".
 fn unsided_rows(frame: &DataFrame) -> Result<ViewRows, StageError> {
+    let table = TableReader::new("dataset", frame);
+    let text = |column| table.text(column).map_err(schema_error);
+    let count = |column| table.counts(column).map_err(schema_error);
+    let height = table.height();
+    let per_layer = table.has(LAYER);
     let mut rows = ViewRows {
-        network: strings(frame, "network")?,
-        setting: strings(frame, "setting")?,
-        party: strings(frame, "party")?,
+        network: text(NETWORK)?,
+        setting: text(SETTING)?,
+        party: text(PARTY)?,
+        run: count(RUN)?,
+        layer: if per_layer {
+            count(LAYER)?
+        } else {
+            vec![0; height]
+        },
+        kind: if per_layer {
+            text(KIND)?
+        } else {
+            vec![String::new(); height]
+        },
+        ot: text(OT)?,
         ..ViewRows::default()
     };
-    rows.kind = match frame.column("kind") {
-        Ok(_) => strings(frame, "kind")?,
-        Err(_) => vec![String::new(); rows.network.len()],
-    };
-    rows.ot = match frame.column("ot") {
-        Ok(_) => strings(frame, "ot")?,
-        Err(_) => vec!["iknp".to_string(); rows.network.len()],
-    };
-    rows.run = numbers(frame, "run")?
-        .into_iter()
-        .map(|r| r as u64)
-        .collect();
-    rows.layer = match frame.column("layer") {
-        Ok(_) => numbers(frame, "layer")?
-            .into_iter()
-            .map(|r| r as u64)
-            .collect(),
-        Err(_) => vec![0; rows.network.len()],
-    };
-    for column in frame.columns() {
-        if column.dtype().is_primitive_numeric() {
-            let name = column.name().to_string();
-            let values = numbers(frame, &name)?;
-            rows.numbers.insert(name, values);
+    for column in LAYER_TABLE.iter().chain(&NETWORK_TABLE) {
+        let numeric = matches!(column.ty, ColumnType::Count | ColumnType::Real);
+        if numeric && table.has(*column) && !rows.numbers.contains_key(column.name) {
+            let values = table.numbers(*column).map_err(schema_error)?;
+            rows.numbers.insert(column.name.to_string(), values);
         }
     }
     Ok(rows)

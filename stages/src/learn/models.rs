@@ -12,10 +12,8 @@ use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
 use crate::predict::scaler::{Scaler, TargetScaler};
 use crate::predict::search::Hyperparams;
+use crate::schema::dataset::WALL_S;
 use crate::{StageError, UpstreamStage};
-
-/// The methods, in the order tables show them.
-pub const METHODS: [&str; 4] = ["analytical", "protocol", "transfer", "mlp"];
 
 /// Everything needed to use a stored MLP besides its weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,7 +53,7 @@ pub struct Limits {
 
 /// The targets (measured layer wall time in seconds) of `indices`.
 pub fn targets(rows: &ViewRows, indices: &[usize]) -> Result<Vec<f64>, StageError> {
-    let wall = rows.column("wall_s")?;
+    let wall = rows.column(WALL_S.name)?;
     Ok(indices.iter().map(|&i| wall[i]).collect())
 }
 

@@ -10,10 +10,13 @@ use snni_artifacts::Store;
 use snni_engine::network::Network;
 
 use super::frame::{self, Side, ViewRows};
+use super::method::Method;
 use super::models::{blob, parse};
 use super::sequence::{LoadedRnn, PartyModels, RnnMeta};
 use super::whole::{predict_network, NetworkPrediction, WholeModels};
 use crate::predict::rnn::Rnn;
+use crate::schema::dataset::{OUT_C, OUT_H, OUT_W};
+use crate::schema::ColumnDef;
 use crate::{planned_views, view_of_kind, PlannedLink, StageError, UpstreamStage};
 
 /// One party's trained models for one setting.
@@ -54,12 +57,9 @@ pub struct PartyResult {
 }
 
 /// How far beyond its training range (as a factor) a layer's size feature may be before
-/// the methods that do not extrapolate ([`NON_EXTRAPOLATING`]) are excluded from totals.
+/// the methods that do not extrapolate ([`Method::extrapolates`]) are excluded from totals.
 /// `snni predict` already warns at 2×.
 pub const EXTRAPOLATION_FACTOR: f64 = 10.0;
-/// The methods whose predictions are not trusted far outside their training range: the
-/// MLP and the sequence model saturate or swing there, unlike the linear count models.
-pub const NON_EXTRAPOLATING: [&str; 2] = ["mlp", "rnn"];
 
 /// A layer of the planned network, for the breakdown.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -196,7 +196,7 @@ impl Predictor {
         &self,
         network: &Network,
         link: &PlannedLink,
-        methods: &[&str],
+        methods: &[Method],
     ) -> Result<Prediction, StageError> {
         let views = planned_views(network, &network.name, link)?;
         let rows = frame::rows_on(&views["layers"], Side::Reference)?;
@@ -241,8 +241,10 @@ impl Predictor {
                     &rows,
                     &layers,
                 )?;
-                *prediction.predict_seconds.entry(method.into()).or_default() +=
-                    started.elapsed().as_secs_f64();
+                *prediction
+                    .predict_seconds
+                    .entry(method.name().into())
+                    .or_default() += started.elapsed().as_secs_f64();
                 prediction
                     .results
                     .push(checked(&party.party, method, result, &far, layers.len()));
@@ -260,8 +262,8 @@ fn layer_name(network: &Network, index: u64) -> String {
 }
 
 fn output_shape(rows: &ViewRows, i: usize) -> String {
-    let get = |c: &str| rows.column(c).map_or(0.0, |v| v[i]);
-    format!("{}x{}x{}", get("out_h"), get("out_w"), get("out_c"))
+    let get = |c: ColumnDef| rows.column(c.name).map_or(0.0, |v| v[i]);
+    format!("{}x{}x{}", get(OUT_H), get(OUT_W), get(OUT_C))
 }
 
 /// One method's prediction for one party, made safe to print: every layer's time at least
@@ -269,7 +271,7 @@ fn output_shape(rows: &ViewRows, i: usize) -> String {
 /// layers in `far`, or when the total would be negative.
 fn checked(
     party: &str,
-    method: &str,
+    method: Method,
     result: NetworkPrediction,
     far: &[String],
     layer_count: usize,
@@ -279,7 +281,7 @@ fn checked(
     let layers_s: Vec<f64> = result.layers.iter().map(|s| s.max(0.0)).collect();
     let total = layers_s.iter().sum::<f64>() + overhead;
     let mut excluded = Vec::new();
-    if NON_EXTRAPOLATING.contains(&method) {
+    if !method.extrapolates() {
         excluded.extend(far.iter().map(|reason| {
             format!("{reason}, more than {EXTRAPOLATION_FACTOR}× beyond it: the {method} model does not extrapolate that far")
         }));
@@ -294,7 +296,7 @@ fn checked(
     }
     PartyResult {
         party: party.into(),
-        method: method.into(),
+        method: method.name().into(),
         layers_s,
         total_s: excluded.is_empty().then_some(total),
         excluded,
@@ -364,7 +366,7 @@ mod tests {
     fn layer_times_are_never_negative() {
         let result = checked(
             "server",
-            "analytical",
+            Method::Analytical,
             prediction(&[0.5, -0.2, 0.1], 0.1),
             &[],
             3,
@@ -377,7 +379,13 @@ mod tests {
 
     #[test]
     fn a_total_that_would_be_negative_is_excluded_with_its_reason() {
-        let result = checked("client", "mlp", prediction(&[0.01, 0.02], -4.0), &[], 2);
+        let result = checked(
+            "client",
+            Method::Mlp,
+            prediction(&[0.01, 0.02], -4.0),
+            &[],
+            2,
+        );
         assert_eq!(result.total_s, None);
         assert_eq!(result.excluded.len(), 1);
         assert!(
@@ -386,7 +394,13 @@ mod tests {
             result.excluded
         );
         assert!(result.layers_s.iter().all(|&s| s >= 0.0));
-        let nan = checked("client", "protocol", prediction(&[f64::NAN], 0.0), &[], 1);
+        let nan = checked(
+            "client",
+            Method::Protocol,
+            prediction(&[f64::NAN], 0.0),
+            &[],
+            1,
+        );
         assert_eq!(nan.total_s, None);
     }
 
@@ -395,7 +409,7 @@ mod tests {
         let far = vec![
             "layer `conv9` (conv): macs = 1e12 is outside the training range 1…1e6".to_string(),
         ];
-        for method in NON_EXTRAPOLATING {
+        for method in [Method::Mlp, Method::Rnn] {
             let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
             assert_eq!(result.total_s, None, "{method}");
             assert!(
@@ -409,7 +423,7 @@ mod tests {
                 result.excluded
             );
         }
-        for method in ["analytical", "protocol", "transfer"] {
+        for method in [Method::Analytical, Method::Protocol, Method::Transfer] {
             let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
             assert_eq!(result.total_s, Some(0.1), "{method}");
         }

@@ -15,6 +15,7 @@ use snni_artifacts::BlobSource;
 use super::data::Group;
 use super::features::{self, Feature};
 use super::frame::{Side, ViewRows};
+use super::method::Method;
 use super::models::Limits;
 use super::models::{load_models, predict_transfer, Models};
 use crate::predict::mlp::Activation;
@@ -22,11 +23,8 @@ use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 use crate::predict::scaler::{Scaler, TargetScaler};
 use crate::predict::search::Hyperparams;
 use crate::predict::EpochLoss;
+use crate::schema::dataset::WALL_S;
 use crate::{view_of_kind, StageError, UpstreamStage};
-
-/// The whole-network methods, in table order: the per-layer methods' sums plus overhead,
-/// and the sequence model.
-pub const NETWORK_METHODS: [&str; 5] = ["analytical", "protocol", "transfer", "mlp", "rnn"];
 
 /// One network's layers (one party, one setting) in a `layers` table.
 #[derive(Debug, Clone)]
@@ -54,7 +52,7 @@ pub fn networks(
     setting: &str,
     sides: &[Side],
 ) -> Result<Vec<NetworkLayers>, StageError> {
-    let wall = rows.column("wall_s")?;
+    let wall = rows.column(WALL_S.name)?;
     let mut by_network: BTreeMap<&str, Runs> = BTreeMap::new();
     for i in rows.select(party, setting, sides) {
         by_network
@@ -112,7 +110,7 @@ impl PartyModels {
         setting: &str,
     ) -> Result<PartyModels, StageError> {
         let mut views = BTreeMap::new();
-        for view in super::data::VIEWS {
+        for view in crate::VIEW_NAMES {
             let group = Group {
                 view: view.to_string(),
                 party: party.to_string(),
@@ -131,7 +129,7 @@ impl PartyModels {
     /// counts as covered.
     pub fn predict(
         &self,
-        method: &str,
+        method: Method,
         rows: &ViewRows,
         layers: &[usize],
     ) -> Result<(Vec<f64>, Vec<usize>), StageError> {
@@ -153,15 +151,15 @@ impl PartyModels {
                 continue;
             };
             let predicted: Vec<f64> = match method {
-                "analytical" => {
+                Method::Analytical => {
                     let x = features::matrix(rows, &indices, &features::analytical(view))?;
                     x.iter().map(|r| models.analytical.predict(r)).collect()
                 }
-                "protocol" => {
+                Method::Protocol => {
                     let x = features::matrix(rows, &indices, &features::protocol())?;
                     x.iter().map(|r| models.protocol.predict(r)).collect()
                 }
-                "transfer" => {
+                Method::Transfer => {
                     let Some(transfer) = &models.transfer else {
                         missing.extend(positions);
                         continue;
@@ -169,16 +167,16 @@ impl PartyModels {
                     let x = features::matrix(rows, &indices, &features::protocol())?;
                     x.iter().map(|r| predict_transfer(transfer, r)).collect()
                 }
-                "mlp" => {
+                Method::Mlp => {
                     let x = features::matrix(rows, &indices, &features::mlp(view))?;
                     let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
                     x.iter()
                         .map(|r| models.mlp.predict(r, &mut scratch))
                         .collect()
                 }
-                other => {
+                Method::Rnn => {
                     return Err(StageError::Learn {
-                        message: format!("`{other}` is not a per-layer method"),
+                        message: format!("`{method}` is not a per-layer method"),
                     })
                 }
             };

@@ -23,15 +23,25 @@ use snni_engine::ot::OtBackend;
 
 use super::data::Data;
 use super::frame::{self, Side, ViewRows};
+use super::method::Method;
 use super::models::Limits;
 use super::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
-    NETWORK_METHODS,
 };
 use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
 use super::train::{best_trial, json_bytes};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search::Hyperparams;
+use crate::schema::dataset::{
+    BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
+    LAYERS as LAYER_COUNT, NETWORK, OUTPUT_SIZE, PARTY, ROUNDS, RTT_US, SCALE, SETTING, TOTAL_S,
+    WEIGHT_SIZE,
+};
+use crate::schema::results::{
+    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, RUNS, SIDE, T_PRED_MS, T_SNNI_S,
+    UNCOVERED_LAYERS,
+};
+use crate::schema::ColumnDef;
 use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
@@ -157,13 +167,13 @@ fn legacy_ot() -> OtBackend {
 pub type Ranges = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
 
 /// The features whose training range `snni predict` checks.
-const RANGE_FEATURES: [&str; 4] = ["flops", "input_size", "weight_size", "output_size"];
+const RANGE_FEATURES: [ColumnDef; 4] = [FLOPS, INPUT_SIZE, WEIGHT_SIZE, OUTPUT_SIZE];
 
 /// Per view, the range of [`RANGE_FEATURES`] over the layers of `fit`.
 fn ranges(rows: &ViewRows, fit: &[NetworkLayers]) -> Result<Ranges, StageError> {
     let mut out = Ranges::new();
     for feature in RANGE_FEATURES {
-        let column = rows.column(feature)?;
+        let column = rows.column(feature.name)?;
         for network in fit {
             for &i in &network.rows {
                 let Some(view) = crate::view_of_kind(&rows.kind[i]) else {
@@ -172,7 +182,7 @@ fn ranges(rows: &ViewRows, fit: &[NetworkLayers]) -> Result<Ranges, StageError> 
                 let range = out
                     .entry(view.to_string())
                     .or_default()
-                    .entry(feature.to_string())
+                    .entry(feature.name.to_string())
                     .or_insert((f64::INFINITY, f64::NEG_INFINITY));
                 range.0 = range.0.min(column[i]);
                 range.1 = range.1.max(column[i]);
@@ -186,13 +196,16 @@ impl WholeModels {
     /// The seconds `method` adds to a layer sum for a network of `layers` layers on a link.
     pub fn extra_seconds(
         &self,
-        method: &str,
+        method: Method,
         layers: usize,
         bandwidth_bps: f64,
         rtt_us: f64,
     ) -> f64 {
-        let overhead = self.overhead.get(method).map_or(0.0, |o| o.seconds(layers));
-        if method == "transfer" {
+        let overhead = self
+            .overhead
+            .get(method.name())
+            .map_or(0.0, |o| o.seconds(layers));
+        if method == Method::Transfer {
             overhead + self.setup.seconds(bandwidth_bps, rtt_us)
         } else {
             overhead
@@ -214,10 +227,10 @@ fn totals(
     party: &str,
     setting: &str,
 ) -> Result<BTreeMap<String, Totals>, StageError> {
-    let total = rows.column("total_s")?;
-    let sent = rows.column("bytes_sent")?;
-    let received = rows.column("bytes_received")?;
-    let rounds = rows.column("rounds")?;
+    let total = rows.column(TOTAL_S.name)?;
+    let sent = rows.column(BYTES_SENT.name)?;
+    let received = rows.column(BYTES_RECEIVED.name)?;
+    let rounds = rows.column(ROUNDS.name)?;
     let mut out: BTreeMap<String, Totals> = BTreeMap::new();
     for i in 0..rows.len() {
         if rows.party[i] != party || rows.setting[i] != setting {
@@ -240,8 +253,8 @@ fn totals(
 
 /// The setting of the unshaped rows (the Local setting), if any.
 fn unshaped(rows: &ViewRows) -> Option<String> {
-    let bandwidth = rows.column("bandwidth_bps").ok()?;
-    let rtt = rows.column("rtt_us").ok()?;
+    let bandwidth = rows.column(BANDWIDTH_BPS.name).ok()?;
+    let rtt = rows.column(RTT_US.name).ok()?;
     (0..rows.len())
         .filter(|&i| bandwidth[i] == 0.0 && rtt[i] == 0.0)
         .map(|i| rows.setting[i].clone())
@@ -250,8 +263,8 @@ fn unshaped(rows: &ViewRows) -> Option<String> {
 
 /// The link of `setting` (bandwidth bps, rtt µs) from its rows.
 fn link_of(rows: &ViewRows, setting: &str) -> Result<(f64, f64), StageError> {
-    let bandwidth = rows.column("bandwidth_bps")?;
-    let rtt = rows.column("rtt_us")?;
+    let bandwidth = rows.column(BANDWIDTH_BPS.name)?;
+    let rtt = rows.column(RTT_US.name)?;
     Ok((0..rows.len())
         .find(|&i| rows.setting[i] == setting)
         .map_or((0.0, 0.0), |i| (bandwidth[i], rtt[i])))
@@ -259,13 +272,13 @@ fn link_of(rows: &ViewRows, setting: &str) -> Result<(f64, f64), StageError> {
 
 /// Per-layer predictions of a whole-network method for one network.
 fn layer_predictions(
-    method: &str,
+    method: Method,
     models: &PartyModels,
     rnn: &LoadedRnn,
     rows: &ViewRows,
     layers: &[usize],
 ) -> Result<(Vec<f64>, Vec<usize>), StageError> {
-    if method == "rnn" {
+    if method == Method::Rnn {
         Ok((rnn.predict(rows, layers)?, Vec::new()))
     } else {
         models.predict(method, rows, layers)
@@ -284,7 +297,7 @@ pub struct NetworkPrediction {
 
 /// The whole-network prediction of `method` for the layers `layers` of `rows`.
 pub fn predict_network(
-    method: &str,
+    method: Method,
     models: &PartyModels,
     rnn: &LoadedRnn,
     whole: &WholeModels,
@@ -293,8 +306,8 @@ pub fn predict_network(
 ) -> Result<NetworkPrediction, StageError> {
     let (seconds, uncovered) = layer_predictions(method, models, rnn, rows, layers)?;
     let (bandwidth, rtt) = layers.first().map_or((0.0, 0.0), |&i| {
-        let b = rows.column("bandwidth_bps").map_or(0.0, |c| c[i]);
-        let r = rows.column("rtt_us").map_or(0.0, |c| c[i]);
+        let b = rows.column(BANDWIDTH_BPS.name).map_or(0.0, |c| c[i]);
+        let r = rows.column(RTT_US.name).map_or(0.0, |c| c[i]);
         (b, r)
     });
     let total_s =
@@ -328,15 +341,6 @@ struct LayerTable {
     kind: Vec<String>,
     measured: Vec<f64>,
     predicted: Vec<f64>,
-}
-
-fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Train => "train",
-        Side::Validation => "validation",
-        Side::Test => "test",
-        Side::Reference => "reference",
-    }
 }
 
 impl WholeKind {
@@ -438,8 +442,8 @@ impl WholeKind {
             transfer_from: unshaped(rows),
             setup: SetupTraffic::default(),
             training_networks: fit_networks.len(),
-            ell: rows.column("ell")?.first().map_or(0, |&v| v as u32),
-            scale: rows.column("scale")?.first().map_or(0, |&v| v as u32),
+            ell: rows.column(ELL.name)?.first().map_or(0, |&v| v as u32),
+            scale: rows.column(SCALE.name)?.first().map_or(0, |&v| v as u32),
             ot: rows
                 .setting
                 .iter()
@@ -449,16 +453,16 @@ impl WholeKind {
             ranges: ranges(rows, &fit_networks)?,
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
-        for method in NETWORK_METHODS {
+        for method in Method::NETWORK {
             let fit_on: Vec<NetworkLayers> = match (method, &whole.transfer_from) {
-                ("transfer", Some(local)) => {
+                (Method::Transfer, Some(local)) => {
                     networks(rows, party, local, &[Side::Train, Side::Validation])?
                 }
-                ("transfer", None) => continue,
+                (Method::Transfer, None) => continue,
                 _ => fit_networks.clone(),
             };
             let truth = match (method, &whole.transfer_from) {
-                ("transfer", Some(local)) => totals(&network_rows, party, local)?,
+                (Method::Transfer, Some(local)) => totals(&network_rows, party, local)?,
                 _ => measured.clone(),
             };
             let (mut counts, mut residuals) = (Vec::new(), Vec::new());
@@ -470,16 +474,17 @@ impl WholeKind {
                 counts.push(network.rows.len() as f64);
                 residuals.push(t.total_s - seconds.iter().sum::<f64>());
             }
-            whole
-                .overhead
-                .insert(method.to_string(), Overhead::fit(&counts, &residuals));
+            whole.overhead.insert(
+                method.name().to_string(),
+                Overhead::fit(&counts, &residuals),
+            );
         }
         // Setup traffic outside the layers, from the unshaped runs of training networks.
         if let Some(local) = whole.transfer_from.clone() {
             let local_totals = totals(&network_rows, party, &local)?;
-            let sent = rows.column("bytes_sent")?;
-            let received = rows.column("bytes_received")?;
-            let layer_rounds = rows.column("rounds")?;
+            let sent = rows.column(BYTES_SENT.name)?;
+            let received = rows.column(BYTES_RECEIVED.name)?;
+            let layer_rounds = rows.column(ROUNDS.name)?;
             let mut n = 0.0;
             for network in networks(rows, party, &local, &[Side::Train, Side::Validation])? {
                 let Some(t) = local_totals.get(&network.network) else {
@@ -505,8 +510,8 @@ impl WholeKind {
             let Some(truth) = measured.get(&network.network) else {
                 continue;
             };
-            for method in NETWORK_METHODS {
-                if method == "transfer" && whole.transfer_from.is_none() {
+            for method in Method::NETWORK {
+                if method == Method::Transfer && whole.transfer_from.is_none() {
                     continue;
                 }
                 let prediction =
@@ -520,8 +525,8 @@ impl WholeKind {
                 }
                 let t_pred = started.elapsed().as_secs_f64() / calls.max(1) as f64;
                 table.network.push(network.network.clone());
-                table.side.push(side_name(network.side).into());
-                table.method.push(method.into());
+                table.side.push(network.side.name().into());
+                table.method.push(method.name().into());
                 table.runs.push(network.runs as u64);
                 table.layers.push(network.rows.len() as u64);
                 table.uncovered.push(prediction.uncovered.len() as u64);
@@ -530,8 +535,8 @@ impl WholeKind {
                 table.t_pred_ms.push(t_pred * 1e3);
                 for (k, &i) in network.rows.iter().enumerate() {
                     layer_table.network.push(network.network.clone());
-                    layer_table.side.push(side_name(network.side).into());
-                    layer_table.method.push(method.into());
+                    layer_table.side.push(network.side.name().into());
+                    layer_table.method.push(method.name().into());
                     layer_table.layer.push(rows.layer[i]);
                     layer_table.kind.push(rows.kind[i].clone());
                     layer_table.measured.push(network.mean_wall_s[k]);
@@ -584,19 +589,19 @@ fn network_frame(party: &str, setting: &str, t: NetworkTable) -> Result<DataFram
     DataFrame::new(
         n,
         vec![
-            Column::new("network".into(), t.network),
-            Column::new("side".into(), t.side),
-            Column::new("party".into(), vec![party.to_string(); n]),
-            Column::new("setting".into(), vec![setting.to_string(); n]),
-            Column::new("method".into(), t.method),
-            Column::new("runs".into(), t.runs),
-            Column::new("layers".into(), t.layers),
-            Column::new("uncovered_layers".into(), t.uncovered),
-            Column::new("t_snni_s".into(), t.t_snni),
-            Column::new("predicted_s".into(), t.predicted),
-            Column::new("error_s".into(), error_s),
-            Column::new("error_pct".into(), error_pct),
-            Column::new("t_pred_ms".into(), t.t_pred_ms),
+            Column::new(NETWORK.name.into(), t.network),
+            Column::new(SIDE.name.into(), t.side),
+            Column::new(PARTY.name.into(), vec![party.to_string(); n]),
+            Column::new(SETTING.name.into(), vec![setting.to_string(); n]),
+            Column::new(METHOD.name.into(), t.method),
+            Column::new(RUNS.name.into(), t.runs),
+            Column::new(LAYER_COUNT.name.into(), t.layers),
+            Column::new(UNCOVERED_LAYERS.name.into(), t.uncovered),
+            Column::new(T_SNNI_S.name.into(), t.t_snni),
+            Column::new(PREDICTED_S.name.into(), t.predicted),
+            Column::new(ERROR_S.name.into(), error_s),
+            Column::new(ERROR_PCT.name.into(), error_pct),
+            Column::new(T_PRED_MS.name.into(), t.t_pred_ms),
         ],
     )
     .map_err(|e| serialize("networks", e))
@@ -607,15 +612,15 @@ fn layer_frame(party: &str, setting: &str, t: LayerTable) -> Result<DataFrame, S
     DataFrame::new(
         n,
         vec![
-            Column::new("network".into(), t.network),
-            Column::new("side".into(), t.side),
-            Column::new("party".into(), vec![party.to_string(); n]),
-            Column::new("setting".into(), vec![setting.to_string(); n]),
-            Column::new("method".into(), t.method),
-            Column::new("layer".into(), t.layer),
-            Column::new("kind".into(), t.kind),
-            Column::new("measured_s".into(), t.measured),
-            Column::new("predicted_s".into(), t.predicted),
+            Column::new(NETWORK.name.into(), t.network),
+            Column::new(SIDE.name.into(), t.side),
+            Column::new(PARTY.name.into(), vec![party.to_string(); n]),
+            Column::new(SETTING.name.into(), vec![setting.to_string(); n]),
+            Column::new(METHOD.name.into(), t.method),
+            Column::new(LAYER.name.into(), t.layer),
+            Column::new(KIND.name.into(), t.kind),
+            Column::new(MEASURED_S.name.into(), t.measured),
+            Column::new(PREDICTED_S.name.into(), t.predicted),
         ],
     )
     .map_err(|e| serialize("layers", e))

@@ -8,9 +8,14 @@ use polars::prelude::{Column, DataFrame};
 use serde_json::Value;
 use snni_artifacts::{Digest, OnLocked, Output, Record, Store};
 
-use super::layers::FEATURE_COLUMNS;
 use super::{SplitKind, SHARD};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, StageKind, UpstreamStage};
+use crate::schema::dataset::{
+    FAMILY, FEATURE_COLUMNS, FILTERS, KERNEL_H, KERNEL_W, KIND, LAYER, NETWORK, PADDING, PARTY,
+    RELU_FRACTION, RUN, SETTING, SOURCE_STAGE, STRIDE, UNITS, WALL_S,
+};
+use crate::schema::results::{SIDE, SPLIT_ASSIGNMENT, SPLIT_ROWS};
+use crate::schema::{ColumnDef, ColumnType, TableReader};
 use crate::StageError;
 
 pub(super) const FAMILIES: [&str; 3] = ["chain", "residual", "dense"];
@@ -37,7 +42,7 @@ pub(super) struct FakeRow {
 fn relu_fraction_index() -> usize {
     FEATURE_COLUMNS
         .iter()
-        .position(|c| *c == "relu_fraction")
+        .position(|c| *c == RELU_FRACTION)
         .unwrap()
 }
 
@@ -45,12 +50,12 @@ fn relu_fraction_index() -> usize {
 fn features(base: u64, layer: u64, kind: &str) -> [Option<u64>; 20] {
     let mut features = [Some(1); 20];
     features[0] = Some(base * 10 + layer);
-    for (i, name) in FEATURE_COLUMNS.iter().enumerate() {
-        let conv_only = ["kernel_h", "kernel_w", "stride", "padding", "filters"];
-        if conv_only.contains(name) && kind != "conv" {
+    for (i, column) in FEATURE_COLUMNS.iter().enumerate() {
+        let conv_only = [KERNEL_H, KERNEL_W, STRIDE, PADDING, FILTERS];
+        if conv_only.contains(column) && kind != "conv" {
             features[i] = None;
         }
-        if *name == "units" && kind != "fc" {
+        if *column == UNITS && kind != "fc" {
             features[i] = None;
         }
     }
@@ -110,33 +115,40 @@ pub(super) fn dataset_rows(per_family: usize) -> Vec<FakeRow> {
 }
 
 pub(super) fn frame(rows: &[FakeRow]) -> DataFrame {
-    let text = |name: &str, value: &dyn Fn(&FakeRow) -> String| {
-        Column::new(name.into(), rows.iter().map(value).collect::<Vec<_>>())
+    let text = |column: ColumnDef, value: &dyn Fn(&FakeRow) -> String| {
+        Column::new(
+            column.name.into(),
+            rows.iter().map(value).collect::<Vec<_>>(),
+        )
+    };
+    let count = |column: ColumnDef, value: &dyn Fn(&FakeRow) -> u64| {
+        Column::new(
+            column.name.into(),
+            rows.iter().map(value).collect::<Vec<_>>(),
+        )
     };
     let mut columns = vec![
-        text("network", &|r| r.network.clone()),
-        text("family", &|r| r.family.clone()),
-        text("source_stage", &|r| r.source_stage.clone()),
-        text("setting", &|r| r.setting.clone()),
-        Column::new("run".into(), rows.iter().map(|r| r.run).collect::<Vec<_>>()),
-        text("party", &|r| r.party.to_string()),
+        text(NETWORK, &|r| r.network.clone()),
+        text(FAMILY, &|r| r.family.clone()),
+        text(SOURCE_STAGE, &|r| r.source_stage.clone()),
+        text(SETTING, &|r| r.setting.clone()),
+        count(RUN, &|r| r.run),
+        text(PARTY, &|r| r.party.to_string()),
+        count(LAYER, &|r| r.layer),
+        text(KIND, &|r| r.kind.to_string()),
         Column::new(
-            "layer".into(),
-            rows.iter().map(|r| r.layer).collect::<Vec<_>>(),
-        ),
-        text("kind", &|r| r.kind.to_string()),
-        Column::new(
-            "wall_s".into(),
+            WALL_S.name.into(),
             rows.iter().map(|r| r.layer as f64).collect::<Vec<_>>(),
         ),
     ];
-    for (i, name) in FEATURE_COLUMNS.iter().enumerate() {
+    for (i, column) in FEATURE_COLUMNS.iter().enumerate() {
         let values = rows.iter().map(|r| r.features[i]);
-        columns.push(if *name == "relu_fraction" {
+        columns.push(if column.ty == ColumnType::Real {
+            // `relu_fraction`, the one float feature.
             let values: Vec<Option<f64>> = values.map(|v| v.map(|v| v as f64 / 4.0)).collect();
-            Column::new((*name).into(), values)
+            Column::new(column.name.into(), values)
         } else {
-            Column::new((*name).into(), values.collect::<Vec<_>>())
+            Column::new(column.name.into(), values.collect::<Vec<_>>())
         });
     }
     DataFrame::new(rows.len(), columns).unwrap()
@@ -154,8 +166,8 @@ pub(super) struct Split {
 
 impl Split {
     pub(super) fn sides_of(&self, network: &str) -> BTreeSet<String> {
-        let networks = strings(&self.rows, "network");
-        let sides = strings(&self.rows, "side");
+        let networks = strings(&self.rows, NETWORK);
+        let sides = strings(&self.rows, SIDE);
         networks
             .iter()
             .zip(sides)
@@ -227,20 +239,14 @@ impl Harness {
             _ => panic!("no summary blob"),
         };
         assert!(outputs.is_empty(), "no other outputs");
-        assert_eq!(
-            names(&assignment),
-            ["network", "family", "source_stage", "side"]
-        );
-        assert_eq!(
-            names(&rows),
-            ["network", "setting", "run", "party", "layer", "kind", "side"]
-        );
-        let networks = strings(&assignment, "network");
+        assert_eq!(names(&assignment), SPLIT_ASSIGNMENT.map(|c| c.name));
+        assert_eq!(names(&rows), SPLIT_ROWS.map(|c| c.name));
+        let networks = strings(&assignment, NETWORK);
         let unique: BTreeSet<&String> = networks.iter().collect();
         assert_eq!(unique.len(), networks.len(), "one row per network");
         let assignment = networks
             .into_iter()
-            .zip(strings(&assignment, "side"))
+            .zip(strings(&assignment, SIDE))
             .collect();
         Ok(Split {
             assignment,
@@ -262,14 +268,8 @@ pub(super) fn check_context() -> CheckContext<'static> {
     }
 }
 
-pub(super) fn strings(df: &DataFrame, column: &str) -> Vec<String> {
-    let series = df.column(column).unwrap().as_materialized_series().clone();
-    series
-        .str()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap().to_string())
-        .collect()
+pub(super) fn strings(df: &DataFrame, column: ColumnDef) -> Vec<String> {
+    TableReader::new("split", df).text(column).unwrap()
 }
 
 fn names(df: &DataFrame) -> Vec<&str> {

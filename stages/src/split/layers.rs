@@ -1,41 +1,21 @@
 //! Reading the dataset's `tables/layers` into [`LayerRows`]: the key columns, the network's
-//! family and source stage, and the feature columns the leak check compares.
+//! family and source stage, and the feature columns the leak check compares
+//! ([`FEATURE_COLUMNS`]), all through the schema's reader.
 
 use std::collections::BTreeMap;
 
-use polars::prelude::{DataFrame, DataType};
+use polars::prelude::DataFrame;
 use snni_artifacts::{BlobSource, Output};
 
 use super::error;
+use crate::schema::dataset::{
+    FAMILY, FEATURE_COLUMNS, KIND, LAYER, NETWORK, PARTY, RUN, SETTING, SOURCE_STAGE,
+};
+use crate::schema::{SchemaError, TableReader};
 use crate::{StageError, UpstreamStage};
 
 /// The dataset output the split reads.
 pub const LAYERS_OUTPUT: &str = "tables/layers";
-
-/// The columns a feature twin must match, besides `kind`, `party` and `setting`: the raw
-/// layer parameters and the engineered features.
-pub const FEATURE_COLUMNS: [&str; 20] = [
-    "in_h",
-    "in_w",
-    "in_c",
-    "out_h",
-    "out_w",
-    "out_c",
-    "kernel_h",
-    "kernel_w",
-    "stride",
-    "padding",
-    "filters",
-    "units",
-    "inputs",
-    "elements",
-    "relu_fraction",
-    "degree",
-    "flops",
-    "input_size",
-    "weight_size",
-    "output_size",
-];
 
 /// One network of the dataset.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,22 +73,23 @@ impl LayerRows {
     }
 
     /// Reads the columns of `df`, which must have every one of them.
-    pub fn from_frame(df: &DataFrame) -> Result<LayerRows, String> {
+    pub fn from_frame(df: &DataFrame) -> Result<LayerRows, SchemaError> {
+        let table = TableReader::new(LAYERS_OUTPUT, df);
         let mut features = vec![Vec::with_capacity(FEATURE_COLUMNS.len()); df.height()];
-        for name in FEATURE_COLUMNS {
-            for (row, value) in features.iter_mut().zip(feature_column(df, name)?) {
+        for column in FEATURE_COLUMNS {
+            for (row, value) in features.iter_mut().zip(table.comparable(column)?) {
                 row.push(value);
             }
         }
         Ok(LayerRows {
-            network: strings(df, "network")?,
-            family: strings(df, "family")?,
-            source_stage: strings(df, "source_stage")?,
-            setting: strings(df, "setting")?,
-            run: required_u64s(df, "run")?,
-            party: strings(df, "party")?,
-            layer: required_u64s(df, "layer")?,
-            kind: strings(df, "kind")?,
+            network: table.text(NETWORK)?,
+            family: table.text(FAMILY)?,
+            source_stage: table.text(SOURCE_STAGE)?,
+            setting: table.text(SETTING)?,
+            run: table.counts(RUN)?,
+            party: table.text(PARTY)?,
+            layer: table.counts(LAYER)?,
+            kind: table.text(KIND)?,
             features,
         })
     }
@@ -137,60 +118,5 @@ pub fn read(stage: &UpstreamStage, store: &dyn BlobSource) -> Result<LayerRows, 
             name: format!("{}/{LAYERS_OUTPUT}", stage.name),
             source: Box::new(source),
         })?;
-    LayerRows::from_frame(&df)
-        .map_err(|message| error(&stage.name, format!("`{LAYERS_OUTPUT}`: {message}")))
-}
-
-fn series(df: &DataFrame, name: &str) -> Result<polars::prelude::Series, String> {
-    df.column(name)
-        .map(|column| column.as_materialized_series().clone())
-        .map_err(|_| format!("no column `{name}`"))
-}
-
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
-    let series = series(df, name)?;
-    let values = series
-        .str()
-        .map_err(|_| format!("column `{name}` is {}, not text", series.dtype()))?;
-    values
-        .iter()
-        .map(|value| {
-            value
-                .map(str::to_string)
-                .ok_or_else(|| format!("column `{name}` has a null"))
-        })
-        .collect()
-}
-
-fn u64s(series: &polars::prelude::Series, name: &str) -> Result<Vec<Option<u64>>, String> {
-    let cast = series
-        .strict_cast(&DataType::UInt64)
-        .map_err(|_| format!("column `{name}` is {}, not unsigned", series.dtype()))?;
-    let values = cast.u64().map_err(|err| err.to_string())?;
-    Ok(values.iter().collect())
-}
-
-fn required_u64s(df: &DataFrame, name: &str) -> Result<Vec<u64>, String> {
-    u64s(&series(df, name)?, name)?
-        .into_iter()
-        .map(|value| value.ok_or_else(|| format!("column `{name}` has a null")))
-        .collect()
-}
-
-/// A feature column as comparable values: integers as they are, floats by their bits
-/// (`-0.0` as `0.0`), nulls as `None`.
-fn feature_column(df: &DataFrame, name: &str) -> Result<Vec<Option<u64>>, String> {
-    let series = series(df, name)?;
-    if series.dtype().is_float() {
-        let cast = series
-            .cast(&DataType::Float64)
-            .map_err(|err| err.to_string())?;
-        let values = cast.f64().map_err(|err| err.to_string())?;
-        Ok(values
-            .iter()
-            .map(|value| value.map(|v| (v + 0.0).to_bits()))
-            .collect())
-    } else {
-        u64s(&series, name)
-    }
+    LayerRows::from_frame(&df).map_err(|err| error(&stage.name, err.to_string()))
 }

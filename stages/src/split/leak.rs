@@ -3,7 +3,7 @@
 //! equal. A predictor that has seen the twin can recall its time instead of predicting it;
 //! the original study's row-wise split leaked nearly every test row this way.
 //!
-//! [`FEATURE_COLUMNS`]: super::layers::FEATURE_COLUMNS
+//! [`FEATURE_COLUMNS`]: crate::schema::dataset::FEATURE_COLUMNS
 
 use std::collections::{BTreeMap, HashSet};
 

@@ -9,6 +9,9 @@ use super::assign::Side;
 use super::layers::{LayerRows, NetworkInfo};
 use super::leak::LeakReport;
 use crate::kind::OutputData;
+use crate::schema::dataset::{FAMILY, KIND, LAYER, NETWORK, PARTY, RUN, SETTING, SOURCE_STAGE};
+use crate::schema::results::SIDE;
+use crate::schema::ColumnDef;
 use crate::StageError;
 
 fn table(name: &str, height: usize, columns: Vec<Column>) -> Result<OutputData, StageError> {
@@ -20,9 +23,9 @@ fn table(name: &str, height: usize, columns: Vec<Column>) -> Result<OutputData, 
         })
 }
 
-fn text_column<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Column {
+fn text_column<'a>(column: ColumnDef, values: impl Iterator<Item = &'a str>) -> Column {
     let values: Vec<&str> = values.collect();
-    Column::new(name.into(), values)
+    Column::new(column.name.into(), values)
 }
 
 /// One row per network: `network`, `family`, `source_stage`, `side`.
@@ -31,14 +34,14 @@ pub fn assignment_table(
     sides: &BTreeMap<String, Side>,
 ) -> Result<OutputData, StageError> {
     let columns = vec![
-        text_column("network", networks.iter().map(|n| n.network.as_str())),
-        text_column("family", networks.iter().map(|n| n.family.as_str())),
+        text_column(NETWORK, networks.iter().map(|n| n.network.as_str())),
+        text_column(FAMILY, networks.iter().map(|n| n.family.as_str())),
         text_column(
-            "source_stage",
+            SOURCE_STAGE,
             networks.iter().map(|n| n.source_stage.as_str()),
         ),
         text_column(
-            "side",
+            SIDE,
             networks.iter().map(|n| sides[n.network.as_str()].as_str()),
         ),
     ];
@@ -48,13 +51,13 @@ pub fn assignment_table(
 /// One row per row of the layer table, in its order: the key columns and `side`.
 pub fn rows_table(rows: &LayerRows, sides: &[Side]) -> Result<OutputData, StageError> {
     let columns = vec![
-        text_column("network", rows.network.iter().map(String::as_str)),
-        text_column("setting", rows.setting.iter().map(String::as_str)),
-        Column::new("run".into(), rows.run.clone()),
-        text_column("party", rows.party.iter().map(String::as_str)),
-        Column::new("layer".into(), rows.layer.clone()),
-        text_column("kind", rows.kind.iter().map(String::as_str)),
-        text_column("side", sides.iter().map(|side| side.as_str())),
+        text_column(NETWORK, rows.network.iter().map(String::as_str)),
+        text_column(SETTING, rows.setting.iter().map(String::as_str)),
+        Column::new(RUN.name.into(), rows.run.clone()),
+        text_column(PARTY, rows.party.iter().map(String::as_str)),
+        Column::new(LAYER.name.into(), rows.layer.clone()),
+        text_column(KIND, rows.kind.iter().map(String::as_str)),
+        text_column(SIDE, sides.iter().map(|side| side.as_str())),
     ];
     table("rows", rows.len(), columns)
 }

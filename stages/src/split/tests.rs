@@ -11,6 +11,8 @@ use super::fixture::{
 };
 use super::SplitKind;
 use crate::kind::{StageKind, UpstreamStage};
+use crate::schema::dataset::{FLOPS, NETWORK};
+use crate::schema::results::SIDE;
 use snni_artifacts::{Digest, Output, Record};
 
 #[test]
@@ -67,8 +69,8 @@ fn reference_networks_are_never_trained_validated_or_tested_on() {
         let is_reference = REFERENCES.contains(&network.as_str());
         assert_eq!(side == "reference", is_reference, "{network} is {side}");
     }
-    let rows = strings(&split.rows, "network");
-    let sides = strings(&split.rows, "side");
+    let rows = strings(&split.rows, NETWORK);
+    let sides = strings(&split.rows, SIDE);
     for (network, side) in rows.iter().zip(&sides) {
         assert_eq!(side == "reference", REFERENCES.contains(&network.as_str()));
     }
@@ -255,7 +257,7 @@ fn a_non_dataset_upstream_fails_with_a_clear_message() {
 fn a_layer_table_without_a_feature_column_is_an_error() {
     let harness = Harness::new();
     let mut df = frame(&dataset_rows(2));
-    let _ = df.drop_in_place("flops").unwrap();
+    let _ = df.drop_in_place(FLOPS.name).unwrap();
     let table = harness.store.write_table("layers", &mut df).unwrap();
     let stage = UpstreamStage {
         name: "data".to_string(),
