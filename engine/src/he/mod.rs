@@ -44,12 +44,12 @@ mod server;
 mod tests;
 mod wire;
 
-pub use client::HeClient;
+pub use client::{output_share, HeClient};
 pub use error::HeError;
 pub use layer::{BnShape, ConvShape, FcShape, LinearLayer, Padding};
 pub use packing::{
-    answer_positions, centre, effective_weights, output_slots, pack_input, pack_weight,
-    weight_count, weight_uses, OutputSlot,
+    answer_order, answer_positions, centre, effective_weights, output_slots, pack_input,
+    pack_weight, weight_count, weight_uses, OutputSlot,
 };
 pub use params::{HeParams, HeParamsDesc, DEFAULT_WEIGHT_L1_BITS, FLOOD_MARGIN_BITS};
 pub use plan::{LinearPlan, Packing};

@@ -204,6 +204,9 @@ fn traffic_per_ot() {
         |ch, p| drop(p.sender.send_random_choice(ch, big).unwrap()),
         |ch, p| drop(p.receiver.recv_random_choice(ch, big).unwrap()),
     );
-    assert_eq!(ms.bytes_sent, (params.main.message_bytes() + 4) as u64);
+    assert_eq!(
+        ms.bytes_sent,
+        (params.main.message_bytes() + 4 * params.main.frames()) as u64
+    );
     assert_eq!(mc.bytes_sent, 0);
 }
