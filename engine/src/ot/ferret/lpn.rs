@@ -9,13 +9,13 @@
 //! public random code).
 //!
 //! The ten gathers per output from a secret of several MiB are what costs (cache and TLB
-//! misses, overlapped by the out-of-order core): a profile of ReLU over 2^20 elements put
-//! 55 % of both parties' CPU here (issue 15). The positions of a batch are known before its
-//! gathers, so the loop prefetches the lines of the output [`PREFETCH`] ahead, which keeps
-//! more misses in flight: 1.3–1.5× faster encoding measured on this machine (8 ahead beat
-//! 4 and 16). Grouping the reads by slice of the secret (a counting sort per batch) was
-//! measured slower: a batch small enough to stay in cache reads each cache line of the
-//! secret about once, so the sort is pure overhead.
+//! misses, overlapped by the out-of-order core): a profile of ReLU over 2^20 elements under
+//! load put 55 % of both parties' CPU here (issue 15). Software prefetching the lines of
+//! the output 8 ahead was 1.3–1.5× faster on a loaded machine but no faster on a quiet one
+//! (Ferret alone 17–19 M COTs/s either way), so the out-of-order core already keeps enough
+//! misses in flight and the loop stays plain. Grouping the reads by slice of the secret (a
+//! counting sort per batch) was measured slower: a batch small enough to stay in cache
+//! reads each cache line of the secret about once, so the sort is pure overhead.
 
 use aes::cipher::{BlockEncrypt, KeyInit};
 use aes::{Aes128, Block};
@@ -24,24 +24,6 @@ use super::params::CODE_WEIGHT;
 
 /// Outputs per batch (even, so each batch starts at a whole AES block).
 const BATCH: usize = 1 << 12;
-
-/// How many outputs ahead the gathers are prefetched.
-const PREFETCH: usize = 8;
-
-/// Asks the CPU to start loading `x`'s cache line (a hint: no effect on the result).
-#[inline(always)]
-fn prefetch(x: &u128) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and reads nothing into the program; the pointer comes
-    // from a reference.
-    #[allow(unsafe_code)]
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((x as *const u128).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
 
 /// The code's positions for outputs `first .. first + count` into `words` (`count·10`
 /// entries), already reduced to `[0, k)`.
@@ -79,16 +61,9 @@ pub(crate) fn encode(out: &mut [u128], secret: &[u128], key: u128) {
     for (c, chunk) in out.chunks_mut(BATCH).enumerate() {
         let reads = chunk.len() * CODE_WEIGHT;
         positions(&aes, k, c * BATCH, chunk.len(), &mut words[..reads]);
-        let words = &words[..reads];
-        for (j, o) in chunk.iter_mut().enumerate() {
-            let at = (j + PREFETCH) * CODE_WEIGHT;
-            if let Some(ahead) = words.get(at..at + CODE_WEIGHT) {
-                for &w in ahead {
-                    prefetch(&secret[w as usize]);
-                }
-            }
+        for (o, at) in chunk.iter_mut().zip(words.chunks_exact(CODE_WEIGHT)) {
             let mut acc = *o;
-            for &w in &words[j * CODE_WEIGHT..(j + 1) * CODE_WEIGHT] {
+            for &w in at {
                 acc ^= secret[w as usize];
             }
             *o = acc;

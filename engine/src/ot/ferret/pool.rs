@@ -187,19 +187,20 @@ impl SenderPool {
         result
     }
 
-    /// Draws `n` COT keys (refilling as needed) and the tweak of the first one.
+    /// Draws `n` COT keys (refilling as needed), borrowed from the pool (the caller
+    /// expands them into pads without a copy), and the tweak of the first one.
     pub(crate) fn draw(
         &mut self,
         ch: &mut dyn Channel,
         n: usize,
-    ) -> Result<(Vec<u128>, u128), OtError> {
+    ) -> Result<(&[u128], u128), OtError> {
         while self.available() < n {
             self.refill(ch)?;
         }
-        Ok((
-            take(&self.keys, &mut self.pos, n),
-            self.stream.draw_tweak(n),
-        ))
+        let tweak = self.stream.draw_tweak(n);
+        let start = self.pos;
+        self.pos += n;
+        Ok((&self.keys[start..start + n], tweak))
     }
 }
 

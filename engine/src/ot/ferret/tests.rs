@@ -30,7 +30,7 @@ fn draw_all(
         let mut pool = SenderPool::bootstrap(ch, params, seed, &mut rng).unwrap();
         let draws = sizes
             .iter()
-            .map(|&n| pool.draw(ch, n).unwrap().0)
+            .map(|&n| pool.draw(ch, n).unwrap().0.to_vec())
             .collect::<Vec<_>>();
         ch.flush().unwrap();
         (pool.delta(), draws)
