@@ -159,6 +159,11 @@ fn cases(args: &Args) -> Vec<Case> {
             elements: None,
         },
         Case {
+            name: format!("avgpool 3x3 s2 {s112}x{s112}x64"),
+            network: one_layer("avgpool", Shape::new(s112, s112, 64), Op::avg_pool(3, 2, 1)),
+            elements: None,
+        },
+        Case {
             name: format!("avgpool global {s7}x{s7}x{gap_c}"),
             network: one_layer("gap", Shape::new(s7, s7, gap_c), Op::GlobalAvgPool {}),
             elements: None,
@@ -184,12 +189,15 @@ struct Figures {
     by_kind: Vec<KindShare>,
 }
 
-/// The layers of one kind in a run: the slower party's wall time and the bytes each way.
+/// The layers of one kind in a run: the slower party's wall time, each party's CPU time and
+/// the bytes each way.
 #[derive(Clone, Copy)]
 struct KindShare {
     kind: OpKind,
     layers: usize,
     wall_s: f64,
+    server_cpu_s: f64,
+    client_cpu_s: f64,
     client_sent: u64,
     server_sent: u64,
 }
@@ -204,6 +212,8 @@ fn by_kind(server: &RunReport, client: &RunReport) -> Vec<KindShare> {
                     kind: s.kind,
                     layers: 0,
                     wall_s: 0.0,
+                    server_cpu_s: 0.0,
+                    client_cpu_s: 0.0,
                     client_sent: 0,
                     server_sent: 0,
                 });
@@ -212,6 +222,8 @@ fn by_kind(server: &RunReport, client: &RunReport) -> Vec<KindShare> {
         };
         share.layers += 1;
         share.wall_s += s.measured.wall_s.max(c.measured.wall_s);
+        share.server_cpu_s += s.measured.cpu_s;
+        share.client_cpu_s += c.measured.cpu_s;
         share.client_sent += c.measured.bytes_sent;
         share.server_sent += s.measured.bytes_sent;
     }
@@ -315,9 +327,16 @@ fn report(case: &Case, runs: &[Figures]) -> String {
     let lo = walls.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = walls.iter().copied().fold(0.0, f64::max);
     let range = format!("runs {lo:.3}..{hi:.3} s");
+    // Both parties at once (issue 15): CPU of both parties over the slower party's wall;
+    // 1.0 means they take turns, 2.0 that both are busy all the time.
+    let cpu = m(|r| r.server.cpu_s + r.client.cpu_s);
+    let busy = format!(
+        "server + client CPU {cpu:.3} s = {:.2}× the wall",
+        cpu / wall
+    );
     let mut line = if let Some(n) = case.elements {
         format!(
-            "{}: {:.0} ReLU/s, {:.1} B per element ({:.1} c->s + {:.1} s->c); {range}",
+            "{}: {:.0} ReLU/s, {:.1} B per element ({:.1} c->s + {:.1} s->c); {busy}; {range}",
             case.name,
             n as f64 / wall,
             (c2s + s2c) / n as f64,
@@ -325,16 +344,22 @@ fn report(case: &Case, runs: &[Figures]) -> String {
             s2c / n as f64
         )
     } else {
-        format!("{}: {wall:.3} s wall (slower party); {range}", case.name)
+        format!(
+            "{}: {wall:.3} s wall (slower party); {busy}; {range}",
+            case.name
+        )
     };
     if case.network.layers.len() > 1 {
         // The per-kind breakdown of the last run.
         for k in &runs[runs.len() - 1].by_kind {
             line.push_str(&format!(
-                "\n  - {}: {} layers, {:.3} s, {:.2} MiB c->s, {:.2} MiB s->c",
+                "\n  - {}: {} layers, {:.3} s wall, CPU server {:.3} s + client {:.3} s = {:.2}× the wall, {:.2} MiB c->s, {:.2} MiB s->c",
                 k.kind,
                 k.layers,
                 k.wall_s,
+                k.server_cpu_s,
+                k.client_cpu_s,
+                (k.server_cpu_s + k.client_cpu_s) / k.wall_s.max(1e-9),
                 k.client_sent as f64 / MIB,
                 k.server_sent as f64 / MIB
             ));

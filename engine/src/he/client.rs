@@ -95,17 +95,8 @@ impl HeClient {
 
     /// Decrypt the server's answer into the client's output share y − r.
     pub fn decrypt_output(&self, plan: &LinearPlan, cts: &[Vec<u8>]) -> Result<Vec<u64>, HeError> {
-        let positions = answer_positions(plan);
         let values = self.decrypt_answers(plan, cts)?;
-        Ok(output_slots(plan)
-            .iter()
-            .map(|slot| {
-                let at = positions[slot.ct]
-                    .binary_search(&slot.coeff)
-                    .expect("every output slot is an answer position");
-                values[slot.ct][at]
-            })
-            .collect())
+        Ok(output_share(plan, &values))
     }
 
     /// Decrypt every coefficient the answers carry ([`answer_positions`] order): all the
@@ -116,51 +107,54 @@ impl HeClient {
         cts: &[Vec<u8>],
     ) -> Result<Vec<Vec<u64>>, HeError> {
         check_len("server answer", cts.len(), plan.output_cts)?;
-        let par = self.params.bfv();
-        let desc = self.params.desc();
-        let level = desc.moduli.len() - desc.final_moduli;
-        let ctx = par.context_at_level(level)?;
-        let n = self.params.degree();
         let positions = answer_positions(plan);
-        let decrypt = |bytes: &[u8], positions: &[usize]| {
-            let (c0, c1) = bytes
-                .split_at_checked(positions.len() * 8 * desc.final_moduli)
-                .ok_or_else(|| HeError::Shape("a server answer is truncated".into()))?;
-            let mut residues = vec![0u64; desc.final_moduli * n];
-            for (k, chunk) in c0.chunks_exact(8).enumerate() {
-                let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
-                let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-                if value >= desc.moduli[modulus] {
-                    return Err(HeError::Wire(format!(
-                        "an answer's c0 residue {value:#x} is not below its modulus {:#x}",
-                        desc.moduli[modulus]
-                    )));
-                }
-                residues[modulus * n + at] = value;
-            }
-            wire::check_poly(c1, desc, desc.final_moduli)?;
-            let mut c0 = Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
-            c0.change_representation(Representation::Ntt);
-            let c1 = Poly::from_bytes(c1, ctx)?;
-            if c1.representation() != &Representation::Ntt {
-                return Err(HeError::Shape("a server answer is malformed".into()));
-            }
-            let pt = self.sk.try_decrypt(&Ciphertext::new(vec![c0, c1], par)?)?;
-            let all = Vec::<u64>::try_decode(&pt, Encoding::poly())?;
-            Ok(positions.iter().map(|&p| all[p]).collect())
-        };
         let parts = part_count(cts.len(), self.threads);
         let mut values = Vec::with_capacity(cts.len());
         for part in in_parts(cts.len(), parts, |_, range| {
             cts[range.clone()]
                 .iter()
                 .zip(&positions[range])
-                .map(|(bytes, positions)| decrypt(bytes, positions))
+                .map(|(bytes, positions)| self.decrypt_answer(bytes, positions))
                 .collect::<Result<Vec<_>, HeError>>()
         }) {
             values.extend(part?);
         }
         Ok(values)
+    }
+
+    /// Decrypt one serialized answer at `positions` (its output ciphertext's
+    /// [`answer_positions`]): lets the caller decrypt each answer as it arrives.
+    pub fn decrypt_answer(&self, bytes: &[u8], positions: &[usize]) -> Result<Vec<u64>, HeError> {
+        let par = self.params.bfv();
+        let desc = self.params.desc();
+        let level = desc.moduli.len() - desc.final_moduli;
+        let ctx = par.context_at_level(level)?;
+        let n = self.params.degree();
+        let (c0, c1) = bytes
+            .split_at_checked(positions.len() * 8 * desc.final_moduli)
+            .ok_or_else(|| HeError::Shape("a server answer is truncated".into()))?;
+        let mut residues = vec![0u64; desc.final_moduli * n];
+        for (k, chunk) in c0.chunks_exact(8).enumerate() {
+            let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
+            let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+            if value >= desc.moduli[modulus] {
+                return Err(HeError::Wire(format!(
+                    "an answer's c0 residue {value:#x} is not below its modulus {:#x}",
+                    desc.moduli[modulus]
+                )));
+            }
+            residues[modulus * n + at] = value;
+        }
+        wire::check_poly(c1, desc, desc.final_moduli)?;
+        let mut c0 = Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
+        c0.change_representation(Representation::Ntt);
+        let c1 = Poly::from_bytes(c1, ctx)?;
+        if c1.representation() != &Representation::Ntt {
+            return Err(HeError::Shape("a server answer is malformed".into()));
+        }
+        let pt = self.sk.try_decrypt(&Ciphertext::new(vec![c0, c1], par)?)?;
+        let all = Vec::<u64>::try_decode(&pt, Encoding::poly())?;
+        Ok(positions.iter().map(|&p| all[p]).collect())
     }
 
     /// Worst-coefficient noise, in bits, of a serialized ciphertext (tests only).
@@ -173,4 +167,19 @@ impl HeClient {
         let bits = unsafe { self.sk.measure_noise(&ct)? };
         Ok(bits)
     }
+}
+
+/// The client's output share in tensor order from the decrypted values of every answer
+/// (indexed by output ciphertext, each in [`answer_positions`] order).
+pub fn output_share(plan: &LinearPlan, values: &[Vec<u64>]) -> Vec<u64> {
+    let positions = answer_positions(plan);
+    output_slots(plan)
+        .iter()
+        .map(|slot| {
+            let at = positions[slot.ct]
+                .binary_search(&slot.coeff)
+                .expect("every output slot is an answer position");
+            values[slot.ct][at]
+        })
+        .collect()
 }

@@ -29,6 +29,11 @@
 //!    client cannot decrypt the rest); its share of y is r at the output coefficients;
 //! 3. client: [`HeClient::decrypt_output`] decrypts y − r at the output coefficients.
 //!
+//! Streamed (what the runtime does): [`HeServer::evaluate_streaming`] hands out each answer
+//! as soon as it is computed, in [`answer_order`] (derived from the plan, so both parties
+//! know it), and the client decrypts each with [`HeClient::decrypt_answer`] while the server
+//! computes the next, then assembles its share with [`output_share`].
+//!
 //! The shares add to the exact layer output mod 2^ℓ: client + server = y.
 
 mod client;
@@ -44,12 +49,12 @@ mod server;
 mod tests;
 mod wire;
 
-pub use client::HeClient;
+pub use client::{output_share, HeClient};
 pub use error::HeError;
 pub use layer::{BnShape, ConvShape, FcShape, LinearLayer, Padding};
 pub use packing::{
-    answer_positions, centre, effective_weights, output_slots, pack_input, pack_weight,
-    weight_count, weight_uses, OutputSlot,
+    answer_order, answer_positions, centre, effective_weights, output_slots, pack_input,
+    pack_weight, weight_count, weight_uses, OutputSlot,
 };
 pub use params::{HeParams, HeParamsDesc, DEFAULT_WEIGHT_L1_BITS, FLOOD_MARGIN_BITS};
 pub use plan::{LinearPlan, Packing};

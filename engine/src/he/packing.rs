@@ -324,6 +324,27 @@ pub fn weight_uses(plan: &LinearPlan) -> Vec<Vec<(usize, usize)>> {
     }
 }
 
+/// The order in which the answers of a layer go on the wire: the order in which the
+/// server's walk over the weights in [`weight_uses`] order sums the last product of each
+/// output ciphertext. On one thread the server finishes them in exactly this order, so it
+/// can send each answer as soon as it is ready and the client decrypt it while the next
+/// is computed; both parties derive the order from the plan, so no index travels.
+pub fn answer_order(plan: &LinearPlan) -> Vec<usize> {
+    let uses = weight_uses(plan);
+    let mut pending = vec![0usize; plan.output_cts];
+    uses.iter()
+        .flatten()
+        .for_each(|&(_, output)| pending[output] += 1);
+    let mut order = Vec::with_capacity(plan.output_cts);
+    for &(_, output) in uses.iter().flatten() {
+        pending[output] -= 1;
+        if pending[output] == 0 {
+            order.push(output);
+        }
+    }
+    order
+}
+
 /// For each output element (HWC tensor or vector order), where it sits in the output
 /// ciphertexts.
 pub fn output_slots(plan: &LinearPlan) -> Vec<OutputSlot> {

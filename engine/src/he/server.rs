@@ -11,8 +11,8 @@ use rand_chacha::ChaCha20Rng;
 
 use super::error::check_len;
 use super::packing::{
-    answer_positions, effective_weights, output_slots, pack_input, pack_weight, weight_count,
-    weight_uses,
+    answer_order, answer_positions, effective_weights, output_slots, pack_input, pack_weight,
+    weight_count, weight_uses,
 };
 use super::parallel::{in_parts, part_count, part_rng, part_seeds};
 use super::wire;
@@ -132,6 +132,31 @@ impl HeServer {
         x_s: &[u64],
         cts: &[Vec<u8>],
     ) -> Result<ServerOutput, HeError> {
+        let mut out_cts = vec![Vec::new(); plan.output_cts];
+        let share = self.evaluate_streaming(plan, w, x_s, cts, |output, bytes| {
+            out_cts[output] = bytes;
+            Ok::<(), HeError>(())
+        })?;
+        Ok(ServerOutput {
+            cts: out_cts,
+            share,
+        })
+    }
+
+    /// [`Self::evaluate`], handing each serialized answer to `emit(output, bytes)` in
+    /// [`answer_order`] (the wire order) and returning the server's share. On one thread
+    /// every answer is emitted the moment its last product is summed, so the caller can
+    /// send it while the next is computed and the client decrypts it meanwhile (issue 15,
+    /// both parties at once); with more threads they are emitted at the end, in the same
+    /// order. An error from `emit` stops the evaluation.
+    pub fn evaluate_streaming<E: From<HeError>>(
+        &mut self,
+        plan: &LinearPlan,
+        w: &[u64],
+        x_s: &[u64],
+        cts: &[Vec<u8>],
+        mut emit: impl FnMut(usize, Vec<u8>) -> Result<(), E>,
+    ) -> Result<Vec<u64>, E> {
         let layer = &plan.layer;
         check_len("weights", w.len(), layer.weight_len())?;
         check_len("server input share", x_s.len(), layer.input_len())?;
@@ -139,9 +164,8 @@ impl HeServer {
         let key = &self.key;
         let par = key.params.bfv().clone();
         let ell = key.params.ell();
-        let ctx = par.context_at_level(0)?.clone();
+        let ctx = par.context_at_level(0).map_err(HeError::from)?.clone();
 
-        // Client ciphertexts plus Δ·x_s.
         let shares = pack_input(plan, x_s, ell);
         let parts = part_count(cts.len(), self.threads);
         let mut inputs = Vec::with_capacity(cts.len());
@@ -177,38 +201,63 @@ impl HeServer {
             positions: &positions,
             ctx: &ctx,
         };
+        let wire_order = answer_order(plan);
+        let mut masks: Vec<Vec<u64>> = vec![Vec::new(); plan.output_cts];
+        #[cfg(test)]
+        let mut full = vec![Vec::new(); plan.output_cts];
         let all_outputs = vec![true; plan.output_cts];
         let order = output_order(&uses, plan.output_cts);
         let parts = part_count(order.len(), self.threads);
-        let answers = if parts == 1 {
-            key.answers(&job, &all_outputs, &mut self.rng)?
+        if parts == 1 {
+            // Streamed: the walk finishes answers in `wire_order` by construction.
+            let mut next = 0;
+            key.answers(&job, &all_outputs, &mut self.rng, &mut |answer: Answer| {
+                debug_assert_eq!(
+                    wire_order[next], answer.output,
+                    "answers leave in wire order"
+                );
+                next += 1;
+                masks[answer.output] = answer.share;
+                #[cfg(test)]
+                {
+                    full[answer.output] = answer.full;
+                }
+                emit(answer.output, answer.bytes)
+            })?;
         } else {
-            // Each part owns a run of answers (in the order weights reach them, so a
-            // weight polynomial is mostly built by one worker) and its own RNG.
             let seeds = part_seeds(&mut self.rng, parts);
-            let mut answers = Vec::with_capacity(plan.output_cts);
+            let mut answers: Vec<Option<Answer>> = (0..plan.output_cts).map(|_| None).collect();
             for part in in_parts(order.len(), parts, |index, range| {
                 let mut mine = vec![false; plan.output_cts];
                 order[range].iter().for_each(|&output| mine[output] = true);
-                key.answers(&job, &mine, &mut part_rng(seeds[index]))
+                let mut done = Vec::new();
+                key.answers(&job, &mine, &mut part_rng(seeds[index]), &mut |a| {
+                    done.push(a);
+                    Ok::<(), HeError>(())
+                })?;
+                Ok::<_, HeError>(done)
             }) {
-                answers.extend(part?);
+                for answer in part? {
+                    let output = answer.output;
+                    answers[output] = Some(answer);
+                }
             }
-            answers
-        };
+            for &output in &wire_order {
+                let answer = answers[output].take().expect("every output is answered");
+                masks[output] = answer.share;
+                #[cfg(test)]
+                {
+                    full[output] = answer.full;
+                }
+                emit(output, answer.bytes)?;
+            }
+        }
 
         #[cfg(test)]
         {
-            self.full_answers = answers.iter().map(|a| a.full.clone()).collect();
+            self.full_answers = full;
         }
-        let mut out_cts = vec![Vec::new(); plan.output_cts];
-        // The server's share: r at each answer's positions.
-        let mut masks: Vec<Vec<u64>> = vec![Vec::new(); plan.output_cts];
-        for answer in answers {
-            out_cts[answer.output] = answer.bytes;
-            masks[answer.output] = answer.share;
-        }
-        let share = output_slots(plan)
+        Ok(output_slots(plan)
             .iter()
             .map(|slot| {
                 let at = positions[slot.ct]
@@ -216,16 +265,10 @@ impl HeServer {
                     .expect("every output slot is an answer position");
                 masks[slot.ct][at]
             })
-            .collect();
-        Ok(ServerOutput {
-            cts: out_cts,
-            share,
-        })
+            .collect())
     }
 }
 
-/// The answers in the order the weight polynomials reach them (first use), so that
-/// contiguous runs of it share few weight polynomials.
 fn output_order(uses: &[Vec<(usize, usize)>], outputs: usize) -> Vec<usize> {
     let mut seen = vec![false; outputs];
     let mut order = Vec::with_capacity(outputs);
@@ -242,12 +285,13 @@ impl ServerKey {
     /// answer is finished (masked, flooded, switched down, serialized) as soon as its last
     /// product is in, so only the answers in progress are held in memory. Answers come
     /// back in the order they were finished.
-    fn answers(
+    fn answers<E: From<HeError>>(
         &self,
         job: &LayerJob<'_>,
         mine: &[bool],
         rng: &mut ChaCha20Rng,
-    ) -> Result<Vec<Answer>, HeError> {
+        sink: &mut dyn FnMut(Answer) -> Result<(), E>,
+    ) -> Result<(), E> {
         let (plan, ctx) = (job.plan, job.ctx);
         let ell = self.params.ell();
         let mut pending = vec![0usize; plan.output_cts];
@@ -258,7 +302,6 @@ impl ServerKey {
             .for_each(|&(_, output)| pending[output] += 1);
         let mut acc: Vec<Option<[Poly; 2]>> = vec![None; plan.output_cts];
         let mut norms = vec![0u128; plan.output_cts];
-        let mut done = Vec::new();
         for (index, uses) in job.uses.iter().enumerate() {
             if !uses.iter().any(|&(_, output)| mine[output]) {
                 continue;
@@ -284,17 +327,17 @@ impl ServerKey {
                     let mask = self.uniform_mask(rng);
                     let positions = &job.positions[output];
                     let (bytes, _full) = self.finish(c0, c1, &mask, ctx, positions, rng)?;
-                    done.push(Answer {
+                    sink(Answer {
                         output,
                         bytes,
                         share: positions.iter().map(|&p| mask[p]).collect(),
                         #[cfg(test)]
                         full: _full,
-                    });
+                    })?;
                 }
             }
         }
-        Ok(done)
+        Ok(())
     }
 
     /// Mask, re-randomize, flood and switch down one answer `(c0, c1)` (top level, NTT), and

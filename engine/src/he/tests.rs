@@ -156,6 +156,81 @@ fn conv_shares_match_reference() {
     assert!(multi_filter >= 1, "cases should exercise filter groups");
 }
 
+/// Streamed evaluation (issue 15): answers leave in [`answer_order`] on one thread and on
+/// several, each decrypts on its own as it arrives, and the shares still reconstruct the
+/// reference, on layers whose order is not the index order.
+#[test]
+fn streamed_answers_follow_the_wire_order() {
+    let params = small_params();
+    let mut reordered = 0;
+    for (i, layer) in [
+        conv(30, 20, 1, (3, 3), 2, 1, 1),
+        conv(33, 30, 2, (5, 5), 3, 2, 2),
+        conv(2, 2, 3, (1, 1), 40, 2, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 300 + i as u64;
+        let reference = run(&params, layer, 10, seed);
+        let order = answer_order(&reference.plan);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..reference.plan.output_cts).collect::<Vec<_>>());
+        reordered += usize::from(order != sorted);
+        for threads in [1, 2] {
+            let ell = params.ell();
+            let mask = (1u64 << ell) - 1;
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let x_c: Vec<u64> = (0..layer.input_len())
+                .map(|_| rng.next_u64() & mask)
+                .collect();
+            let x_s: Vec<u64> = (0..layer.input_len())
+                .map(|_| rng.next_u64() & mask)
+                .collect();
+            let w: Vec<u64> = (0..layer.weight_len())
+                .map(|_| rng.random_range(-1000i64..=1000) as u64 & mask)
+                .collect();
+            let plan = &reference.plan;
+            let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(seed + 1));
+            let pk = client.public_key().unwrap();
+            let mut server =
+                HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(seed + 2))
+                    .unwrap()
+                    .with_threads(threads);
+            let cts = client.encrypt_input(plan, &x_c).unwrap();
+            let positions = answer_positions(plan);
+            let mut emitted = Vec::new();
+            let mut values = vec![Vec::new(); plan.output_cts];
+            let server_share = server
+                .evaluate_streaming(plan, &w, &x_s, &cts, |output, bytes| {
+                    emitted.push(output);
+                    values[output] = client.decrypt_answer(&bytes, &positions[output])?;
+                    Ok::<(), HeError>(())
+                })
+                .unwrap();
+            assert_eq!(emitted, order, "threads {threads}");
+            let client_share = output_share(plan, &values);
+            let x: Vec<u64> = x_c
+                .iter()
+                .zip(&x_s)
+                .map(|(a, b)| a.wrapping_add(*b) & mask)
+                .collect();
+            let expected = reference::linear(&layer, &x, &w, ell);
+            let got: Vec<u64> = client_share
+                .iter()
+                .zip(&server_share)
+                .map(|(a, b)| a.wrapping_add(*b) & mask)
+                .collect();
+            assert_eq!(got, expected, "layer {i}, threads {threads}");
+        }
+    }
+    assert!(
+        reordered >= 1,
+        "a case should finish its answers out of index order"
+    );
+}
+
 #[test]
 fn fc_shares_match_reference() {
     let params = small_params();
@@ -416,104 +491,4 @@ fn planned_bytes_bound_the_serialized_ciphertexts() {
             "{pk} vs {planned}"
         );
     }
-}
-
-/// Nanoseconds this thread has run on a CPU (Linux `schedstat`), so timings survive a
-/// loaded machine.
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Seconds of CPU the whole process (every thread) has used (Linux `/proc/self/stat`,
-/// 100 ticks per second), so a timing can show the work threads add.
-fn process_cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<u64> = s
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            Some(fields.iter().sum::<u64>() as f64 / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-/// Timing of the ResNet-50 conv2 layer at ℓ = 41 with 1 and 2 threads per party (run with
-/// `--ignored --nocapture`; `SNNI_TIME_THREADS=1,2,4` picks the thread counts). Wall time
-/// is what threads shorten; "cpu" is the calling thread's, "all" the whole process's.
-#[test]
-#[ignore = "timing, not a test"]
-fn time_conv_56x56x64_to_64_3x3() {
-    use std::time::Instant;
-    let params = HeParams::for_bitlen(41).unwrap();
-    let layer = conv(56, 56, 64, (3, 3), 64, 1, 1);
-    let plan = LinearPlan::new(layer, params.desc()).unwrap();
-    println!("{plan:?}");
-    let mask = (1u64 << 41) - 1;
-    let mut rng = ChaCha20Rng::seed_from_u64(800);
-    let x_c: Vec<u64> = (0..layer.input_len())
-        .map(|_| rng.next_u64() & mask)
-        .collect();
-    let x_s: Vec<u64> = (0..layer.input_len())
-        .map(|_| rng.next_u64() & mask)
-        .collect();
-    let w: Vec<u64> = (0..layer.weight_len())
-        .map(|_| rng.random_range(-4096i64..4096) as u64 & mask)
-        .collect();
-    let counts: Vec<usize> = std::env::var("SNNI_TIME_THREADS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 2]);
-    let timed = |label: &str, f: &mut dyn FnMut()| {
-        let (wall, cpu, all) = (Instant::now(), thread_cpu_ns(), process_cpu_s());
-        f();
-        println!(
-            "{label}: wall {:?}, cpu {:.3} s, all {:.2} s",
-            wall.elapsed(),
-            (thread_cpu_ns() - cpu) as f64 * 1e-9,
-            process_cpu_s() - all
-        );
-    };
-    let mut reference_y = None;
-    for threads in counts {
-        println!("threads = {threads}");
-        let mut client =
-            HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(801)).with_threads(threads);
-        let pk = client.public_key().unwrap();
-        let mut server = HeServer::new(params.clone(), &pk, ChaCha20Rng::seed_from_u64(802))
-            .unwrap()
-            .with_threads(threads);
-        let mut cts = Vec::new();
-        timed("client encrypt", &mut || {
-            cts = client.encrypt_input(&plan, &x_c).unwrap()
-        });
-        let mut out = None;
-        timed("server evaluate", &mut || {
-            out = Some(server.evaluate(&plan, &w, &x_s, &cts).unwrap())
-        });
-        let out = out.unwrap();
-        let mut y = Vec::new();
-        timed("client decrypt", &mut || {
-            y = client.decrypt_output(&plan, &out.cts).unwrap()
-        });
-        assert_eq!(y.len(), layer.output_len());
-        let sum: Vec<u64> = y
-            .iter()
-            .zip(&out.share)
-            .map(|(a, b)| a.wrapping_add(*b) & mask)
-            .collect();
-        assert_eq!(reference_y.get_or_insert_with(|| sum.clone()), &sum);
-    }
-    println!(
-        "up {} B, down {} B",
-        plan.bytes_client_to_server, plan.bytes_server_to_client
-    );
 }

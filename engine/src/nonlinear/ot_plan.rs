@@ -1,7 +1,7 @@
 //! [`OtPlanner`]: the planned traffic of the OT primitives the protocols call, for either
 //! backend, message by message; for Ferret it also follows both directions' COT pools, so
-//! it knows where a draw triggers a refill (one multi-point COT message from the COT
-//! sender) and plans those frames at exactly the point the implementation sends them.
+//! it knows where a draw triggers a refill (the multi-point COT message from the COT
+//! sender, in frames of [`crate::ot::ferret::TREES_PER_FRAME`] trees) and plans those frames at exactly the point the implementation sends them.
 //!
 //! Chunk sizes mirror private constants of [`crate::ot`]; a change there shows up as a
 //! failing planned-equals-metered test.
@@ -125,10 +125,10 @@ impl OtPlanner {
         if refills == 0 {
             return Cost::default();
         }
-        let frame = self.params.main.message_bytes() as u64;
+        let main = &self.params.main;
         let sender = Side {
-            bytes: refills * (frame + H),
-            frame,
+            bytes: refills * (main.message_bytes() as u64 + main.frames() as u64 * H),
+            frame: main.largest_frame() as u64,
             flow: &[Send],
         };
         let receiver = Side {
@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(p.random_choice(OtDir::FromClient, first).refills, 0);
         let cost = p.random_choice(OtDir::FromServer, 1);
         assert_eq!(cost.refills, 1);
-        assert_eq!(cost.server_sent, params.main.message_bytes() as u64 + H);
+        assert_eq!(
+            cost.server_sent,
+            params.main.message_bytes() as u64 + params.main.frames() as u64 * H
+        );
         let per = params.usable_per_iteration() as u64;
         assert_eq!(p.random_choice(OtDir::FromClient, 3 * per).refills, 3);
         assert_eq!(p.refills(), 4);

@@ -15,8 +15,7 @@
 //! backend can replace IKNP later. Every call is batched: one call moves millions of OTs in a
 //! few messages. Semi-honest security. Whenever both parties have data to send, one sends
 //! and the other receives first, so two processes on one TCP stream never both block on
-//! writes. Throughput figures: `cargo test --release -p snni-engine ot::throughput --
-//! --ignored --nocapture`.
+//! writes. Throughput figures: `cargo bench -p snni-engine --bench blocks -- ot ferret`.
 
 mod backend;
 pub mod base;
@@ -34,8 +33,6 @@ mod transpose;
 
 #[cfg(test)]
 mod test_util;
-#[cfg(test)]
-mod throughput;
 
 pub use backend::{OtBackend, OtPair};
 pub use error::OtError;

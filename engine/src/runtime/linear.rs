@@ -2,7 +2,10 @@
 //! client's ciphertexts, the server's answers, and the checks that keep the peer's bytes
 //! from reaching the `fhe` crates unchecked.
 
-use crate::he::{answer_positions, HeClient, HeError, HeParamsDesc, HeServer, LinearPlan};
+use crate::he::{
+    answer_order, answer_positions, output_share, HeClient, HeError, HeParamsDesc, HeServer,
+    LinearPlan,
+};
 use crate::nonlinear::fixed::ring_mask;
 
 use super::error::StepError;
@@ -48,20 +51,49 @@ pub(crate) fn run(
             let cts = client.encrypt_input(plan, x).map_err(StepError::He)?;
             send_frames(ch, &cts)?;
             let largest = desc.answer_bytes(plan.layer.output_len().min(desc.degree));
-            let answers = recv_frames(ch, "answer", plan.output_cts, largest)?;
-            check_answers(plan, desc, &answers)?;
-            guarded("answer", || client.decrypt_output(plan, &answers))
+            let order = answer_order(plan);
+            let positions = answer_positions(plan);
+            expect_count(ch, "answer", plan.output_cts)?;
+            let mut values = vec![Vec::new(); plan.output_cts];
+            if client.threads() > 1 {
+                // Several workers decrypt the whole batch at once.
+                let mut answers = vec![Vec::new(); plan.output_cts];
+                for &output in &order {
+                    let bytes = recv_frame(ch, largest)?;
+                    check_answer(desc, output, &bytes, &positions[output])?;
+                    answers[output] = bytes;
+                }
+                return guarded("answer", || client.decrypt_output(plan, &answers));
+            }
+            // One thread: each answer is decrypted as it arrives, while the server computes
+            // the next.
+            for &output in &order {
+                let bytes = recv_frame(ch, largest)?;
+                check_answer(desc, output, &bytes, &positions[output])?;
+                values[output] = guarded("answer", || {
+                    client.decrypt_answer(&bytes, &positions[output])
+                })?;
+            }
+            Ok(output_share(plan, &values))
         }
         HeSide::Server(server) => {
             let params = params.expect("the server holds weights");
             let cts = recv_frames(ch, "ciphertext", plan.input_cts, desc.upload_ct_bytes())?;
-            let out = guarded("ciphertext", || {
-                server.evaluate(plan, &params.weights, x, &cts)
-            })?;
-            send_frames(ch, &out.cts)?;
-            ch.flush().map_err(|e| ch.step_error(e))?;
+            let count = (plan.output_cts as u32).to_le_bytes();
+            ch.send(&count).map_err(|e| ch.step_error(e))?;
+            // Each answer leaves as soon as it is computed (flushed, so the client decrypts
+            // it while the next one is computed).
+            let share = server
+                .evaluate_streaming(plan, &params.weights, x, &cts, |_, bytes| {
+                    ch.send(&bytes).map_err(|e| Sent(ch.step_error(e)))?;
+                    ch.flush().map_err(|e| Sent(ch.step_error(e)))
+                })
+                .map_err(|e| match e {
+                    Sent(err) => err,
+                    Evaluated(err) => malformed_he("ciphertext", err),
+                })?;
             let mask = ring_mask(ell);
-            let mut y = out.share;
+            let mut y = share;
             if !params.bias.is_empty() {
                 let n = params.bias.len();
                 for (i, v) in y.iter_mut().enumerate() {
@@ -86,34 +118,46 @@ pub(crate) fn guarded<T>(
 /// Checks that every c0 residue of the server's answers is reduced modulo its prime (the
 /// answer layout of [`crate::he`]: `final_moduli` rows of 8-byte residues at the answer
 /// positions, then c1).
-fn check_answers(
-    plan: &LinearPlan,
+/// Checks one answer's c0 residues against their moduli before decryption.
+fn check_answer(
     desc: &HeParamsDesc,
-    answers: &[Vec<u8>],
+    ct: usize,
+    bytes: &[u8],
+    positions: &[usize],
 ) -> Result<(), StepError> {
-    for (ct, (bytes, positions)) in answers.iter().zip(answer_positions(plan)).enumerate() {
-        let rows = desc.final_moduli;
-        let Some(c0) = bytes.get(..positions.len() * 8 * rows) else {
+    let rows = desc.final_moduli;
+    let Some(c0) = bytes.get(..positions.len() * 8 * rows) else {
+        return Err(StepError::Malformed {
+            what: "answer",
+            detail: format!("answer {ct} has {} bytes, too few for its c0", bytes.len()),
+        });
+    };
+    for (k, chunk) in c0.chunks_exact(8).enumerate() {
+        let q = desc.moduli[k / positions.len()];
+        let value = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        if value >= q {
             return Err(StepError::Malformed {
                 what: "answer",
-                detail: format!("answer {ct} has {} bytes, too few for its c0", bytes.len()),
+                detail: format!("answer {ct} has a c0 residue {value:#x} ≥ its modulus {q:#x}"),
             });
-        };
-        for (k, chunk) in c0.chunks_exact(8).enumerate() {
-            let q = desc.moduli[k / positions.len()];
-            let value = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            if value >= q {
-                return Err(StepError::Malformed {
-                    what: "answer",
-                    detail: format!("answer {ct} has a c0 residue {value:#x} ≥ its modulus {q:#x}"),
-                });
-            }
         }
     }
     Ok(())
 }
 
-/// HE errors caused by the peer's bytes are malformed frames; the rest are local failures.
+/// Why a streamed evaluation stopped: sending an answer failed, or the evaluation did.
+enum StreamError {
+    Sent(StepError),
+    Evaluated(HeError),
+}
+use StreamError::{Evaluated, Sent};
+
+impl From<HeError> for StreamError {
+    fn from(err: HeError) -> Self {
+        Evaluated(err)
+    }
+}
+
 fn malformed_he(what: &'static str, err: HeError) -> StepError {
     match err {
         HeError::Fhe(_) | HeError::Math(_) | HeError::Shape(_) | HeError::Wire(_) => {
@@ -144,6 +188,17 @@ fn recv_frames(
     expected: usize,
     largest: u64,
 ) -> Result<Vec<Vec<u8>>, StepError> {
+    expect_count(ch, what, expected)?;
+    (0..expected).map(|_| recv_frame(ch, largest)).collect()
+}
+
+/// Receives the count frame that opens a batch of ciphertexts and checks it against the
+/// plan.
+fn expect_count(
+    ch: &mut TaggedChannel<'_>,
+    what: &'static str,
+    expected: usize,
+) -> Result<(), StepError> {
     let count = ch.recv_limited(4).map_err(|e| ch.step_error(e))?;
     let count: [u8; 4] = count
         .as_slice()
@@ -159,8 +214,11 @@ fn recv_frames(
             detail: format!("the peer announced {count} ciphertexts, the plan has {expected}"),
         });
     }
+    Ok(())
+}
+
+/// Receives one ciphertext frame of at most `largest` bytes.
+fn recv_frame(ch: &mut TaggedChannel<'_>, largest: u64) -> Result<Vec<u8>, StepError> {
     let largest = usize::try_from(largest).unwrap_or(usize::MAX);
-    (0..count)
-        .map(|_| ch.recv_limited(largest).map_err(|e| ch.step_error(e)))
-        .collect()
+    ch.recv_limited(largest).map_err(|e| ch.step_error(e))
 }

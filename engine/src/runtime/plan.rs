@@ -118,7 +118,7 @@ impl FrameLimits {
             OtBackend::Iknp => base,
             OtBackend::Ferret => base
                 .max(nl_plan::iknp_column_frame(ferret.bootstrap_cots() as u64))
-                .max(ferret.setup.message_bytes() as u64),
+                .max(ferret.setup.largest_frame() as u64),
         };
         FrameLimits {
             server: ot_frame.max(he.public_key_bytes()),

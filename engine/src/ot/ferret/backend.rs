@@ -66,8 +66,8 @@ impl FerretSender {
         n: usize,
         flips: bool,
     ) -> Result<Vec<[Block; 2]>, OtError> {
-        let (keys, tweak) = self.pool.draw(ch, n)?;
         let delta = self.pool.delta();
+        let (keys, tweak) = self.pool.draw(ch, n)?;
         let mut pads: Vec<[Block; 2]> = keys.iter().map(|&k| [k, k]).collect();
         if flips {
             let mut at = 0;

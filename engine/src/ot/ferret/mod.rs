@@ -33,7 +33,7 @@ mod tests;
 use rand::CryptoRng;
 
 pub use backend::{FerretReceiver, FerretSender, CHUNK};
-pub use params::{FerretParams, LpnParams};
+pub use params::{FerretParams, LpnParams, TREES_PER_FRAME};
 
 use super::{OtError, Role};
 use crate::channel::Channel;

@@ -9,6 +9,12 @@
 /// Nonzero entries per column of the local linear code (Ferret §5: d = 10).
 pub const CODE_WEIGHT: usize = 10;
 
+/// Trees per frame of an iteration's multi-point COT message: 128 trees of 2^13 leaves are
+/// ~2 M AES calls, a few milliseconds, so the receiver starts expanding almost at once
+/// while the sender computes the next frame; ~11 frames per main iteration, 88 bytes of
+/// frame headers on 550 KB.
+pub const TREES_PER_FRAME: usize = 128;
+
 /// One LPN instance: `n` outputs, secret length `k`, `t` noise positions in bins of
 /// `2^log_bin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +49,21 @@ impl LpnParams {
     /// the punctured-leaf correction.
     pub const fn message_bytes(&self) -> usize {
         self.t * (2 * self.log_bin as usize + 1) * 16
+    }
+
+    /// Frames the sender's message of one iteration takes ([`TREES_PER_FRAME`] trees each).
+    pub const fn frames(&self) -> usize {
+        self.t.div_ceil(TREES_PER_FRAME)
+    }
+
+    /// The largest frame of the sender's message of one iteration, in bytes.
+    pub const fn largest_frame(&self) -> usize {
+        let trees = if self.t < TREES_PER_FRAME {
+            self.t
+        } else {
+            TREES_PER_FRAME
+        };
+        trees * (2 * self.log_bin as usize + 1) * 16
     }
 }
 

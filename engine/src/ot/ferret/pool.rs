@@ -8,8 +8,9 @@
 //!
 //! An iteration consumes `k + t·h` reserved COTs and yields `n`: the last `k + t·h` become
 //! the next reserve, the rest join the pool. The sender's only message is the multi-point
-//! COT's, one frame per iteration; both sides draw in the same order, so they refill at the
-//! same points without asking each other.
+//! COT's, in frames of [`TREES_PER_FRAME`](super::params::TREES_PER_FRAME) trees; both
+//! sides draw in the same order, so they refill at the same points without asking each
+//! other.
 
 use rand::{CryptoRng, Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -154,7 +155,9 @@ impl SenderPool {
     ) -> Result<(), OtError> {
         let (secret, trees) = base.split_at(lpn.k);
         let (tweak, code) = self.stream.iteration(lpn);
-        let msg = mpcot::send(
+        // Each frame out at once: the receiver expands its trees while the next frame's
+        // are computed, and the draw that caused the refill may send nothing else.
+        mpcot::send(
             &mut self.kit,
             lpn,
             self.delta,
@@ -162,11 +165,12 @@ impl SenderPool {
             tweak,
             &mut self.rng,
             out,
-        );
-        // Out at once: the receiver is waiting for it, and the draw that caused the refill
-        // may send nothing else.
-        ch.send(&msg)?;
-        ch.flush()?;
+            &mut |frame| {
+                ch.send(frame)?;
+                ch.flush()?;
+                Ok(())
+            },
+        )?;
         lpn::encode(out, secret, code);
         Ok(())
     }
@@ -183,19 +187,20 @@ impl SenderPool {
         result
     }
 
-    /// Draws `n` COT keys (refilling as needed) and the tweak of the first one.
+    /// Draws `n` COT keys (refilling as needed), borrowed from the pool (the caller
+    /// expands them into pads without a copy), and the tweak of the first one.
     pub(crate) fn draw(
         &mut self,
         ch: &mut dyn Channel,
         n: usize,
-    ) -> Result<(Vec<u128>, u128), OtError> {
+    ) -> Result<(&[u128], u128), OtError> {
         while self.available() < n {
             self.refill(ch)?;
         }
-        Ok((
-            take(&self.keys, &mut self.pos, n),
-            self.stream.draw_tweak(n),
-        ))
+        let tweak = self.stream.draw_tweak(n);
+        let start = self.pos;
+        self.pos += n;
+        Ok((&self.keys[start..start + n], tweak))
     }
 }
 
@@ -249,8 +254,14 @@ impl ReceiverPool {
     ) -> Result<(), OtError> {
         let (secret, trees) = base.split_at(lpn.k);
         let (tweak, code) = self.stream.iteration(lpn);
-        let msg = ch.recv()?;
-        mpcot::recv(&mut self.kit, lpn, trees, tweak, &msg, out)?;
+        mpcot::recv(
+            &mut self.kit,
+            lpn,
+            trees,
+            tweak,
+            &mut || Ok(ch.recv()?),
+            out,
+        )?;
         lpn::encode(out, secret, code);
         Ok(())
     }

@@ -30,7 +30,7 @@ fn draw_all(
         let mut pool = SenderPool::bootstrap(ch, params, seed, &mut rng).unwrap();
         let draws = sizes
             .iter()
-            .map(|&n| pool.draw(ch, n).unwrap().0)
+            .map(|&n| pool.draw(ch, n).unwrap().0.to_vec())
             .collect::<Vec<_>>();
         ch.flush().unwrap();
         (pool.delta(), draws)
@@ -204,6 +204,9 @@ fn traffic_per_ot() {
         |ch, p| drop(p.sender.send_random_choice(ch, big).unwrap()),
         |ch, p| drop(p.receiver.recv_random_choice(ch, big).unwrap()),
     );
-    assert_eq!(ms.bytes_sent, (params.main.message_bytes() + 4) as u64);
+    assert_eq!(
+        ms.bytes_sent,
+        (params.main.message_bytes() + 4 * params.main.frames()) as u64
+    );
     assert_eq!(mc.bytes_sent, 0);
 }

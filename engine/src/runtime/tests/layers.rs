@@ -1,11 +1,9 @@
 //! Every layer kind, a SqueezeNet-like network and the JSON records against the plaintext
-//! reference; weight and input files; figures at the default parameters (ignored tests).
+//! reference; weight and input files. (The figures at the default parameters are in
+//! `benches/blocks.rs zoo` and `benches/engine.rs`.)
 
-use std::time::Duration;
-
-use super::super::reference::{self, max_distance, run_with_bound};
 use super::super::*;
-use super::{check, check_all, config, net, run_pair, squeezenet_like};
+use super::{check, check_all, config, net, squeezenet_like};
 use crate::network::{Op, Shape};
 
 #[test]
@@ -305,79 +303,4 @@ fn weight_and_input_files_round_trip() {
     let path = std::env::temp_dir().join("snni-runtime-missing-weights.json");
     let err = Weights::load(&WeightSource::File(path), &network, &config).unwrap_err();
     assert!(err.to_string().starts_with("read weight file '"), "{err}");
-}
-
-/// Figures at the default parameters (ℓ = 41, scale 12, the N that `for_bitlen` picks) for
-/// the SqueezeNet-like network:
-/// `cargo test -p snni-engine runtime::tests::layers::default_parameters -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement, not a check; takes seconds"]
-fn default_parameters_figures() {
-    let network = squeezenet_like();
-    let config = EngineConfig {
-        protocol_seed: Some(9),
-        ..EngineConfig::default()
-    };
-    let (server, client) = run_pair(&network, &network, &config, &config);
-    let (server, client) = (server.unwrap(), client.unwrap());
-    let weights = Weights::load(&WeightSource::Seed(1), &network, &config).unwrap();
-    let input = Input::load(&InputSource::Seed(2), &network, &config).unwrap();
-    let (expected, bound) =
-        run_with_bound(&network, &weights, &input.values, config.ell, config.scale).unwrap();
-    let distance = max_distance(client.output.as_ref().unwrap(), &expected, config.ell);
-    assert!(distance <= bound);
-    for report in [&server, &client] {
-        let r = &report.run;
-        eprintln!(
-            "{:?}: N = {}, setup {:.3} s / {} B sent, inference {:.3} s wall {:.3} s CPU, {} B sent, {} B received, {} rounds; error {distance} ulps (bound {bound})",
-            r.party,
-            r.he.degree,
-            r.setup.wall_s,
-            r.setup.bytes_sent,
-            r.inference.wall_s,
-            r.inference.cpu_s,
-            r.inference.bytes_sent,
-            r.inference.bytes_received,
-            r.inference.rounds
-        );
-    }
-    client.write_json_lines(std::io::stderr()).unwrap();
-}
-
-/// A zoo network end to end at the default parameters, with the error against the
-/// reference: `SNNI_ZOO=squeezenet SNNI_SIDE=64 cargo test -p snni-engine
-/// runtime::tests::layers::zoo_network -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement, not a check; minutes at 224×224"]
-fn zoo_network_figures() {
-    let name = std::env::var("SNNI_ZOO").unwrap_or_else(|_| "squeezenet".into());
-    let side: usize = std::env::var("SNNI_SIDE").map_or(64, |s| s.parse().unwrap());
-    let network = crate::zoo::by_name(&name, Shape::new(side, side, 3)).unwrap();
-    let config = EngineConfig {
-        protocol_seed: Some(9),
-        timeout: Duration::from_secs(3600),
-        ..EngineConfig::default()
-    };
-    let (server, client) = run_pair(&network, &network, &config, &config);
-    let (server, client) = (server.unwrap(), client.unwrap());
-    let weights = Weights::load(&WeightSource::Seed(1), &network, &config).unwrap();
-    let input = Input::load(&InputSource::Seed(2), &network, &config).unwrap();
-    let expected =
-        reference::run(&network, &weights, &input.values, config.ell, config.scale).unwrap();
-    let distance = max_distance(client.output.as_ref().unwrap(), &expected, config.ell);
-    let zero = vec![0; expected.len()];
-    let magnitude = max_distance(&expected, &zero, config.ell);
-    for report in [&server, &client] {
-        let r = &report.run;
-        eprintln!(
-            "{name}@{side}: {:?}: setup {:.2} s, inference {:.2} s wall / {:.2} s CPU, sent {:.1} MB, received {:.1} MB, {} rounds; output off by {distance} ulps (largest output {magnitude} ulps)",
-            r.party,
-            r.setup.wall_s,
-            r.inference.wall_s,
-            r.inference.cpu_s,
-            r.inference.bytes_sent as f64 / 1e6,
-            r.inference.bytes_received as f64 / 1e6,
-            r.inference.rounds
-        );
-    }
 }
