@@ -39,6 +39,11 @@ pub use params::{Backend, NamedSetting, Networks, ProfileParams};
 pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
 use runner::{AttemptPlan, BackendUsed};
 
+/// The engine version this kind's [`StageKind::version`] was last bumped for. The engine's
+/// version is recorded in every shard's `meta`, but only the kind's version enters the
+/// fingerprint, so a new engine must bump both (a test checks they agree).
+pub const MEASURED_WITH_ENGINE: &str = "0.3.0";
+
 /// Format of the `meta` output; bump when a field changes meaning.
 pub const META_FORMAT: u32 = 1;
 /// Environment variable naming the `snni` executable the parties run (default: the
@@ -165,7 +170,10 @@ impl StageKind for ProfileKind {
     fn version(&self) -> u32 {
         // 2: engine 0.2.0 (Ferret OT by default, `ot:` in the params, weights loaded
         // before the server listens): every shard re-measures.
-        2
+        // 3: engine 0.3.0 (HE answers streamed as computed, Ferret refills in frames): the
+        // timing profile changes, so every shard re-measures. A test ties this to
+        // `MEASURED_WITH_ENGINE`.
+        3
     }
 
     fn summary(&self) -> &'static str {

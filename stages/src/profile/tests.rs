@@ -205,3 +205,13 @@ fn backend_none_for_unshaped_settings() {
         BackendUsed::Relay
     );
 }
+
+#[test]
+fn a_new_engine_version_re_measures_profiles() {
+    assert_eq!(
+        MEASURED_WITH_ENGINE,
+        snni_engine::VERSION,
+        "the engine's version changed: bump ProfileKind::version (its timings change) and \
+         MEASURED_WITH_ENGINE with it"
+    );
+}
