@@ -29,9 +29,9 @@ use super::sequence::{
     NETWORK_METHODS,
 };
 use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use super::train::{best_trial, json_bytes};
+use super::train::best_trial;
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::search::Hyperparams;
+use crate::predict::search_space::Hyperparams;
 use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
@@ -540,8 +540,8 @@ impl WholeKind {
             }
         }
         let mut outputs = ShardOutputs::default();
-        outputs.insert("overhead", json_bytes("overhead", &whole)?);
-        outputs.insert("rnn_meta", json_bytes("rnn_meta", &rnn.meta)?);
+        outputs.insert("overhead", OutputData::json("overhead", &whole)?);
+        outputs.insert("rnn_meta", OutputData::json("rnn_meta", &rnn.meta)?);
         outputs.insert(
             "rnn",
             OutputData::Bytes {
