@@ -131,9 +131,11 @@ fn trials(
                     name: format!("{}/{name}", stage.name),
                     source: Box::new(source),
                 })?;
-            let trial: Value = serde_json::from_slice(&bytes).map_err(|e| StageError::Learn {
-                message: format!("read trial {}/{name}: {e}", stage.name),
-            })?;
+            let trial: Value =
+                serde_json::from_slice(&bytes).map_err(|source| StageError::Record {
+                    action: format!("read trial {}/{name}", stage.name),
+                    source,
+                })?;
             trials.push(trial);
         }
     }
@@ -209,11 +211,9 @@ impl TrainKind {
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|e| StageError::Learn {
-                        message: format!(
-                            "read the hyperparameters of trial {}: {e}",
-                            trial["trial"]
-                        ),
+                    .map_err(|source| StageError::Record {
+                        action: format!("read the hyperparameters of trial {}", trial["trial"]),
+                        source,
                     })?;
                 let index = trial["trial"].as_u64().unwrap_or(0) as u32;
                 // The search's own limits and seed, so the final model is the best trial's.
@@ -249,12 +249,9 @@ impl TrainKind {
         let weights = trained
             .mlp
             .to_safetensors()
-            .map_err(|e| StageError::Learn {
-                message: format!(
-                    "save the MLP of {}: {}",
-                    group.key(),
-                    crate::error_chain(&e)
-                ),
+            .map_err(|source| StageError::Model {
+                action: format!("save the MLP of {}", group.key()),
+                source,
             })?;
         outputs.insert(
             "mlp",

@@ -375,8 +375,9 @@ impl WholeKind {
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|e| StageError::Learn {
-                        message: format!("read the hyperparameters of {pair}: {e}"),
+                    .map_err(|source| StageError::Record {
+                        action: format!("read the hyperparameters of {pair}"),
+                        source,
                     })?;
                 let limit = |key: &str, default: u32| {
                     trial["limits"][key].as_u64().map_or(default, |v| v as u32)
@@ -417,11 +418,9 @@ impl WholeKind {
         let weights = trained
             .rnn
             .to_safetensors()
-            .map_err(|e| StageError::Learn {
-                message: format!(
-                    "save the sequence model of {pair}: {}",
-                    crate::error_chain(&e)
-                ),
+            .map_err(|source| StageError::Model {
+                action: format!("save the sequence model of {pair}"),
+                source,
             })?;
         let rnn = LoadedRnn {
             rnn: trained.rnn,
