@@ -164,7 +164,9 @@ mod tests {
         };
         assert_eq!(
             error_chain(&err),
-            format!("learn from the dataset: read trial search/conv.client.lan.t03/trial: {message}")
+            format!(
+                "learn from the dataset: read trial search/conv.client.lan.t03/trial: {message}"
+            )
         );
     }
 

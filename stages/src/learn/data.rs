@@ -182,7 +182,9 @@ pub(crate) struct CommonParams {
 }
 
 /// Splits `views` and `min_rows` (checked) from a learning stage's other parameters.
-pub(crate) fn common_params(params: &serde_json::Value) -> Result<CommonParams, Vec<crate::ParamIssue>> {
+pub(crate) fn common_params(
+    params: &serde_json::Value,
+) -> Result<CommonParams, Vec<crate::ParamIssue>> {
     let mut rest = params.as_object().cloned().unwrap_or_default();
     let views = check_views(rest.remove("views").as_ref()).map_err(|issue| vec![issue])?;
     let min_rows = match rest.remove("min_rows") {

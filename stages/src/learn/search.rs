@@ -14,9 +14,7 @@ use serde_json::{json, Map, Value};
 use super::data::{common_params, CommonParams, Data, Group};
 use super::frame::Side;
 use super::models::{fit_mlp, Limits};
-use crate::kind::{
-    CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind,
-};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search_space::SearchSpace;
 use crate::profile::derived_seed;
 use crate::{ParamIssue, StageError};

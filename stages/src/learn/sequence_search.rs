@@ -15,9 +15,7 @@ use super::data::Data;
 use super::frame::{Side, ViewRows};
 use super::models::Limits;
 use super::sequence::{fit_rnn, networks, SequenceData};
-use crate::kind::{
-    CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind,
-};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search_space::{Param, SearchSpace};
 use crate::profile::derived_seed;
 use crate::{ParamIssue, StageError};

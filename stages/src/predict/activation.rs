@@ -88,7 +88,6 @@ impl FromStr for Activation {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

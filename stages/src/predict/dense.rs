@@ -99,10 +99,7 @@ impl PlainDense {
             .iter()
             .map(|layer| Affine::new(&layer.weight, &layer.bias))
             .collect::<Result<Vec<_>, _>>()?;
-        let widest = layers
-            .iter()
-            .map(Affine::outputs)
-            .fold(inputs, usize::max);
+        let widest = layers.iter().map(Affine::outputs).fold(inputs, usize::max);
         Ok(PlainDense { layers, widest })
     }
 

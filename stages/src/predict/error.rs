@@ -47,7 +47,9 @@ pub enum ModelError {
         reason: String,
     },
     /// No epoch ended with a finite validation loss.
-    #[error("train the {model}: the validation loss was never finite (learning rate {learning_rate})")]
+    #[error(
+        "train the {model}: the validation loss was never finite (learning rate {learning_rate})"
+    )]
     Diverged {
         /// The model.
         model: Model,

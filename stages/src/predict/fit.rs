@@ -187,15 +187,33 @@ mod tests {
         assert!(good.check(Model::Mlp).is_ok());
         let message = |options: TrainOptions, model| options.check(model).unwrap_err().to_string();
         assert_eq!(
-            message(TrainOptions { batch_size: 0, ..good.clone() }, Model::Rnn),
+            message(
+                TrainOptions {
+                    batch_size: 0,
+                    ..good.clone()
+                },
+                Model::Rnn
+            ),
             "train the rnn: the batch size is 0"
         );
         assert_eq!(
-            message(TrainOptions { max_epochs: 0, ..good.clone() }, Model::Mlp),
+            message(
+                TrainOptions {
+                    max_epochs: 0,
+                    ..good.clone()
+                },
+                Model::Mlp
+            ),
             "train the mlp: max_epochs is 0"
         );
         assert_eq!(
-            message(TrainOptions { learning_rate: f64::NAN, ..good }, Model::Mlp),
+            message(
+                TrainOptions {
+                    learning_rate: f64::NAN,
+                    ..good
+                },
+                Model::Mlp
+            ),
             "train the mlp: the learning rate NaN is not a finite value ≥ 0"
         );
     }

@@ -60,8 +60,7 @@ fn learns_a_target_that_needs_the_previous_step() {
         let spec = spec(cell, 2, 16, &[16]);
         let train = previous_input(128, 2, 1);
         let validation = previous_input(32, 2, 2);
-        let trained =
-            Rnn::train(&spec, &options(1e-2, 20, 20, 3), &train, &validation).unwrap();
+        let trained = Rnn::train(&spec, &options(1e-2, 20, 20, 3), &train, &validation).unwrap();
         let first = &trained.history[0];
         // Targets have variance about 1/3; a per-step model cannot beat that.
         assert!(
