@@ -53,6 +53,25 @@ pub enum StageError {
         /// What is wrong.
         message: String,
     },
+    /// A learning stage could not train, save or load a candle predictor (mlp, rnn).
+    #[error("learn from the dataset: {action}")]
+    Model {
+        /// What the stage was doing, e.g. "save the MLP of conv.client.lan".
+        action: String,
+        /// The predictor's error.
+        #[source]
+        source: crate::predict::ModelError,
+    },
+    /// A learning stage could not read a record it or an upstream stage stored as JSON (a
+    /// trial, its hyperparameters).
+    #[error("learn from the dataset: {action}")]
+    Record {
+        /// What the stage was reading, e.g. "read trial search/conv.client.lan.t03/trial".
+        action: String,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A profile shard failed on every attempt.
     #[error("profile `{shard}` ({attempts} attempts): {message}")]
     Profile {
@@ -118,6 +137,38 @@ mod tests {
     #[derive(Debug, Error)]
     #[error("run the shard")]
     struct Shard(#[source] Layer);
+
+    #[test]
+    fn learning_errors_keep_their_typed_cause_and_read_as_before() {
+        let cause = crate::predict::ModelError::Spec {
+            model: crate::predict::Model::Mlp,
+            reason: "every layer needs at least one unit".into(),
+        };
+        let err = StageError::Model {
+            action: "save the MLP of conv.client.lan".into(),
+            source: cause,
+        };
+        assert_eq!(
+            error_chain(&err),
+            "learn from the dataset: save the MLP of conv.client.lan: build an mlp: every \
+             layer needs at least one unit"
+        );
+        let source = std::error::Error::source(&err).expect("a cause");
+        assert!(source.is::<crate::predict::ModelError>());
+
+        let json = serde_json::from_str::<u32>("x").unwrap_err();
+        let message = json.to_string();
+        let err = StageError::Record {
+            action: "read trial search/conv.client.lan.t03/trial".into(),
+            source: json,
+        };
+        assert_eq!(
+            error_chain(&err),
+            format!(
+                "learn from the dataset: read trial search/conv.client.lan.t03/trial: {message}"
+            )
+        );
+    }
 
     #[test]
     fn each_cause_is_said_once() {

@@ -190,3 +190,17 @@ pub enum OutputData {
     /// A table, stored as Parquet.
     Table(DataFrame),
 }
+
+impl OutputData {
+    /// `value` as pretty-printed JSON (`application/json`); `name` is the output's name,
+    /// for the error.
+    pub fn json(name: &str, value: &impl serde::Serialize) -> Result<OutputData, StageError> {
+        Ok(OutputData::Bytes {
+            bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
+                name: name.into(),
+                message: e.to_string(),
+            })?,
+            media_type: "application/json",
+        })
+    }
+}

@@ -159,6 +159,41 @@ pub fn check_views(value: Option<&serde_json::Value>) -> Result<Vec<String>, cra
     Ok(names)
 }
 
+/// The parameters the per-layer learning stages (`search`, `train`) share, and the rest.
+pub(crate) struct CommonParams {
+    /// The layer types to model (`views`, default all).
+    pub views: Vec<String>,
+    /// Training rows a layer model needs (`min_rows`, default 20).
+    pub min_rows: usize,
+    /// The stage's other parameters, for it to check.
+    pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Splits `views` and `min_rows` (checked) from a learning stage's other parameters.
+pub(crate) fn common_params(
+    params: &serde_json::Value,
+) -> Result<CommonParams, Vec<crate::ParamIssue>> {
+    let mut rest = params.as_object().cloned().unwrap_or_default();
+    let views = check_views(rest.remove("views").as_ref()).map_err(|issue| vec![issue])?;
+    let min_rows = match rest.remove("min_rows") {
+        None => 20,
+        Some(value) => match value.as_u64() {
+            Some(n) if n >= 2 => n as usize,
+            _ => {
+                return Err(vec![crate::ParamIssue::new(
+                    &["min_rows"],
+                    format!("must be a whole number ≥ 2, got {value}"),
+                )])
+            }
+        },
+    };
+    Ok(CommonParams {
+        views,
+        min_rows,
+        rest,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

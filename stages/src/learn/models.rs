@@ -11,7 +11,7 @@ use super::frame::ViewRows;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
 use crate::predict::scaler::{Scaler, TargetScaler};
-use crate::predict::search::Hyperparams;
+use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::WALL_S;
 use crate::{StageError, UpstreamStage};
 
@@ -148,14 +148,12 @@ pub fn fit_mlp(
         scale_x(&x_validation),
         scale_y(&y_validation),
     );
-    let trained =
-        Mlp::train(&spec, &options, (&xt, &yt), (&xv, &yv)).map_err(|e| StageError::Learn {
-            message: format!(
-                "train the MLP of {}: {}",
-                group.key(),
-                crate::error_chain(&e)
-            ),
-        })?;
+    let trained = Mlp::train(&spec, &options, (&xt, &yt), (&xv, &yv)).map_err(|source| {
+        StageError::Model {
+            action: format!("train the MLP of {}", group.key()),
+            source,
+        }
+    })?;
     let meta = MlpMeta {
         spec,
         hyperparams: hyperparams.clone(),
@@ -216,8 +214,9 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: &str,
 ) -> Result<T, StageError> {
-    serde_json::from_slice(bytes).map_err(|e| StageError::Learn {
-        message: format!("read {what}: {e}"),
+    serde_json::from_slice(bytes).map_err(|source| StageError::Record {
+        action: format!("read {what}"),
+        source,
     })
 }
 
@@ -249,8 +248,9 @@ pub(crate) fn load_models(
         return Ok(None);
     };
     let meta: MlpMeta = parse(&meta, &format!("{key}/mlp_meta"))?;
-    let mlp = Mlp::from_safetensors(&meta.spec, &weights).map_err(|e| StageError::Learn {
-        message: format!("load the MLP of {key}: {}", crate::error_chain(&e)),
+    let mlp = Mlp::from_safetensors(&meta.spec, &weights).map_err(|source| StageError::Model {
+        action: format!("load the MLP of {key}"),
+        source,
     })?;
     Ok(Some(Models {
         analytical: parse(&analytical, &format!("{key}/analytical"))?,

@@ -161,10 +161,12 @@ impl Predictor {
             };
             let models: WholeModels = parse(&get("overhead")?, &format!("{key}/overhead"))?;
             let meta: RnnMeta = parse(&get("rnn_meta")?, &format!("{key}/rnn_meta"))?;
-            let rnn =
-                Rnn::from_safetensors(&meta.spec, &get("rnn")?).map_err(|e| StageError::Learn {
-                    message: format!("load the sequence model {key}: {}", crate::error_chain(&e)),
-                })?;
+            let rnn = Rnn::from_safetensors(&meta.spec, &get("rnn")?).map_err(|source| {
+                StageError::Model {
+                    action: format!("load the sequence model {key}"),
+                    source,
+                }
+            })?;
             parties.push(PartyPredictor {
                 party: party.into(),
                 layers: PartyModels::load(store, &train, party, setting)?,

@@ -11,12 +11,11 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::data::{check_views, Data, Group};
+use super::data::{common_params, CommonParams, Data, Group};
 use super::frame::Side;
 use super::models::{fit_mlp, Limits};
-use super::train::json_bytes;
-use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::search::SearchSpace;
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::search_space::SearchSpace;
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
 
@@ -30,38 +29,9 @@ pub(crate) struct SearchParams {
     pub space: SearchSpace,
 }
 
-/// The parameters every learning stage shares (`views`, `min_rows`) and the rest.
-pub(crate) struct Common {
-    pub views: Vec<String>,
-    pub min_rows: usize,
-    pub rest: Map<String, Value>,
-}
-
-pub(crate) fn common_params(params: &Value) -> Result<Common, Vec<ParamIssue>> {
-    let mut rest = params.as_object().cloned().unwrap_or_default();
-    let views = check_views(rest.remove("views").as_ref()).map_err(|issue| vec![issue])?;
-    let min_rows = match rest.remove("min_rows") {
-        None => 20,
-        Some(value) => match value.as_u64() {
-            Some(n) if n >= 2 => n as usize,
-            _ => {
-                return Err(vec![ParamIssue::new(
-                    &["min_rows"],
-                    format!("must be a whole number ≥ 2, got {value}"),
-                )])
-            }
-        },
-    };
-    Ok(Common {
-        views,
-        min_rows,
-        rest,
-    })
-}
-
 impl SearchParams {
     fn check(params: &Value) -> Result<SearchParams, Vec<ParamIssue>> {
-        let Common {
+        let CommonParams {
             views,
             min_rows,
             rest,
@@ -222,7 +192,7 @@ impl StageKind for SearchKind {
             "seconds": started.elapsed().as_secs_f64(),
         });
         let mut outputs = ShardOutputs::default();
-        outputs.insert("trial", json_bytes("trial", &record)?);
+        outputs.insert("trial", OutputData::json("trial", &record)?);
         Ok(outputs)
     }
 }

@@ -21,7 +21,7 @@ use super::models::{load_models, predict_transfer, Models};
 use crate::predict::mlp::Activation;
 use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 use crate::predict::scaler::{Scaler, TargetScaler};
-use crate::predict::search::Hyperparams;
+use crate::predict::search_space::Hyperparams;
 use crate::predict::EpochLoss;
 use crate::schema::dataset::WALL_S;
 use crate::{view_of_kind, StageError, UpstreamStage};
@@ -421,8 +421,9 @@ pub fn fit_rnn(
         &train.scaled(&scaler, &target),
         &validation.scaled(&scaler, &target),
     )
-    .map_err(|e| StageError::Learn {
-        message: format!("train the sequence model: {}", crate::error_chain(&e)),
+    .map_err(|source| StageError::Model {
+        action: "train the sequence model".to_string(),
+        source,
     })?;
     let meta = RnnMeta {
         spec,

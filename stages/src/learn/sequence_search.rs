@@ -15,9 +15,8 @@ use super::data::Data;
 use super::frame::{Side, ViewRows};
 use super::models::Limits;
 use super::sequence::{fit_rnn, networks, SequenceData};
-use super::train::json_bytes;
-use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::search::{Param, SearchSpace};
+use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::predict::search_space::{Param, SearchSpace};
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
 
@@ -321,7 +320,7 @@ impl StageKind for SequenceSearchKind {
             "seconds": started.elapsed().as_secs_f64(),
         });
         let mut outputs = ShardOutputs::default();
-        outputs.insert("trial", json_bytes("trial", &record)?);
+        outputs.insert("trial", OutputData::json("trial", &record)?);
         Ok(outputs)
     }
 }

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use snni_artifacts::Output;
 
-use super::data::{Data, Group};
+use super::data::{common_params, CommonParams, Data, Group};
 use super::frame::Side;
 use super::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
-use super::search::{common_params, execution_seed};
+use super::search::execution_seed;
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::search::Hyperparams;
+use crate::predict::search_space::Hyperparams;
 use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 /// Fits and stores the per-layer models.
@@ -66,7 +66,7 @@ struct TrainParams {
 
 impl TrainParams {
     fn check(params: &Value) -> Result<TrainParams, Vec<ParamIssue>> {
-        let super::search::Common {
+        let CommonParams {
             views,
             min_rows,
             mut rest,
@@ -131,9 +131,11 @@ fn trials(
                     name: format!("{}/{name}", stage.name),
                     source: Box::new(source),
                 })?;
-            let trial: Value = serde_json::from_slice(&bytes).map_err(|e| StageError::Learn {
-                message: format!("read trial {}/{name}: {e}", stage.name),
-            })?;
+            let trial: Value =
+                serde_json::from_slice(&bytes).map_err(|source| StageError::Record {
+                    action: format!("read trial {}/{name}", stage.name),
+                    source,
+                })?;
             trials.push(trial);
         }
     }
@@ -151,20 +153,6 @@ pub(crate) fn best_trial(
     Ok(trials(store, upstream, kind, prefix)?
         .into_iter()
         .min_by(|a, b| loss(a).total_cmp(&loss(b))))
-}
-
-/// A value as a pretty JSON output.
-pub(crate) fn json_bytes(
-    name: &str,
-    value: &impl serde::Serialize,
-) -> Result<OutputData, StageError> {
-    Ok(OutputData::Bytes {
-        bytes: serde_json::to_vec_pretty(value).map_err(|e| StageError::Serialize {
-            name: name.into(),
-            message: e.to_string(),
-        })?,
-        media_type: "application/json",
-    })
 }
 
 /// The setting whose rows are unshaped (the Local setting), if the data has one.
@@ -198,11 +186,11 @@ impl TrainKind {
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
-            json_bytes("analytical", &fit_analytical(group, rows, &fit_rows)?)?,
+            OutputData::json("analytical", &fit_analytical(group, rows, &fit_rows)?)?,
         );
         outputs.insert(
             "protocol",
-            json_bytes("protocol", &fit_protocol(rows, &fit_rows)?)?,
+            OutputData::json("protocol", &fit_protocol(rows, &fit_rows)?)?,
         );
         if let Some(local) = unshaped_setting(rows) {
             let local_rows = rows.select(&group.party, &local, &[Side::Train, Side::Validation]);
@@ -210,7 +198,7 @@ impl TrainKind {
                 let mut model =
                     serde_json::to_value(fit_counts(rows, &local_rows)?).unwrap_or_default();
                 model["from_setting"] = json!(local);
-                outputs.insert("transfer", json_bytes("transfer", &model)?);
+                outputs.insert("transfer", OutputData::json("transfer", &model)?);
             }
         }
         // The best trial of this group (lowest mean best validation loss), if searched.
@@ -223,11 +211,9 @@ impl TrainKind {
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|e| StageError::Learn {
-                        message: format!(
-                            "read the hyperparameters of trial {}: {e}",
-                            trial["trial"]
-                        ),
+                    .map_err(|source| StageError::Record {
+                        action: format!("read the hyperparameters of trial {}", trial["trial"]),
+                        source,
                     })?;
                 let index = trial["trial"].as_u64().unwrap_or(0) as u32;
                 // The search's own limits and seed, so the final model is the best trial's.
@@ -263,12 +249,9 @@ impl TrainKind {
         let weights = trained
             .mlp
             .to_safetensors()
-            .map_err(|e| StageError::Learn {
-                message: format!(
-                    "save the MLP of {}: {}",
-                    group.key(),
-                    crate::error_chain(&e)
-                ),
+            .map_err(|source| StageError::Model {
+                action: format!("save the MLP of {}", group.key()),
+                source,
             })?;
         outputs.insert(
             "mlp",
@@ -277,7 +260,7 @@ impl TrainKind {
                 media_type: "application/x-safetensors",
             },
         );
-        outputs.insert("mlp_meta", json_bytes("mlp_meta", &meta)?);
+        outputs.insert("mlp_meta", OutputData::json("mlp_meta", &meta)?);
         Ok(outputs)
     }
 

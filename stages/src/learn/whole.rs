@@ -29,9 +29,9 @@ use super::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
 };
 use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use super::train::{best_trial, json_bytes};
+use super::train::best_trial;
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::predict::search::Hyperparams;
+use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
     LAYERS as LAYER_COUNT, NETWORK, OUTPUT_SIZE, PARTY, ROUNDS, RTT_US, SCALE, SETTING, TOTAL_S,
@@ -379,8 +379,9 @@ impl WholeKind {
         let (hyperparams, limits, seed, trial) = match &best {
             Some(trial) => {
                 let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|e| StageError::Learn {
-                        message: format!("read the hyperparameters of {pair}: {e}"),
+                    .map_err(|source| StageError::Record {
+                        action: format!("read the hyperparameters of {pair}"),
+                        source,
                     })?;
                 let limit = |key: &str, default: u32| {
                     trial["limits"][key].as_u64().map_or(default, |v| v as u32)
@@ -421,11 +422,9 @@ impl WholeKind {
         let weights = trained
             .rnn
             .to_safetensors()
-            .map_err(|e| StageError::Learn {
-                message: format!(
-                    "save the sequence model of {pair}: {}",
-                    crate::error_chain(&e)
-                ),
+            .map_err(|source| StageError::Model {
+                action: format!("save the sequence model of {pair}"),
+                source,
             })?;
         let rnn = LoadedRnn {
             rnn: trained.rnn,
@@ -545,8 +544,8 @@ impl WholeKind {
             }
         }
         let mut outputs = ShardOutputs::default();
-        outputs.insert("overhead", json_bytes("overhead", &whole)?);
-        outputs.insert("rnn_meta", json_bytes("rnn_meta", &rnn.meta)?);
+        outputs.insert("overhead", OutputData::json("overhead", &whole)?);
+        outputs.insert("rnn_meta", OutputData::json("rnn_meta", &rnn.meta)?);
         outputs.insert(
             "rnn",
             OutputData::Bytes {

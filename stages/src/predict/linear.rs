@@ -199,23 +199,4 @@ mod tests {
             assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs(), "{a} vs {b}");
         }
     }
-
-    /// Speed figure, not a test: `cargo test -p snni-stages predict -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn predict_timing() {
-        let rows = random_rows(2000, 20, 5);
-        let y: Vec<f64> = rows.iter().map(|r| r.iter().sum()).collect();
-        let started = std::time::Instant::now();
-        let model = LinearModel::fit(names(20), &rows, &y);
-        let fit = started.elapsed();
-        let started = std::time::Instant::now();
-        let mut total = 0.0;
-        let calls = 1_000_000;
-        for i in 0..calls {
-            total += model.predict(std::hint::black_box(&rows[i % rows.len()]));
-        }
-        let per_call = started.elapsed().as_nanos() as f64 / calls as f64;
-        println!("fit 2000×20: {fit:?}; predict: {per_call:.1} ns/call (checksum {total:.3e})");
-    }
 }

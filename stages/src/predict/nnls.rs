@@ -232,18 +232,4 @@ mod tests {
             }
         }
     }
-
-    /// Speed figure, not a test: `cargo test -p snni-stages predict -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn large_problem_timing() {
-        let (a, b) = random_problem(200_000, 30, 1);
-        let started = std::time::Instant::now();
-        let x = nnls(&a, &b);
-        println!(
-            "nnls 200000×30: {:?} ({} non-zero)",
-            started.elapsed(),
-            x.iter().filter(|v| **v > 0.0).count()
-        );
-    }
 }
