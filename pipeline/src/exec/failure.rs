@@ -12,9 +12,10 @@ use crate::exit_codes;
 /// Why a shard or a stage did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum RunFailure {
-    /// The stage kind's own work failed (planning its shards or running one).
+    /// The stage kind's own work failed (planning its shards or running one). Boxed: a
+    /// stage error is large, and failures travel in every shard's outcome.
     #[error(transparent)]
-    Stage(#[from] StageError),
+    Stage(Box<StageError>),
     /// The store failed while reading inputs or committing outputs.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -49,6 +50,12 @@ pub enum RunFailure {
         #[source]
         cause: Box<RunFailure>,
     },
+}
+
+impl From<StageError> for RunFailure {
+    fn from(error: StageError) -> Self {
+        RunFailure::Stage(Box::new(error))
+    }
 }
 
 impl RunFailure {
