@@ -101,8 +101,20 @@ wait_idle() {
   die "the node did not become idle (state '$state'); see $DIR/log/slurmctld.log and $DIR/log/slurmd.log"
 }
 
+# The daemons outlive this script: they must not inherit its open files beyond stdio (a
+# lock the caller holds, a pipe a test reads to its end), or they hold them for as long as
+# they run.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd="${fd##*/}"
+    if [ "$fd" -gt 2 ] && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start() {
   need_tools
+  close_inherited_fds
   [ -f "$CONF" ] || write_conf
   start_munge
   running "$DIR/slurmctld.pid" || slurmctld -f "$CONF"

@@ -169,9 +169,16 @@ fn a_vanished_task_is_lost_and_rerun() {
 #[test]
 fn a_time_limit_fails_the_shard_naming_it() {
     let Some(cluster) = cluster() else { return };
+    // One shard that certainly outlasts a minute on any machine: 100 warm-ups of a network
+    // with three 64-filter layers at 64×64 (seconds per inference), not of the tiny test
+    // networks, which finish 100 warm-ups in under 20 s once the engine is fast.
+    let stages = format!(
+        "  synth:\n    kind: synthesize\n    params:\n      count: 1\n      input: {{h: 64, w: 64, c: 3}}\n      layers: {{min: 3, max: 3}}\n      filters: [64]\n{}",
+        profile("      warmup: 100\n")
+    );
     let study = Study::new(
         &cluster,
-        &slow_profiles(1, 100),
+        &stages,
         "  resubmits: 0\n  sbatch: {time: \"1\"}\n",
     );
     let run = study.run_study(&[]).expect_code(1);
