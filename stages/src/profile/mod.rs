@@ -421,16 +421,7 @@ impl StageKind for ProfileKind {
                 media_type: "application/yaml",
             },
         );
-        outputs.insert(
-            "meta",
-            OutputData::Bytes {
-                bytes: serde_json::to_vec_pretty(&meta).map_err(|e| StageError::Serialize {
-                    name: "meta".into(),
-                    message: e.to_string(),
-                })?,
-                media_type: "application/json",
-            },
-        );
+        outputs.insert("meta", OutputData::json("meta", &meta)?);
         Ok(outputs)
     }
 }

@@ -141,13 +141,6 @@ impl Summary {
 
     /// The summary as pretty JSON.
     pub fn to_output(&self) -> Result<OutputData, StageError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|err| StageError::Serialize {
-            name: "summary".into(),
-            message: err.to_string(),
-        })?;
-        Ok(OutputData::Bytes {
-            bytes,
-            media_type: "application/json",
-        })
+        OutputData::json("summary", self)
     }
 }
