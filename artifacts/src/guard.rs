@@ -252,7 +252,7 @@ pub(crate) fn open_db(db: &Path) -> Result<sled::Db, StoreError> {
     let spawned = std::thread::Builder::new()
         .name("snni-store-open".into())
         .spawn(move || {
-            let opened = call(&path, "opening", || sled::Config::new().path(&path).open());
+            let opened = call(&path, "opening", || open_waiting_for_release(&path));
             let _ = sender.send(opened);
         });
     if let Err(source) = spawned {
@@ -279,9 +279,54 @@ pub(crate) fn open_db(db: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// How long [`open_waiting_for_release`] waits for an earlier handle to let go of sled's
+/// file lock.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the sled database at `path`, waiting while sled's own file lock is still held.
+///
+/// Callers hold the store lock (or open a private copy), so no other process can hold
+/// sled's lock; when sled reports it held, it is a handle this process just dropped whose
+/// background threads have not yet released it (sled lets go of the lock when the last of
+/// them ends, a few milliseconds after the `Db` is dropped). sled reports this only as an
+/// I/O error whose text says so, hence the text match.
+fn open_waiting_for_release(path: &Path) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && started.elapsed() < RELEASE_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            opened => return opened,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_waits_for_a_dropped_handle_to_release_sled_s_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let first = sled::Config::new().path(&path).open().unwrap();
+        let held = sled::Config::new().path(&path).open();
+        assert!(
+            held.is_err(),
+            "sled let a second handle open a held database"
+        );
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(first);
+        });
+        let second = open_waiting_for_release(&path).expect("opens once the first handle lets go");
+        releaser.join().unwrap();
+        drop(second);
+    }
 
     #[test]
     fn panics_become_damage_errors_and_the_flag_is_reset() {
