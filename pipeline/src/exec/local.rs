@@ -56,6 +56,11 @@ pub(crate) async fn dispatch(
                     message: panic_message(&payload),
                 }),
             };
+            // The stop is requested before the slot is released: otherwise the next shard
+            // takes the slot and starts before the scheduler has seen this failure.
+            if matches!(outcome, ShardOutcome::Failed(_)) {
+                shared.request_stop();
+            }
             drop(grant);
             let _ = outcomes.send((shard.shard, outcome));
         });

@@ -56,7 +56,8 @@ impl Shared {
         self.stop.load(Ordering::SeqCst) && !self.options.keep_going
     }
 
-    fn request_stop(&self) {
+    /// Asks that no new shard start (ignored under `--keep-going`).
+    pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
 }
