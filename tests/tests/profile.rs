@@ -168,7 +168,7 @@ fn profile_and_dataset_produce_keyed_tables() {
         &profile_manifest(
             count,
             "  slow: {bandwidth: 200mbit, rtt: 2ms}\n",
-            "      settings: [local, slow]\n      runs: 2\n      timeout: 120\n      backend: relay\n",
+            "      settings: [local, slow]\n      runs: 2\n      timeout: 120\n      backend: relay\n      probe: {seconds: 0.1, tolerance: 0.000001, reruns: 1}\n",
         ),
     );
     let manifest = manifest.to_str().unwrap();
@@ -178,6 +178,32 @@ fn profile_and_dataset_produce_keyed_tables() {
     assert!(slow.contains("\"backend\": \"relay\""), "{slow}");
     let local = blob(&scratch, "profile/synth-0001.local.r00/meta");
     assert!(local.contains("\"backend\": \"none\""), "{local}");
+    // The speed probe ran before and after; two probes never agree to a millionth, so
+    // the one allowed re-measurement happened and the last deviation is recorded.
+    let meta: serde_json::Value = serde_json::from_str(&local).unwrap();
+    let noise = &meta["noise"];
+    for rate in ["probe_he_per_s", "probe_ot_per_s"] {
+        assert!(noise[rate].as_f64().is_some_and(|r| r > 0.0), "{local}");
+    }
+    assert!(
+        noise["probe_deviation"].as_f64().is_some_and(|d| d > 1e-6),
+        "{local}"
+    );
+    assert!(
+        noise["load_avg"].as_f64().is_some_and(|l| l >= 0.0),
+        "{local}"
+    );
+    assert!(
+        noise["steal_fraction"]
+            .as_f64()
+            .is_some_and(|s| (0.0..=1.0).contains(&s)),
+        "{local}"
+    );
+    assert_eq!(meta["probe"]["reruns"], 1, "{local}");
+    assert!(
+        meta["probe"]["before"]["he_per_s"].as_f64().is_some(),
+        "{local}"
+    );
 
     // One row per network, setting, run and party.
     let networks = table_rows(&scratch, "dataset/tables/networks");

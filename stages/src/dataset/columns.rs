@@ -11,11 +11,12 @@ use crate::schema::dataset::{
     CT_PT_PRODUCTS, DEGREE, ELEMENTS, ELL, ENGINE_VERSION, FAMILY, FILTERS, FLOPS,
     HE_BYTES_CLIENT_TO_SERVER, HE_BYTES_SERVER_TO_CLIENT, HE_DEGREE, INFERENCE_S, INPUTS,
     INPUT_CTS, INPUT_SIZE, IN_C, IN_H, IN_W, KERNEL_H, KERNEL_W, KIND, LAYER, LAYERS, LAYER_NAME,
-    LOSS_PERCENT, MESSAGES_RECEIVED, MESSAGES_SENT, MULTIPLICATIONS, NETWORK, NETWORK_NAME, OT,
-    OTS, OT_BYTES_CLIENT, OT_BYTES_SERVER, OUTPUT_CTS, OUTPUT_ELEMENTS, OUTPUT_SIZE, OUT_C, OUT_H,
-    OUT_W, PADDING, PARTY, PINNED_CPUS, PLANNED_BYTES, PLANNED_ROUNDS, RELU_CHANNELS,
-    RELU_FRACTION, ROUNDS, RTT_US, RUN, SCALE, SETTING, SETUP_S, SOURCE_STAGE, STRIDE, THREADS,
-    TOTAL_S, TRUNCATIONS, UNITS, WALL_S, WEIGHT_POLYS, WEIGHT_SIZE,
+    LOAD_AVG, LOSS_PERCENT, MESSAGES_RECEIVED, MESSAGES_SENT, MULTIPLICATIONS, NETWORK,
+    NETWORK_NAME, OT, OTS, OT_BYTES_CLIENT, OT_BYTES_SERVER, OUTPUT_CTS, OUTPUT_ELEMENTS,
+    OUTPUT_SIZE, OUT_C, OUT_H, OUT_W, PADDING, PARTY, PINNED_CPUS, PLANNED_BYTES, PLANNED_ROUNDS,
+    PROBE_DEVIATION, PROBE_HE_PER_S, PROBE_OT_PER_S, RELU_CHANNELS, RELU_FRACTION, ROUNDS, RTT_US,
+    RUN, SCALE, SETTING, SETUP_S, SOURCE_STAGE, STEAL_FRACTION, STRIDE, THREADS, TOTAL_S,
+    TRUNCATIONS, UNITS, WALL_S, WEIGHT_POLYS, WEIGHT_SIZE,
 };
 use crate::schema::ColumnDef;
 use crate::StageError;
@@ -87,6 +88,11 @@ impl<'a, R> TableBuilder<'a, R> {
             .str(CPU_MODEL, |r| &id(r).context.machine.cpu_model)
             .u64(CORES, |r| id(r).context.machine.cores)
             .str(ENGINE_VERSION, |r| &id(r).context.engine.version)
+            .opt_f64(PROBE_HE_PER_S, |r| id(r).noise.map(|n| n.probe_he_per_s))
+            .opt_f64(PROBE_OT_PER_S, |r| id(r).noise.map(|n| n.probe_ot_per_s))
+            .opt_f64(PROBE_DEVIATION, |r| id(r).noise.map(|n| n.probe_deviation))
+            .opt_f64(LOAD_AVG, |r| id(r).noise.map(|n| n.load_avg))
+            .opt_f64(STEAL_FRACTION, |r| id(r).noise.map(|n| n.steal_fraction))
     }
 
     fn build(&mut self) -> Result<DataFrame, StageError> {

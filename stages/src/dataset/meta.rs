@@ -27,6 +27,10 @@ pub struct ProfileMeta {
     pub setting: String,
     /// The 1-based run number.
     pub run: u64,
+    /// The machine's speed and load around the shard; absent from shards measured before
+    /// the profile stage recorded it, or with its probe switched off.
+    #[serde(default)]
+    pub noise: Option<Noise>,
     /// Everything else that is the same for every row of the shard.
     #[serde(flatten)]
     pub context: Context,
@@ -97,6 +101,21 @@ pub struct Machine {
     pub cpu_model: String,
     /// Operating system.
     pub os: String,
+}
+
+/// The machine's speed and load around one shard (see `crate::profile::probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Noise {
+    /// HE layers per second of the probe, mean of the probes before and after the shard.
+    pub probe_he_per_s: f64,
+    /// Random OTs per second of the probe, mean of before and after.
+    pub probe_ot_per_s: f64,
+    /// How far the probe after the shard is from the one before, as a fraction.
+    pub probe_deviation: f64,
+    /// The 1-minute load average, mean of the shard's start and end.
+    pub load_avg: f64,
+    /// The share of CPU time the hypervisor stole during the shard.
+    pub steal_fraction: f64,
 }
 
 /// The OT backend of shards whose `meta` predates the field: the engine had only IKNP.

@@ -75,7 +75,8 @@ impl StageKind for DatasetKind {
 
     fn version(&self) -> u32 {
         // 2: `planned_rounds`. 3: the `ot` column, planned rounds per OT backend.
-        3
+        // 4: the machine's speed and load (`probe_*`, `load_avg`, `steal_fraction`).
+        4
     }
 
     fn summary(&self) -> &'static str {

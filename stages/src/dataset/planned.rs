@@ -71,6 +71,7 @@ pub fn planned_views(
         source_stage: String::new(),
         setting: link.setting.clone(),
         run: 0,
+        noise: None,
         context: Context {
             link: Link {
                 bandwidth_bps: link.bandwidth_bps,

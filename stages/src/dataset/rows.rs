@@ -13,7 +13,7 @@ use snni_engine::runtime::{planned_rounds, PlannedRounds};
 
 use super::features::LayerFeatures;
 use super::lines::{Counts, Linear, Measured, PartyLines, RunLine};
-use super::meta::Context;
+use super::meta::{Context, Noise};
 use super::profile::{error, ProfileShard};
 use crate::StageError;
 
@@ -35,6 +35,8 @@ pub struct RunId {
     pub run: u64,
     /// How and where it was measured.
     pub context: Context,
+    /// The machine's speed and load around the run, when the profile stage recorded them.
+    pub noise: Option<Noise>,
 }
 
 /// One layer as one party ran it.
@@ -130,6 +132,7 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
         setting: meta.setting.clone(),
         run: meta.run,
         context: meta.context.clone(),
+        noise: meta.noise,
     });
     let features: Vec<Rc<LayerFeatures>> = shard
         .network

@@ -16,7 +16,10 @@ use crate::schema::dataset::{
     PLANNED_BYTES, PLANNED_ROUNDS, RELU_FRACTION, ROUNDS, RUN, SETTING, SETUP_S, STRIDE, TOTAL_S,
     UNITS, WALL_S, WEIGHT_SIZE,
 };
-use crate::schema::dataset::{LAYER_TABLE, NETWORK_TABLE};
+use crate::schema::dataset::{
+    LAYER_TABLE, LOAD_AVG, NETWORK_TABLE, PROBE_DEVIATION, PROBE_HE_PER_S, PROBE_OT_PER_S,
+    STEAL_FRACTION,
+};
 use crate::schema::{ColumnDef, ColumnType, Nulls, TableReader};
 use crate::StageError;
 
@@ -285,6 +288,38 @@ fn networks_table_has_the_run_totals() {
     );
     assert_eq!(u64s(networks, LAYERS)[0], Some(4));
     assert_eq!(strings(networks, CPU_MODEL)[0], "AMD EPYC 7B13");
+}
+
+#[test]
+fn the_speed_probe_and_load_are_columns_and_null_where_not_recorded() {
+    let harness = Harness::new();
+    let mut shards = fake_shards();
+    for shard in shards.iter_mut().filter(|s| s.key.ends_with(".r01")) {
+        shard.meta["noise"] = json!({
+            "probe_he_per_s": 12.5, "probe_ot_per_s": 4.0e6, "probe_deviation": 0.03,
+            "load_avg": 1.25, "steal_fraction": 0.01
+        });
+    }
+    let stage = harness.stage("prof", &shards);
+    let tables = harness.run(&[stage], Value::Null).unwrap();
+    for table in ["networks", "layers"] {
+        let df = &tables[table];
+        let runs = u64s(df, RUN);
+        for (column, recorded) in [
+            (PROBE_HE_PER_S, 12.5),
+            (PROBE_OT_PER_S, 4.0e6),
+            (PROBE_DEVIATION, 0.03),
+            (LOAD_AVG, 1.25),
+            (STEAL_FRACTION, 0.01),
+        ] {
+            for (run, value) in runs.iter().zip(f64s(df, column)) {
+                match run {
+                    Some(1) => assert_eq!(value, recorded, "{table}.{column}"),
+                    _ => assert!(value.is_nan(), "{table}.{column}: {value} for run {run:?}"),
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //! N, machine, attempts, timing). A failed attempt is retried up to `retries` times; a
 //! shard that still fails stores nothing and reports the parties' stderr tails.
 //!
+//! Around each shard a short machine-speed probe runs (see [`probe`]); the probes before
+//! and after, the load average and the CPU time the hypervisor stole go into `meta`, and a
+//! shard whose two probes differ by more than `probe.tolerance` is measured again.
+//!
 //! Shards list run-major (run 0 of every network, then run 1, …) so that slow drifts of
 //! the machine spread over all networks, unshaped settings first; shaped shards take the
 //! whole machine unless `exclusive_shaped: false`.
@@ -17,6 +21,7 @@ mod machine;
 mod metering;
 mod params;
 mod party;
+pub mod probe;
 pub mod runner;
 
 use std::collections::BTreeMap;
@@ -37,6 +42,7 @@ pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, Networ
 pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
 pub use params::{Backend, NamedSetting, Networks, ProfileParams};
 pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
+use probe::{LoadStart, SpeedProbe};
 use runner::{AttemptPlan, BackendUsed};
 
 /// The engine version this kind's [`StageKind::version`] was last bumped for. The engine's
@@ -173,7 +179,9 @@ impl StageKind for ProfileKind {
         // 3: engine 0.3.0 (HE answers streamed as computed, Ferret refills in frames): the
         // timing profile changes, so every shard re-measures. A test ties this to
         // `MEASURED_WITH_ENGINE`.
-        3
+        // 4: a machine-speed probe before and after every shard (`probe:` in the params,
+        // `noise` and `probe` in `meta`); shards whose probes disagree are measured again.
+        4
     }
 
     fn summary(&self) -> &'static str {
@@ -337,29 +345,8 @@ impl StageKind for ProfileKind {
             input_seed: derived_seed(ctx.seed, &["input", key.network, &key.run.to_string()]),
             cpus: pinned.as_deref(),
         };
-        let mut attempts = 0;
-        let measured = loop {
-            attempts += 1;
-            match runner::attempt(&plan) {
-                Ok(measured) => break measured,
-                Err(error) => {
-                    tracing::warn!(
-                        shard = ctx.shard,
-                        attempt = attempts,
-                        "profile attempt failed: {}",
-                        error.message
-                    );
-                    let cancelled = crate::cancel::requested().is_some();
-                    if error.permanent || cancelled || attempts > params.retries {
-                        return Err(StageError::Profile {
-                            shard: ctx.shard.to_string(),
-                            attempts,
-                            message: error.message,
-                        });
-                    }
-                }
-            }
-        };
+        let probed = measure_probed(&plan, &params, ctx.shard)?;
+        let (measured, attempts) = (probed.measured, probed.attempts);
         let shard_s = started.elapsed().as_secs_f64();
         let meta = json!({
             "format": META_FORMAT,
@@ -392,6 +379,13 @@ impl StageKind for ProfileKind {
             "cpu_reservation": ctx.cpus.map(<[usize]>::len),
             "machine": this_machine,
             "attempts": attempts,
+            "noise": probed.noise,
+            "probe": probed.probes.map(|(before, after)| json!({
+                "before": before,
+                "after": after,
+                "reruns": probed.reruns,
+                "tolerance": params.probe.tolerance,
+            })),
             "timing": {
                 "shard_s": shard_s,
                 "engine_s": measured.engine_s,
@@ -423,6 +417,115 @@ impl StageKind for ProfileKind {
         );
         outputs.insert("meta", OutputData::json("meta", &meta)?);
         Ok(outputs)
+    }
+}
+
+/// A shard's measurements with the machine's speed and load around them.
+struct Probed {
+    measured: runner::Measured,
+    /// Attempts of the kept measurement (failed ones retried included).
+    attempts: u32,
+    /// The probes before and after the kept measurement, when the probe is on.
+    probes: Option<(SpeedProbe, SpeedProbe)>,
+    /// Times the shard was measured again because its probes disagreed.
+    reruns: u32,
+    /// What the dataset keeps of the probes and the load.
+    noise: Option<Value>,
+}
+
+/// Measures the shard ([`measure_with_retries`]) between two speed probes; while the
+/// probes disagree by more than `probe.tolerance`, measures it again, `probe.reruns`
+/// times at most, and keeps the last measurement with its deviation.
+fn measure_probed(
+    plan: &AttemptPlan<'_>,
+    params: &ProfileParams,
+    shard: &str,
+) -> Result<Probed, StageError> {
+    let probe = params.probe;
+    let budget = std::time::Duration::from_secs_f64(probe.seconds);
+    let run_probe = || {
+        SpeedProbe::run(budget).map_err(|error| StageError::Profile {
+            shard: shard.to_string(),
+            attempts: 0,
+            message: error.to_string(),
+        })
+    };
+    let mut reruns = 0;
+    loop {
+        let load = LoadStart::now();
+        let before = (probe.seconds > 0.0).then(run_probe).transpose()?;
+        let (measured, attempts) = measure_with_retries(plan, params, shard)?;
+        let after = before.map(|_| run_probe()).transpose()?;
+        let record = load.finish();
+        let Some((before, after)) = before.zip(after) else {
+            return Ok(Probed {
+                measured,
+                attempts,
+                probes: None,
+                reruns,
+                noise: None,
+            });
+        };
+        let deviation = before.deviation(&after);
+        let cancelled = crate::cancel::requested().is_some();
+        if deviation > probe.tolerance && reruns < probe.reruns && !cancelled {
+            reruns += 1;
+            tracing::warn!(
+                shard,
+                rerun = reruns,
+                "the machine's speed changed by {:.1} % during the shard (tolerance {:.1} %); \
+                 measuring it again",
+                deviation * 100.0,
+                probe.tolerance * 100.0
+            );
+            continue;
+        }
+        let noise = json!({
+            "probe_he_per_s": (before.he_per_s + after.he_per_s) / 2.0,
+            "probe_ot_per_s": (before.ot_per_s + after.ot_per_s) / 2.0,
+            "probe_deviation": deviation,
+            "load_avg": (record.load_start + record.load_end) / 2.0,
+            "steal_fraction": record.steal_fraction,
+        });
+        return Ok(Probed {
+            measured,
+            attempts,
+            probes: Some((before, after)),
+            reruns,
+            noise: Some(noise),
+        });
+    }
+}
+
+/// Runs the parties until an attempt succeeds, `retries` times more at most after a
+/// failure; returns the measurement and the attempts it took.
+fn measure_with_retries(
+    plan: &AttemptPlan<'_>,
+    params: &ProfileParams,
+    shard: &str,
+) -> Result<(runner::Measured, u32), StageError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match runner::attempt(plan) {
+            Ok(measured) => return Ok((measured, attempts)),
+            Err(error) => {
+                tracing::warn!(
+                    shard,
+                    attempt = attempts,
+                    "profile attempt failed: {}",
+                    error.message
+                );
+                let cancelled = crate::cancel::requested().is_some();
+                if error.permanent || cancelled || attempts > params.retries {
+                    return Err(StageError::Profile {
+                        shard: shard.to_string(),
+                        attempts,
+                        message: error.message,
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -97,6 +97,44 @@ struct RawProfileParams {
     #[serde(default)]
     shaped_cpus: Option<usize>,
     ot: Option<OtBackend>,
+    #[serde(default)]
+    probe: Option<RawProbeParams>,
+}
+
+/// The `probe` mapping as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbeParams {
+    #[serde(default)]
+    seconds: Option<f64>,
+    #[serde(default)]
+    tolerance: Option<f64>,
+    #[serde(default)]
+    reruns: Option<i64>,
+}
+
+/// The machine-speed probe around each shard (see `crate::profile::probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeParams {
+    /// Seconds each probe runs, before and after the shard; 0 switches the probe off.
+    pub seconds: f64,
+    /// Largest relative change of the probe's speed between before and after the shard
+    /// that is accepted; beyond it the shard is measured again.
+    pub tolerance: f64,
+    /// Times a shard is measured again because its probes disagree; after the last, its
+    /// measurements are kept with the deviation recorded.
+    pub reruns: u32,
+}
+
+impl Default for ProbeParams {
+    fn default() -> Self {
+        ProbeParams {
+            seconds: 0.5,
+            tolerance: 0.2,
+            reruns: 1,
+        }
+    }
 }
 
 /// A setting as the profile stage records it: its name and link.
@@ -149,6 +187,8 @@ pub struct ProfileParams {
     /// The OT extension both parties run (default `ferret`). Always in the canonical params,
     /// so it enters every shard's fingerprint.
     pub ot: OtBackend,
+    /// The machine-speed probe around each shard.
+    pub probe: ProbeParams,
 }
 
 impl ProfileParams {
@@ -282,6 +322,7 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
             );
         }
     }
+    let probe = check_probe(raw.probe, &mut issues);
     let backend = raw.backend.unwrap_or(Backend::Auto);
     if backend == Backend::Relay {
         for (i, named) in settings.iter().enumerate() {
@@ -317,7 +358,45 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         cpus,
         shaped_cpus: raw.shaped_cpus,
         ot: raw.ot.unwrap_or_default(),
+        probe,
     })
+}
+
+/// The `probe` mapping with its defaults filled in; out-of-range values are reported.
+fn check_probe(raw: Option<RawProbeParams>, issues: &mut Vec<ParamIssue>) -> ProbeParams {
+    let default = ProbeParams::default();
+    let Some(raw) = raw else {
+        return default;
+    };
+    let seconds = raw.seconds.unwrap_or(default.seconds);
+    if !(0.0..=60.0).contains(&seconds) {
+        issues.push(
+            ParamIssue::new(
+                &["probe", "seconds"],
+                format!("must be in 0..=60, got {seconds}"),
+            )
+            .with_hint("0 switches the probe off; 0.5 (the default) is enough to see drift"),
+        );
+    }
+    let tolerance = raw.tolerance.unwrap_or(default.tolerance);
+    if !(tolerance > 0.0 && tolerance.is_finite()) {
+        issues.push(ParamIssue::new(
+            &["probe", "tolerance"],
+            format!("must be a positive fraction (0.2: 20 %), got {tolerance}"),
+        ));
+    }
+    let reruns = raw.reruns.unwrap_or(i64::from(default.reruns));
+    if !(0..=100).contains(&reruns) {
+        issues.push(ParamIssue::new(
+            &["probe", "reruns"],
+            format!("must be in 0..=100, got {reruns}"),
+        ));
+    }
+    ProbeParams {
+        seconds,
+        tolerance,
+        reruns: reruns.clamp(0, 100) as u32,
+    }
 }
 
 #[cfg(test)]
@@ -432,6 +511,40 @@ mod tests {
             issues[0].message.contains("unknown variant `silent`"),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn probe_is_canonical_and_checked_at_its_path() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert_eq!(
+            default["probe"],
+            json!({"seconds": 0.5, "tolerance": 0.2, "reruns": 1})
+        );
+        let off = check(&json!({"probe": {"seconds": 0}}), &ctx).unwrap();
+        assert_eq!(off.probe.seconds, 0.0);
+        assert_eq!(off.probe.tolerance, 0.2);
+        let round = ProfileParams::decode(&serde_json::to_value(&off).unwrap()).unwrap();
+        assert_eq!(round, off);
+        let issues = check(
+            &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101}}),
+            &ctx,
+        )
+        .unwrap_err();
+        let paths: Vec<Vec<String>> = issues.iter().map(|i| i.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                ["probe", "seconds"],
+                ["probe", "tolerance"],
+                ["probe", "reruns"]
+            ]
+        );
+        let issues = check(&json!({"probe": {"secs": 1}}), &ctx).unwrap_err();
+        assert_eq!(issues[0].path, ["probe", "secs"], "{issues:?}");
     }
 
     #[test]

@@ -157,6 +157,29 @@ pub const CORES: ColumnDef = ColumnDef::count("cores");
 /// The `engine_version` column.
 pub const ENGINE_VERSION: ColumnDef = ColumnDef::text("engine_version");
 
+// The machine's speed and load around the run (null: not recorded, as for shards measured
+// before the probe existed or with it off).
+/// The `probe_he_per_s` column: the speed probe's HE layers per second.
+pub const PROBE_HE_PER_S: ColumnDef = ColumnDef::real("probe_he_per_s")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+/// The `probe_ot_per_s` column: the speed probe's random OTs per second.
+pub const PROBE_OT_PER_S: ColumnDef = ColumnDef::real("probe_ot_per_s")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+/// The `probe_deviation` column: how far the probe after the run is from the one before.
+pub const PROBE_DEVIATION: ColumnDef = ColumnDef::real("probe_deviation")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+/// The `load_avg` column: the 1-minute load average over the run.
+pub const LOAD_AVG: ColumnDef = ColumnDef::real("load_avg")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+/// The `steal_fraction` column: the share of CPU time the hypervisor stole.
+pub const STEAL_FRACTION: ColumnDef = ColumnDef::real("steal_fraction")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+
 // The run totals of the `networks` table.
 /// The `layers` column.
 pub const LAYERS: ColumnDef = ColumnDef::count("layers");
@@ -168,7 +191,7 @@ pub const INFERENCE_S: ColumnDef = ColumnDef::real("inference_s");
 pub const TOTAL_S: ColumnDef = ColumnDef::real("total_s");
 
 /// The columns of `layers` and of every view, in table order.
-pub const LAYER_TABLE: [ColumnDef; 66] = [
+pub const LAYER_TABLE: [ColumnDef; 71] = [
     NETWORK,
     SETTING,
     RUN,
@@ -235,10 +258,15 @@ pub const LAYER_TABLE: [ColumnDef; 66] = [
     CPU_MODEL,
     CORES,
     ENGINE_VERSION,
+    PROBE_HE_PER_S,
+    PROBE_OT_PER_S,
+    PROBE_DEVIATION,
+    LOAD_AVG,
+    STEAL_FRACTION,
 ];
 
 /// The columns of `networks`, in table order.
-pub const NETWORK_TABLE: [ColumnDef; 30] = [
+pub const NETWORK_TABLE: [ColumnDef; 35] = [
     NETWORK,
     FAMILY,
     SOURCE_STAGE,
@@ -269,6 +297,11 @@ pub const NETWORK_TABLE: [ColumnDef; 30] = [
     CPU_MODEL,
     CORES,
     ENGINE_VERSION,
+    PROBE_HE_PER_S,
+    PROBE_OT_PER_S,
+    PROBE_DEVIATION,
+    LOAD_AVG,
+    STEAL_FRACTION,
 ];
 
 /// The columns a feature twin must match (besides `kind`, `party` and `setting`): the raw

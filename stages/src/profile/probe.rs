@@ -1,0 +1,333 @@
+//! The machine-speed probe and the noise record of a profile shard.
+//!
+//! A virtual machine's speed drifts by ±10 % over minutes (BENCHMARKS.md), and a shard's
+//! timings carry that drift. Before and after each shard, [`SpeedProbe::run`] times a
+//! fixed workload made of what the engine spends its time on — BFV encryption, a
+//! ciphertext × plaintext convolution and decryption on one thread, and OT extension
+//! between two threads — for a fixed short time, and reports how many of each it
+//! completed per second. [`LoadRecord`] reads the load average and the CPU time the
+//! hypervisor stole (`/proc/stat`'s `steal`) over the shard. The profile stage stores both
+//! in `meta`; the dataset carries them as columns, and a shard whose probes before and
+//! after differ by more than the stage's `probe_tolerance` is measured again.
+
+use std::time::{Duration, Instant};
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+use snni_engine::channel::{mem_pair, Channel};
+use snni_engine::he::{ConvShape, HeClient, HeParams, HeServer, LinearLayer, LinearPlan, Padding};
+use snni_engine::ot::{IknpPair, OtReceiver, OtSender, Role};
+
+/// Share bit length of the probe's HE layer (the study's default ℓ).
+const PROBE_ELL: u32 = 41;
+/// Random OTs drawn per round of the probe's OT part.
+const OT_BATCH: usize = 1 << 14;
+
+/// What went wrong while probing (the engine refused its own fixed workload).
+#[derive(Debug, thiserror::Error)]
+#[error("the machine-speed probe failed: {0}")]
+pub struct ProbeError(String);
+
+/// Work per second of the probe's two parts on this machine, now.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpeedProbe {
+    /// HE layers (encrypt, ct × pt convolution, decrypt of one small conv) per second.
+    pub he_per_s: f64,
+    /// Random OTs (IKNP extension, both parties on two threads) per second.
+    pub ot_per_s: f64,
+    /// Seconds the probe ran.
+    pub seconds: f64,
+}
+
+impl SpeedProbe {
+    /// Runs the probe for about `budget` (half HE, half OT; at least one round of each).
+    pub fn run(budget: Duration) -> Result<SpeedProbe, ProbeError> {
+        let started = Instant::now();
+        let he_per_s = he_rate(budget / 2)?;
+        let ot_per_s = ot_rate(budget / 2)?;
+        Ok(SpeedProbe {
+            he_per_s,
+            ot_per_s,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The one figure both parts give: the geometric mean of the two rates.
+    pub fn score(&self) -> f64 {
+        (self.he_per_s * self.ot_per_s).sqrt()
+    }
+
+    /// How far `later`'s score is from this one's, as a fraction of this one's
+    /// (0.1: ten percent faster or slower).
+    pub fn deviation(&self, later: &SpeedProbe) -> f64 {
+        let before = self.score();
+        if before > 0.0 {
+            (later.score() / before - 1.0).abs()
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// HE layers per second: a 16×16×16 → 16, 3×3 convolution under the study's parameters,
+/// encrypted, evaluated and decrypted on the calling thread until `budget` passes.
+fn he_rate(budget: Duration) -> Result<f64, ProbeError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| ProbeError(format!("{what}: {e}"));
+    let params = HeParams::for_bitlen(PROBE_ELL).map_err(|e| fail("HE parameters", &e))?;
+    let layer = LinearLayer::Conv(ConvShape {
+        h: 16,
+        w: 16,
+        c: 16,
+        kh: 3,
+        kw: 3,
+        m: 16,
+        stride: 1,
+        pad: Padding::same(1),
+    });
+    let plan = LinearPlan::new(layer, params.desc()).map_err(|e| fail("HE plan", &e))?;
+    let mask = (1u64 << PROBE_ELL) - 1;
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
+    let mut values = |n: usize| -> Vec<u64> { (0..n).map(|_| rng.next_u64() & mask).collect() };
+    let (x_client, x_server) = (values(layer.input_len()), values(layer.input_len()));
+    let weights: Vec<u64> = values(layer.weight_len())
+        .into_iter()
+        .map(|w| w & 0xfff)
+        .collect();
+    let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(1)).with_threads(1);
+    let key = client.public_key().map_err(|e| fail("HE key", &e))?;
+    let mut server = HeServer::new(params, &key, ChaCha20Rng::seed_from_u64(2))
+        .map_err(|e| fail("HE server", &e))?
+        .with_threads(1);
+    let started = Instant::now();
+    let mut layers = 0u32;
+    while layers == 0 || started.elapsed() < budget {
+        let cts = client
+            .encrypt_input(&plan, &x_client)
+            .map_err(|e| fail("HE encrypt", &e))?;
+        let out = server
+            .evaluate(&plan, &weights, &x_server, &cts)
+            .map_err(|e| fail("HE evaluate", &e))?;
+        client
+            .decrypt_output(&plan, &out.cts)
+            .map_err(|e| fail("HE decrypt", &e))?;
+        layers += 1;
+    }
+    Ok(f64::from(layers) / started.elapsed().as_secs_f64())
+}
+
+/// Random OTs per second: IKNP between two threads over an in-memory channel, in batches
+/// of [`OT_BATCH`], until `budget` passes (base OTs outside the timing).
+fn ot_rate(budget: Duration) -> Result<f64, ProbeError> {
+    let fail = |e: snni_engine::ot::OtError| ProbeError(format!("OT: {e}"));
+    let (mut server_ch, mut client_ch) = mem_pair();
+    std::thread::scope(|scope| {
+        let client = scope.spawn(move || -> Result<(), ProbeError> {
+            let ch: &mut dyn Channel = &mut client_ch;
+            let mut rng = ChaCha20Rng::seed_from_u64(3);
+            let mut pair = IknpPair::setup(Role::Client, ch, 1, &mut rng).map_err(fail)?;
+            // The server says after each batch whether another follows.
+            loop {
+                pair.receiver
+                    .recv_random_choice(ch, OT_BATCH)
+                    .map_err(fail)?;
+                let more = ch.recv().map_err(|e| ProbeError(format!("OT: {e}")))?;
+                if more.first() != Some(&1) {
+                    return Ok(());
+                }
+            }
+        });
+        let ch: &mut dyn Channel = &mut server_ch;
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let served = (|| -> Result<f64, ProbeError> {
+            let mut pair = IknpPair::setup(Role::Server, ch, 1, &mut rng).map_err(fail)?;
+            let started = Instant::now();
+            let mut batches = 0u32;
+            loop {
+                pair.sender.send_random_choice(ch, OT_BATCH).map_err(fail)?;
+                batches += 1;
+                let more = started.elapsed() < budget;
+                ch.send(&[u8::from(more)])
+                    .and_then(|()| ch.flush())
+                    .map_err(|e| ProbeError(format!("OT: {e}")))?;
+                if !more {
+                    return Ok(
+                        f64::from(batches) * OT_BATCH as f64 / started.elapsed().as_secs_f64()
+                    );
+                }
+            }
+        })();
+        let client = client
+            .join()
+            .unwrap_or_else(|_| Err(ProbeError("the OT client thread panicked".into())));
+        let rate = served?;
+        client?;
+        Ok(rate)
+    })
+}
+
+/// The load on the machine over a shard: the load average at its start and end, and the
+/// share of CPU time the hypervisor stole meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LoadRecord {
+    /// The 1-minute load average when the shard started.
+    pub load_start: f64,
+    /// The 1-minute load average when it ended.
+    pub load_end: f64,
+    /// Stolen CPU time over all CPU time in between (0 when the kernel does not say).
+    pub steal_fraction: f64,
+}
+
+/// What [`LoadRecord`] reads at a shard's start.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadStart {
+    load: f64,
+    cpu: CpuTimes,
+}
+
+impl LoadStart {
+    /// Reads the load average and CPU times now.
+    pub fn now() -> LoadStart {
+        LoadStart {
+            load: load_average(),
+            cpu: CpuTimes::now(),
+        }
+    }
+
+    /// The record from this start until now.
+    pub fn finish(&self) -> LoadRecord {
+        let end = CpuTimes::now();
+        let total = end.total.saturating_sub(self.cpu.total);
+        let steal = end.steal.saturating_sub(self.cpu.steal);
+        LoadRecord {
+            load_start: self.load,
+            load_end: load_average(),
+            steal_fraction: if total > 0 {
+                steal as f64 / total as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The 1-minute load average (`/proc/loadavg`; 0 where the kernel has none).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| parse_load_average(&text))
+        .unwrap_or(0.0)
+}
+
+/// The first field of `/proc/loadavg`.
+fn parse_load_average(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Jiffies of all CPUs: all of them and the stolen ones (`/proc/stat`'s `cpu` line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CpuTimes {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTimes {
+    fn now() -> CpuTimes {
+        std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|text| parse_cpu_times(&text))
+            .unwrap_or_default()
+    }
+}
+
+/// The aggregate `cpu` line of `/proc/stat`: user nice system idle iowait irq softirq
+/// steal guest guest_nice. Guest time is already counted in user and nice, so the total
+/// is the sum of the first eight fields.
+fn parse_cpu_times(text: &str) -> Option<CpuTimes> {
+    let line = text.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    Some(CpuTimes {
+        total: fields.iter().take(8).sum(),
+        steal: fields.get(7).copied().unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_does_both_parts_and_reports_positive_rates() {
+        let probe = SpeedProbe::run(Duration::from_millis(200)).unwrap();
+        assert!(
+            probe.he_per_s > 0.0 && probe.he_per_s.is_finite(),
+            "{probe:?}"
+        );
+        assert!(
+            probe.ot_per_s > 0.0 && probe.ot_per_s.is_finite(),
+            "{probe:?}"
+        );
+        assert!(probe.seconds > 0.0, "{probe:?}");
+        assert_eq!(probe.deviation(&probe), 0.0);
+    }
+
+    #[test]
+    fn deviation_is_relative_to_the_first_probe_and_symmetric_in_sign() {
+        let before = SpeedProbe {
+            he_per_s: 10.0,
+            ot_per_s: 1000.0,
+            seconds: 1.0,
+        };
+        let slower = SpeedProbe {
+            he_per_s: 9.0,
+            ot_per_s: 900.0,
+            ..before
+        };
+        let faster = SpeedProbe {
+            he_per_s: 11.0,
+            ot_per_s: 1100.0,
+            ..before
+        };
+        assert!((before.deviation(&slower) - 0.1).abs() < 1e-12);
+        assert!((before.deviation(&faster) - 0.1).abs() < 1e-12);
+        let zero = SpeedProbe {
+            he_per_s: 0.0,
+            ..before
+        };
+        assert!(zero.deviation(&before).is_infinite());
+    }
+
+    #[test]
+    fn proc_stat_and_loadavg_parse() {
+        let stat = "cpu  100 5 50 800 10 1 2 32 0 0\ncpu0 50 2 25 400 5 0 1 16 0 0\nintr 1\n";
+        assert_eq!(
+            parse_cpu_times(stat),
+            Some(CpuTimes {
+                total: 1000,
+                steal: 32
+            })
+        );
+        assert_eq!(parse_cpu_times("cpu0 1 2 3\n"), None);
+        assert_eq!(parse_cpu_times("cpu  1 x 3\n"), None);
+        assert_eq!(
+            parse_load_average("0.52 0.58 0.59 1/467 12345\n"),
+            Some(0.52)
+        );
+        assert_eq!(parse_load_average(""), None);
+    }
+
+    #[test]
+    fn a_load_record_covers_the_time_between_start_and_finish() {
+        let start = LoadStart::now();
+        let record = start.finish();
+        assert!((0.0..=1.0).contains(&record.steal_fraction), "{record:?}");
+        assert!(
+            record.load_start >= 0.0 && record.load_end >= 0.0,
+            "{record:?}"
+        );
+    }
+}
