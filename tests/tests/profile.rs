@@ -168,7 +168,7 @@ fn profile_and_dataset_produce_keyed_tables() {
         &profile_manifest(
             count,
             "  slow: {bandwidth: 200mbit, rtt: 2ms}\n",
-            "      settings: [local, slow]\n      runs: 2\n      timeout: 120\n      backend: relay\n      probe: {seconds: 0.1, tolerance: 0.000001, reruns: 1}\n",
+            "      settings: [local, slow]\n      runs: 2\n      timeout: 120\n      backend: relay\n      probe: {seconds: 0.1, tolerance: 0.000001, reruns: 1}\n      flooding_bits: 30\n",
         ),
     );
     let manifest = manifest.to_str().unwrap();
@@ -200,6 +200,16 @@ fn profile_and_dataset_produce_keyed_tables() {
         "{local}"
     );
     assert_eq!(meta["probe"]["reruns"], 1, "{local}");
+    // The parties were asked for 30 bits of flooding margin per inference, and reached it.
+    assert_eq!(meta["flooding_bits"], 30, "{local}");
+    let client = blob(&scratch, "profile/synth-0001.local.r00/client");
+    let run_line: serde_json::Value = serde_json::from_str(client.lines().last().unwrap()).unwrap();
+    let margin = run_line["flooding"]["margin_per_inference_bits"].as_f64();
+    assert!(
+        margin.is_some_and(|m| m >= 30.0),
+        "{}",
+        client.lines().last().unwrap()
+    );
     assert!(
         meta["probe"]["before"]["he_per_s"].as_f64().is_some(),
         "{local}"

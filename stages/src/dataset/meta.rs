@@ -56,6 +56,10 @@ pub struct Context {
     /// The OT extension the parties ran; shards measured before the field existed ran IKNP.
     #[serde(default = "legacy_ot")]
     pub ot: OtBackend,
+    /// The flooding margin per inference the parties were asked for (absent or null: the
+    /// default per-coefficient margin).
+    #[serde(default)]
+    pub flooding_bits: Option<u32>,
     /// CPUs both parties were pinned to (absent or null: placed by the OS).
     #[serde(default)]
     pub cpus: Option<Vec<usize>>,
@@ -126,9 +130,14 @@ fn legacy_ot() -> OtBackend {
 impl Context {
     /// The properties that must agree between shards of one setting unless mixing is
     /// allowed, as (name, value) pairs.
-    pub fn comparable(&self) -> [(&'static str, String); 9] {
+    pub fn comparable(&self) -> [(&'static str, String); 10] {
         [
             ("ot", self.ot.to_string()),
+            (
+                "flooding bits",
+                self.flooding_bits
+                    .map_or_else(|| "default".to_string(), |bits| bits.to_string()),
+            ),
             ("cpu_model", self.machine.cpu_model.clone()),
             ("cores", self.machine.cores.to_string()),
             ("os", self.machine.os.clone()),
@@ -191,5 +200,11 @@ mod tests {
                 .unwrap();
         assert_eq!(pinned.context.pinned_cpus(), "0,2");
         assert_ne!(pinned.context.comparable(), meta.context.comparable());
+        let flooded: ProfileMeta = serde_json::from_str(
+            &text.replace(r#""threads":1,"#, r#""threads":1,"flooding_bits":40,"#),
+        )
+        .unwrap();
+        assert_eq!(flooded.context.flooding_bits, Some(40));
+        assert_ne!(flooded.context.comparable(), meta.context.comparable());
     }
 }

@@ -89,6 +89,7 @@ pub fn planned_views(
             he_degree: he.degree as u64,
             threads: 1,
             ot: link.ot,
+            flooding_bits: None,
             cpus: None,
             cpu_reservation: None,
             machine: Machine {

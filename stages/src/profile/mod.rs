@@ -375,6 +375,7 @@ impl StageKind for ProfileKind {
             "he_degree": measured.he_degree,
             "threads": params.threads,
             "ot": params.ot,
+            "flooding_bits": params.flooding_bits,
             "cpus": pinned,
             "cpu_reservation": ctx.cpus.map(<[usize]>::len),
             "machine": this_machine,

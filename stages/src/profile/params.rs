@@ -99,6 +99,8 @@ struct RawProfileParams {
     ot: Option<OtBackend>,
     #[serde(default)]
     probe: Option<RawProbeParams>,
+    #[serde(default)]
+    flooding_bits: Option<i64>,
 }
 
 /// The `probe` mapping as written.
@@ -189,6 +191,12 @@ pub struct ProfileParams {
     pub ot: OtBackend,
     /// The machine-speed probe around each shard.
     pub probe: ProbeParams,
+    /// Bits of statistical flooding margin per inference the parties must reach
+    /// (`snni party --flooding-bits`), or `None` for the default ≥ 40 bits per revealed
+    /// coefficient. Absent from the canonical params when `None`, so stores measured
+    /// before this field existed keep their shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flooding_bits: Option<u32>,
 }
 
 impl ProfileParams {
@@ -272,6 +280,9 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
     let threads = bounded("threads", raw.threads, 1, 1, 256) as usize;
     let ell = bounded("ell", raw.ell, 41, 16, 62) as u32;
     let scale = bounded("scale", raw.scale, 12, 1, i64::from(ell.saturating_sub(4))) as u32;
+    let flooding_bits = raw
+        .flooding_bits
+        .map(|bits| bounded("flooding_bits", Some(bits), 40, 1, 120) as u32);
     if let Some(Networks::List(list)) = &raw.networks {
         if list.is_empty() {
             issues.push(
@@ -359,6 +370,7 @@ pub fn check(params: &Value, ctx: &CheckContext<'_>) -> Result<ProfileParams, Ve
         shaped_cpus: raw.shaped_cpus,
         ot: raw.ot.unwrap_or_default(),
         probe,
+        flooding_bits,
     })
 }
 
@@ -545,6 +557,23 @@ mod tests {
         );
         let issues = check(&json!({"probe": {"secs": 1}}), &ctx).unwrap_err();
         assert_eq!(issues[0].path, ["probe", "secs"], "{issues:?}");
+    }
+
+    #[test]
+    fn flooding_bits_are_absent_unless_given_and_checked() {
+        let settings = ctx();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
+        assert!(default.get("flooding_bits").is_none(), "{default}");
+        let forty = check(&json!({"flooding_bits": 40}), &ctx).unwrap();
+        assert_eq!(forty.flooding_bits, Some(40));
+        let round = ProfileParams::decode(&serde_json::to_value(&forty).unwrap()).unwrap();
+        assert_eq!(round, forty);
+        let issues = check(&json!({"flooding_bits": 0}), &ctx).unwrap_err();
+        assert_eq!(issues[0].path, ["flooding_bits"]);
+        assert!(issues[0].message.contains("1..=120"), "{issues:?}");
     }
 
     #[test]

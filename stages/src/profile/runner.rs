@@ -202,7 +202,7 @@ fn inference(
         namespace: namespace.map(str::to_string),
         cpus: plan.cpus.map(<[usize]>::to_vec),
         ot: plan.params.ot,
-        flooding_bits: None,
+        flooding_bits: plan.params.flooding_bits,
     };
     // Where the server listens, when it can be known before it starts: then the client
     // starts at the same time (it retries its connection until the server listens). The
