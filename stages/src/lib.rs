@@ -31,8 +31,8 @@ pub use dataset::{
 };
 pub use error::{error_chain, StageError};
 pub use kind::{
-    CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
-    UpstreamStage,
+    CheckContext, Kind, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs,
+    StageKind, UpstreamStage,
 };
 pub use learn::{
     predict_network, EvaluateKind, LoadedRnn, Method, NetworkPrediction, PartyModels, PartyResult,

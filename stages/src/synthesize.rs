@@ -4,9 +4,11 @@
 //! only on the ranges, the seed and `i`, so raising `count` keeps the networks (and their
 //! cached shards) that already exist.
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, Kind, PlanContext, ShardContext, ShardOutputs};
 use crate::synthesis::{generate, SynthesisParams};
 use crate::{decode_params, decode_params_all, ParamIssue, StageError};
 
@@ -16,53 +18,61 @@ pub const MAX_COUNT: u64 = 100_000;
 /// Synthesizes random networks in the study's families.
 pub struct SynthesizeKind;
 
-impl SynthesizeKind {
-    fn split(params: &Value) -> (Option<&Value>, Value) {
-        let mut rest = params.as_object().cloned().unwrap_or_default();
-        let count = params.get("count");
-        rest.remove("count");
-        (count, Value::Object(rest))
-    }
+/// The parameters: `count` beside the ranges, in one flat mapping (the canonical JSON is
+/// the ranges' mapping with `count` added).
+#[derive(Debug, Clone)]
+pub struct SynthesizeParams {
+    /// How many networks.
+    pub count: u64,
+    /// The ranges they are drawn from.
+    pub ranges: SynthesisParams,
+}
 
-    fn ranges(params: &Value) -> Result<SynthesisParams, StageError> {
-        let (_, rest) = Self::split(params);
-        decode_params(&rest).map_err(|issue| StageError::Params {
-            kind: "synthesize",
-            message: issue.message,
-        })
-    }
-
-    fn count(params: &Value) -> u64 {
-        params.get("count").and_then(Value::as_u64).unwrap_or(0)
+impl Serialize for SynthesizeParams {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = match serde_json::to_value(&self.ranges).map_err(serde::ser::Error::custom)? {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        map.insert("count".into(), Value::from(self.count));
+        map.serialize(serializer)
     }
 }
 
-impl StageKind for SynthesizeKind {
-    fn expected_shard_seconds(&self, _params: &Value, _shard: &str) -> f64 {
+impl<'de> Deserialize<'de> for SynthesizeParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut map = Map::deserialize(deserializer)?;
+        let count = map
+            .remove("count")
+            .and_then(|count| count.as_u64())
+            .ok_or_else(|| D::Error::missing_field("count"))?;
+        let ranges = decode_params(&Value::Object(map))
+            .map_err(|issue| D::Error::custom(issue.located()))?;
+        Ok(SynthesizeParams { count, ranges })
+    }
+}
+
+impl Kind for SynthesizeKind {
+    type Params = SynthesizeParams;
+    const NAME: &'static str = "synthesize";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str = "random networks in the study's families (one shard per network)";
+    // Raising `count` keeps the networks that exist.
+    const SHARD_CHOICE: &'static [&'static str] = &["count"];
+
+    fn guess_seconds(&self, _params: &SynthesizeParams, _shard: &str) -> f64 {
         // Generating a network description takes milliseconds.
         0.05
     }
 
-    fn name(&self) -> &'static str {
-        "synthesize"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "random networks in the study's families (one shard per network)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<SynthesizeParams, Vec<ParamIssue>> {
         let mut issues = Vec::new();
-        let (count, rest) = Self::split(params);
-        let count = match count {
+        let mut rest = params.as_object().cloned().unwrap_or_default();
+        let count = match rest.remove("count") {
             None => {
                 issues.push(
                     ParamIssue::new(&[], "missing `count`")
@@ -81,7 +91,7 @@ impl StageKind for SynthesizeKind {
                 }
             },
         };
-        let ranges = match decode_params_all::<SynthesisParams>(&rest) {
+        let ranges = match decode_params_all::<SynthesisParams>(&Value::Object(rest)) {
             Ok(ranges) => {
                 issues.extend(ranges.validate());
                 Some(ranges)
@@ -93,34 +103,32 @@ impl StageKind for SynthesizeKind {
         };
         match (count, ranges) {
             (Some(count), Some(ranges)) if issues.is_empty() => {
-                let mut canonical = match serde_json::to_value(&ranges) {
-                    Ok(Value::Object(map)) => map,
-                    _ => Map::new(),
-                };
-                canonical.insert("count".into(), Value::from(count));
-                Ok(Value::Object(canonical))
+                Ok(SynthesizeParams { count, ranges })
             }
             _ => Err(issues),
         }
     }
 
-    fn shard_params(&self, params: &Value) -> Value {
-        Self::split(params).1
+    fn plan(
+        &self,
+        params: &SynthesizeParams,
+        _ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
+        Ok((0..params.count).map(shard_key).collect())
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        Ok((0..Self::count(ctx.params)).map(shard_key).collect())
-    }
-
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &SynthesizeParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let index = parse_shard_key(ctx.shard)
-            .filter(|&i| u64::from(i) < Self::count(ctx.params))
+            .filter(|&i| u64::from(i) < params.count)
             .ok_or_else(|| StageError::UnknownShard {
-                kind: "synthesize",
+                kind: Self::NAME,
                 shard: ctx.shard.to_string(),
             })?;
-        let ranges = Self::ranges(ctx.params)?;
-        let network = generate(&ranges, ctx.seed, index);
+        let network = generate(&params.ranges, ctx.seed, index);
         ShardOutputs::network(&network)
     }
 }
