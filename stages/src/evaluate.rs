@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use snni_artifacts::BlobSource;
 
-use super::data::{Data, Group};
-use super::features;
-use super::frame::Side;
-use super::method::Method;
-use super::models::{blob, load_models, parse, predict_transfer, targets};
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{Data, Group};
+use crate::learn::features;
+use crate::learn::frame::Side;
+use crate::learn::method::Method;
+use crate::learn::models::{blob, load_models, parse, predict_transfer, targets};
 use crate::predict::metrics::{mae, mape, r2, repeated_r2};
 use crate::schema::dataset::{LAYER, NETWORK, PARTY, RUN, SETTING};
 use crate::schema::results::{

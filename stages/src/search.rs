@@ -13,10 +13,10 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::data::{common_params, CommonParams, Data, Group};
-use super::frame::Side;
-use super::models::{fit_mlp, Limits};
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::frame::Side;
+use crate::learn::models::{fit_mlp, Limits};
 use crate::predict::search_space::SearchSpace;
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};

@@ -13,11 +13,11 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::data::Data;
-use super::frame::{Side, ViewRows};
-use super::models::Limits;
-use super::sequence::{fit_rnn, networks, SequenceData};
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::Data;
+use crate::learn::frame::{Side, ViewRows};
+use crate::learn::models::Limits;
+use crate::learn::sequence::{fit_rnn, networks, SequenceData};
 use crate::predict::search_space::{Param, SearchSpace};
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snni_artifacts::Output;
 
-use super::data::{common_params, CommonParams, Data, Group};
-use super::frame::Side;
-use super::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
-use super::search::execution_seed;
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::frame::Side;
+use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
 use crate::predict::search_space::Hyperparams;
+use crate::search::execution_seed;
 use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 /// Fits and stores the per-layer models.
@@ -156,7 +156,7 @@ pub(crate) fn best_trial(
 }
 
 /// The setting whose rows are unshaped (the Local setting), if the data has one.
-fn unshaped_setting(rows: &super::frame::ViewRows) -> Option<String> {
+fn unshaped_setting(rows: &crate::learn::frame::ViewRows) -> Option<String> {
     let bandwidth = rows.column("bandwidth_bps").ok()?;
     let rtt = rows.column("rtt_us").ok()?;
     let mut settings: Vec<&String> = (0..rows.len())

@@ -13,6 +13,10 @@
 //! columns. Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
 //! `networks` (one row per network × method) and `layers` (every layer's prediction).
 
+mod predictor;
+
+pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -21,16 +25,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snni_engine::ot::OtBackend;
 
-use super::data::Data;
-use super::frame::{self, Side, ViewRows};
-use super::method::Method;
-use super::models::Limits;
-use super::sequence::{
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::Data;
+use crate::learn::frame::{self, Side, ViewRows};
+use crate::learn::method::Method;
+use crate::learn::models::Limits;
+use crate::learn::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
 };
-use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use super::train::best_trial;
-use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
 use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
@@ -42,6 +44,8 @@ use crate::schema::results::{
     UNCOVERED_LAYERS,
 };
 use crate::schema::ColumnDef;
+use crate::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
+use crate::train::best_trial;
 use crate::{decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
