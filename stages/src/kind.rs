@@ -5,7 +5,7 @@
 //! Parameters pass through two forms. A manifest's raw parameters are checked once by
 //! [`Kind::check`], which returns the typed [`Kind::Params`] with every default filled in;
 //! serialising that value gives the canonical JSON that enters the fingerprint and travels
-//! with the study (to a cluster node, into `snni plan --json`). Wherever the pipeline hands
+//! with the study (to a cluster node in its submission). Wherever the pipeline hands
 //! the canonical JSON back, the blanket impl decodes it into [`Kind::Params`] in one place
 //! ([`decode`]), with the key path of anything it rejects, so a kind never reads JSON.
 
@@ -87,7 +87,7 @@ pub trait Kind: Send + Sync + 'static {
     /// A guess of one shard's duration in seconds before any has run, used to bundle short
     /// shards into one cluster task. Measured durations replace it once shards finish.
     fn guess_seconds(&self, _params: &Self::Params, _shard: &str) -> f64 {
-        60.0
+        GUESSED_SHARD_SECONDS
     }
 
     /// Produces the outputs of one shard.
@@ -97,6 +97,9 @@ pub trait Kind: Send + Sync + 'static {
         ctx: &ShardContext<'_>,
     ) -> Result<ShardOutputs, StageError>;
 }
+
+/// A shard's guessed duration when its kind does not guess better ([`Kind::guess_seconds`]).
+const GUESSED_SHARD_SECONDS: f64 = 60.0;
 
 /// Decodes canonical parameters (the JSON [`Kind::check`]'s value serialised to) into the
 /// kind's [`Kind::Params`]: the one place where a kind's parameters are read back from JSON.
@@ -178,7 +181,7 @@ impl<K: Kind> StageKind for K {
     fn expected_shard_seconds(&self, params: &serde_json::Value, shard: &str) -> f64 {
         match decode::<K>(params) {
             Ok(params) => self.guess_seconds(&params, shard),
-            Err(_) => 60.0,
+            Err(_) => GUESSED_SHARD_SECONDS,
         }
     }
 
