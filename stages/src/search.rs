@@ -106,7 +106,8 @@ impl Kind for SearchKind {
     const VERSION: u32 = 1;
     const SUMMARY: &'static str =
         "random search of MLP hyperparameters per layer model (one shard per trial)";
-    // The number of trials only chooses which trials exist.
+    // How many trials, of which layer types and of groups with how many rows, only chooses
+    // which trials exist.
     const SHARD_CHOICE: &'static [&'static str] = &["max_trials", "views", "min_rows"];
 
     fn check(
