@@ -1,78 +1,19 @@
-//! The scheduler against stage kinds that panic: a test-only kind (never in the registry, so
-//! no manifest can name it) is put into a study by hand and run with [`run_study`], the
-//! function `snni run` calls, and the run's exit code comes from [`Summary::exit_code`], the
-//! mapping `snni run` returns.
+//! The scheduler against stage kinds that panic: a test-only kind ([`crate::test_kinds`],
+//! never in the registry, so no manifest can name it) is put into a study by hand and run
+//! with [`run_study`], the function `snni run` calls, and the run's exit code comes from
+//! [`Summary::exit_code`], the mapping `snni run` returns.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use snni_artifacts::{OnLocked, Store};
-use snni_stages::{
-    CheckContext, Kind, ParamIssue, PlanContext, ShardContext, ShardOutputs, StageError,
-};
 
 use super::{run_study, Event, RunOptions, Summary};
 use crate::exit_codes;
 use crate::manifest::{ExecutorConfig, StageDecl, Study};
 use crate::plan::Selection;
-
-/// No parameters.
-#[derive(Serialize, Deserialize)]
-struct Nothing {}
-
-/// A kind whose stage task panics while it plans its shards.
-struct PanicsWhilePlanning;
-
-impl Kind for PanicsWhilePlanning {
-    type Params = Nothing;
-    const NAME: &'static str = "panics_while_planning";
-    const VERSION: u32 = 1;
-    const SUMMARY: &'static str = "test only: panics in plan";
-
-    fn check(&self, _: &Value, _: &CheckContext<'_>) -> Result<Nothing, Vec<ParamIssue>> {
-        Ok(Nothing {})
-    }
-
-    fn plan(&self, _: &Nothing, _: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        panic!("planning went wrong on purpose")
-    }
-
-    fn run(&self, _: &Nothing, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        // A stage that cannot plan runs no shard.
-        Err(StageError::UnknownShard {
-            kind: Self::NAME,
-            shard: ctx.shard.to_string(),
-        })
-    }
-}
-
-/// A kind with two shards, one of which panics while it runs.
-struct PanicsInAShard;
-
-impl Kind for PanicsInAShard {
-    type Params = Nothing;
-    const NAME: &'static str = "panics_in_a_shard";
-    const VERSION: u32 = 1;
-    const SUMMARY: &'static str = "test only: shard `bad` panics";
-
-    fn check(&self, _: &Value, _: &CheckContext<'_>) -> Result<Nothing, Vec<ParamIssue>> {
-        Ok(Nothing {})
-    }
-
-    fn plan(&self, _: &Nothing, _: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        Ok(vec!["bad".to_string()])
-    }
-
-    fn run(&self, _: &Nothing, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        panic!("shard `{}` went wrong on purpose", ctx.shard)
-    }
-}
-
-static PLANNING: PanicsWhilePlanning = PanicsWhilePlanning;
-static SHARD: PanicsInAShard = PanicsInAShard;
+use crate::test_kinds::{PLANNING, SHARD};
 
 /// A study of one stage `name` of `kind` and a stage `after` that needs it.
 fn study(dir: &Path, name: &str, kind: &'static dyn snni_stages::StageKind) -> Study {
