@@ -9,6 +9,8 @@ pub mod manifest;
 pub mod plan;
 pub mod report;
 pub mod slurm;
+#[cfg(test)]
+mod test_kinds;
 
 use std::ffi::OsString;
 

@@ -98,3 +98,59 @@ fn endless_binary_or_deeply_nested_input_is_refused_at_once() {
     assert_eq!(errors.diagnostics[0].message, "nested too deeply");
     assert!(errors.to_string().len() < 1_000, "{errors}");
 }
+
+/// The canonical parameters of every stage of every manifest in `manifests/`, and the part
+/// its shards depend on, as they enter the fingerprints: pinned in
+/// `fixtures/canonical_params.expected`, so a change of how a kind checks or serialises its
+/// parameters cannot move a fingerprint unnoticed (it would invalidate every cached result
+/// of the studies). Regenerate with `SNNI_BLESS=1` only together with a kind version bump.
+#[test]
+fn canonical_params_of_every_manifest_are_pinned() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    paths.sort();
+    let mut actual = String::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        let study = check(SourceFile::new(path, text), None)
+            .unwrap_or_else(|errors| panic!("{} is invalid:\n{errors}", path.display()));
+        let file = path.file_name().unwrap().to_string_lossy();
+        for stage in &study.stages {
+            let params = serde_json::to_string(&stage.params).unwrap();
+            let shard = serde_json::to_string(&stage.kind.shard_params(&stage.params)).unwrap();
+            actual.push_str(&format!(
+                "{file} {} ({} v{})\n  params: {params}\n  shards: {shard}\n",
+                stage.name,
+                stage.kind.name(),
+                stage.kind.version()
+            ));
+        }
+    }
+    let expected_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/canonical_params.expected");
+    if std::env::var_os("SNNI_BLESS").is_some() {
+        std::fs::write(&expected_path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    if expected != actual {
+        for (line, (want, got)) in expected.lines().zip(actual.lines()).enumerate() {
+            if want != got {
+                panic!(
+                    "canonical parameters moved at line {} of {}:\n  expected {want}\n  got      {got}",
+                    line + 1,
+                    expected_path.display()
+                );
+            }
+        }
+        panic!(
+            "canonical parameters moved: {} lines expected, {} found",
+            expected.lines().count(),
+            actual.lines().count()
+        );
+    }
+}

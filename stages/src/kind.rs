@@ -1,47 +1,68 @@
-//! The [`StageKind`] trait: what every stage kind provides to the pipeline.
+//! The stage kind traits: [`Kind`], which every stage kind implements with its typed
+//! parameters, and [`StageKind`], the object-safe form the pipeline holds (`&dyn
+//! StageKind`), which every [`Kind`] gets from one blanket impl here.
+//!
+//! Parameters pass through two forms. A manifest's raw parameters are checked once by
+//! [`Kind::check`], which returns the typed [`Kind::Params`] with every default filled in;
+//! serialising that value gives the canonical JSON that enters the fingerprint and travels
+//! with the study (to a cluster node in its submission). Wherever the pipeline hands
+//! the canonical JSON back, the blanket impl decodes it into [`Kind::Params`] in one place
+//! ([`decode`]), with the key path of anything it rejects, so a kind never reads JSON.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use snni_artifacts::{BlobSource, Digest, Record, Store};
 
-use crate::{ParamIssue, Setting, StageError};
+use crate::{decode_params, ParamIssue, Setting, StageError};
 
-/// A kind of stage (`synthesize`, `reference`, …).
+/// A kind of stage with typed parameters. Implement this (not [`StageKind`]) for a new
+/// kind; list it in `KINDS` (`registry.rs`).
 ///
-/// The pipeline calls [`StageKind::check_params`] while validating a manifest,
-/// [`StageKind::shards`] when planning and [`StageKind::run_shard`] on a blocking thread
-/// for every shard that is not cached. Implementations hold no mutable state.
-pub trait StageKind: Send + Sync + 'static {
+/// The pipeline calls [`Kind::check`] while validating a manifest, [`Kind::plan`] when
+/// planning and [`Kind::run`] on a blocking thread for every shard that is not cached.
+/// Implementations hold no mutable state.
+pub trait Kind: Send + Sync + 'static {
+    /// The parameters, canonical and typed. Serialising them gives the canonical JSON of
+    /// the fingerprint, so a field may only be added with a default that serialises to
+    /// nothing (`skip_serializing_if`) unless the kind's version is bumped.
+    type Params: Serialize + DeserializeOwned + Send + Sync;
+
     /// The name used as `kind:` in manifests.
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
 
     /// Implementation version; bump it whenever the outputs for the same inputs change,
     /// so cached results of the old implementation are not reused.
-    fn version(&self) -> u32;
+    const VERSION: u32;
 
     /// One line for `snni --help` style listings.
-    fn summary(&self) -> &'static str;
+    const SUMMARY: &'static str;
 
-    /// Validates `params` and returns them with every default filled in (the canonical
-    /// form that enters the fingerprint), or every issue found.
+    /// Top-level keys of the canonical parameters that only choose *which* shards exist
+    /// (such as a count): they are left out of every shard's fingerprint, so that growing
+    /// a study keeps the shards it already has.
+    const SHARD_CHOICE: &'static [&'static str] = &[];
+
+    /// True for kinds that reduce a whole upstream stage into one quick shard (a dataset,
+    /// a split, an evaluation): a cluster executor runs them on the coordinator, which
+    /// holds the store, instead of copying every upstream output to a node.
+    const RUNS_ON_COORDINATOR: bool = false;
+
+    /// Validates the manifest's raw `params` (`null` when the manifest has none) and
+    /// returns them typed, with every default filled in, or every issue found.
     /// Kinds that refer to study-level names (settings) resolve them from `ctx` and embed
     /// what they resolve to, so that editing a setting changes the fingerprint.
-    fn check_params(
+    fn check(
         &self,
         params: &serde_json::Value,
         ctx: &CheckContext<'_>,
-    ) -> Result<serde_json::Value, Vec<ParamIssue>>;
-
-    /// The part of the canonical params that shards depend on. Parameters that only
-    /// choose *which* shards exist (such as a count) are left out, so that growing a
-    /// study keeps the shards it already has.
-    fn shard_params(&self, params: &serde_json::Value) -> serde_json::Value {
-        params.clone()
-    }
+    ) -> Result<Self::Params, Vec<ParamIssue>>;
 
     /// The shard keys of this stage, in order.
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError>;
+    fn plan(&self, params: &Self::Params, ctx: &PlanContext<'_>)
+        -> Result<Vec<String>, StageError>;
 
     /// The upstream outputs one shard reads, by name, when it reads only some of them.
     ///
@@ -49,35 +70,176 @@ pub trait StageKind: Send + Sync + 'static {
     /// maps shards to upstream items (one profile shard per network) returns just those
     /// digests, so that adding an upstream network does not invalidate the shards of the
     /// others.
-    fn shard_upstream(
+    fn shard_inputs(
         &self,
+        _params: &Self::Params,
         _ctx: &PlanContext<'_>,
         _shard: &str,
     ) -> Option<BTreeMap<String, Digest>> {
         None
     }
 
-    /// The CPUs the shard needs while it runs: one slot among others (the default), a set
-    /// of CPUs of its own that it pins its work to, or the whole machine (timings of shaped
-    /// links must not be polluted by other shards).
-    fn reservation(&self, _params: &serde_json::Value, _shard: &str) -> Reservation {
+    /// The CPUs the shard needs while it runs (see [`StageKind::reservation`]).
+    fn reserve(&self, _params: &Self::Params, _shard: &str) -> Reservation {
         Reservation::Shared
-    }
-
-    /// True for kinds that reduce a whole upstream stage into one quick shard (a dataset,
-    /// a split, an evaluation): a cluster executor runs them on the coordinator, which
-    /// holds the store, instead of copying every upstream output to a node.
-    fn runs_on_coordinator(&self) -> bool {
-        false
     }
 
     /// A guess of one shard's duration in seconds before any has run, used to bundle short
     /// shards into one cluster task. Measured durations replace it once shards finish.
-    fn expected_shard_seconds(&self, _params: &serde_json::Value, _shard: &str) -> f64 {
-        60.0
+    fn guess_seconds(&self, _params: &Self::Params, _shard: &str) -> f64 {
+        GUESSED_SHARD_SECONDS
     }
 
     /// Produces the outputs of one shard.
+    fn run(
+        &self,
+        params: &Self::Params,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError>;
+}
+
+/// A shard's guessed duration when its kind does not guess better ([`Kind::guess_seconds`]).
+const GUESSED_SHARD_SECONDS: f64 = 60.0;
+
+/// Decodes canonical parameters (the JSON [`Kind::check`]'s value serialised to) into the
+/// kind's [`Kind::Params`]: the one place where a kind's parameters are read back from JSON.
+/// They passed the check already, so an error here means the JSON was changed on its way
+/// (a hand-edited cluster submission, a store of another build).
+pub(crate) fn decode<K: Kind>(params: &serde_json::Value) -> Result<K::Params, StageError> {
+    decode_params(params).map_err(|issue| StageError::Params {
+        kind: K::NAME,
+        message: issue.located(),
+    })
+}
+
+/// The canonical JSON of checked parameters: what enters the fingerprint.
+pub(crate) fn canonical<K: Kind>(params: &K::Params) -> Result<serde_json::Value, Vec<ParamIssue>> {
+    serde_json::to_value(params).map_err(|err| {
+        vec![ParamIssue::new(
+            &[],
+            format!("the checked parameters do not serialise: {err}"),
+        )]
+    })
+}
+
+impl<K: Kind> StageKind for K {
+    fn name(&self) -> &'static str {
+        K::NAME
+    }
+
+    fn version(&self) -> u32 {
+        K::VERSION
+    }
+
+    fn summary(&self) -> &'static str {
+        K::SUMMARY
+    }
+
+    fn check_params(
+        &self,
+        params: &serde_json::Value,
+        ctx: &CheckContext<'_>,
+    ) -> Result<serde_json::Value, Vec<ParamIssue>> {
+        canonical::<K>(&self.check(params, ctx)?)
+    }
+
+    fn shard_params(&self, params: &serde_json::Value) -> serde_json::Value {
+        if K::SHARD_CHOICE.is_empty() {
+            return params.clone();
+        }
+        let mut rest = params.as_object().cloned().unwrap_or_default();
+        for key in K::SHARD_CHOICE {
+            rest.remove(*key);
+        }
+        serde_json::Value::Object(rest)
+    }
+
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+        self.plan(&decode::<K>(ctx.params)?, ctx)
+    }
+
+    fn shard_upstream(
+        &self,
+        ctx: &PlanContext<'_>,
+        shard: &str,
+    ) -> Option<BTreeMap<String, Digest>> {
+        // Undecodable params fail the stage in `shards`; here they only mean "every input".
+        self.shard_inputs(&decode::<K>(ctx.params).ok()?, ctx, shard)
+    }
+
+    fn reservation(&self, params: &serde_json::Value, shard: &str) -> Reservation {
+        match decode::<K>(params) {
+            Ok(params) => self.reserve(&params, shard),
+            Err(_) => Reservation::Shared,
+        }
+    }
+
+    fn runs_on_coordinator(&self) -> bool {
+        K::RUNS_ON_COORDINATOR
+    }
+
+    fn expected_shard_seconds(&self, params: &serde_json::Value, shard: &str) -> f64 {
+        match decode::<K>(params) {
+            Ok(params) => self.guess_seconds(&params, shard),
+            Err(_) => GUESSED_SHARD_SECONDS,
+        }
+    }
+
+    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+        self.run(&decode::<K>(ctx.params)?, ctx)
+    }
+}
+
+/// A kind of stage (`synthesize`, `reference`, …) as the pipeline holds it: object-safe,
+/// parameters as canonical JSON. Every [`Kind`] is one (the blanket impl above); implement
+/// [`Kind`], not this.
+///
+/// The pipeline calls [`StageKind::check_params`] while validating a manifest,
+/// [`StageKind::shards`] when planning and [`StageKind::run_shard`] on a blocking thread
+/// for every shard that is not cached.
+pub trait StageKind: Send + Sync + 'static {
+    /// [`Kind::NAME`].
+    fn name(&self) -> &'static str;
+
+    /// [`Kind::VERSION`].
+    fn version(&self) -> u32;
+
+    /// [`Kind::SUMMARY`].
+    fn summary(&self) -> &'static str;
+
+    /// [`Kind::check`], returning the canonical JSON (the typed value serialised).
+    fn check_params(
+        &self,
+        params: &serde_json::Value,
+        ctx: &CheckContext<'_>,
+    ) -> Result<serde_json::Value, Vec<ParamIssue>>;
+
+    /// The part of the canonical params that shards depend on: all but
+    /// [`Kind::SHARD_CHOICE`].
+    fn shard_params(&self, params: &serde_json::Value) -> serde_json::Value;
+
+    /// [`Kind::plan`] of the decoded `ctx.params`.
+    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError>;
+
+    /// [`Kind::shard_inputs`] of the decoded `ctx.params`.
+    fn shard_upstream(
+        &self,
+        ctx: &PlanContext<'_>,
+        shard: &str,
+    ) -> Option<BTreeMap<String, Digest>>;
+
+    /// The CPUs the shard needs while it runs: one slot among others (the default), a set
+    /// of CPUs of its own that it pins its work to, or the whole machine (timings of shaped
+    /// links must not be polluted by other shards). [`Kind::reserve`].
+    fn reservation(&self, params: &serde_json::Value, shard: &str) -> Reservation;
+
+    /// [`Kind::RUNS_ON_COORDINATOR`].
+    fn runs_on_coordinator(&self) -> bool;
+
+    /// [`Kind::guess_seconds`].
+    fn expected_shard_seconds(&self, params: &serde_json::Value, shard: &str) -> f64;
+
+    /// [`Kind::run`] of the decoded `ctx.params`.
     fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError>;
 }
 
@@ -89,7 +251,8 @@ pub struct CheckContext<'a> {
 
 /// What a stage kind sees when it plans its shards.
 pub struct PlanContext<'a> {
-    /// Canonical parameters (from [`StageKind::check_params`]).
+    /// Canonical parameters (from [`StageKind::check_params`]); a [`Kind`] gets them
+    /// decoded beside the context.
     pub params: &'a serde_json::Value,
     /// The seed of the stage (the study seed unless the stage overrides it).
     pub seed: u64,
@@ -103,7 +266,7 @@ pub struct PlanContext<'a> {
 pub struct ShardContext<'a> {
     /// The shard key.
     pub shard: &'a str,
-    /// Canonical parameters.
+    /// Canonical parameters; a [`Kind`] gets them decoded beside the context.
     pub params: &'a serde_json::Value,
     /// The stage seed.
     pub seed: u64,

@@ -9,6 +9,7 @@
 pub mod cancel;
 mod dataset;
 mod error;
+mod evaluate;
 mod kind;
 mod learn;
 pub mod onnx;
@@ -18,33 +19,40 @@ pub mod profile;
 mod reference;
 mod registry;
 pub mod schema;
+mod search;
 mod seed;
+mod sequence_search;
 mod setting;
 pub mod shaping;
 mod split;
-pub mod synthesis;
-mod synthesize;
+pub mod synthesize;
+mod train;
+mod whole;
 
 pub use dataset::{
     planned_views, view, view_label, view_of_kind, view_position, DatasetKind, PlannedLink, View,
     VIEWS, VIEW_NAMES,
 };
 pub use error::{error_chain, StageError};
+pub use evaluate::EvaluateKind;
 pub use kind::{
-    CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
-    UpstreamStage,
+    CheckContext, Kind, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs,
+    StageKind, UpstreamStage,
 };
-pub use learn::{
-    predict_network, EvaluateKind, LoadedRnn, Method, NetworkPrediction, PartyModels, PartyResult,
-    PlannedLayer, Prediction, Predictor, RnnMeta, SearchKind, SequenceSearchKind, TrainKind,
-    UnknownMethod, WholeKind, WholeModels,
-};
+pub use learn::{LoadedRnn, Method, PartyModels, RnnMeta, UnknownMethod};
 pub use params::{
     decode_params, decode_params_all, decode_params_lenient, plain_words, ParamIssue,
 };
 pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
+pub use search::SearchKind;
+pub use sequence_search::SequenceSearchKind;
 pub use setting::Setting;
 pub use split::SplitKind;
 pub use synthesize::SynthesizeKind;
+pub use train::TrainKind;
+pub use whole::{
+    predict_network, NetworkPrediction, PartyResult, PlannedLayer, Prediction, Predictor,
+    WholeKind, WholeModels,
+};

@@ -29,6 +29,25 @@ impl ParamIssue {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The message with the key path in front (`` `layers.max`: must be … ``), for errors
+    /// that are not rendered against the manifest.
+    pub fn located(&self) -> String {
+        if self.path.is_empty() {
+            self.message.clone()
+        } else {
+            format!("`{}`: {}", self.path.join("."), self.message)
+        }
+    }
+
+    /// Every issue [`located`](Self::located), on one line.
+    pub fn line(issues: &[ParamIssue]) -> String {
+        issues
+            .iter()
+            .map(ParamIssue::located)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Decodes `params` into `T`, reporting the path of the first key serde rejects.

@@ -6,8 +6,8 @@ use serde_json::Value;
 use snni_engine::network::Shape;
 use snni_engine::zoo;
 
-use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, decode_params_all, ParamIssue, StageError};
+use crate::kind::{CheckContext, Kind, PlanContext, ShardContext, ShardOutputs};
+use crate::{decode_params_all, ParamIssue, StageError};
 
 /// Names the `networks` parameter accepts.
 pub const REFERENCE_NETWORKS: &[&str] = &["squeezenet", "resnet50", "densenet121"];
@@ -15,13 +15,16 @@ pub const REFERENCE_NETWORKS: &[&str] = &["squeezenet", "resnet50", "densenet121
 /// Builds the reference architectures.
 pub struct ReferenceKind;
 
+/// The parameters of a `reference` stage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReferenceParams {
+pub struct ReferenceParams {
+    /// The networks, from [`REFERENCE_NETWORKS`] (default all).
     #[serde(default = "all_networks")]
-    networks: Vec<String>,
+    pub networks: Vec<String>,
+    /// Their input (default 224×224×3).
     #[serde(default = "default_input")]
-    input: Shape,
+    pub input: Shape,
 }
 
 fn all_networks() -> Vec<String> {
@@ -36,38 +39,23 @@ fn default_input() -> Shape {
     }
 }
 
-impl ReferenceKind {
-    fn decode(params: &Value) -> Result<ReferenceParams, StageError> {
-        decode_params(params).map_err(|issue| StageError::Params {
-            kind: "reference",
-            message: issue.message,
-        })
-    }
-}
+impl Kind for ReferenceKind {
+    type Params = ReferenceParams;
+    const NAME: &'static str = "reference";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "SqueezeNet 1.1, ResNet-50 and DenseNet-121 layer graphs (one shard per network)";
 
-impl StageKind for ReferenceKind {
-    fn expected_shard_seconds(&self, _params: &Value, _shard: &str) -> f64 {
+    fn guess_seconds(&self, _params: &ReferenceParams, _shard: &str) -> f64 {
         // Generating a network description takes milliseconds.
         0.5
     }
 
-    fn name(&self) -> &'static str {
-        "reference"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "SqueezeNet 1.1, ResNet-50 and DenseNet-121 layer graphs (one shard per network)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<ReferenceParams, Vec<ParamIssue>> {
         let params = if params.is_null() {
             Value::Object(Default::default())
         } else {
@@ -111,15 +99,22 @@ impl StageKind for ReferenceKind {
         if !issues.is_empty() {
             return Err(issues);
         }
-        serde_json::to_value(&decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
+        Ok(decoded)
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        Ok(Self::decode(ctx.params)?.networks)
+    fn plan(
+        &self,
+        params: &ReferenceParams,
+        _ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
+        Ok(params.networks.clone())
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        let params = Self::decode(ctx.params)?;
+    fn run(
+        &self,
+        params: &ReferenceParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let unknown = || StageError::UnknownShard {
             kind: "reference",
             shard: ctx.shard.to_string(),

@@ -28,3 +28,76 @@ pub fn kind_by_name(name: &str) -> Option<&'static dyn StageKind> {
 pub fn kind_names() -> Vec<&'static str> {
     KINDS.iter().map(|kind| kind.name()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::kind::{canonical, decode};
+    use crate::{CheckContext, Kind, Setting};
+
+    /// Checks `raw` with `kind`, decodes the canonical JSON back and serialises it again:
+    /// the JSON must not change, or a cluster node (which decodes what the coordinator
+    /// checked) would work with other parameters than the fingerprint says.
+    fn round_trip<K: Kind>(kind: &K, raw: Value) {
+        let settings = Setting::builtins();
+        let ctx = CheckContext {
+            settings: &settings,
+        };
+        let checked = kind
+            .check(&raw, &ctx)
+            .unwrap_or_else(|issues| panic!("{} rejects {raw}: {issues:?}", K::NAME));
+        let json = canonical::<K>(&checked).unwrap();
+        let decoded = decode::<K>(&json).unwrap_or_else(|e| panic!("{}: {e}", K::NAME));
+        assert_eq!(canonical::<K>(&decoded).unwrap(), json, "{}", K::NAME);
+        assert_eq!(
+            (kind as &dyn StageKind).check_params(&raw, &ctx).unwrap(),
+            json,
+            "{}",
+            K::NAME
+        );
+    }
+
+    #[test]
+    fn every_kind_decodes_its_canonical_params_to_the_same_json() {
+        round_trip(&SynthesizeKind, json!({"count": 3}));
+        round_trip(
+            &SynthesizeKind,
+            json!({"count": 12, "families": ["conv"], "layers": {"min": 2, "max": 5}}),
+        );
+        round_trip(&ReferenceKind, Value::Null);
+        round_trip(&ReferenceKind, json!({"networks": ["squeezenet"]}));
+        round_trip(&ProfileKind, json!({}));
+        round_trip(
+            &ProfileKind,
+            json!({"networks": ["synth"], "settings": ["local", "lan"], "cpus": [1, 0], "ot": "iknp"}),
+        );
+        round_trip(&DatasetKind, Value::Null);
+        round_trip(&SplitKind, json!({"by": "row", "test": 0, "held_out": []}));
+        round_trip(&SearchKind, json!({}));
+        round_trip(
+            &SearchKind,
+            json!({"min_rows": 8, "max_trials": 2, "space": {"units": {"int": [8, 32], "step": 8}}}),
+        );
+        round_trip(&TrainKind, json!({"mlp": {"activation": "ReLU"}}));
+        round_trip(&EvaluateKind, Value::Null);
+        round_trip(&SequenceSearchKind, json!({"min_networks": 2}));
+        round_trip(&WholeKind, json!({"rnn": {"cell": "lstm"}}));
+        assert_eq!(KINDS.len(), 10, "a new kind needs a round trip here");
+    }
+
+    #[test]
+    fn a_changed_canonical_value_is_refused_with_its_key() {
+        let error = decode::<SplitKind>(
+            &json!({"by": "network", "test": "most", "validation": 0.2, "held_out": []}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("`test`"), "{error}");
+        let error = decode::<SearchKind>(&json!({"views": ["conv"], "min_rows": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`min_rows`"), "{error}");
+    }
+}

@@ -124,9 +124,7 @@ pub fn run(args: RunArgs) -> CommandResult {
             eprintln!("interrupted: finished shards are committed; `snni run` again resumes");
             Ok(exit_codes::INTERRUPTED)
         }
-        Some(summary) if summary.store_errors > 0 => Ok(exit_codes::STORE_ERROR),
-        Some(summary) if summary.failed > 0 => Ok(exit_codes::STAGE_FAILED),
-        Some(_) => Ok(exit_codes::SUCCESS),
+        Some(summary) => Ok(summary.exit_code()),
     }
 }
 

@@ -126,6 +126,21 @@ pub struct Summary {
     pub ms: u64,
 }
 
+impl Summary {
+    /// The exit code of a run with these totals (`exit_codes.rs`): a failure whose cause was
+    /// the store makes it [`STORE_ERROR`](crate::exit_codes::STORE_ERROR), any other failed
+    /// stage [`STAGE_FAILED`](crate::exit_codes::STAGE_FAILED).
+    pub fn exit_code(&self) -> i32 {
+        if self.store_errors > 0 {
+            crate::exit_codes::STORE_ERROR
+        } else if self.failed > 0 {
+            crate::exit_codes::STAGE_FAILED
+        } else {
+            crate::exit_codes::SUCCESS
+        }
+    }
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -53,7 +53,7 @@ pub(crate) async fn dispatch(
                 Ok(Err(failure)) => failure,
                 Err(payload) => ShardOutcome::Failed(RunFailure::Panicked {
                     what: "the shard",
-                    message: panic_message(&payload),
+                    message: panic_message(&*payload),
                 }),
             };
             // The stop is requested before the slot is released: otherwise the next shard

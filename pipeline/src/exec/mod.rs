@@ -8,6 +8,9 @@ mod local;
 mod scheduler;
 mod status;
 
+#[cfg(test)]
+mod tests;
+
 pub use cpu_pool::{CpuPool, Grant, TooManyCpus};
 pub use display::{show_events, Display};
 pub use events::{Event, EventSender, Summary};

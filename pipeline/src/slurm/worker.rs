@@ -490,3 +490,54 @@ async fn wait_cancelled() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slurm::spec::ExeIdentity;
+    use crate::test_kinds::SHARD;
+
+    #[test]
+    fn a_shard_that_panics_on_a_node_fails_with_the_panic_s_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let worker = Worker {
+            spec: TaskSpec {
+                format: SPOOL_FORMAT,
+                spool: dir.path().to_path_buf(),
+                context: String::new(),
+                exe: ExeIdentity {
+                    path: dir.path().join("snni"),
+                    digest: Digest::of(b""),
+                    size: 0,
+                    modified_ns: 0,
+                },
+                shards: Vec::new(),
+            },
+            spool: Spool::create(dir.path()).unwrap(),
+            task: "test_0.r0".into(),
+            host: "here".into(),
+            restart: 0,
+        };
+        let context = StageContext {
+            format: SPOOL_FORMAT,
+            study: "panics".into(),
+            stage: "boom".into(),
+            kind: SHARD.name().into(),
+            kind_version: SHARD.version(),
+            params: serde_json::json!({}),
+            seed: 7,
+            upstream: Vec::new(),
+        };
+        let shard = TaskShard {
+            shard: "bad".into(),
+            fingerprint: Digest::of(b"bad"),
+        };
+        match worker.run_one(&context, &SHARD, &[], &shard, None) {
+            Ended::Failed(reason) => assert_eq!(
+                reason,
+                "the shard panicked: shard `bad` went wrong on purpose"
+            ),
+            Ended::Done => panic!("a shard that panicked ended as done"),
+        }
+    }
+}

@@ -33,8 +33,8 @@ pub use views::{view, view_label, view_of_kind, view_position, View, VIEWS, VIEW
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, decode_params_all, ParamIssue, StageError};
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::{decode_params_all, ParamIssue, StageError};
 
 /// The one shard of a dataset stage.
 pub const SHARD: &str = "tables";
@@ -42,74 +42,60 @@ pub const SHARD: &str = "tables";
 /// Builds the layer and network tables from profile stages.
 pub struct DatasetKind;
 
+/// The parameters of a `dataset` stage.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DatasetParams {
+pub struct DatasetParams {
     /// Accept mixed machines, backends, engine versions, ℓ or threads within a setting.
     #[serde(default)]
-    allow_mixed: bool,
+    pub allow_mixed: bool,
 }
 
-impl DatasetKind {
-    fn decode(params: &Value) -> Result<DatasetParams, StageError> {
-        if params.is_null() {
-            return Ok(DatasetParams::default());
-        }
-        decode_params(params).map_err(|issue| StageError::Params {
-            kind: "dataset",
-            message: issue.message,
-        })
-    }
-}
+impl Kind for DatasetKind {
+    type Params = DatasetParams;
+    const NAME: &'static str = "dataset";
+    // 2: `planned_rounds`. 3: the `ot` column, planned rounds per OT backend.
+    // 4: the machine's speed and load (`probe_*`, `load_avg`, `steal_fraction`).
+    const VERSION: u32 = 4;
+    const SUMMARY: &'static str =
+        "per-layer and per-network tables from profile stages (one shard)";
+    // One shard reading the whole upstream stage: copying it to a node costs more than the
+    // work.
+    const RUNS_ON_COORDINATOR: bool = true;
 
-impl StageKind for DatasetKind {
-    fn runs_on_coordinator(&self) -> bool {
-        // One shard reading the whole upstream stage: copying it to a node costs more than
-        // the work.
-        true
-    }
-
-    fn name(&self) -> &'static str {
-        "dataset"
-    }
-
-    fn version(&self) -> u32 {
-        // 2: `planned_rounds`. 3: the `ot` column, planned rounds per OT backend.
-        // 4: the machine's speed and load (`probe_*`, `load_avg`, `steal_fraction`).
-        4
-    }
-
-    fn summary(&self) -> &'static str {
-        "per-layer and per-network tables from profile stages (one shard)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<DatasetParams, Vec<ParamIssue>> {
         let params = if params.is_null() {
             Value::Object(Default::default())
         } else {
             params.clone()
         };
-        let decoded: DatasetParams = decode_params_all(&params)?;
-        serde_json::to_value(decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
+        decode_params_all(&params)
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+    fn plan(
+        &self,
+        _params: &DatasetParams,
+        ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         profile::check_kinds(ctx.upstream)?;
         Ok(vec![SHARD.to_string()])
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &DatasetParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         if ctx.shard != SHARD {
             return Err(StageError::UnknownShard {
-                kind: "dataset",
+                kind: Self::NAME,
                 shard: ctx.shard.to_string(),
             });
         }
-        let params = Self::decode(ctx.params)?;
         let shards = profile::read_all(ctx.upstream, ctx.store)?;
         consistency::check_unique(&shards)?;
         consistency::check_one_ot(&shards)?;

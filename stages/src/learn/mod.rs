@@ -1,26 +1,16 @@
-//! The learning stages: `search` (random search of MLP hyperparameters, one shard per
-//! trial), `train` (the final per-layer models of every layer type × party × setting) and
-//! `evaluate` (accuracy and prediction time on the held-out test networks). They read the
-//! `dataset` stage's per-type views and the `split` stage's sides.
+//! What the learning stage kinds share (`search`, `train`, `evaluate`, `sequence_search`,
+//! `whole`, each in a module of its own named after it): the training data — the `dataset`
+//! stage's per-type views with the `split` stage's sides ([`data`], [`frame`]) — the
+//! prediction methods ([`method`]), the per-layer models ([`models`], [`features`]) and the
+//! sequence model over a whole network ([`sequence`]). The predictors themselves are in
+//! [`crate::predict`].
 
-mod data;
-mod evaluate;
-mod features;
-mod frame;
-mod method;
-mod models;
-mod predictor;
-mod search;
-mod sequence;
-mod sequence_search;
-mod train;
-mod whole;
+pub(crate) mod data;
+pub(crate) mod features;
+pub(crate) mod frame;
+pub(crate) mod method;
+pub(crate) mod models;
+pub(crate) mod sequence;
 
-pub use evaluate::EvaluateKind;
 pub use method::{Method, UnknownMethod};
-pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
-pub use search::SearchKind;
 pub use sequence::{LoadedRnn, PartyModels, RnnMeta};
-pub use sequence_search::SequenceSearchKind;
-pub use train::TrainKind;
-pub use whole::{predict_network, NetworkPrediction, WholeKind, WholeModels};

@@ -8,7 +8,8 @@
 //! ([`weights`]); their inputs and targets are scaled by [`scaler`]. [`search_space`] is
 //! the random hyperparameter search space of the neural predictors; [`metrics`] holds the
 //! error measures of the result tables. This is library code: the stage kinds that train
-//! and evaluate predictors (`crate::learn`) build on it.
+//! and evaluate predictors (`search`, `train`, `evaluate`, `sequence_search`, `whole`,
+//! over what they share in `crate::learn`) build on it.
 
 pub mod activation;
 mod dense;

@@ -33,7 +33,7 @@ use snni_artifacts::{Digest, Output};
 use snni_engine::network::Network;
 
 use crate::kind::{
-    CheckContext, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs, StageKind,
+    CheckContext, Kind, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs,
 };
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError, UpstreamStage};
@@ -45,7 +45,7 @@ pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, Runni
 use probe::{LoadStart, SpeedProbe};
 use runner::{AttemptPlan, BackendUsed};
 
-/// The engine version this kind's [`StageKind::version`] was last bumped for. The engine's
+/// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's
 /// version is recorded in every shard's `meta`, but only the kind's version enters the
 /// fingerprint, so a new engine must bump both (a test checks they agree).
 pub const MEASURED_WITH_ENGINE: &str = "0.3.0";
@@ -151,13 +151,6 @@ fn selected_networks(
         .collect())
 }
 
-fn decode(params: &Value) -> Result<ProfileParams, StageError> {
-    ProfileParams::decode(params).map_err(|issue| StageError::Params {
-        kind: "profile",
-        message: issue.message,
-    })
-}
-
 fn exe() -> Result<PathBuf, StageError> {
     if let Some(path) = std::env::var_os(EXE_VARIABLE) {
         return Ok(PathBuf::from(path));
@@ -168,48 +161,37 @@ fn exe() -> Result<PathBuf, StageError> {
     })
 }
 
-impl StageKind for ProfileKind {
-    fn name(&self) -> &'static str {
-        "profile"
-    }
+impl Kind for ProfileKind {
+    type Params = ProfileParams;
+    const NAME: &'static str = "profile";
+    // 2: engine 0.2.0 (Ferret OT by default, `ot:` in the params, weights loaded before the
+    // server listens): every shard re-measures.
+    // 3: engine 0.3.0 (HE answers streamed as computed, Ferret refills in frames): the
+    // timing profile changes, so every shard re-measures. A test ties this to
+    // `MEASURED_WITH_ENGINE`.
+    // 4: a machine-speed probe before and after every shard (`probe:` in the params,
+    // `noise` and `probe` in `meta`); shards whose probes disagree are measured again.
+    const VERSION: u32 = 4;
+    const SUMMARY: &'static str =
+        "secure inference of every network per setting and run (one shard per run)";
+    // Which networks, settings and runs exist, and how failures are handled, do not change
+    // what one shard measures; the setting's link enters through `shard_inputs`.
+    const SHARD_CHOICE: &'static [&'static str] =
+        &["networks", "settings", "runs", "timeout", "retries"];
 
-    fn version(&self) -> u32 {
-        // 2: engine 0.2.0 (Ferret OT by default, `ot:` in the params, weights loaded
-        // before the server listens): every shard re-measures.
-        // 3: engine 0.3.0 (HE answers streamed as computed, Ferret refills in frames): the
-        // timing profile changes, so every shard re-measures. A test ties this to
-        // `MEASURED_WITH_ENGINE`.
-        // 4: a machine-speed probe before and after every shard (`probe:` in the params,
-        // `noise` and `probe` in `meta`); shards whose probes disagree are measured again.
-        4
-    }
-
-    fn summary(&self) -> &'static str {
-        "secure inference of every network per setting and run (one shard per run)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
-        let params = params::check(params, ctx)?;
-        serde_json::to_value(&params).map_err(|e| vec![ParamIssue::new(&[], e.to_string())])
+    ) -> Result<ProfileParams, Vec<ParamIssue>> {
+        params::check(params, ctx)
     }
 
-    fn shard_params(&self, params: &Value) -> Value {
-        // Which networks, settings and runs exist, and how failures are handled, do not
-        // change what one shard measures; the setting's link enters through
-        // `shard_upstream`.
-        let mut rest = params.as_object().cloned().unwrap_or_default();
-        for key in ["networks", "settings", "runs", "timeout", "retries"] {
-            rest.remove(key);
-        }
-        Value::Object(rest)
-    }
-
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        let params = decode(ctx.params)?;
+    fn plan(
+        &self,
+        params: &ProfileParams,
+        ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         let networks = selected_networks(ctx.upstream, &params.networks)?;
         let mut settings: Vec<&NamedSetting> = params.settings.iter().collect();
         settings.sort_by_key(|s| s.setting.is_shaped());
@@ -224,13 +206,13 @@ impl StageKind for ProfileKind {
         Ok(keys)
     }
 
-    fn shard_upstream(
+    fn shard_inputs(
         &self,
+        params: &ProfileParams,
         ctx: &PlanContext<'_>,
         shard: &str,
     ) -> Option<BTreeMap<String, Digest>> {
         let key = ShardKey::parse(shard)?;
-        let params = decode(ctx.params).ok()?;
         let setting = params.setting(key.setting)?;
         let network = upstream_networks(ctx.upstream)
             .ok()?
@@ -243,8 +225,8 @@ impl StageKind for ProfileKind {
         ]))
     }
 
-    fn reservation(&self, params: &Value, shard: &str) -> Reservation {
-        let (Some(key), Ok(params)) = (ShardKey::parse(shard), decode(params)) else {
+    fn reserve(&self, params: &ProfileParams, shard: &str) -> Reservation {
+        let Some(key) = ShardKey::parse(shard) else {
             return Reservation::Shared;
         };
         let shaped = params
@@ -259,11 +241,10 @@ impl StageKind for ProfileKind {
         }
     }
 
-    fn expected_shard_seconds(&self, params: &Value, shard: &str) -> f64 {
+    fn guess_seconds(&self, params: &ProfileParams, shard: &str) -> f64 {
         // Without measurements, a shaped shard is assumed to take longer than a local one.
         let shaped = ShardKey::parse(shard)
-            .zip(decode(params).ok())
-            .and_then(|(key, params)| params.setting(key.setting).map(|s| s.setting.is_shaped()))
+            .and_then(|key| params.setting(key.setting).map(|s| s.setting.is_shaped()))
             .unwrap_or(false);
         if shaped {
             120.0
@@ -272,9 +253,12 @@ impl StageKind for ProfileKind {
         }
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &ProfileParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let started = Instant::now();
-        let params = decode(ctx.params)?;
         let unknown = || StageError::UnknownShard {
             kind: "profile",
             shard: ctx.shard.to_string(),
@@ -338,14 +322,14 @@ impl StageKind for ProfileKind {
             network_file: file.path(),
             digest: &digest,
             layers: network.layers.len(),
-            params: &params,
+            params,
             setting: &setting.setting,
             backend,
             weights_seed: derived_seed(ctx.seed, &["weights", key.network]),
             input_seed: derived_seed(ctx.seed, &["input", key.network, &key.run.to_string()]),
             cpus: pinned.as_deref(),
         };
-        let probed = measure_probed(&plan, &params, ctx.shard)?;
+        let probed = measure_probed(&plan, params, ctx.shard)?;
         let (measured, attempts) = (probed.measured, probed.attempts);
         let shard_s = started.elapsed().as_secs_f64();
         let meta = json!({

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use snni_engine::ot::OtBackend;
 
-use crate::{decode_params, decode_params_lenient, CheckContext, ParamIssue, Setting};
+use crate::{decode_params_lenient, CheckContext, ParamIssue, Setting};
 
 /// The most runs per network and setting a manifest may ask for.
 pub const MAX_RUNS: u32 = 1_000;
@@ -200,11 +200,6 @@ pub struct ProfileParams {
 }
 
 impl ProfileParams {
-    /// Decodes canonical params (they passed [`check`] already).
-    pub fn decode(params: &Value) -> Result<Self, ParamIssue> {
-        decode_params(params)
-    }
-
     /// The setting named `name`.
     pub fn setting(&self, name: &str) -> Option<&NamedSetting> {
         self.settings.iter().find(|s| s.name == name)
@@ -418,6 +413,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::kind::decode;
+    use crate::ProfileKind;
 
     fn ctx() -> BTreeMap<String, Setting> {
         Setting::builtins()
@@ -439,7 +436,7 @@ mod tests {
         assert_eq!(params.backend, Backend::Auto);
         assert_eq!(params.networks, Networks::All);
         assert_eq!(params.ot, OtBackend::Ferret);
-        let round = ProfileParams::decode(&serde_json::to_value(&params).unwrap()).unwrap();
+        let round = decode::<ProfileKind>(&serde_json::to_value(&params).unwrap()).unwrap();
         assert_eq!(round, params);
     }
 
@@ -477,7 +474,7 @@ mod tests {
         assert!(unpinned.get("cpus").is_none(), "{unpinned}");
         let pinned = check(&json!({"cpus": [1, 0, 1]}), &ctx).unwrap();
         assert_eq!(pinned.cpus, Some(vec![0, 1]));
-        let round = ProfileParams::decode(&serde_json::to_value(&pinned).unwrap()).unwrap();
+        let round = decode::<ProfileKind>(&serde_json::to_value(&pinned).unwrap()).unwrap();
         assert_eq!(round, pinned);
         let issues = check(&json!({"cpus": []}), &ctx).unwrap_err();
         assert_eq!(issues[0].path, vec!["cpus"]);
@@ -516,7 +513,7 @@ mod tests {
         assert_eq!(default["ot"], "ferret");
         let iknp = check(&json!({"ot": "iknp"}), &ctx).unwrap();
         assert_eq!(iknp.ot, OtBackend::Iknp);
-        let round = ProfileParams::decode(&serde_json::to_value(&iknp).unwrap()).unwrap();
+        let round = decode::<ProfileKind>(&serde_json::to_value(&iknp).unwrap()).unwrap();
         assert_eq!(round, iknp);
         let issues = check(&json!({"ot": "silent"}), &ctx).unwrap_err();
         assert!(
@@ -539,7 +536,8 @@ mod tests {
         let off = check(&json!({"probe": {"seconds": 0}}), &ctx).unwrap();
         assert_eq!(off.probe.seconds, 0.0);
         assert_eq!(off.probe.tolerance, 0.2);
-        let round = ProfileParams::decode(&serde_json::to_value(&off).unwrap()).unwrap();
+        let round: ProfileParams =
+            serde_json::from_value(serde_json::to_value(&off).unwrap()).unwrap();
         assert_eq!(round, off);
         let issues = check(
             &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101}}),
@@ -569,7 +567,8 @@ mod tests {
         assert!(default.get("flooding_bits").is_none(), "{default}");
         let forty = check(&json!({"flooding_bits": 40}), &ctx).unwrap();
         assert_eq!(forty.flooding_bits, Some(40));
-        let round = ProfileParams::decode(&serde_json::to_value(&forty).unwrap()).unwrap();
+        let round: ProfileParams =
+            serde_json::from_value(serde_json::to_value(&forty).unwrap()).unwrap();
         assert_eq!(round, forty);
         let issues = check(&json!({"flooding_bits": 0}), &ctx).unwrap_err();
         assert_eq!(issues[0].path, ["flooding_bits"]);

@@ -5,7 +5,7 @@ use serde_json::json;
 use snni_artifacts::{Digest, Output, Record};
 
 use super::*;
-use crate::kind::Reservation;
+use crate::kind::{Reservation, StageKind};
 use crate::Setting;
 
 fn upstream(stage: &str, ids: &[&str]) -> UpstreamStage {

@@ -28,8 +28,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::kind::{CheckContext, PlanContext, ShardContext, ShardOutputs, StageKind};
-use crate::{decode_params, decode_params_all, ParamIssue, StageError, UpstreamStage};
+use crate::kind::{CheckContext, Kind, PlanContext, ShardContext, ShardOutputs};
+use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 use assign::Fractions;
 
@@ -45,7 +45,7 @@ pub struct SplitKind;
 /// What a split is made of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum SplitBy {
+pub enum SplitBy {
     /// Whole networks: no network is on two sides.
     #[default]
     Network,
@@ -62,9 +62,10 @@ impl SplitBy {
     }
 }
 
+/// The parameters of a `split` stage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SplitParams {
+pub struct SplitParams {
     /// What is split: `network` or `row`.
     #[serde(default)]
     by: SplitBy,
@@ -127,16 +128,6 @@ impl SplitParams {
     }
 }
 
-impl SplitKind {
-    fn decode(params: &Value) -> Result<SplitParams, StageError> {
-        let params = object_or_empty(params);
-        decode_params(&params).map_err(|issue| StageError::Params {
-            kind: "split",
-            message: issue.message,
-        })
-    }
-}
-
 fn object_or_empty(params: &Value) -> Value {
     if params.is_null() {
         Value::Object(Default::default())
@@ -183,51 +174,49 @@ fn dataset_stage(upstream: &[UpstreamStage]) -> Result<&UpstreamStage, StageErro
     }
 }
 
-impl StageKind for SplitKind {
-    fn runs_on_coordinator(&self) -> bool {
-        // One shard reading the whole upstream stage: copying it to a node costs more than
-        // the work.
-        true
-    }
+impl Kind for SplitKind {
+    type Params = SplitParams;
+    const NAME: &'static str = "split";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "train/validation/test sides by network (or row) with a leak check (one shard)";
+    // One shard reading the whole upstream stage: copying it to a node costs more than the
+    // work.
+    const RUNS_ON_COORDINATOR: bool = true;
 
-    fn name(&self) -> &'static str {
-        "split"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "train/validation/test sides by network (or row) with a leak check (one shard)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<SplitParams, Vec<ParamIssue>> {
         let decoded: SplitParams = decode_params_all(&object_or_empty(params))?;
         let issues = decoded.issues();
         if !issues.is_empty() {
             return Err(issues);
         }
-        serde_json::to_value(decoded).map_err(|err| vec![ParamIssue::new(&[], err.to_string())])
+        Ok(decoded)
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+    fn plan(
+        &self,
+        _params: &SplitParams,
+        ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         dataset_stage(ctx.upstream)?;
         Ok(vec![SHARD.to_string()])
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &SplitParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         if ctx.shard != SHARD {
             return Err(StageError::UnknownShard {
-                kind: "split",
+                kind: Self::NAME,
                 shard: ctx.shard.to_string(),
             });
         }
-        let params = Self::decode(ctx.params)?;
         let stage = dataset_stage(ctx.upstream)?;
         let rows = layers::read(stage, ctx.store)?;
         let held_out: BTreeSet<&str> = params.held_out.iter().map(String::as_str).collect();

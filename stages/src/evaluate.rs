@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use polars::prelude::{Column, DataFrame};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use snni_artifacts::BlobSource;
 
-use super::data::{Data, Group};
-use super::features;
-use super::frame::Side;
-use super::method::Method;
-use super::models::{blob, load_models, parse, predict_transfer, targets};
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{Data, Group};
+use crate::learn::features;
+use crate::learn::frame::Side;
+use crate::learn::method::Method;
+use crate::learn::models::{blob, load_models, parse, predict_transfer, targets};
 use crate::predict::metrics::{mae, mape, r2, repeated_r2};
 use crate::schema::dataset::{LAYER, NETWORK, PARTY, RUN, SETTING};
 use crate::schema::results::{
@@ -29,6 +30,11 @@ use crate::{ParamIssue, StageError, UpstreamStage};
 
 /// Evaluates the per-layer models.
 pub struct EvaluateKind;
+
+/// The parameters of an `evaluate` stage: none (the canonical JSON is `{}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateParams {}
 
 /// Least time spent predicting when measuring t_pred, per group and method.
 const TIMING_BUDGET_S: f64 = 0.02;
@@ -96,46 +102,45 @@ struct Predictions {
     predicted: Vec<f64>,
 }
 
-impl StageKind for EvaluateKind {
-    fn runs_on_coordinator(&self) -> bool {
-        // One shard reading the whole upstream stage: copying it to a node costs more than
-        // the work.
-        true
-    }
+impl Kind for EvaluateKind {
+    type Params = EvaluateParams;
+    const NAME: &'static str = "evaluate";
+    // 2: R² against each layer's run mean, and the run-to-run noise ceiling.
+    const VERSION: u32 = 2;
+    const SUMMARY: &'static str =
+        "per-layer accuracy and prediction time of every model on the test networks";
+    // One shard reading the whole upstream stage: copying it to a node costs more than the
+    // work.
+    const RUNS_ON_COORDINATOR: bool = true;
 
-    fn name(&self) -> &'static str {
-        "evaluate"
-    }
-
-    fn version(&self) -> u32 {
-        // 2: R² against each layer's run mean, and the run-to-run noise ceiling.
-        2
-    }
-
-    fn summary(&self) -> &'static str {
-        "per-layer accuracy and prediction time of every model on the test networks"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<EvaluateParams, Vec<ParamIssue>> {
         match params.as_object().and_then(|m| m.keys().next()) {
             Some(key) => Err(vec![ParamIssue::new(
                 &[key],
                 format!("unknown key `{key}`"),
             )
             .with_hint("evaluate takes no parameters")]),
-            None => Ok(Value::Object(Default::default())),
+            None => Ok(EvaluateParams {}),
         }
     }
 
-    fn shards(&self, _ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
+    fn plan(
+        &self,
+        _params: &EvaluateParams,
+        _ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         Ok(vec!["per_layer".to_string()])
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        _params: &EvaluateParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let train = ctx
             .upstream
             .iter()

@@ -13,6 +13,10 @@
 //! columns. Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
 //! `networks` (one row per network × method) and `layers` (every layer's prediction).
 
+mod predictor;
+
+pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -21,16 +25,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snni_engine::ot::OtBackend;
 
-use super::data::Data;
-use super::frame::{self, Side, ViewRows};
-use super::method::Method;
-use super::models::Limits;
-use super::sequence::{
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::Data;
+use crate::learn::frame::{self, Side, ViewRows};
+use crate::learn::method::Method;
+use crate::learn::models::Limits;
+use crate::learn::sequence::{
     fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
 };
-use super::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use super::train::best_trial;
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
 use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
@@ -42,7 +44,9 @@ use crate::schema::results::{
     UNCOVERED_LAYERS,
 };
 use crate::schema::ColumnDef;
-use crate::{decode_params, decode_params_all, ParamIssue, StageError};
+use crate::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
+use crate::train::best_trial;
+use crate::{decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
 pub struct WholeKind;
@@ -53,23 +57,31 @@ const TIMING_BUDGET_S: f64 = 0.02;
 /// The sequence model used when no `sequence_search` is upstream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RnnDefaults {
+pub struct RnnDefaults {
+    /// Recurrent cell, `gru` or `lstm`.
     #[serde(default = "default_cell")]
-    cell: String,
+    pub cell: String,
+    /// Width of the recurrent cell.
     #[serde(default = "default_units")]
-    units: usize,
+    pub units: usize,
+    /// Widths of the dense layers after it.
     #[serde(default = "default_hidden")]
-    hidden: Vec<usize>,
+    pub hidden: Vec<usize>,
+    /// Learning rate of the optimiser.
     #[serde(default = "default_learning_rate")]
-    learning_rate: f64,
+    pub learning_rate: f64,
+    /// Mini-batch size (networks).
     #[serde(default = "default_batch_size")]
-    batch_size: usize,
+    pub batch_size: usize,
+    /// Activation of the dense layers.
     #[serde(default = "default_activation")]
-    activation: String,
+    pub activation: String,
+    /// Epoch limit.
     #[serde(default = "default_max_epochs")]
-    max_epochs: u32,
+    pub max_epochs: u32,
+    /// Epochs without validation improvement before early stopping.
     #[serde(default = "default_patience")]
-    patience: u32,
+    pub patience: u32,
 }
 
 fn default_cell() -> String {
@@ -97,13 +109,16 @@ fn default_patience() -> u32 {
     20
 }
 
+/// The parameters of a `whole` stage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WholeParams {
+pub struct WholeParams {
+    /// Least training networks a party × setting needs.
     #[serde(default = "default_min_networks")]
-    min_networks: usize,
+    pub min_networks: usize,
+    /// The sequence model when no `sequence_search` is upstream.
     #[serde(default = "default_rnn")]
-    rnn: RnnDefaults,
+    pub rnn: RnnDefaults,
 }
 
 fn default_min_networks() -> usize {
@@ -111,20 +126,6 @@ fn default_min_networks() -> usize {
 }
 fn default_rnn() -> RnnDefaults {
     serde_json::from_value(json!({})).expect("defaults")
-}
-
-impl WholeParams {
-    fn decode(params: &Value) -> Result<WholeParams, StageError> {
-        let params = if params.is_null() {
-            json!({})
-        } else {
-            params.clone()
-        };
-        decode_params(&params).map_err(|issue| StageError::Params {
-            kind: "whole",
-            message: issue.message,
-        })
-    }
 }
 
 /// What a `whole` shard stores beside the sequence model: everything `snni predict` adds to
@@ -625,24 +626,18 @@ fn layer_frame(party: &str, setting: &str, t: LayerTable) -> Result<DataFrame, S
     .map_err(|e| serialize("layers", e))
 }
 
-impl StageKind for WholeKind {
-    fn name(&self) -> &'static str {
-        "whole"
-    }
+impl Kind for WholeKind {
+    type Params = WholeParams;
+    const NAME: &'static str = "whole";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
+    ) -> Result<WholeParams, Vec<ParamIssue>> {
         let params = if params.is_null() {
             json!({})
         } else {
@@ -655,11 +650,10 @@ impl StageKind for WholeKind {
                 "must be at least 1",
             )]);
         }
-        serde_json::to_value(decoded).map_err(|e| vec![ParamIssue::new(&[], e.to_string())])
+        Ok(decoded)
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        let params = WholeParams::decode(ctx.params)?;
+    fn plan(&self, params: &WholeParams, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
         Ok(pairs_or_explain(&data.views[LAYERS], params.min_networks)?
             .into_iter()
@@ -667,15 +661,18 @@ impl StageKind for WholeKind {
             .collect())
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
-        let params = WholeParams::decode(ctx.params)?;
+    fn run(
+        &self,
+        params: &WholeParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let (party, setting) =
             ctx.shard
                 .split_once('.')
                 .ok_or_else(|| StageError::UnknownShard {
-                    kind: "whole",
+                    kind: Self::NAME,
                     shard: ctx.shard.to_string(),
                 })?;
-        self.fit_and_evaluate(ctx, &params, party, setting)
+        self.fit_and_evaluate(ctx, params, party, setting)
     }
 }

@@ -9,12 +9,14 @@
 
 use std::time::Instant;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::data::{common_params, CommonParams, Data, Group};
-use super::frame::Side;
-use super::models::{fit_mlp, Limits};
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::frame::Side;
+use crate::learn::models::{fit_mlp, Limits};
 use crate::predict::search_space::SearchSpace;
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
@@ -22,11 +24,31 @@ use crate::{ParamIssue, StageError};
 /// Random search of MLP hyperparameters per layer model.
 pub struct SearchKind;
 
-/// Decoded parameters.
-pub(crate) struct SearchParams {
+/// The parameters of a `search` stage. The space is read by its own parser
+/// ([`SearchSpace::from_value`]), so the canonical JSON is the space's
+/// ([`SearchSpace::to_value`]) with `views` and `min_rows` beside it, and decoding it runs
+/// the same check.
+#[derive(Debug, Clone)]
+pub struct SearchParams {
+    /// The layer types to model.
     pub views: Vec<String>,
+    /// Training rows a layer model needs.
     pub min_rows: usize,
+    /// The search.
     pub space: SearchSpace,
+}
+
+impl Serialize for SearchParams {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.canonical().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SearchParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        SearchParams::check(&value).map_err(|issues| D::Error::custom(ParamIssue::line(&issues)))
+    }
 }
 
 impl SearchParams {
@@ -53,15 +75,6 @@ impl SearchParams {
         map.insert("min_rows".into(), json!(self.min_rows));
         Value::Object(map)
     }
-
-    fn decode(params: &Value) -> Result<SearchParams, StageError> {
-        Self::check(params).map_err(|issues| StageError::Params {
-            kind: "search",
-            message: issues
-                .first()
-                .map_or_else(String::new, |i| i.message.clone()),
-        })
-    }
 }
 
 /// The seed of a group's search stream.
@@ -87,38 +100,29 @@ fn parse_key(key: &str) -> Option<(Group, u32)> {
     Some((Group::parse(group)?, trial.parse().ok()?))
 }
 
-impl StageKind for SearchKind {
-    fn name(&self) -> &'static str {
-        "search"
-    }
+impl Kind for SearchKind {
+    type Params = SearchParams;
+    const NAME: &'static str = "search";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "random search of MLP hyperparameters per layer model (one shard per trial)";
+    // How many trials, of which layer types and of groups with how many rows, only chooses
+    // which trials exist.
+    const SHARD_CHOICE: &'static [&'static str] = &["max_trials", "views", "min_rows"];
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "random search of MLP hyperparameters per layer model (one shard per trial)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
-        Ok(SearchParams::check(params)?.canonical())
+    ) -> Result<SearchParams, Vec<ParamIssue>> {
+        SearchParams::check(params)
     }
 
-    fn shard_params(&self, params: &Value) -> Value {
-        // The number of trials only chooses which trials exist.
-        let mut rest = params.as_object().cloned().unwrap_or_default();
-        for key in ["max_trials", "views", "min_rows"] {
-            rest.remove(key);
-        }
-        Value::Object(rest)
-    }
-
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        let params = SearchParams::decode(ctx.params)?;
+    fn plan(
+        &self,
+        params: &SearchParams,
+        ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         let data = Data::load(ctx.store, ctx.upstream, &params.views)?;
         let mut keys = Vec::new();
         for group in data.groups_or_explain(params.min_rows)? {
@@ -133,11 +137,14 @@ impl StageKind for SearchKind {
         Ok(keys)
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &SearchParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let started = Instant::now();
-        let params = SearchParams::decode(ctx.params)?;
         let unknown = || StageError::UnknownShard {
-            kind: "search",
+            kind: Self::NAME,
             shard: ctx.shard.to_string(),
         };
         let (group, trial) = parse_key(ctx.shard).ok_or_else(unknown)?;

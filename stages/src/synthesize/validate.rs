@@ -211,7 +211,7 @@ fn shrink(map: &mut (usize, usize), kernels: &[usize], stride: usize, mode: Padd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthesis::test_util::small;
+    use crate::synthesize::test_util::small;
 
     /// `path: message (hint: …)`, with list indices as `[i]`.
     fn show(issue: &ParamIssue) -> String {

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use snni_artifacts::Store;
 use snni_engine::network::Network;
 
-use super::frame::{self, Side, ViewRows};
-use super::method::Method;
-use super::models::{blob, parse};
-use super::sequence::{LoadedRnn, PartyModels, RnnMeta};
-use super::whole::{predict_network, NetworkPrediction, WholeModels};
+use super::{predict_network, NetworkPrediction, WholeModels};
+use crate::learn::frame::{self, Side, ViewRows};
+use crate::learn::method::Method;
+use crate::learn::models::{blob, parse};
+use crate::learn::sequence::{LoadedRnn, PartyModels, RnnMeta};
 use crate::predict::rnn::Rnn;
 use crate::schema::dataset::{OUT_C, OUT_H, OUT_W};
 use crate::schema::ColumnDef;

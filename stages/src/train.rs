@@ -6,37 +6,43 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::{Column, DataFrame};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use snni_artifacts::Output;
 
-use super::data::{common_params, CommonParams, Data, Group};
-use super::frame::Side;
-use super::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
-use super::search::execution_seed;
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::frame::Side;
+use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
 use crate::predict::search_space::Hyperparams;
+use crate::search::execution_seed;
 use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
 
 /// Fits and stores the per-layer models.
 pub struct TrainKind;
 
 /// The MLP used when no search is upstream.
-#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MlpDefaults {
+pub struct MlpDefaults {
+    /// Width of each hidden layer.
     #[serde(default = "default_hidden")]
-    hidden: Vec<usize>,
+    pub hidden: Vec<usize>,
+    /// Learning rate of the optimiser.
     #[serde(default = "default_learning_rate")]
-    learning_rate: f64,
+    pub learning_rate: f64,
+    /// Mini-batch size.
     #[serde(default = "default_batch_size")]
-    batch_size: usize,
+    pub batch_size: usize,
+    /// Activation of the hidden layers (lowercase).
     #[serde(default = "default_activation")]
-    activation: String,
+    pub activation: String,
+    /// Epoch limit.
     #[serde(default = "default_max_epochs")]
-    max_epochs: u32,
+    pub max_epochs: u32,
+    /// Epochs without validation improvement before early stopping.
     #[serde(default = "default_patience")]
-    patience: u32,
+    pub patience: u32,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -58,10 +64,17 @@ fn default_patience() -> u32 {
     10
 }
 
-struct TrainParams {
-    views: Vec<String>,
-    min_rows: usize,
-    mlp: MlpDefaults,
+/// The parameters of a `train` stage, canonical: every field present (the manifest's
+/// form, with defaults, is read by [`TrainParams::check`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// The layer types to model.
+    pub views: Vec<String>,
+    /// Training rows a layer model needs.
+    pub min_rows: usize,
+    /// The MLP when no search is upstream.
+    pub mlp: MlpDefaults,
 }
 
 impl TrainParams {
@@ -90,19 +103,6 @@ impl TrainParams {
             views,
             min_rows,
             mlp,
-        })
-    }
-
-    fn canonical(&self) -> Value {
-        json!({"views": self.views, "min_rows": self.min_rows, "mlp": self.mlp})
-    }
-
-    fn decode(params: &Value) -> Result<TrainParams, StageError> {
-        Self::check(params).map_err(|issues| StageError::Params {
-            kind: "train",
-            message: issues
-                .first()
-                .map_or_else(String::new, |i| i.message.clone()),
         })
     }
 }
@@ -156,7 +156,7 @@ pub(crate) fn best_trial(
 }
 
 /// The setting whose rows are unshaped (the Local setting), if the data has one.
-fn unshaped_setting(rows: &super::frame::ViewRows) -> Option<String> {
+fn unshaped_setting(rows: &crate::learn::frame::ViewRows) -> Option<String> {
     let bandwidth = rows.column("bandwidth_bps").ok()?;
     let rtt = rows.column("rtt_us").ok()?;
     let mut settings: Vec<&String> = (0..rows.len())
@@ -348,29 +348,22 @@ impl TrainKind {
     }
 }
 
-impl StageKind for TrainKind {
-    fn name(&self) -> &'static str {
-        "train"
-    }
+impl Kind for TrainKind {
+    type Params = TrainParams;
+    const NAME: &'static str = "train";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting";
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
-        Ok(TrainParams::check(params)?.canonical())
+    ) -> Result<TrainParams, Vec<ParamIssue>> {
+        TrainParams::check(params)
     }
 
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        let params = TrainParams::decode(ctx.params)?;
+    fn plan(&self, params: &TrainParams, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
         let data = Data::load(ctx.store, ctx.upstream, &params.views)?;
         let mut keys: Vec<String> = data
             .groups_or_explain(params.min_rows)?
@@ -383,15 +376,18 @@ impl StageKind for TrainKind {
         Ok(keys)
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &TrainParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         if ctx.shard == TRIALS_SHARD {
             return self.trials_table(ctx);
         }
-        let params = TrainParams::decode(ctx.params)?;
         let group = Group::parse(ctx.shard).ok_or_else(|| StageError::UnknownShard {
-            kind: "train",
+            kind: Self::NAME,
             shard: ctx.shard.to_string(),
         })?;
-        self.train_group(ctx, &params, &group)
+        self.train_group(ctx, params, &group)
     }
 }

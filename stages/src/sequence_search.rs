@@ -9,13 +9,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use super::data::Data;
-use super::frame::{Side, ViewRows};
-use super::models::Limits;
-use super::sequence::{fit_rnn, networks, SequenceData};
-use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, ShardOutputs, StageKind};
+use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::learn::data::Data;
+use crate::learn::frame::{Side, ViewRows};
+use crate::learn::models::Limits;
+use crate::learn::sequence::{fit_rnn, networks, SequenceData};
 use crate::predict::search_space::{Param, SearchSpace};
 use crate::seed::derived_seed;
 use crate::{ParamIssue, StageError};
@@ -26,8 +28,12 @@ pub struct SequenceSearchKind;
 /// The dataset table the sequence model reads.
 pub(crate) const LAYERS: &str = "layers";
 
-/// Decoded parameters.
-pub(crate) struct SequenceParams {
+/// The parameters of a `sequence_search` stage. The space is read by its own parser
+/// ([`SearchSpace::from_value`]), so the canonical JSON is the space's
+/// ([`SearchSpace::to_value`]) with `min_networks` beside it, and decoding it runs the same
+/// check.
+#[derive(Debug, Clone)]
+pub struct SequenceParams {
     /// Least training networks a party × setting needs.
     pub min_networks: usize,
     /// The search.
@@ -80,14 +86,18 @@ impl SequenceParams {
         map.insert("min_networks".into(), json!(self.min_networks));
         Value::Object(map)
     }
+}
 
-    pub(crate) fn decode(params: &Value) -> Result<SequenceParams, StageError> {
-        Self::check(params).map_err(|issues| StageError::Params {
-            kind: "sequence_search",
-            message: issues
-                .first()
-                .map_or_else(String::new, |i| i.message.clone()),
-        })
+impl Serialize for SequenceParams {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.canonical().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SequenceParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        SequenceParams::check(&value).map_err(|issues| D::Error::custom(ParamIssue::line(&issues)))
     }
 }
 
@@ -223,38 +233,28 @@ pub(crate) fn pair_data(
     ))
 }
 
-impl StageKind for SequenceSearchKind {
-    fn name(&self) -> &'static str {
-        "sequence_search"
-    }
+impl Kind for SequenceSearchKind {
+    type Params = SequenceParams;
+    const NAME: &'static str = "sequence_search";
+    const VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "random search of the whole-network sequence model (one shard per trial)";
+    // The number of trials only chooses which trials exist.
+    const SHARD_CHOICE: &'static [&'static str] = &["max_trials", "min_networks"];
 
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn summary(&self) -> &'static str {
-        "random search of the whole-network sequence model (one shard per trial)"
-    }
-
-    fn check_params(
+    fn check(
         &self,
         params: &Value,
         _ctx: &CheckContext<'_>,
-    ) -> Result<Value, Vec<ParamIssue>> {
-        Ok(SequenceParams::check(params)?.canonical())
+    ) -> Result<SequenceParams, Vec<ParamIssue>> {
+        SequenceParams::check(params)
     }
 
-    fn shard_params(&self, params: &Value) -> Value {
-        // The number of trials only chooses which trials exist.
-        let mut rest = params.as_object().cloned().unwrap_or_default();
-        for key in ["max_trials", "min_networks"] {
-            rest.remove(key);
-        }
-        Value::Object(rest)
-    }
-
-    fn shards(&self, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
-        let params = SequenceParams::decode(ctx.params)?;
+    fn plan(
+        &self,
+        params: &SequenceParams,
+        ctx: &PlanContext<'_>,
+    ) -> Result<Vec<String>, StageError> {
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
         let rows = &data.views[LAYERS];
         let mut keys = Vec::new();
@@ -270,11 +270,14 @@ impl StageKind for SequenceSearchKind {
         Ok(keys)
     }
 
-    fn run_shard(&self, ctx: &ShardContext<'_>) -> Result<ShardOutputs, StageError> {
+    fn run(
+        &self,
+        params: &SequenceParams,
+        ctx: &ShardContext<'_>,
+    ) -> Result<ShardOutputs, StageError> {
         let started = Instant::now();
-        let params = SequenceParams::decode(ctx.params)?;
         let unknown = || StageError::UnknownShard {
-            kind: "sequence_search",
+            kind: Self::NAME,
             shard: ctx.shard.to_string(),
         };
         let (party, setting, trial) = parse_key(ctx.shard).ok_or_else(unknown)?;

@@ -224,8 +224,8 @@ impl Generator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthesis::test_util::small;
-    use crate::synthesis::Range;
+    use crate::synthesize::test_util::small;
+    use crate::synthesize::Range;
     use snni_engine::network::OpKind;
 
     #[test]
