@@ -8,12 +8,17 @@ mod evaluate;
 mod features;
 mod frame;
 mod method;
+#[cfg(test)]
+mod missing_tests;
 mod models;
+mod overhead;
 mod predictor;
+mod recommend;
 mod search;
 mod sequence;
 mod sequence_search;
 mod train;
+mod transfer;
 mod whole;
 
 pub use evaluate::EvaluateKind;

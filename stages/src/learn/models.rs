@@ -1,6 +1,9 @@
 //! The per-layer models of one group and how they are fitted, stored and loaded:
 //! `analytical` and `protocol` (non-negative least squares), `transfer` (the Local
-//! protocol model plus the setting's wire and round-trip time) and `mlp` (candle).
+//! protocol model plus the setting's wire and round-trip time, [`TransferModel`]) and
+//! `mlp` (candle). Every model is fitted on the training networks' rows only: the
+//! validation rows stop the MLP early and choose forms and methods, so their errors are
+//! out of sample for every method.
 
 use serde::{Deserialize, Serialize};
 use snni_artifacts::{BlobSource, Output};
@@ -8,6 +11,7 @@ use snni_artifacts::{BlobSource, Output};
 use super::data::Group;
 use super::features::{self, Feature};
 use super::frame::ViewRows;
+use super::transfer::TransferModel;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
 use crate::predict::scaler::{Scaler, TargetScaler};
@@ -96,13 +100,6 @@ pub fn fit_counts(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, Sta
         &x,
         &targets(rows, indices)?,
     ))
-}
-
-/// `transfer`'s prediction for a row of [`features::protocol`]: the counts model plus
-/// the wire and round-trip seconds of the row's setting.
-pub fn predict_transfer(model: &LinearModel, protocol_row: &[f64]) -> f64 {
-    let n = protocol_row.len();
-    model.predict(&protocol_row[..n - 2]) + protocol_row[n - 2] + protocol_row[n - 1]
 }
 
 /// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`.
@@ -226,8 +223,8 @@ pub struct Models {
     pub analytical: LinearModel,
     /// NNLS on the protocol counts and link terms.
     pub protocol: LinearModel,
-    /// The Local counts model, if the data has an unshaped setting.
-    pub transfer: Option<LinearModel>,
+    /// The Local counts model with the link's terms, if the data has an unshaped setting.
+    pub transfer: Option<TransferModel>,
     /// The MLP.
     pub mlp: LoadedMlp,
 }
@@ -260,25 +257,4 @@ pub(crate) fn load_models(
             .transpose()?,
         mlp: LoadedMlp { mlp, meta },
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transfer_adds_the_link_seconds_to_the_counts_model() {
-        let model = LinearModel {
-            features: vec!["a".into(), "b".into()],
-            scale: vec![1.0, 1.0],
-            coef: vec![2.0, 0.5],
-            intercept: 0.25,
-        };
-        // counts a=1, b=2, then wire 0.5 s and round trips 0.125 s.
-        let row = [1.0, 2.0, 0.5, 0.125];
-        assert_eq!(
-            predict_transfer(&model, &row),
-            2.0 + 1.0 + 0.25 + 0.5 + 0.125
-        );
-    }
 }

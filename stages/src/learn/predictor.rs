@@ -180,6 +180,18 @@ impl Predictor {
         })
     }
 
+    /// Per party, the method recommended on the validation networks (`whole` stores it);
+    /// empty for models stored before the choice existed.
+    pub fn recommended(&self) -> BTreeMap<String, Method> {
+        self.parties
+            .iter()
+            .filter_map(|p| {
+                let method = p.whole.recommended.as_deref()?.parse().ok()?;
+                Some((p.party.clone(), method))
+            })
+            .collect()
+    }
+
     /// The link the models were trained on, and ℓ and scale.
     pub fn trained_link(&self) -> PlannedLink {
         let whole = &self.parties[0].whole;
@@ -201,7 +213,7 @@ impl Predictor {
         methods: &[Method],
     ) -> Result<Prediction, StageError> {
         let views = planned_views(network, &network.name, link)?;
-        let rows = frame::rows_on(&views["layers"], Side::Reference)?;
+        let rows = frame::rows_on("planned layers", &views["layers"], Side::Reference)?;
         let mut prediction = Prediction {
             network: network.name.clone(),
             models_from: self.setting.clone(),
