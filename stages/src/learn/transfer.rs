@@ -112,11 +112,12 @@ impl TransferModel {
                 .map(|(p, &y)| (p.seconds(f) - y).powi(2))
                 .sum()
         };
-        let candidates = [
-            (OverlapForm::Additive, 0.0),
-            (OverlapForm::Fitted, fitted),
-            (OverlapForm::Max, 1.0),
-        ];
+        // A fit clamped to 0 or 1 is the additive or the max form, and named so.
+        let mut candidates = vec![(OverlapForm::Additive, 0.0)];
+        if fitted > 0.0 && fitted < 1.0 {
+            candidates.push((OverlapForm::Fitted, fitted));
+        }
+        candidates.push((OverlapForm::Max, 1.0));
         let mut best = candidates[0];
         let mut best_error = error(best.1);
         for candidate in &candidates[1..] {
@@ -159,8 +160,8 @@ mod tests {
         let measured: Vec<f64> = rows.iter().map(|r| (2.0 * r[0]).max(r[1]) + r[2]).collect();
         let mut model = TransferModel::additive(counts(), "local");
         model.fit_overlap((&rows[..5], &measured[..5]), (&rows[5..], &measured[5..]));
-        assert!(model.overlap > 0.5, "{model:?}");
-        assert_ne!(model.overlap_form, OverlapForm::Additive);
+        assert_eq!(model.overlap_form, OverlapForm::Max, "{model:?}");
+        assert_eq!(model.overlap, 1.0);
         for (row, y) in rows.iter().zip(&measured) {
             let additive = TransferModel::additive(counts(), "local").predict(row);
             assert!((model.predict(row) - y).abs() <= (additive - y).abs() + 1e-12);
@@ -171,6 +172,22 @@ mod tests {
         model.fit_overlap((&rows[..5], &additive[..5]), (&rows[5..], &additive[5..]));
         assert_eq!(model.overlap_form, OverlapForm::Additive);
         assert_eq!(model.overlap, 0.0);
+    }
+
+    #[test]
+    fn a_partial_overlap_is_fitted() {
+        // Half of min(compute, wire) hides.
+        let rows: Vec<Vec<f64>> = (1..=8)
+            .map(|i| vec![f64::from(i), f64::from(9 - i), 0.0])
+            .collect();
+        let measured: Vec<f64> = rows
+            .iter()
+            .map(|r| 2.0 * r[0] + r[1] - 0.5 * (2.0 * r[0]).min(r[1]))
+            .collect();
+        let mut model = TransferModel::additive(counts(), "local");
+        model.fit_overlap((&rows[..5], &measured[..5]), (&rows[5..], &measured[5..]));
+        assert_eq!(model.overlap_form, OverlapForm::Fitted, "{model:?}");
+        assert!((model.overlap - 0.5).abs() < 1e-12, "{model:?}");
     }
 
     #[test]
