@@ -105,13 +105,12 @@ fn predict_all(
             protocol_x.iter().map(|r| transfer.predict(r)).collect(),
         );
     }
-    out.insert(
-        Method::Mlp,
-        mlp_x
-            .iter()
-            .map(|r| models.mlp.predict(r, &mut scratch))
-            .collect(),
-    );
+    let mlp = mlp_x
+        .iter()
+        .zip(&out[&Method::Protocol])
+        .map(|(r, &base)| models.mlp.predict(r, base, &mut scratch))
+        .collect();
+    out.insert(Method::Mlp, mlp);
     Ok(out)
 }
 
@@ -259,9 +258,21 @@ impl StageKind for EvaluateKind {
                     run_timed(&protocol_x, |r| transfer.predict(r)),
                 );
             }
+            // The MLP's time includes the protocol prediction it scales.
+            let mlp_rows: Vec<Vec<f64>> = mlp_x
+                .iter()
+                .zip(&protocol_x)
+                .map(|(m, p)| m.iter().chain(p).copied().collect())
+                .collect();
+            let split_at = mlp_x.first().map_or(0, Vec::len);
             results.insert(
                 Method::Mlp,
-                run_timed(&mlp_x, |r| models.mlp.predict(r, &mut scratch)),
+                run_timed(&mlp_rows, |r| {
+                    let (m, p) = r.split_at(split_at);
+                    models
+                        .mlp
+                        .predict(m, models.protocol.predict(p), &mut scratch)
+                }),
             );
             for method in Method::PER_LAYER {
                 let Some((predicted, seconds)) = results.get(&method) else {

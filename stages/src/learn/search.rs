@@ -93,7 +93,8 @@ impl StageKind for SearchKind {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: the MLP learns the log-ratio of measured time to the protocol prediction.
+        2
     }
 
     fn summary(&self) -> &'static str {

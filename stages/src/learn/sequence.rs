@@ -169,9 +169,15 @@ impl PartyModels {
                 }
                 Method::Mlp => {
                     let x = features::matrix(rows, &indices, &features::mlp(view))?;
+                    let base = features::matrix(rows, &indices, &features::protocol())?;
                     let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
                     x.iter()
-                        .map(|r| models.mlp.predict(r, &mut scratch))
+                        .zip(&base)
+                        .map(|(r, b)| {
+                            models
+                                .mlp
+                                .predict(r, models.protocol.predict(b), &mut scratch)
+                        })
                         .collect()
                 }
                 Method::Rnn => {
