@@ -121,7 +121,12 @@ pub fn predict(args: PredictArgs) -> CommandResult {
         link.bandwidth_bps = target.link.bandwidth_bps;
         link.rtt_us = target.link.rtt_us;
     }
-    let recommended = predictor.recommended();
+    // An untrained link has only `transfer`: the trained setting's choice does not apply.
+    let recommended = if target.transfer_only {
+        BTreeMap::new()
+    } else {
+        predictor.recommended()
+    };
     let (methods, choice) = choose_methods(&args, &target, &recommended)?;
     let prediction = predictor
         .predict(&network, &link, &methods)
@@ -275,9 +280,11 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s
         "".into(),
         "".into(),
     ];
+    let mut marked = false;
     for m in methods {
         for party in ["server", "client"] {
             let mark = if shown.recommended.get(party) == Some(m) {
+                marked = true;
                 "*"
             } else {
                 ""
@@ -289,7 +296,7 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s
         }
     }
     let _ = writeln!(out, "{}", total.join("\t"));
-    if !shown.recommended.is_empty() {
+    if marked {
         let _ = writeln!(
             out,
             "* the party's recommended method (least mean error on the validation networks)"
