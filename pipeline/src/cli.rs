@@ -80,7 +80,8 @@ pub struct PredictArgs {
     /// a link: `bandwidth=380mbit,rtt=10ms`.
     #[arg(long)]
     pub setting: String,
-    /// Method(s): analytical, protocol, transfer, mlp, rnn (default: every one available).
+    /// Method(s): analytical, protocol, transfer, mlp, rnn, or `all` (default: each party's
+    /// method recommended on the study's validation networks).
     #[arg(long, value_delimiter = ',')]
     pub method: Vec<String>,
     /// Print JSON instead of the table.

@@ -5,6 +5,10 @@
 //! single runs it stores R² against each layer's mean over its runs and the noise ceiling
 //! (how well the run mean itself explains single runs), so a reader can tell model error
 //! from a noisy machine.
+//!
+//! Each group also gets a recommended method: the one with the least squared error (the
+//! best R²) on the validation networks' layers, which no model was fitted on
+//! ([`crate::learn::recommend`]). The test networks never choose.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -19,12 +23,13 @@ use crate::learn::data::{Data, Group};
 use crate::learn::features;
 use crate::learn::frame::Side;
 use crate::learn::method::Method;
-use crate::learn::models::{blob, load_models, parse, predict_transfer, targets};
+use crate::learn::models::{blob, load_models, parse, targets, Models};
+use crate::learn::recommend::{recommend, Scored};
 use crate::predict::metrics::{mae, mape, r2, repeated_r2};
 use crate::schema::dataset::{LAYER, NETWORK, PARTY, RUN, SETTING};
 use crate::schema::results::{
-    MAE_S, MAPE, MEASURED_S, METHOD, PREDICTED_S, R2, R2_CEILING, R2_RUN_MEAN, SPLIT, TEST_ROWS,
-    T_LAYER_S, T_PRED_US, VIEW,
+    MAE_S, MAPE, MEASURED_S, METHOD, PREDICTED_S, R2, R2_CEILING, R2_RUN_MEAN, RECOMMENDED_METHOD,
+    SPLIT, TEST_ROWS, T_LAYER_S, T_PRED_US, VALIDATION_R2, VIEW,
 };
 use crate::{ParamIssue, StageError, UpstreamStage};
 
@@ -73,6 +78,48 @@ fn split_by(store: &dyn BlobSource, upstream: &[UpstreamStage]) -> Result<String
     Ok(summary["by"].as_str().unwrap_or("network").to_string())
 }
 
+/// Every method's predictions for the rows `indices` of `group`'s view (a method the
+/// group has no model for is absent).
+fn predict_all(
+    models: &Models,
+    rows: &crate::learn::frame::ViewRows,
+    view: &str,
+    indices: &[usize],
+) -> Result<BTreeMap<Method, Vec<f64>>, StageError> {
+    let analytical_x = features::matrix(rows, indices, &features::analytical(view))?;
+    let protocol_x = features::matrix(rows, indices, &features::protocol())?;
+    let mlp_x = features::matrix(rows, indices, &features::mlp(view))?;
+    let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
+    let mut out = BTreeMap::new();
+    out.insert(
+        Method::Analytical,
+        analytical_x
+            .iter()
+            .map(|r| models.analytical.predict(r))
+            .collect(),
+    );
+    out.insert(
+        Method::Protocol,
+        protocol_x
+            .iter()
+            .map(|r| models.protocol.predict(r))
+            .collect(),
+    );
+    if let Some(transfer) = &models.transfer {
+        out.insert(
+            Method::Transfer,
+            protocol_x.iter().map(|r| transfer.predict(r)).collect(),
+        );
+    }
+    let mlp = mlp_x
+        .iter()
+        .zip(&out[&Method::Protocol])
+        .map(|(r, &base)| models.mlp.predict(r, base, &mut scratch))
+        .collect();
+    out.insert(Method::Mlp, mlp);
+    Ok(out)
+}
+
 #[derive(Default)]
 struct Table {
     view: Vec<String>,
@@ -87,6 +134,8 @@ struct Table {
     r2_ceiling: Vec<f64>,
     mape: Vec<f64>,
     t_pred_us: Vec<f64>,
+    validation_r2: Vec<f64>,
+    recommended: Vec<String>,
 }
 
 #[derive(Default)]
@@ -106,7 +155,8 @@ impl Kind for EvaluateKind {
     type Params = EvaluateParams;
     const NAME: &'static str = "evaluate";
     // 2: R² against each layer's run mean, and the run-to-run noise ceiling.
-    const VERSION: u32 = 2;
+    // 3: validation R² and the recommended method per group.
+    const VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "per-layer accuracy and prediction time of every model on the test networks";
     // One shard reading the whole upstream stage: copying it to a node costs more than the
@@ -175,6 +225,19 @@ impl Kind for EvaluateKind {
             if test.is_empty() {
                 continue;
             }
+            // The recommended method: least squared error on the validation layers.
+            let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
+            let validation_y = targets(rows, &validation)?;
+            let validation_predictions = predict_all(&models, rows, &group.view, &validation)?;
+            let mut scored = Vec::new();
+            for (method, predicted) in &validation_predictions {
+                scored.extend(predicted.iter().zip(&validation_y).map(|(p, y)| Scored {
+                    method: *method,
+                    side: Side::Validation,
+                    error: (p - y).powi(2),
+                }));
+            }
+            let recommended = recommend(&scored).map_or("", |m| m.name());
             let measured = targets(rows, &test)?;
             // One key per layer of a network: its runs are repeated measurements.
             let layer_keys: Vec<(&str, u64)> = test
@@ -197,12 +260,24 @@ impl Kind for EvaluateKind {
             if let Some(transfer) = &models.transfer {
                 results.insert(
                     Method::Transfer,
-                    run_timed(&protocol_x, |r| predict_transfer(transfer, r)),
+                    run_timed(&protocol_x, |r| transfer.predict(r)),
                 );
             }
+            // The MLP's time includes the protocol prediction it scales.
+            let mlp_rows: Vec<Vec<f64>> = mlp_x
+                .iter()
+                .zip(&protocol_x)
+                .map(|(m, p)| m.iter().chain(p).copied().collect())
+                .collect();
+            let split_at = mlp_x.first().map_or(0, Vec::len);
             results.insert(
                 Method::Mlp,
-                run_timed(&mlp_x, |r| models.mlp.predict(r, &mut scratch)),
+                run_timed(&mlp_rows, |r| {
+                    let (m, p) = r.split_at(split_at);
+                    models
+                        .mlp
+                        .predict(m, models.protocol.predict(p), &mut scratch)
+                }),
             );
             for method in Method::PER_LAYER {
                 let Some((predicted, seconds)) = results.get(&method) else {
@@ -223,6 +298,12 @@ impl Kind for EvaluateKind {
                 table.r2_ceiling.push(ceiling);
                 table.mape.push(mape(&measured, predicted));
                 table.t_pred_us.push(seconds * 1e6);
+                table.validation_r2.push(
+                    validation_predictions
+                        .get(&method)
+                        .map_or(f64::NAN, |p| r2(&validation_y, p)),
+                );
+                table.recommended.push(recommended.to_string());
                 for (k, &i) in test.iter().enumerate() {
                     predictions.network.push(rows.network[i].clone());
                     predictions.setting.push(group.setting.clone());
@@ -257,6 +338,8 @@ impl Kind for EvaluateKind {
                 Column::new(R2_CEILING.name.into(), table.r2_ceiling),
                 Column::new(MAPE.name.into(), table.mape),
                 Column::new(T_PRED_US.name.into(), table.t_pred_us),
+                Column::new(VALIDATION_R2.name.into(), table.validation_r2),
+                Column::new(RECOMMENDED_METHOD.name.into(), table.recommended),
             ],
         )
         .map_err(|e| serialize("per_layer", e))?;

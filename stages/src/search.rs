@@ -103,7 +103,8 @@ fn parse_key(key: &str) -> Option<(Group, u32)> {
 impl Kind for SearchKind {
     type Params = SearchParams;
     const NAME: &'static str = "search";
-    const VERSION: u32 = 1;
+    // 2: the MLP learns the log-ratio of measured time to the protocol prediction.
+    const VERSION: u32 = 2;
     const SUMMARY: &'static str =
         "random search of MLP hyperparameters per layer model (one shard per trial)";
     // How many trials, of which layer types and of groups with how many rows, only chooses

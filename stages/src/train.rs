@@ -1,7 +1,8 @@
 //! The `train` stage kind: the final per-layer models of every layer type × party ×
 //! setting — `analytical`, `protocol`, `transfer` and `mlp` (with the best trial's
 //! hyperparameters when a `search` stage is upstream) — stored so they load without
-//! retraining, and the search's trials as one table.
+//! retraining, and the search's trials as one table. Models are fitted on the training
+//! networks; the validation networks stop the MLP early and choose `transfer`'s overlap.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,10 @@ use snni_artifacts::Output;
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
 use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::features;
 use crate::learn::frame::Side;
-use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, Limits};
+use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, targets, Limits};
+use crate::learn::transfer::TransferModel;
 use crate::predict::search_space::Hyperparams;
 use crate::search::execution_seed;
 use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
@@ -178,26 +181,28 @@ impl TrainKind {
         let rows = data.view(group)?;
         let train = rows.select(&group.party, &group.setting, &[Side::Train]);
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
-        let fit_rows = rows.select(
-            &group.party,
-            &group.setting,
-            &[Side::Train, Side::Validation],
-        );
+        // Every model is fitted on the training rows only, so that the validation rows
+        // (early stopping, the overlap form, the recommended method) are out of sample.
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
-            OutputData::json("analytical", &fit_analytical(group, rows, &fit_rows)?)?,
+            OutputData::json("analytical", &fit_analytical(group, rows, &train)?)?,
         );
         outputs.insert(
             "protocol",
-            OutputData::json("protocol", &fit_protocol(rows, &fit_rows)?)?,
+            OutputData::json("protocol", &fit_protocol(rows, &train)?)?,
         );
         if let Some(local) = unshaped_setting(rows) {
-            let local_rows = rows.select(&group.party, &local, &[Side::Train, Side::Validation]);
+            let local_rows = rows.select(&group.party, &local, &[Side::Train]);
             if !local_rows.is_empty() {
-                let mut model =
-                    serde_json::to_value(fit_counts(rows, &local_rows)?).unwrap_or_default();
-                model["from_setting"] = json!(local);
+                let mut model = TransferModel::additive(fit_counts(rows, &local_rows)?, &local);
+                let protocol = features::protocol();
+                let x_train = features::matrix(rows, &train, &protocol)?;
+                let x_validation = features::matrix(rows, &validation, &protocol)?;
+                model.fit_overlap(
+                    (&x_train, &targets(rows, &train)?),
+                    (&x_validation, &targets(rows, &validation)?),
+                );
                 outputs.insert("transfer", OutputData::json("transfer", &model)?);
             }
         }
@@ -351,7 +356,9 @@ impl TrainKind {
 impl Kind for TrainKind {
     type Params = TrainParams;
     const NAME: &'static str = "train";
-    const VERSION: u32 = 1;
+    // 2: linear models fitted on the training rows only (validation rows choose);
+    // `transfer` with a fitted overlap of compute and wire time.
+    const VERSION: u32 = 2;
     const SUMMARY: &'static str =
         "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting";
 

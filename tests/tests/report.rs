@@ -376,6 +376,8 @@ fn predict_takes_an_onnx_model_like_the_network_it_describes() {
             input,
             "--setting",
             "local",
+            "--method",
+            "all",
             "--json",
             "--store",
             store,

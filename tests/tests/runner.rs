@@ -66,6 +66,94 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         assert!(index.contains(plot), "{plot}");
     }
 
+    // Each party × setting's recommended method, chosen on the validation networks, is
+    // stored beside every method and marked in tables 9–10 ...
+    let recommended = recommended_methods(store);
+    for setting in ["local", "lan"] {
+        for party in ["server", "client"] {
+            let method = &recommended[&(party.to_string(), setting.to_string())];
+            assert!(
+                ["analytical", "protocol", "transfer", "mlp", "rnn"].contains(&method.as_str()),
+                "{party}.{setting}: {method:?}"
+            );
+        }
+    }
+    let reference_table = tables
+        .stdout
+        .split("### ")
+        .find(|t| t.starts_with("Whole-network prediction, setting `lan` (reference networks"))
+        .unwrap();
+    assert!(
+        reference_table.contains("Recommended (validation)"),
+        "{reference_table}"
+    );
+    let server_lan = &recommended[&("server".to_string(), "lan".to_string())];
+    let row = reference_table
+        .lines()
+        .find(|l| l.starts_with("| squeezenet | server |"))
+        .unwrap();
+    assert!(row.ends_with(&format!("| {server_lan} |")), "{row}");
+    assert!(row.contains('*'), "the recommended error is marked: {row}");
+    // ... and `snni predict` uses it unless told otherwise, saying so.
+    let default = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+            "--json",
+        ])
+        .expect_code(0);
+    let value: serde_json::Value = serde_json::from_str(&default.stdout).unwrap();
+    assert!(
+        value["method_choice"]
+            .as_str()
+            .unwrap()
+            .starts_with("recommended, chosen on the validation networks"),
+        "{value}"
+    );
+    for party in ["server", "client"] {
+        let method = &recommended[&(party.to_string(), "lan".to_string())];
+        assert_eq!(value["recommended"][party], method.as_str(), "{value}");
+        assert!(
+            value["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["party"] == party && r["method"] == method.as_str()),
+            "{value}"
+        );
+    }
+    let text = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+        ])
+        .expect_code(0);
+    assert!(
+        text.stdout
+            .contains("method: recommended, chosen on the validation networks: client "),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("* the party's recommended method"),
+        "{}",
+        text.stdout
+    );
+
     // A network never run, in a setting the store has models for, by every method.
     let predict = scratch
         .run(&[
@@ -78,6 +166,8 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "32x32x3",
             "--setting",
             "lan",
+            "--method",
+            "all",
             "--json",
         ])
         .expect_code(0);
@@ -167,7 +257,8 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         far.stderr
     );
-    // The MLP is not trusted that far from its data: its total is left out, with why.
+    // The sequence model is not trusted that far from its data: its total is left out,
+    // with why. The MLP, a bounded residual on the protocol prediction, is.
     let mlp = scratch
         .run(&[
             "predict",
@@ -178,15 +269,26 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "--setting",
             "lan",
             "--method",
-            "mlp,protocol",
+            "mlp,rnn,protocol",
+            "--json",
         ])
         .expect_code(0);
-    assert!(
-        mlp.stdout.contains("excluded: mlp server total: layer")
-            && mlp.stdout.contains("does not extrapolate"),
-        "{}",
-        mlp.stdout
-    );
+    let value: serde_json::Value = serde_json::from_str(&mlp.stdout).unwrap();
+    for result in value["results"].as_array().unwrap() {
+        let excluded = result["excluded"].as_array().unwrap();
+        if result["method"] == "rnn" {
+            assert!(result["total_s"].is_null(), "{result}");
+            assert!(
+                excluded[0]
+                    .as_str()
+                    .unwrap()
+                    .contains("does not extrapolate"),
+                "{result}"
+            );
+        } else {
+            assert!(result["total_s"].as_f64().unwrap() > 0.0, "{result}");
+        }
+    }
     let bad = scratch.run(&[
         "predict",
         "--store",
@@ -202,6 +304,43 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         bad.stderr
     );
+}
+
+/// (party, setting) → the recommended method stored in the `whole` stage's `networks`
+/// tables of the store at `store`; every row of a party × setting names the same one.
+fn recommended_methods(store: &str) -> std::collections::BTreeMap<(String, String), String> {
+    use snni_stages::schema::dataset::{PARTY, SETTING};
+    use snni_stages::schema::results::RECOMMENDED_METHOD;
+    use snni_stages::schema::TableReader;
+    let store = snni_artifacts::Store::open_read_only(
+        std::path::Path::new(store),
+        snni_artifacts::OnLocked::Fail,
+    )
+    .unwrap();
+    let state = store.stage_state("whole").unwrap().unwrap();
+    let record = store.get(&state.fingerprint).unwrap().unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for (name, output) in &record.outputs {
+        let (true, snni_artifacts::Output::Table(table)) = (name.ends_with("/networks"), output)
+        else {
+            continue;
+        };
+        let frame = store.read_table(table).unwrap();
+        let reader = TableReader::new(name, &frame);
+        let (party, setting, method) = (
+            reader.text(PARTY).unwrap(),
+            reader.text(SETTING).unwrap(),
+            reader.text(RECOMMENDED_METHOD).unwrap(),
+        );
+        for i in 0..party.len() {
+            let previous = out.insert((party[i].clone(), setting[i].clone()), method[i].clone());
+            assert!(
+                previous.is_none_or(|p| p == method[i]),
+                "{name}: two recommended methods"
+            );
+        }
+    }
+    out
 }
 
 #[test]

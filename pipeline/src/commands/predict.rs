@@ -2,6 +2,7 @@
 //! from the trained models in a store. The network is planned by the engine (never run);
 //! layers the models cannot cover are named in warnings.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use snni_stages::{Method, PlannedLink, Predictor, Setting};
@@ -120,23 +121,13 @@ pub fn predict(args: PredictArgs) -> CommandResult {
         link.bandwidth_bps = target.link.bandwidth_bps;
         link.rtt_us = target.link.rtt_us;
     }
-    let methods: Vec<Method> = if target.transfer_only {
-        if args.method.iter().any(|m| m != Method::Transfer.name()) {
-            return Err(usage(format!(
-                "only `transfer` predicts `{}`: the store has no models trained on it",
-                args.setting
-            )));
-        }
-        vec![Method::Transfer]
-    } else if args.method.is_empty() {
-        Method::NETWORK.to_vec()
+    // An untrained link has only `transfer`: the trained setting's choice does not apply.
+    let recommended = if target.transfer_only {
+        BTreeMap::new()
     } else {
-        args.method
-            .iter()
-            .map(|m| m.parse::<Method>())
-            .collect::<Result<_, _>>()
-            .map_err(|err| usage(err.to_string()))?
+        predictor.recommended()
     };
+    let (methods, choice) = choose_methods(&args, &target, &recommended)?;
     let prediction = predictor
         .predict(&network, &link, &methods)
         .map_err(|e| CommandError::new(exit_codes::INVALID_INPUT, snni_stages::error_chain(&e)))?;
@@ -146,23 +137,112 @@ pub fn predict(args: PredictArgs) -> CommandResult {
     if args.json {
         let mut value = serde_json::to_value(&prediction).unwrap_or_default();
         value["load_seconds"] = serde_json::json!(load_s);
+        value["method_choice"] = serde_json::json!(choice);
+        value["recommended"] = serde_json::json!(recommended
+            .iter()
+            .map(|(party, m)| (party.clone(), m.name()))
+            .collect::<std::collections::BTreeMap<_, _>>());
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return Ok(exit_codes::SUCCESS);
     }
-    print!("{}", render(&prediction, &methods, &args.setting, load_s));
+    print!(
+        "{}",
+        render(
+            &prediction,
+            &methods,
+            &Shown {
+                setting: &args.setting,
+                choice: &choice,
+                recommended: &recommended,
+            },
+            load_s
+        )
+    );
     Ok(exit_codes::SUCCESS)
 }
 
-fn render(p: &snni_stages::Prediction, methods: &[Method], setting: &str, load_s: f64) -> String {
+/// The methods to predict with, and a sentence saying why: the explicit `--method` list
+/// (`all` for every method), else each party's method recommended on the validation
+/// networks, else (models stored before the choice) every method.
+fn choose_methods(
+    args: &PredictArgs,
+    target: &Target,
+    recommended: &BTreeMap<String, Method>,
+) -> Result<(Vec<Method>, String), CommandError> {
+    if target.transfer_only {
+        if args.method.iter().any(|m| m != Method::Transfer.name()) {
+            return Err(usage(format!(
+                "only `transfer` predicts `{}`: the store has no models trained on it",
+                args.setting
+            )));
+        }
+        return Ok((
+            vec![Method::Transfer],
+            format!(
+                "transfer (the only method for `{}`: no models were trained on it)",
+                args.setting
+            ),
+        ));
+    }
+    if args.method.iter().any(|m| m == "all") {
+        return Ok((
+            Method::NETWORK.to_vec(),
+            "every method (--method all)".into(),
+        ));
+    }
+    if !args.method.is_empty() {
+        let methods: Vec<Method> = args
+            .method
+            .iter()
+            .map(|m| m.parse::<Method>())
+            .collect::<Result<_, _>>()
+            .map_err(|err| usage(format!("{err}, or all")))?;
+        let why = format!("{} (--method)", Method::names(&methods));
+        return Ok((methods, why));
+    }
+    if recommended.is_empty() {
+        return Ok((
+            Method::NETWORK.to_vec(),
+            "every method: the store's models predate the recommended method (re-run the \
+             study's `whole` stage to choose one)"
+                .into(),
+        ));
+    }
+    let methods: Vec<Method> = Method::NETWORK
+        .into_iter()
+        .filter(|m| recommended.values().any(|r| r == m))
+        .collect();
+    let per_party: Vec<String> = recommended
+        .iter()
+        .map(|(party, m)| format!("{party} {m}"))
+        .collect();
+    Ok((
+        methods,
+        format!(
+            "recommended, chosen on the validation networks: {} (--method to choose)",
+            per_party.join(", ")
+        ),
+    ))
+}
+
+/// What the text output says besides the prediction.
+struct Shown<'a> {
+    setting: &'a str,
+    choice: &'a str,
+    recommended: &'a BTreeMap<String, Method>,
+}
+
+fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s: f64) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} in `{setting}` (models from `{}`; link {} bit/s, rtt {} µs); times in ms",
-        p.network, p.models_from, p.bandwidth_bps, p.rtt_us
+        "{} in `{}` (models from `{}`; link {} bit/s, rtt {} µs); times in ms",
+        p.network, shown.setting, p.models_from, p.bandwidth_bps, p.rtt_us
     );
+    let _ = writeln!(out, "method: {}", shown.choice);
     let mut header = vec![
         "#".to_string(),
         "layer".into(),
@@ -200,15 +280,28 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], setting: &str, load_s
         "".into(),
         "".into(),
     ];
+    let mut marked = false;
     for m in methods {
         for party in ["server", "client"] {
+            let mark = if shown.recommended.get(party) == Some(m) {
+                marked = true;
+                "*"
+            } else {
+                ""
+            };
             total.push(match result(party, m).and_then(|r| r.total_s) {
-                Some(seconds) => format!("{:.1}", seconds * 1e3),
-                None => "excluded".to_string(),
+                Some(seconds) => format!("{:.1}{mark}", seconds * 1e3),
+                None => format!("excluded{mark}"),
             });
         }
     }
     let _ = writeln!(out, "{}", total.join("\t"));
+    if marked {
+        let _ = writeln!(
+            out,
+            "* the party's recommended method (least mean error on the validation networks)"
+        );
+    }
     for r in p.results.iter().filter(|r| !r.excluded.is_empty()) {
         let more = match r.excluded.len() {
             1 => String::new(),

@@ -11,7 +11,8 @@ use serde_json::Value;
 use snni_artifacts::Store;
 use snni_stages::schema::dataset::{KIND, NETWORK, PARTY, SETTING};
 use snni_stages::schema::results::{
-    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, SIDE, T_PRED_MS, T_SNNI_S, VIEW,
+    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, RECOMMENDED_METHOD, SIDE, T_PRED_MS,
+    T_SNNI_S, VIEW,
 };
 use snni_stages::schema::TableReader;
 use snni_stages::Method;
@@ -36,6 +37,8 @@ struct NetworkRow {
     error_s: f64,
     error_pct: f64,
     t_pred_ms: f64,
+    /// The party × setting's method recommended on the validation networks ("" if none).
+    recommended: String,
 }
 
 fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
@@ -55,6 +58,7 @@ fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
             table.numbers(ERROR_PCT)?,
             table.numbers(T_PRED_MS)?,
         );
+        let recommended = table.text(RECOMMENDED_METHOD)?;
         for i in 0..network.len() {
             rows.push(NetworkRow {
                 network: network[i].clone(),
@@ -66,14 +70,33 @@ fn network_rows(frames: &[DataFrame]) -> Result<Vec<NetworkRow>, CommandError> {
                 error_s: e[i],
                 error_pct: p[i],
                 t_pred_ms: tp[i],
+                recommended: recommended[i].clone(),
             });
         }
     }
     Ok(rows)
 }
 
-/// Tables 9–10: per setting, network × party, methods side by side; then the test
-/// networks' mean and max |error %| per method.
+/// The recommended method of `party` in `setting`, "–" when none was chosen.
+fn recommended_of(rows: &[NetworkRow], setting: &str, party: &str) -> String {
+    rows.iter()
+        .find(|r| r.setting == setting && r.party == party && !r.recommended.is_empty())
+        .map_or("–".to_string(), |r| r.recommended.clone())
+}
+
+/// `cell`, with `*` after it when it is the recommended method's.
+fn mark(cell: String, recommended: bool) -> String {
+    if recommended {
+        format!("{cell}*")
+    } else {
+        cell
+    }
+}
+
+/// Tables 9–10: per setting, network × party, methods side by side with each party's
+/// recommended method named (and its error marked `*`); then the validation and test
+/// networks' mean and max |error %| per method — validation chose the recommended method,
+/// test shows how it does.
 fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
     let mut methods: Vec<&str> = Method::NETWORK
         .iter()
@@ -93,6 +116,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
                 format!("{m} t_pred (ms)"),
             ]);
         }
+        header.push("Recommended (validation)".into());
         let mut keys: Vec<(&str, &str)> = rows
             .iter()
             .filter(|r| r.setting == setting && r.side == "reference")
@@ -111,6 +135,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
                             && r.method == m
                     })
                 };
+                let recommended = recommended_of(rows, setting, party);
                 let t = methods
                     .iter()
                     .find_map(|m| cell(m))
@@ -120,53 +145,60 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
                     match cell(m) {
                         Some(r) => row.extend([
                             format_number(r.error_s, 3),
-                            format_number(r.error_pct, 1),
+                            mark(format_number(r.error_pct, 1), *m == recommended),
                             format_number(r.t_pred_ms, 3),
                         ]),
                         None => row.extend(["–".into(), "–".into(), "–".into()]),
                     }
                 }
+                row.push(recommended);
                 row
             })
             .collect();
         out.push(Table {
-            title: format!("Whole-network prediction, setting `{setting}` (reference networks, never trained on)"),
+            title: format!("Whole-network prediction, setting `{setting}` (reference networks, never trained on; * the recommended method, chosen on the validation networks)"),
             study: "9–10",
             header,
             rows: body,
         });
         let mut summary = Vec::new();
-        for party in ["server", "client"] {
-            let mut row = vec![party.to_string()];
-            for m in &methods {
-                let errors: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| {
-                        r.setting == setting
-                            && r.side == "test"
-                            && r.party == party
-                            && r.method == *m
-                    })
-                    .map(|r| r.error_pct.abs())
-                    .collect();
-                let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-                let max = errors.iter().copied().fold(f64::NAN, f64::max);
-                row.push(format!(
-                    "{} / {}",
-                    format_number(mean, 1),
-                    format_number(max, 1)
-                ));
+        for side in ["validation", "test"] {
+            for party in ["server", "client"] {
+                let recommended = recommended_of(rows, setting, party);
+                let mut row = vec![party.to_string(), side.to_string()];
+                let mut any = false;
+                for m in &methods {
+                    let errors: Vec<f64> = rows
+                        .iter()
+                        .filter(|r| {
+                            r.setting == setting
+                                && r.side == side
+                                && r.party == party
+                                && r.method == *m
+                        })
+                        .map(|r| r.error_pct.abs())
+                        .collect();
+                    any |= !errors.is_empty();
+                    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+                    let max = errors.iter().copied().fold(f64::NAN, f64::max);
+                    let cell = format!("{} / {}", format_number(mean, 1), format_number(max, 1));
+                    row.push(mark(cell, *m == recommended));
+                }
+                row.push(recommended);
+                if any {
+                    summary.push(row);
+                }
             }
-            summary.push(row);
         }
-        let mut header = vec!["Party".to_string()];
+        let mut header = vec!["Party".to_string(), "Networks".to_string()];
         header.extend(
             methods
                 .iter()
                 .map(|m| format!("{m} mean / max abs. error %")),
         );
+        header.push("Recommended (validation)".into());
         out.push(Table {
-            title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized test networks)"),
+            title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized networks: validation chooses the recommended method *, test shows how it does)"),
             study: "9–10",
             header,
             rows: summary,

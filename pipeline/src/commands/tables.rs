@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use snni_artifacts::{Output, Store};
 use snni_stages::schema::dataset::{PARTY, SETTING};
 use snni_stages::schema::results::{
-    MAE_S, METHOD, R2, R2_CEILING, R2_RUN_MEAN, SPLIT, T_LAYER_S, T_PRED_US, VIEW,
+    MAE_S, METHOD, R2, R2_CEILING, R2_RUN_MEAN, RECOMMENDED_METHOD, SPLIT, T_LAYER_S, T_PRED_US,
+    VIEW,
 };
 use snni_stages::schema::TableReader;
 use snni_stages::{view_label, view_position, Method};
@@ -20,7 +21,7 @@ use crate::manifest::Study;
 use crate::report::{self, format_number, Table};
 
 /// One row of the per-layer table: metrics of one method.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Metrics {
     t_layer_s: f64,
     mae_s: f64,
@@ -29,6 +30,8 @@ struct Metrics {
     /// R² against each layer's mean over its runs, and the run-to-run noise ceiling of
     /// the single-run R² (absent in stores evaluated before they were recorded).
     repeated: Option<(f64, f64)>,
+    /// The group's method recommended on the validation networks ("" when none).
+    recommended: String,
 }
 
 /// A table's rows for one setting: (order, `view|party`) → method → metrics.
@@ -69,6 +72,7 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
     let settings = table.text(SETTING)?;
     let methods = table.text(METHOD)?;
     let split = table.text(SPLIT)?;
+    let recommended = table.text(RECOMMENDED_METHOD)?;
     let (t_layer, mae, r2, t_pred) = (
         table.numbers(T_LAYER_S)?,
         table.numbers(MAE_S)?,
@@ -103,6 +107,7 @@ fn per_layer(study: &Study, store: &Store) -> Result<PerLayer, CommandError> {
                     repeated: repeated
                         .as_ref()
                         .map(|(mean, ceiling)| (mean[i], ceiling[i])),
+                    recommended: recommended[i].clone(),
                 },
             );
     }
@@ -138,6 +143,7 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
                 format!("{label} t_pred (µs)"),
             ]);
         }
+        header.push("Recommended (validation)".to_string());
         let body: Vec<Vec<String>> = rows
             .iter()
             .map(|((_, key), cells)| {
@@ -158,6 +164,7 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
                         None => row.extend(["–".to_string(), "–".to_string(), "–".to_string()]),
                     }
                 }
+                row.push(recommended_label(cells.values().next()));
                 row
             })
             .collect();
@@ -175,6 +182,13 @@ fn per_layer_tables(per_layer: &PerLayer) -> Vec<Table> {
         }
     }
     tables
+}
+
+/// The label of a group's recommended method, "–" when it has none.
+fn recommended_label(metrics: Option<&Metrics>) -> String {
+    metrics
+        .and_then(|m| m.recommended.parse::<Method>().ok())
+        .map_or("–".to_string(), |m| m.label().to_string())
 }
 
 /// R² against each layer's mean over its runs, beside the noise ceiling of single runs:

@@ -56,9 +56,9 @@ impl Data {
         let sides = frame::sides(&split)?;
         let mut loaded = BTreeMap::new();
         for view in views {
-            let table =
-                frame::upstream_table(store, upstream, "dataset", &format!("tables/{view}"))?;
-            loaded.insert(view.clone(), frame::view_rows(&table, &sides)?);
+            let name = format!("tables/{view}");
+            let table = frame::upstream_table(store, upstream, "dataset", &name)?;
+            loaded.insert(view.clone(), frame::view_rows(&name, &table, &sides)?);
         }
         Ok(Data { views: loaded })
     }

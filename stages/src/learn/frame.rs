@@ -158,10 +158,16 @@ pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
     Ok(map)
 }
 
-/// A dataset view with every row's side from `sides`; a row the split does not know is an
-/// error (the split is stale or belongs to another dataset).
-pub fn view_rows(frame: &DataFrame, sides: &HashMap<Key, Side>) -> Result<ViewRows, StageError> {
-    let mut rows = unsided_rows(frame)?;
+/// A dataset view (`table` names it in errors) with every row's side from `sides`; a row
+/// the split does not know is an error (the split is stale or belongs to another dataset).
+/// A null where the schema says a column never holds one (a measurement) is an error
+/// naming the table, the column and the row: a missing value is never read as 0.
+pub fn view_rows(
+    table: &str,
+    frame: &DataFrame,
+    sides: &HashMap<Key, Side>,
+) -> Result<ViewRows, StageError> {
+    let mut rows = unsided_rows(table, frame)?;
     for i in 0..rows.network.len() {
         let key = (
             rows.network[i].clone(),
@@ -180,17 +186,18 @@ pub fn view_rows(frame: &DataFrame, sides: &HashMap<Key, Side>) -> Result<ViewRo
     Ok(rows)
 }
 
-/// A table's rows all on `side` (a network that was planned, never split).
-pub fn rows_on(frame: &DataFrame, side: Side) -> Result<ViewRows, StageError> {
-    let mut rows = unsided_rows(frame)?;
+/// A table's rows (`table` names it in errors) all on `side` (a network that was planned,
+/// never split, or the per-network totals).
+pub fn rows_on(table: &str, frame: &DataFrame, side: Side) -> Result<ViewRows, StageError> {
+    let mut rows = unsided_rows(table, frame)?;
     rows.side = vec![side; rows.network.len()];
     Ok(rows)
 }
 
 /// Every column of a table but the sides. A per-network table (`tables/networks`) has no
 /// layer columns: its rows read as layer 0 of kind "".
-fn unsided_rows(frame: &DataFrame) -> Result<ViewRows, StageError> {
-    let table = TableReader::new("dataset", frame);
+fn unsided_rows(table: &str, frame: &DataFrame) -> Result<ViewRows, StageError> {
+    let table = TableReader::new(table, frame);
     let text = |column| table.text(column).map_err(schema_error);
     let count = |column| table.counts(column).map_err(schema_error);
     let height = table.height();

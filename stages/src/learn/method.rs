@@ -61,7 +61,9 @@ impl Method {
     }
 
     /// Whether its predictions are trusted far outside its training range: the linear
-    /// count models extrapolate, the MLP and the sequence model saturate or swing there.
+    /// count models extrapolate, a plain MLP and the sequence model saturate or swing there
+    /// (an MLP that is a residual on the protocol prediction is trusted as that is:
+    /// `PartyPredictor::extrapolates`).
     pub const fn extrapolates(self) -> bool {
         !matches!(self, Method::Mlp | Method::Rnn)
     }

@@ -9,8 +9,13 @@ pub(crate) mod data;
 pub(crate) mod features;
 pub(crate) mod frame;
 pub(crate) mod method;
+#[cfg(test)]
+mod missing_tests;
 pub(crate) mod models;
+pub(crate) mod overhead;
+pub(crate) mod recommend;
 pub(crate) mod sequence;
+pub(crate) mod transfer;
 
 pub use method::{Method, UnknownMethod};
 pub use sequence::{LoadedRnn, PartyModels, RnnMeta};

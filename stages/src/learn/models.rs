@@ -1,6 +1,9 @@
 //! The per-layer models of one group and how they are fitted, stored and loaded:
 //! `analytical` and `protocol` (non-negative least squares), `transfer` (the Local
-//! protocol model plus the setting's wire and round-trip time) and `mlp` (candle).
+//! protocol model plus the setting's wire and round-trip time, [`TransferModel`]) and
+//! `mlp` (candle). Every model is fitted on the training networks' rows only: the
+//! validation rows stop the MLP early and choose forms and methods, so their errors are
+//! out of sample for every method.
 
 use serde::{Deserialize, Serialize};
 use snni_artifacts::{BlobSource, Output};
@@ -8,6 +11,7 @@ use snni_artifacts::{BlobSource, Output};
 use super::data::Group;
 use super::features::{self, Feature};
 use super::frame::ViewRows;
+use super::transfer::TransferModel;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
 use crate::predict::scaler::{Scaler, TargetScaler};
@@ -36,11 +40,21 @@ pub struct MlpMeta {
     pub best_validation: f64,
     /// The search trial the hyperparameters came from, if any.
     pub trial: Option<u32>,
-    /// The smallest and largest training target (seconds): predictions are kept within a
-    /// factor of 10 of them, since the log-scale output would otherwise extrapolate
-    /// exponentially on a layer far outside the training data.
+    /// The smallest and largest training target: seconds (kept within a factor of 10 of
+    /// them, since the log-scale output would otherwise extrapolate exponentially on a layer
+    /// far outside the training data), or for a residual model the ratios to the protocol
+    /// prediction (kept within them).
     pub target_range: (f64, f64),
+    /// Whether the MLP learns the ratio of the measured time to the `protocol` model's
+    /// prediction (a residual in log space) rather than the time itself (models stored
+    /// before: no).
+    #[serde(default)]
+    pub residual: bool,
 }
+
+/// Least protocol prediction a residual model scales (s): a layer the counts model gives
+/// no time is taken as this.
+const MIN_BASE_S: f64 = 1e-6;
 
 /// Early-stopping limits of an MLP fit.
 #[derive(Debug, Clone, Copy)]
@@ -98,14 +112,12 @@ pub fn fit_counts(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, Sta
     ))
 }
 
-/// `transfer`'s prediction for a row of [`features::protocol`]: the counts model plus
-/// the wire and round-trip seconds of the row's setting.
-pub fn predict_transfer(model: &LinearModel, protocol_row: &[f64]) -> f64 {
-    let n = protocol_row.len();
-    model.predict(&protocol_row[..n - 2]) + protocol_row[n - 2] + protocol_row[n - 1]
-}
-
-/// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`.
+/// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`. It learns
+/// what the `protocol` model (fitted here on the same training rows, as `train` fits it)
+/// misses: the log of measured time over the protocol prediction, standardised on the
+/// training rows, with log-scaled standardised inputs; its predictions are the protocol
+/// prediction times a ratio kept within the training ratios, so a layer far from the
+/// training data is off by no more than the protocol model and a bounded factor.
 pub fn fit_mlp(
     group: &Group,
     rows: &ViewRows,
@@ -118,8 +130,18 @@ pub fn fit_mlp(
     let features = features::mlp(&group.view);
     let x_train = features::matrix(rows, train, &features)?;
     let x_validation = features::matrix(rows, validation, &features)?;
-    let y_train = targets(rows, train)?;
-    let y_validation = targets(rows, validation)?;
+    let protocol = fit_protocol(rows, train)?;
+    let base = |indices: &[usize]| -> Result<Vec<f64>, StageError> {
+        let x = features::matrix(rows, indices, &features::protocol())?;
+        Ok(x.iter()
+            .map(|r| protocol.predict(r).max(MIN_BASE_S))
+            .collect())
+    };
+    let ratio = |y: Vec<f64>, base: Vec<f64>| -> Vec<f64> {
+        y.iter().zip(&base).map(|(y, b)| y / b).collect()
+    };
+    let y_train = ratio(targets(rows, train)?, base(train)?);
+    let y_validation = ratio(targets(rows, validation)?, base(validation)?);
     let scaler = Scaler::fit(&x_train);
     let target = TargetScaler::fit(&y_train);
     let scale_x = |x: &[Vec<f64>]| x.iter().map(|r| scaler.transform(r)).collect::<Vec<_>>();
@@ -167,6 +189,7 @@ pub fn fit_mlp(
         target_range: y_train
             .iter()
             .fold((f64::INFINITY, 0.0), |(lo, hi), &y| (lo.min(y), hi.max(y))),
+        residual: true,
     };
     Ok((trained, meta))
 }
@@ -180,15 +203,17 @@ pub struct LoadedMlp {
 }
 
 impl LoadedMlp {
-    /// Seconds for one row of [`features::mlp`] values.
-    pub fn predict(&self, row: &[f64], scratch: &mut [f32]) -> f64 {
+    /// Seconds for one row of [`features::mlp`] values, whose `protocol` prediction is
+    /// `protocol_s` (used by residual models only).
+    pub fn predict(&self, row: &[f64], protocol_s: f64, scratch: &mut [f32]) -> f64 {
         self.meta.scaler.transform_into(row, scratch);
-        let seconds = self.meta.target.inverse(self.mlp.predict_one(scratch));
+        let value = self.meta.target.inverse(self.mlp.predict_one(scratch));
         let (lo, hi) = self.meta.target_range;
-        if lo <= hi {
-            seconds.clamp(lo / 10.0, hi * 10.0)
-        } else {
-            seconds
+        match (self.meta.residual, lo <= hi) {
+            (true, true) => protocol_s.max(MIN_BASE_S) * value.clamp(lo, hi),
+            (true, false) => protocol_s.max(MIN_BASE_S) * value,
+            (false, true) => value.clamp(lo / 10.0, hi * 10.0),
+            (false, false) => value,
         }
     }
 }
@@ -226,8 +251,8 @@ pub struct Models {
     pub analytical: LinearModel,
     /// NNLS on the protocol counts and link terms.
     pub protocol: LinearModel,
-    /// The Local counts model, if the data has an unshaped setting.
-    pub transfer: Option<LinearModel>,
+    /// The Local counts model with the link's terms, if the data has an unshaped setting.
+    pub transfer: Option<TransferModel>,
     /// The MLP.
     pub mlp: LoadedMlp,
 }
@@ -264,21 +289,85 @@ pub(crate) fn load_models(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::learn::frame::Side;
+
+    /// A conv view whose time is twice what the counts say, plus 1 ms: `train` training
+    /// and `validation` validation rows, every feature a multiple of the row index.
+    fn rows(train: usize, validation: usize) -> (ViewRows, Vec<usize>, Vec<usize>) {
+        let n = train + validation;
+        let mut rows = ViewRows::default();
+        for i in 0..n {
+            rows.network.push(format!("n{i}"));
+            rows.setting.push("local".into());
+            rows.party.push("server".into());
+            rows.run.push(1);
+            rows.layer.push(0);
+            rows.kind.push("conv".into());
+            rows.side.push(if i < train {
+                Side::Train
+            } else {
+                Side::Validation
+            });
+        }
+        for feature in features::mlp("conv") {
+            if let Feature::Column(name) = feature {
+                let values = (0..n).map(|i| (1 + i % 7) as f64 * 10.0).collect();
+                rows.numbers.insert(name.to_string(), values);
+            }
+        }
+        rows.numbers.insert("bandwidth_bps".into(), vec![0.0; n]);
+        rows.numbers.insert("rtt_us".into(), vec![0.0; n]);
+        let wall = (0..n).map(|i| 2e-4 * (1 + i % 7) as f64 + 1e-3).collect();
+        rows.numbers.insert(WALL_S.name.into(), wall);
+        (rows, (0..train).collect(), (train..n).collect())
+    }
 
     #[test]
-    fn transfer_adds_the_link_seconds_to_the_counts_model() {
-        let model = LinearModel {
-            features: vec!["a".into(), "b".into()],
-            scale: vec![1.0, 1.0],
-            coef: vec![2.0, 0.5],
-            intercept: 0.25,
+    fn the_mlp_is_a_bounded_residual_on_the_protocol_prediction() {
+        let (rows, train, validation) = rows(28, 7);
+        let group = Group {
+            view: "conv".into(),
+            party: "server".into(),
+            setting: "local".into(),
         };
-        // counts a=1, b=2, then wire 0.5 s and round trips 0.125 s.
-        let row = [1.0, 2.0, 0.5, 0.125];
-        assert_eq!(
-            predict_transfer(&model, &row),
-            2.0 + 1.0 + 0.25 + 0.5 + 0.125
+        let hyperparams = Hyperparams {
+            hidden: vec![8],
+            learning_rate: 0.01,
+            batch_size: 8,
+            activation: "relu".into(),
+            extra: BTreeMap::new(),
+        };
+        let limits = Limits {
+            max_epochs: 20,
+            patience: 5,
+        };
+        let (trained, meta) =
+            fit_mlp(&group, &rows, &train, &validation, &hyperparams, limits, 3).unwrap();
+        assert!(meta.residual);
+        let (lo, hi) = meta.target_range;
+        assert!(
+            0.0 < lo && lo <= hi,
+            "ratios to the protocol prediction: {lo}…{hi}"
         );
+        let mlp = LoadedMlp {
+            mlp: trained.mlp,
+            meta,
+        };
+        let mut scratch = vec![0f32; mlp.meta.spec.inputs];
+        // Far outside the training data (1000× every feature) the prediction is still the
+        // protocol prediction times a training ratio: positive and never off by more.
+        let far: Vec<f64> = features::mlp("conv").iter().map(|_| 7e4).collect();
+        for protocol_s in [0.5, 3.0] {
+            let seconds = mlp.predict(&far, protocol_s, &mut scratch);
+            assert!(
+                seconds >= protocol_s * lo - 1e-12 && seconds <= protocol_s * hi + 1e-12,
+                "{seconds} for a protocol prediction of {protocol_s}"
+            );
+        }
+        // A protocol prediction of 0 still gives a positive time.
+        assert!(mlp.predict(&far, 0.0, &mut scratch) > 0.0);
     }
 }

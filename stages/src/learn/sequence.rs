@@ -1,6 +1,6 @@
 //! Whole networks as the whole-network methods see them: each network's layers in order
-//! (one party, one setting), the per-layer methods' sums over them, the sequence model's
-//! inputs, and the learned per-network overhead.
+//! (one party, one setting), the per-layer methods' sums over them and the sequence
+//! model's inputs (the per-network overhead is in [`super::overhead`]).
 //!
 //! A network's inputs are the non-measured columns of its rows (parameters, features,
 //! planned counts and rounds, the link), so a network the models never saw — planned with
@@ -17,7 +17,7 @@ use super::features::{self, Feature};
 use super::frame::{Side, ViewRows};
 use super::method::Method;
 use super::models::Limits;
-use super::models::{load_models, predict_transfer, Models};
+use super::models::{load_models, Models};
 use crate::predict::mlp::Activation;
 use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 use crate::predict::scaler::{Scaler, TargetScaler};
@@ -165,13 +165,19 @@ impl PartyModels {
                         continue;
                     };
                     let x = features::matrix(rows, &indices, &features::protocol())?;
-                    x.iter().map(|r| predict_transfer(transfer, r)).collect()
+                    x.iter().map(|r| transfer.predict(r)).collect()
                 }
                 Method::Mlp => {
                     let x = features::matrix(rows, &indices, &features::mlp(view))?;
+                    let base = features::matrix(rows, &indices, &features::protocol())?;
                     let mut scratch = vec![0f32; models.mlp.meta.spec.inputs];
                     x.iter()
-                        .map(|r| models.mlp.predict(r, &mut scratch))
+                        .zip(&base)
+                        .map(|(r, b)| {
+                            models
+                                .mlp
+                                .predict(r, models.protocol.predict(b), &mut scratch)
+                        })
                         .collect()
                 }
                 Method::Rnn => {
@@ -186,68 +192,6 @@ impl PartyModels {
         }
         missing.sort_unstable();
         Ok((seconds, missing))
-    }
-}
-
-/// A per-network overhead `a + b·layers` (setup, key exchange, work between layers): what
-/// a method's layer sum misses, fitted by least squares on the training networks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Overhead {
-    /// Seconds per network.
-    pub per_network_s: f64,
-    /// Seconds per layer.
-    pub per_layer_s: f64,
-}
-
-impl Overhead {
-    /// Least squares of `residual` (measured total − layer sum) on the layer counts. With
-    /// fewer than two distinct layer counts only the constant is fitted.
-    pub fn fit(layers: &[f64], residual: &[f64]) -> Overhead {
-        let n = layers.len() as f64;
-        if layers.is_empty() {
-            return Overhead::default();
-        }
-        let mean_x = layers.iter().sum::<f64>() / n;
-        let mean_y = residual.iter().sum::<f64>() / n;
-        let sxx: f64 = layers.iter().map(|x| (x - mean_x).powi(2)).sum();
-        let sxy: f64 = layers
-            .iter()
-            .zip(residual)
-            .map(|(x, y)| (x - mean_x) * (y - mean_y))
-            .sum();
-        if sxx <= f64::EPSILON {
-            return Overhead {
-                per_network_s: mean_y,
-                per_layer_s: 0.0,
-            };
-        }
-        let per_layer_s = sxy / sxx;
-        Overhead {
-            per_network_s: mean_y - per_layer_s * mean_x,
-            per_layer_s,
-        }
-    }
-
-    /// The overhead of a network of `layers` layers.
-    pub fn seconds(&self, layers: usize) -> f64 {
-        self.per_network_s + self.per_layer_s * layers as f64
-    }
-}
-
-/// Setup traffic not in any layer (public key, base OTs, the output share), learned from
-/// Local training runs; `transfer` adds its time on the target link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct SetupTraffic {
-    /// Bytes both ways outside the layers.
-    pub bytes: f64,
-    /// Rounds outside the layers.
-    pub rounds: f64,
-}
-
-impl SetupTraffic {
-    /// Seconds this traffic takes on a link (0 when unshaped).
-    pub fn seconds(&self, bandwidth_bps: f64, rtt_us: f64) -> f64 {
-        features::wire_seconds(self.bytes, bandwidth_bps) + self.rounds * rtt_us * 1e-6
     }
 }
 
@@ -445,28 +389,6 @@ pub fn fit_rnn(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overhead_fits_a_line_and_a_constant() {
-        let fit = Overhead::fit(&[10.0, 20.0, 30.0], &[1.5, 2.5, 3.5]);
-        assert!((fit.per_layer_s - 0.1).abs() < 1e-12);
-        assert!((fit.per_network_s - 0.5).abs() < 1e-12);
-        assert!((fit.seconds(40) - 4.5).abs() < 1e-12);
-        let constant = Overhead::fit(&[12.0, 12.0], &[1.0, 3.0]);
-        assert_eq!(constant.per_layer_s, 0.0);
-        assert_eq!(constant.per_network_s, 2.0);
-        assert_eq!(Overhead::fit(&[], &[]), Overhead::default());
-    }
-
-    #[test]
-    fn setup_traffic_costs_nothing_unshaped() {
-        let setup = SetupTraffic {
-            bytes: 1_000_000.0,
-            rounds: 4.0,
-        };
-        assert_eq!(setup.seconds(0.0, 0.0), 0.0);
-        assert!((setup.seconds(8_000_000.0, 10_000.0) - 1.04).abs() < 1e-12);
-    }
 
     fn layers_rows() -> ViewRows {
         // Two runs of network a (2 layers), one run of network b (1 layer), client, local.

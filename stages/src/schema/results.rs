@@ -8,6 +8,9 @@
 //!
 //! Missing columns: `r2_run_mean` and `r2_ceiling` came after the first evaluated stores;
 //! an older `per_layer` table has neither and the report leaves their table out.
+//! `recommended_method` (in `per_layer` and the `whole` stage's `networks`) and
+//! `validation_r2` came with the method choice on validation networks; an older table reads
+//! as recommending nothing ("") and without validation R².
 
 use super::column::{Absent, ColumnDef, Nulls};
 use super::dataset::{FAMILY, KIND, LAYER, LAYERS, NETWORK, PARTY, RUN, SETTING, SOURCE_STAGE};
@@ -36,6 +39,14 @@ pub const R2_RUN_MEAN: ColumnDef = ColumnDef::real("r2_run_mean")
 pub const R2_CEILING: ColumnDef = ColumnDef::real("r2_ceiling")
     .nulls(Nulls::AsNan)
     .absent(Absent::Optional);
+/// R² on the validation networks' single runs: what the recommended method is chosen by.
+pub const VALIDATION_R2: ColumnDef = ColumnDef::real("validation_r2")
+    .nulls(Nulls::AsNan)
+    .absent(Absent::Optional);
+/// The method recommended for the row's group (layer type × party × setting, or party ×
+/// setting for whole networks), chosen on the validation networks; "" when none could be.
+pub const RECOMMENDED_METHOD: ColumnDef =
+    ColumnDef::text("recommended_method").absent(Absent::Text(""));
 /// Mean absolute percentage error.
 pub const MAPE: ColumnDef = ColumnDef::real("mape").nulls(Nulls::AsNan);
 /// Prediction time per layer (µs).
@@ -62,7 +73,7 @@ pub const SPLIT_ROWS: [ColumnDef; 7] = [NETWORK, SETTING, RUN, PARTY, LAYER, KIN
 /// The split's `assignment`: one per network.
 pub const SPLIT_ASSIGNMENT: [ColumnDef; 4] = [NETWORK, FAMILY, SOURCE_STAGE, SIDE];
 /// The `evaluate` stage's `per_layer`: metrics per view, party, setting and method.
-pub const EVALUATE_PER_LAYER: [ColumnDef; 13] = [
+pub const EVALUATE_PER_LAYER: [ColumnDef; 15] = [
     VIEW,
     PARTY,
     SETTING,
@@ -76,6 +87,8 @@ pub const EVALUATE_PER_LAYER: [ColumnDef; 13] = [
     R2_CEILING,
     MAPE,
     T_PRED_US,
+    VALIDATION_R2,
+    RECOMMENDED_METHOD,
 ];
 /// The `evaluate` stage's `predictions`: every test row's prediction by every method.
 pub const EVALUATE_PREDICTIONS: [ColumnDef; 9] = [
@@ -90,7 +103,7 @@ pub const EVALUATE_PREDICTIONS: [ColumnDef; 9] = [
     PREDICTED_S,
 ];
 /// The `whole` stage's `networks`: each network's total by every method.
-pub const WHOLE_NETWORKS: [ColumnDef; 13] = [
+pub const WHOLE_NETWORKS: [ColumnDef; 14] = [
     NETWORK,
     SIDE,
     PARTY,
@@ -104,6 +117,7 @@ pub const WHOLE_NETWORKS: [ColumnDef; 13] = [
     ERROR_S,
     ERROR_PCT,
     T_PRED_MS,
+    RECOMMENDED_METHOD,
 ];
 /// The `whole` stage's `layers`: each layer of each network by every method.
 pub const WHOLE_LAYERS: [ColumnDef; 9] = [

@@ -2,16 +2,21 @@
 //! `<party>.<setting>`).
 //!
 //! - `analytical`, `protocol`, `transfer`, `mlp`: the sum of the `train` stage's per-layer
-//!   predictions plus a per-network overhead ([`Overhead`]) fitted on the training networks
-//!   (`transfer` fits it on the Local runs and adds the setup traffic's time on the link);
+//!   predictions plus the per-network overhead ([`Overhead`]: measured totals minus
+//!   measured layer sums of the training networks, its form chosen on the validation
+//!   networks; `transfer` takes the Local runs' and adds the setup traffic's time on the
+//!   link);
 //! - `rnn`: the sequence model with the best `sequence_search` trial's hyperparameters (or
-//!   the `rnn` defaults), trained on the training networks, plus its own overhead.
+//!   the `rnn` defaults), trained on the training networks, plus the same overhead.
 //!
-//! It then evaluates every method on the held-out test and reference networks: mean
+//! It then evaluates every method on the validation, test and reference networks: mean
 //! measured total (t_SNNI), prediction, error in seconds and %, and the time to predict the
-//! whole network, measured in-process. A prediction uses only the network's non-measured
-//! columns. Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
-//! `networks` (one row per network × method) and `layers` (every layer's prediction).
+//! whole network, measured in-process. The method with the least mean |error %| on the
+//! validation networks is the recommended one ([`crate::learn::recommend`]); test and reference
+//! networks never choose. A prediction uses only the network's non-measured columns.
+//! Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
+//! `networks` (one row per network × method, with the recommended method) and `layers`
+//! (every layer's prediction).
 
 mod predictor;
 
@@ -30,9 +35,9 @@ use crate::learn::data::Data;
 use crate::learn::frame::{self, Side, ViewRows};
 use crate::learn::method::Method;
 use crate::learn::models::Limits;
-use crate::learn::sequence::{
-    fit_rnn, networks, LoadedRnn, NetworkLayers, Overhead, PartyModels, SetupTraffic,
-};
+use crate::learn::overhead::{Overhead, OverheadSample, SetupTraffic};
+use crate::learn::recommend::{recommend, Scored};
+use crate::learn::sequence::{fit_rnn, networks, LoadedRnn, NetworkLayers, PartyModels};
 use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
@@ -40,8 +45,8 @@ use crate::schema::dataset::{
     WEIGHT_SIZE,
 };
 use crate::schema::results::{
-    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, RUNS, SIDE, T_PRED_MS, T_SNNI_S,
-    UNCOVERED_LAYERS,
+    ERROR_PCT, ERROR_S, MEASURED_S, METHOD, PREDICTED_S, RECOMMENDED_METHOD, RUNS, SIDE, T_PRED_MS,
+    T_SNNI_S, UNCOVERED_LAYERS,
 };
 use crate::schema::ColumnDef;
 use crate::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
@@ -140,7 +145,8 @@ pub struct WholeModels {
     pub bandwidth_bps: f64,
     /// The setting's round-trip time in µs (0 when unshaped).
     pub rtt_us: f64,
-    /// Overhead per method.
+    /// Overhead per method (the same measured overhead for every method but `transfer`,
+    /// which takes the unshaped setting's).
     pub overhead: BTreeMap<String, Overhead>,
     /// The unshaped setting `transfer` learned from, if any.
     pub transfer_from: Option<String>,
@@ -157,6 +163,10 @@ pub struct WholeModels {
     pub ot: OtBackend,
     /// Per view, the training range (min, max) of the size features, for coverage warnings.
     pub ranges: Ranges,
+    /// The method with the least mean |error %| on the validation networks (models stored
+    /// before the choice: none).
+    #[serde(default)]
+    pub recommended: Option<String>,
 }
 
 /// The OT backend of models stored before [`WholeModels::ot`] existed.
@@ -194,18 +204,20 @@ fn ranges(rows: &ViewRows, fit: &[NetworkLayers]) -> Result<Ranges, StageError> 
 }
 
 impl WholeModels {
-    /// The seconds `method` adds to a layer sum for a network of `layers` layers on a link.
+    /// The seconds `method` adds to a layer sum for a network of `layers` layers and
+    /// `weights` weights on a link.
     pub fn extra_seconds(
         &self,
         method: Method,
         layers: usize,
+        weights: f64,
         bandwidth_bps: f64,
         rtt_us: f64,
     ) -> f64 {
         let overhead = self
             .overhead
             .get(method.name())
-            .map_or(0.0, |o| o.seconds(layers));
+            .map_or(0.0, |o| o.seconds(layers, weights));
         if method == Method::Transfer {
             overhead + self.setup.seconds(bandwidth_bps, rtt_us)
         } else {
@@ -271,6 +283,36 @@ fn link_of(rows: &ViewRows, setting: &str) -> Result<(f64, f64), StageError> {
         .map_or((0.0, 0.0), |i| (bandwidth[i], rtt[i])))
 }
 
+/// The measured overhead of `party` in `setting` — each network's mean measured total
+/// minus the sum of its mean measured layer times — fitted on the training networks in
+/// each form, the form chosen on the validation networks.
+fn measured_overhead(
+    rows: &ViewRows,
+    network_rows: &ViewRows,
+    party: &str,
+    setting: &str,
+) -> Result<Overhead, StageError> {
+    let measured = totals(network_rows, party, setting)?;
+    let weight_size = rows.column(WEIGHT_SIZE.name)?;
+    let samples = |side: Side| -> Result<Vec<OverheadSample>, StageError> {
+        Ok(networks(rows, party, setting, &[side])?
+            .iter()
+            .filter_map(|network| {
+                let total = measured.get(&network.network)?;
+                Some(OverheadSample {
+                    layers: network.rows.len() as f64,
+                    weights: network.rows.iter().map(|&i| weight_size[i]).sum(),
+                    seconds: total.total_s - network.mean_wall_s.iter().sum::<f64>(),
+                })
+            })
+            .collect())
+    };
+    Ok(Overhead::choose(
+        &samples(Side::Train)?,
+        &samples(Side::Validation)?,
+    ))
+}
+
 /// Per-layer predictions of a whole-network method for one network.
 fn layer_predictions(
     method: Method,
@@ -311,8 +353,10 @@ pub fn predict_network(
         let r = rows.column(RTT_US.name).map_or(0.0, |c| c[i]);
         (b, r)
     });
-    let total_s =
-        seconds.iter().sum::<f64>() + whole.extra_seconds(method, layers.len(), bandwidth, rtt);
+    let weight_size = rows.column(WEIGHT_SIZE.name)?;
+    let weights: f64 = layers.iter().map(|&i| weight_size[i]).sum();
+    let total_s = seconds.iter().sum::<f64>()
+        + whole.extra_seconds(method, layers.len(), weights, bandwidth, rtt);
     Ok(NetworkPrediction {
         layers: seconds,
         total_s,
@@ -331,6 +375,8 @@ struct NetworkTable {
     t_snni: Vec<f64>,
     predicted: Vec<f64>,
     t_pred_ms: Vec<f64>,
+    /// The recommended method of this party × setting ("" when none).
+    recommended: String,
 }
 
 #[derive(Default)]
@@ -363,10 +409,10 @@ impl WholeKind {
         let rows = &data.views[LAYERS];
         let network_table =
             frame::upstream_table(ctx.store, ctx.upstream, "dataset", "tables/networks")?;
-        let network_rows = frame::rows_on(&network_table, Side::Train)?;
+        let network_rows = frame::rows_on("tables/networks", &network_table, Side::Train)?;
         let models = PartyModels::load(ctx.store, train_stage, party, setting)?;
         let measured = totals(&network_rows, party, setting)?;
-        let fit_networks = networks(rows, party, setting, &[Side::Train, Side::Validation])?;
+        let train_networks = networks(rows, party, setting, &[Side::Train])?;
 
         // The sequence model.
         let pair = pair_key(party, setting);
@@ -432,7 +478,7 @@ impl WholeKind {
             meta: rnn_meta,
         };
 
-        // Overheads: what each method's layer sum misses on the training networks.
+        // The overhead: measured totals minus measured layer sums.
         let mut whole = WholeModels {
             party: party.to_string(),
             setting: setting.to_string(),
@@ -441,7 +487,7 @@ impl WholeKind {
             overhead: BTreeMap::new(),
             transfer_from: unshaped(rows),
             setup: SetupTraffic::default(),
-            training_networks: fit_networks.len(),
+            training_networks: train_networks.len(),
             ell: rows.column(ELL.name)?.first().map_or(0, |&v| v as u32),
             scale: rows.column(SCALE.name)?.first().map_or(0, |&v| v as u32),
             ot: rows
@@ -450,34 +496,24 @@ impl WholeKind {
                 .position(|s| s == setting)
                 .map_or(Ok(OtBackend::default()), |i| rows.ot[i].parse())
                 .map_err(|message| StageError::Learn { message })?,
-            ranges: ranges(rows, &fit_networks)?,
+            ranges: ranges(rows, &train_networks)?,
+            recommended: None,
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
+        let overhead = measured_overhead(rows, &network_rows, party, setting)?;
+        let transfer_overhead = match &whole.transfer_from {
+            Some(local) => Some(measured_overhead(rows, &network_rows, party, local)?),
+            None => None,
+        };
         for method in Method::NETWORK {
-            let fit_on: Vec<NetworkLayers> = match (method, &whole.transfer_from) {
-                (Method::Transfer, Some(local)) => {
-                    networks(rows, party, local, &[Side::Train, Side::Validation])?
-                }
-                (Method::Transfer, None) => continue,
-                _ => fit_networks.clone(),
+            let chosen = match method {
+                Method::Transfer => match transfer_overhead {
+                    Some(o) => o,
+                    None => continue,
+                },
+                _ => overhead,
             };
-            let truth = match (method, &whole.transfer_from) {
-                (Method::Transfer, Some(local)) => totals(&network_rows, party, local)?,
-                _ => measured.clone(),
-            };
-            let (mut counts, mut residuals) = (Vec::new(), Vec::new());
-            for network in &fit_on {
-                let Some(t) = truth.get(&network.network) else {
-                    continue;
-                };
-                let (seconds, _) = layer_predictions(method, &models, &rnn, rows, &network.rows)?;
-                counts.push(network.rows.len() as f64);
-                residuals.push(t.total_s - seconds.iter().sum::<f64>());
-            }
-            whole.overhead.insert(
-                method.name().to_string(),
-                Overhead::fit(&counts, &residuals),
-            );
+            whole.overhead.insert(method.name().to_string(), chosen);
         }
         // Setup traffic outside the layers, from the unshaped runs of training networks.
         if let Some(local) = whole.transfer_from.clone() {
@@ -486,7 +522,7 @@ impl WholeKind {
             let received = rows.column(BYTES_RECEIVED.name)?;
             let layer_rounds = rows.column(ROUNDS.name)?;
             let mut n = 0.0;
-            for network in networks(rows, party, &local, &[Side::Train, Side::Validation])? {
+            for network in networks(rows, party, &local, &[Side::Train])? {
                 let Some(t) = local_totals.get(&network.network) else {
                     continue;
                 };
@@ -502,10 +538,16 @@ impl WholeKind {
             }
         }
 
-        // Evaluation on the held-out networks.
+        // Evaluation on the networks not trained on; validation chooses the method.
         let mut table = NetworkTable::default();
         let mut layer_table = LayerTable::default();
-        let held_out = networks(rows, party, setting, &[Side::Test, Side::Reference])?;
+        let mut scored = Vec::new();
+        let held_out = networks(
+            rows,
+            party,
+            setting,
+            &[Side::Validation, Side::Test, Side::Reference],
+        )?;
         for network in &held_out {
             let Some(truth) = measured.get(&network.network) else {
                 continue;
@@ -533,6 +575,11 @@ impl WholeKind {
                 table.t_snni.push(truth.total_s);
                 table.predicted.push(prediction.total_s);
                 table.t_pred_ms.push(t_pred * 1e3);
+                scored.push(Scored {
+                    method,
+                    side: network.side,
+                    error: (100.0 * (prediction.total_s - truth.total_s) / truth.total_s).abs(),
+                });
                 for (k, &i) in network.rows.iter().enumerate() {
                     layer_table.network.push(network.network.clone());
                     layer_table.side.push(network.side.name().into());
@@ -544,6 +591,8 @@ impl WholeKind {
                 }
             }
         }
+        whole.recommended = recommend(&scored).map(|m| m.name().to_string());
+        table.recommended = whole.recommended.clone().unwrap_or_default();
         let mut outputs = ShardOutputs::default();
         outputs.insert("overhead", OutputData::json("overhead", &whole)?);
         outputs.insert("rnn_meta", OutputData::json("rnn_meta", &rnn.meta)?);
@@ -602,6 +651,7 @@ fn network_frame(party: &str, setting: &str, t: NetworkTable) -> Result<DataFram
             Column::new(ERROR_S.name.into(), error_s),
             Column::new(ERROR_PCT.name.into(), error_pct),
             Column::new(T_PRED_MS.name.into(), t.t_pred_ms),
+            Column::new(RECOMMENDED_METHOD.name.into(), vec![t.recommended; n]),
         ],
     )
     .map_err(|e| serialize("networks", e))
@@ -629,7 +679,9 @@ fn layer_frame(party: &str, setting: &str, t: LayerTable) -> Result<DataFrame, S
 impl Kind for WholeKind {
     type Params = WholeParams;
     const NAME: &'static str = "whole";
-    const VERSION: u32 = 1;
+    // 2: the overhead from measured layer sums (form chosen on validation networks),
+    // `transfer` with overlap, validation networks evaluated and the recommended method.
+    const VERSION: u32 = 2;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 

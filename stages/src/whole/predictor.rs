@@ -31,6 +31,19 @@ pub struct PartyPredictor {
     pub rnn: LoadedRnn,
 }
 
+impl PartyPredictor {
+    /// Whether `method`'s totals are trusted far outside the training range: the linear
+    /// count models' are, and the MLP's when every one of its models is a residual on the
+    /// protocol prediction (bounded by the training ratios, so it extrapolates as the
+    /// protocol model does); a plain MLP's and the sequence model's are not.
+    pub fn extrapolates(&self, method: Method) -> bool {
+        method.extrapolates()
+            || (method == Method::Mlp
+                && !self.layers.views.is_empty()
+                && self.layers.views.values().all(|m| m.mlp.meta.residual))
+    }
+}
+
 /// Both parties' models of one trained setting.
 pub struct Predictor {
     /// The trained setting the models come from.
@@ -180,6 +193,18 @@ impl Predictor {
         })
     }
 
+    /// Per party, the method recommended on the validation networks (`whole` stores it);
+    /// empty for models stored before the choice existed.
+    pub fn recommended(&self) -> BTreeMap<String, Method> {
+        self.parties
+            .iter()
+            .filter_map(|p| {
+                let method = p.whole.recommended.as_deref()?.parse().ok()?;
+                Some((p.party.clone(), method))
+            })
+            .collect()
+    }
+
     /// The link the models were trained on, and ℓ and scale.
     pub fn trained_link(&self) -> PlannedLink {
         let whole = &self.parties[0].whole;
@@ -201,7 +226,7 @@ impl Predictor {
         methods: &[Method],
     ) -> Result<Prediction, StageError> {
         let views = planned_views(network, &network.name, link)?;
-        let rows = frame::rows_on(&views["layers"], Side::Reference)?;
+        let rows = frame::rows_on("planned layers", &views["layers"], Side::Reference)?;
         let mut prediction = Prediction {
             network: network.name.clone(),
             models_from: self.setting.clone(),
@@ -247,9 +272,14 @@ impl Predictor {
                     .predict_seconds
                     .entry(method.name().into())
                     .or_default() += started.elapsed().as_secs_f64();
-                prediction
-                    .results
-                    .push(checked(&party.party, method, result, &far, layers.len()));
+                prediction.results.push(checked(
+                    &party.party,
+                    method,
+                    result,
+                    &far,
+                    layers.len(),
+                    party.extrapolates(method),
+                ));
             }
         }
         Ok(prediction)
@@ -277,13 +307,14 @@ fn checked(
     result: NetworkPrediction,
     far: &[String],
     layer_count: usize,
+    extrapolates: bool,
 ) -> PartyResult {
     let raw_sum: f64 = result.layers.iter().sum();
     let overhead = result.total_s - raw_sum;
     let layers_s: Vec<f64> = result.layers.iter().map(|s| s.max(0.0)).collect();
     let total = layers_s.iter().sum::<f64>() + overhead;
     let mut excluded = Vec::new();
-    if !method.extrapolates() {
+    if !extrapolates {
         excluded.extend(far.iter().map(|reason| {
             format!("{reason}, more than {EXTRAPOLATION_FACTOR}× beyond it: the {method} model does not extrapolate that far")
         }));
@@ -372,6 +403,7 @@ mod tests {
             prediction(&[0.5, -0.2, 0.1], 0.1),
             &[],
             3,
+            true,
         );
         assert_eq!(result.layers_s, vec![0.5, 0.0, 0.1]);
         let total = result.total_s.expect("a positive total is given");
@@ -387,6 +419,7 @@ mod tests {
             prediction(&[0.01, 0.02], -4.0),
             &[],
             2,
+            false,
         );
         assert_eq!(result.total_s, None);
         assert_eq!(result.excluded.len(), 1);
@@ -402,6 +435,7 @@ mod tests {
             prediction(&[f64::NAN], 0.0),
             &[],
             1,
+            true,
         );
         assert_eq!(nan.total_s, None);
     }
@@ -412,7 +446,14 @@ mod tests {
             "layer `conv9` (conv): macs = 1e12 is outside the training range 1…1e6".to_string(),
         ];
         for method in [Method::Mlp, Method::Rnn] {
-            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            let result = checked(
+                "server",
+                method,
+                prediction(&[0.1], 0.0),
+                &far,
+                1,
+                method.extrapolates(),
+            );
             assert_eq!(result.total_s, None, "{method}");
             assert!(
                 result.excluded[0].contains("conv9"),
@@ -426,7 +467,14 @@ mod tests {
             );
         }
         for method in [Method::Analytical, Method::Protocol, Method::Transfer] {
-            let result = checked("server", method, prediction(&[0.1], 0.0), &far, 1);
+            let result = checked(
+                "server",
+                method,
+                prediction(&[0.1], 0.0),
+                &far,
+                1,
+                method.extrapolates(),
+            );
             assert_eq!(result.total_s, Some(0.1), "{method}");
         }
     }
