@@ -42,7 +42,7 @@ use runner::{AttemptPlan, BackendUsed};
 /// The engine version this kind's [`StageKind::version`] was last bumped for. The engine's
 /// version is recorded in every shard's `meta`, but only the kind's version enters the
 /// fingerprint, so a new engine must bump both (a test checks they agree).
-pub const MEASURED_WITH_ENGINE: &str = "0.3.0";
+pub const MEASURED_WITH_ENGINE: &str = "0.4.0";
 
 /// Format of the `meta` output; bump when a field changes meaning.
 pub const META_FORMAT: u32 = 1;
@@ -173,7 +173,9 @@ impl StageKind for ProfileKind {
         // 3: engine 0.3.0 (HE answers streamed as computed, Ferret refills in frames): the
         // timing profile changes, so every shard re-measures. A test ties this to
         // `MEASURED_WITH_ENGINE`.
-        3
+        // 4: engine 0.4.0 (Ferret's LPN parameters from emp-ot's current table): other
+        // COTs, refills and timings, so every shard re-measures.
+        4
     }
 
     fn summary(&self) -> &'static str {
