@@ -185,7 +185,11 @@ mod tests {
 
     #[test]
     fn parameter_sets_fit_together() {
-        for params in [FerretParams::DEFAULT, FerretParams::PAPER, FerretParams::TOY] {
+        for params in [
+            FerretParams::DEFAULT,
+            FerretParams::PAPER,
+            FerretParams::TOY,
+        ] {
             assert!(params.is_consistent(), "{params:?}");
         }
         let p = FerretParams::PAPER;

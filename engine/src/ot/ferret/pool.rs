@@ -91,7 +91,11 @@ impl Entries {
     /// Entries `out`, all live.
     fn new(out: Vec<u128>) -> Self {
         let end = out.len();
-        Entries { data: out, pos: 0, end }
+        Entries {
+            data: out,
+            pos: 0,
+            end,
+        }
     }
 
     fn available(&self) -> usize {
