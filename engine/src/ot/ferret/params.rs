@@ -81,21 +81,23 @@ pub struct FerretParams {
 impl FerretParams {
     /// The parameters every session uses (engine 0.4.0): both instances from the table of
     /// emp-ot, the Ferret authors' library (`emp-ot/tuning.h`, emp-toolkit/emp-ot at
-    /// `558388f`), where they are chosen with the LPN estimator to give 128-bit security
-    /// against every published attack on LPN with regular noise — Gauss, SD-ISD, BJMM, the
-    /// hybrid attack (the binding one) and the algebraic attacks of Briaud–Øygarden, i.e.
-    /// including the analyses that put the sets of the 2020 paper ([`FerretParams::PAPER`])
-    /// a few bits below 128. Main iteration: its "b12" set, t = 1,520 bins of 2^12
+    /// `558388f`), which selects them with the LPN estimator against every published
+    /// attack on LPN with regular noise — Gauss, SD-ISD, BJMM, the hybrid attack (the
+    /// binding one), Esser et al. and the algebraic attacks of Briaud–Øygarden — taking
+    /// for each (k, bin size) the largest t "the pair admits at the 128-bit floor" (their
+    /// words; the same file calls the result "~128-bit"). So they hold 128 bits under the
+    /// analyses that put the sets of the 2020 paper ([`FerretParams::PAPER`]) a few bits
+    /// below it. Main iteration: its "b12" set, t = 1,520 bins of 2^12
     /// (n = 6,225,920), k = 2^18 = 262,144; setup: its "b10" set, t = 850 bins of 2^10
     /// (n = 870,400), k = 2^16 = 65,536. Row weight d = 10 as in the paper and there. (The
     /// estimator was not re-run here; these are the published figures.)
     ///
     /// Why not the paper's main set: its 9.4 MB LPN secret does not stay in cache while
     /// both parties encode on two cores (the gathers then miss to memory), and the 4 MiB
-    /// secret of k = 2^18 does. Against the paper's set it made Ferret alone 1.4× and
-    /// ReLU 2× faster in one quiet slot (BENCHMARKS.md, "Engine speed (issue 15, third
-    /// round)"), for 0.82 instead of 0.45 bit of traffic per COT (t·(2h + 1) blocks per
-    /// 5.9 M usable COTs).
+    /// secret of k = 2^18 does. Against the paper's set it made Ferret alone 1.3–2.1× and
+    /// Ferret's ReLU 1.04–2.2× faster over two quiet slots (BENCHMARKS.md, "Engine speed
+    /// (issue 15, third round)"), for 0.82 instead of 0.45 bit of traffic per COT
+    /// (t·(2h + 1) blocks per 5.9 M usable COTs).
     pub const DEFAULT: FerretParams = FerretParams {
         setup: LpnParams {
             n: 870_400,
