@@ -82,9 +82,9 @@ pub struct OtPlanner {
 
 impl OtPlanner {
     /// A planner for `backend` at the start of a session's first layer (Ferret: the pools
-    /// as the bootstrap leaves them, with the paper's parameters).
+    /// as the bootstrap leaves them, with [`FerretParams::DEFAULT`]).
     pub fn new(backend: OtBackend) -> Self {
-        Self::with_params(backend, FerretParams::PAPER)
+        Self::with_params(backend, FerretParams::DEFAULT)
     }
 
     /// [`OtPlanner::new`] with other Ferret parameters (tests).

@@ -74,7 +74,7 @@ impl OtPair {
         session: u64,
         rng: &mut R,
     ) -> Result<Self, OtError> {
-        Self::setup_with(backend, role, ch, session, FerretParams::PAPER, rng)
+        Self::setup_with(backend, role, ch, session, FerretParams::DEFAULT, rng)
     }
 
     /// [`OtPair::setup`] with other Ferret parameters (tests).

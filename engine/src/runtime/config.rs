@@ -107,7 +107,7 @@ impl EngineConfig {
         if let Some(params) = self.ferret {
             return params;
         }
-        FerretParams::PAPER
+        FerretParams::DEFAULT
     }
 
     /// The seed of the protocol randomness, if a test fixed one.

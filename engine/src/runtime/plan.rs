@@ -317,7 +317,7 @@ impl ExecPlan {
         scale: u32,
         ot: OtBackend,
     ) -> Result<Self> {
-        Self::planned(network, he, scale, ot, FerretParams::PAPER)
+        Self::planned(network, he, scale, ot, FerretParams::DEFAULT)
     }
 
     /// [`ExecPlan::with_ot`] with other Ferret parameters (tests).

@@ -48,7 +48,7 @@ use runner::{AttemptPlan, BackendUsed};
 /// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's
 /// version is recorded in every shard's `meta`, but only the kind's version enters the
 /// fingerprint, so a new engine must bump both (a test checks they agree).
-pub const MEASURED_WITH_ENGINE: &str = "0.3.0";
+pub const MEASURED_WITH_ENGINE: &str = "0.4.0";
 
 /// Format of the `meta` output; bump when a field changes meaning.
 pub const META_FORMAT: u32 = 1;
@@ -171,7 +171,9 @@ impl Kind for ProfileKind {
     // `MEASURED_WITH_ENGINE`.
     // 4: a machine-speed probe before and after every shard (`probe:` in the params,
     // `noise` and `probe` in `meta`); shards whose probes disagree are measured again.
-    const VERSION: u32 = 4;
+    // 5: engine 0.4.0 (Ferret's LPN parameters from emp-ot's current table): other COTs,
+    // refills and timings, so every shard re-measures.
+    const VERSION: u32 = 5;
     const SUMMARY: &'static str =
         "secure inference of every network per setting and run (one shard per run)";
     // Which networks, settings and runs exist, and how failures are handled, do not change

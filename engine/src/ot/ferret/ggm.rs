@@ -31,61 +31,51 @@ impl Ggm {
         }
     }
 
-    /// Writes the children of `parents` into `children` (twice as long): `children[2i]`
-    /// and `children[2i + 1]` are the left and right child of `parents[i]`.
-    fn children(&self, parents: &[u128], children: &mut [u128]) {
-        debug_assert_eq!(children.len(), 2 * parents.len());
+    /// Replaces the parents in `nodes[..nodes.len() / 2]` by their children: `nodes[2i]` and
+    /// `nodes[2i + 1]` become the left and right child of parent `i`. In place, batch by
+    /// batch from the last parents to the first: a batch's children land at or after its
+    /// own parents, where only parents already expanded lived, so no level is copied.
+    fn children_in_place(&self, nodes: &mut [u128]) {
+        debug_assert!(nodes.len().is_multiple_of(2));
+        let parents = nodes.len() / 2;
         let mut buf = [[Block::default(); BATCH]; 2];
-        for (c, chunk) in parents.chunks(BATCH).enumerate() {
-            let n = chunk.len();
+        let mut copy = [0u128; BATCH];
+        let mut end = parents;
+        while end > 0 {
+            let start = end.saturating_sub(BATCH);
+            let n = end - start;
+            copy[..n].copy_from_slice(&nodes[start..end]);
             for (side, aes) in self.halves.iter().enumerate() {
-                for (b, p) in buf[side][..n].iter_mut().zip(chunk) {
+                for (b, p) in buf[side][..n].iter_mut().zip(&copy[..n]) {
                     *b = Block::from(p.to_le_bytes());
                 }
                 aes.encrypt_blocks(&mut buf[side][..n]);
             }
-            let out = &mut children[2 * c * BATCH..2 * (c * BATCH + n)];
-            for (i, p) in chunk.iter().enumerate() {
+            let out = &mut nodes[2 * start..2 * end];
+            for (i, p) in copy[..n].iter().enumerate() {
                 out[2 * i] = u128::from_le_bytes(buf[0][i].into()) ^ p;
                 out[2 * i + 1] = u128::from_le_bytes(buf[1][i].into()) ^ p;
             }
+            end = start;
         }
     }
 
     /// Expands `seed` into the `leaves.len() = 2^h` leaves; `sums[l]` becomes
     /// `[K^0, K^1]` of level `l + 1` (the XOR of its left and of its right children).
-    /// `scratch` is reused between calls.
-    pub(crate) fn expand(
-        &self,
-        seed: u128,
-        leaves: &mut [u128],
-        sums: &mut [[u128; 2]],
-        scratch: &mut Vec<u128>,
-    ) {
+    pub(crate) fn expand(&self, seed: u128, leaves: &mut [u128], sums: &mut [[u128; 2]]) {
         let h = sums.len();
         debug_assert_eq!(leaves.len(), 1 << h);
-        scratch.clear();
-        scratch.push(seed);
+        leaves[0] = seed;
         for (l, sum) in sums.iter_mut().enumerate() {
             let width = 2 << l;
-            self.children(scratch, &mut leaves[..width]);
+            self.children_in_place(&mut leaves[..width]);
             *sum = level_sums(&leaves[..width]);
-            if l + 1 < h {
-                scratch.clear();
-                scratch.extend_from_slice(&leaves[..width]);
-            }
         }
     }
 
     /// The receiver's expansion: every leaf but `alpha` from `siblings[l] = K^{¬α_l}` of
     /// level `l + 1`; `leaves[alpha]` is left 0. `leaves.len() = 2^h`, `h = siblings.len()`.
-    pub(crate) fn expand_punctured(
-        &self,
-        alpha: usize,
-        siblings: &[u128],
-        leaves: &mut [u128],
-        scratch: &mut Vec<u128>,
-    ) {
+    pub(crate) fn expand_punctured(&self, alpha: usize, siblings: &[u128], leaves: &mut [u128]) {
         let h = siblings.len();
         debug_assert_eq!(leaves.len(), 1 << h);
         debug_assert!(alpha < leaves.len());
@@ -95,9 +85,7 @@ impl Ggm {
         leaves[a1] = 0;
         for (l, &sibling_sum) in siblings.iter().enumerate().skip(1) {
             let width = 2 << l;
-            scratch.clear();
-            scratch.extend_from_slice(&leaves[..width / 2]);
-            self.children(scratch, &mut leaves[..width]);
+            self.children_in_place(&mut leaves[..width]);
             // The path node's children are garbage: recover the sibling from the level sum.
             let parent = alpha >> (h - l);
             let on_path = (alpha >> (h - 1 - l)) & 1;
@@ -130,13 +118,12 @@ mod tests {
     #[test]
     fn punctured_expansion_recovers_every_other_leaf() {
         let ggm = Ggm::new();
-        let mut scratch = Vec::new();
         for h in 1..=8usize {
             let n = 1 << h;
             let seed = 0x1234_5678_9abc_def0_u128.wrapping_mul(h as u128 + 1);
             let mut leaves = vec![0u128; n];
             let mut sums = vec![[0u128; 2]; h];
-            ggm.expand(seed, &mut leaves, &mut sums, &mut scratch);
+            ggm.expand(seed, &mut leaves, &mut sums);
             let distinct: std::collections::HashSet<_> = leaves.iter().collect();
             assert_eq!(distinct.len(), n, "leaves of a tree are distinct");
             for alpha in 0..n {
@@ -144,7 +131,7 @@ mod tests {
                     .map(|l| sums[l][1 - ((alpha >> (h - 1 - l)) & 1)])
                     .collect();
                 let mut got = vec![0u128; n];
-                ggm.expand_punctured(alpha, &siblings, &mut got, &mut scratch);
+                ggm.expand_punctured(alpha, &siblings, &mut got);
                 for j in 0..n {
                     if j == alpha {
                         assert_eq!(got[j], 0);
@@ -159,10 +146,9 @@ mod tests {
     #[test]
     fn level_sums_split_the_leaves_by_parity() {
         let ggm = Ggm::new();
-        let mut scratch = Vec::new();
         let mut leaves = vec![0u128; 16];
         let mut sums = vec![[0u128; 2]; 4];
-        ggm.expand(99, &mut leaves, &mut sums, &mut scratch);
+        ggm.expand(99, &mut leaves, &mut sums);
         assert_eq!(sums[3], level_sums(&leaves));
         assert_ne!(sums[3][0], sums[3][1]);
     }

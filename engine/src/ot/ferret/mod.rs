@@ -5,7 +5,8 @@
 //! Each direction keeps a pool of correlated OTs (COTs: the sender holds Δ and keys `k_i`,
 //! the receiver `m_i = k_i ⊕ b_i·Δ` with a random choice `b_i`):
 //!
-//! - [`params`]: the LPN instances (the paper's 128-bit regular-noise set) and their costs;
+//! - [`params`]: the LPN instances (emp-ot's current 128-bit regular-noise sets; the paper's
+//!   2020 set kept for comparison) and their costs;
 //! - `ggm.rs`: GGM trees over a fixed-key-AES PRG (the punctured PRF);
 //! - `spcot.rs`: single-point COT from one tree and `h` COTs;
 //! - `mpcot.rs`: multi-point COT with regular noise, `t` trees in one message;
@@ -15,8 +16,8 @@
 //! - `backend.rs`: [`FerretSender`] / [`FerretReceiver`], the [`super::OtSender`] /
 //!   [`super::OtReceiver`] flavours served from the pools.
 //!
-//! One main iteration costs the sender one message of `t·(2h + 1)` blocks (570 KB) and
-//! yields 10.2 M COTs: 0.45 bit of traffic per COT. An OT with a chosen choice adds one bit
+//! One main iteration costs the sender one message of `t·(2h + 1)` blocks (608 KB) and
+//! yields 5.9 M COTs: 0.82 bit of traffic per COT. An OT with a chosen choice adds one bit
 //! from the receiver; random-choice OT (bit triples) adds nothing.
 
 mod backend;
@@ -50,7 +51,7 @@ pub struct FerretPair {
 }
 
 impl FerretPair {
-    /// Bootstraps both directions with the paper's parameters: the server's sender pairs
+    /// Bootstraps both directions with [`FerretParams::DEFAULT`]: the server's sender pairs
     /// with the client's receiver first. `session` must match on both sides and be unique
     /// per connection.
     pub fn setup<R: CryptoRng + ?Sized>(
@@ -59,7 +60,7 @@ impl FerretPair {
         session: u64,
         rng: &mut R,
     ) -> Result<Self, OtError> {
-        Self::setup_with(role, ch, session, FerretParams::PAPER, rng)
+        Self::setup_with(role, ch, session, FerretParams::DEFAULT, rng)
     }
 
     /// [`FerretPair::setup`] with other LPN parameters (tests use tiny, insecure ones to

@@ -25,11 +25,10 @@ pub(crate) const fn tree_bytes(h: usize) -> usize {
     (2 * h + 1) * 16
 }
 
-/// What both sides of the trees share: the PRG, the hash and a scratch buffer.
+/// What both sides of the trees share: the PRG and the hash.
 pub(crate) struct TreeKit {
     pub(crate) ggm: Ggm,
     pub(crate) hash: CrHash,
-    scratch: Vec<u128>,
 }
 
 impl TreeKit {
@@ -37,7 +36,6 @@ impl TreeKit {
         TreeKit {
             ggm: Ggm::new(),
             hash: CrHash::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -55,7 +53,7 @@ impl TreeKit {
     ) {
         let h = q.len();
         let mut sums = vec![[0u128; 2]; h];
-        self.ggm.expand(seed, leaves, &mut sums, &mut self.scratch);
+        self.ggm.expand(seed, leaves, &mut sums);
         let mut pads: Vec<[u128; 2]> = q.iter().map(|&k| [k, k]).collect();
         self.hash.hash_pairs_in_place(&mut pads, delta, tweak0);
         for ([k0, k1], [p0, p1]) in sums.iter().zip(&pads) {
@@ -101,8 +99,7 @@ impl TreeKit {
             alpha = (alpha << 1) | (1 - b);
             siblings.push(block(2 * l + b) ^ pad);
         }
-        self.ggm
-            .expand_punctured(alpha, &siblings, leaves, &mut self.scratch);
+        self.ggm.expand_punctured(alpha, &siblings, leaves);
         let mut others = 0u128;
         for v in leaves.iter_mut() {
             *v &= !CHOICE_BIT;

@@ -91,14 +91,16 @@ fn every_cot_is_delta_correlated_across_refills() {
     check_correlation(delta, &keys, &blocks);
 }
 
-/// The paper's parameters: the bootstrap and one main iteration, every COT checked.
+/// The sessions' parameters and the paper's: the bootstrap and one main iteration, every
+/// COT checked.
 #[test]
-fn paper_parameters_bootstrap_and_refill() {
-    let params = FerretParams::PAPER;
-    let first = params.usable_after_setup();
-    let sizes = [first - 5, 10, params.usable_per_iteration() - 5];
-    let (delta, keys, blocks) = draw_all(7, params, &sizes, false);
-    check_correlation(delta, &keys, &blocks);
+fn full_size_parameters_bootstrap_and_refill() {
+    for params in [FerretParams::DEFAULT, FerretParams::PAPER] {
+        let first = params.usable_after_setup();
+        let sizes = [first - 5, 10, params.usable_per_iteration() - 5];
+        let (delta, keys, blocks) = draw_all(7, params, &sizes, false);
+        check_correlation(delta, &keys, &blocks);
+    }
 }
 
 /// Both directions set up as in a session; each party runs `f` on its pair.
