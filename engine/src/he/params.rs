@@ -13,7 +13,8 @@
 //! server floods with uniform noise in `[-2^f, 2^f)`, `f` as large as the last level allows
 //! with one bit spare, and the margin is `f − log2(weight noise)`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fhe::bfv::{BfvParameters, BfvParametersBuilder};
 use fhe_math::zq::primes::generate_prime;
@@ -76,6 +77,28 @@ impl HeParamsDesc {
     /// `required` bits per revealed coefficient with the default weight bound: a larger
     /// degree or more moduli (a third, a fourth) when the cheaper ones fall short.
     pub fn for_margin(ell: u32, required: u32) -> Result<Self, HeError> {
+        // The search generates NTT-friendly primes (a few milliseconds); `snni predict` and
+        // the dataset builder plan many networks with the same ℓ, so the answers are kept
+        // for the process (a std map: a handful of entries, no eviction needed).
+        static CHOSEN: Mutex<BTreeMap<(u32, u32), HeParamsDesc>> = Mutex::new(BTreeMap::new());
+        let key = (ell, required);
+        if let Some(desc) = CHOSEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(desc.clone());
+        }
+        let desc = Self::search_margin(ell, required)?;
+        CHOSEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, desc.clone());
+        Ok(desc)
+    }
+
+    /// [`HeParamsDesc::for_margin`] without the memo.
+    fn search_margin(ell: u32, required: u32) -> Result<Self, HeError> {
         check_ell(ell)?;
         let mut candidates: Vec<(usize, usize, u32)> = Vec::new();
         for &(degree, max_logq) in &SECURE_LOGQ {

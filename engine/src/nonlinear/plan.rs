@@ -119,10 +119,12 @@ pub fn maxpool_cost(
     pool: Pool2d,
     ell: u32,
 ) -> Result<Cost, OtError> {
-    let sizes = pool.windows(input)?.into_iter().map(|w| w.len());
+    // Every channel of a position has the same window, so each level of the tree has
+    // `input.c` times the pairs of one channel's windows.
+    let sizes = pool.window_sizes(input)?;
     Ok(tree_pairs(sizes)
         .into_iter()
-        .map(|pairs| relu_cost(p, pairs, ell))
+        .map(|pairs| relu_cost(p, pairs * input.c, ell))
         .sum())
 }
 

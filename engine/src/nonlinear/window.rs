@@ -93,6 +93,42 @@ impl Pool2d {
         Ok(all)
     }
 
+    /// For every output position (row-major, one per pixel, not per channel), how many
+    /// input positions its window covers inside the map: the lengths of [`Pool2d::windows`]
+    /// without listing them (every channel of a position has the same window), for the
+    /// cost plan.
+    pub fn window_sizes(&self, input: Shape) -> Result<Vec<usize>, OtError> {
+        let out = self.output(input)?;
+        // Of the kernel's offsets 0..k at a window starting at `start`, those inside 0..n.
+        let inside = |start: isize, k: usize, n: usize| {
+            (0..k as isize)
+                .filter(|d| (0..n as isize).contains(&(start + d)))
+                .count()
+        };
+        let rows: Vec<usize> = (0..out.h)
+            .map(|oy| {
+                inside(
+                    (oy * self.stride) as isize - self.padding as isize,
+                    self.kh,
+                    input.h,
+                )
+            })
+            .collect();
+        let cols: Vec<usize> = (0..out.w)
+            .map(|ox| {
+                inside(
+                    (ox * self.stride) as isize - self.padding as isize,
+                    self.kw,
+                    input.w,
+                )
+            })
+            .collect();
+        Ok(rows
+            .iter()
+            .flat_map(|r| cols.iter().map(move |c| r * c))
+            .collect())
+    }
+
     /// The public AvgPool multiplier at scale `scale`: `round(2^scale / (kh·kw))`, halves
     /// rounded up.
     pub fn avg_multiplier(&self, scale: u32) -> u64 {
@@ -115,6 +151,27 @@ pub(crate) fn check_len(len: usize, shape: Shape) -> Result<(), OtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_sizes_are_the_lengths_of_the_windows() {
+        let shapes = [(7, 7, 3), (8, 5, 2), (1, 1, 4), (13, 11, 1)];
+        for (h, w, c) in shapes {
+            let input = Shape::new(h, w, c);
+            for (k, stride, padding) in [(2, 2, 0), (3, 2, 1), (3, 1, 1), (1, 1, 0), (4, 3, 2)] {
+                let pool = Pool2d::square(k, stride, padding);
+                let (Ok(windows), Ok(sizes)) = (pool.windows(input), pool.window_sizes(input))
+                else {
+                    assert!(pool.windows(input).is_err() && pool.window_sizes(input).is_err());
+                    continue;
+                };
+                let per_channel: Vec<usize> = windows.iter().step_by(c).map(Vec::len).collect();
+                assert_eq!(sizes, per_channel, "{pool:?} over {input:?}");
+                for (i, window) in windows.iter().enumerate() {
+                    assert_eq!(window.len(), sizes[i / c]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn windows_leave_out_padding() {
