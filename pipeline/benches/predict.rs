@@ -1,7 +1,10 @@
 //! Benchmark: whole-network prediction from a trained store, as `snni predict` runs it —
 //! models loaded once, then ResNet-50 (and the other reference networks) predicted by every
-//! method, for every trained setting and by transfer to the WAN link.
+//! method, for every trained setting and by transfer to the WAN link; then the whole
+//! `snni predict` process (start, store, models, planning, output) for ResNet-50.
 //! Targets (issue 6): ResNet-50 well under 1 ms with analytical/protocol, ≤ 5 ms with rnn.
+//! Targets (issue 18, item 7): ResNet-50 at 224 with protocol ≤ 5 ms in-process including
+//! planning, ≤ 100 ms for the whole `snni predict` process.
 //!
 //! ```sh
 //! cargo run -p snni-pipeline -- run manifests/smoke.yaml      # a trained store, once
@@ -11,9 +14,11 @@
 //!
 //! Prints, per network × setting × method, min / median / max of the time both parties'
 //! predictions take (planning excluded, as `snni predict` reports it) and of the whole
-//! call (planning the network included). The figures go into BENCHMARKS.md.
+//! call (planning the network included), and of the `snni` process (the binary built with
+//! this bench, in the same profile). The figures go into BENCHMARKS.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use snni_artifacts::{OnLocked, Store};
@@ -40,8 +45,9 @@ fn main() {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.snni-store"),
         PathBuf::from,
     );
-    let input = parse_shape(&std::env::var("SNNI_BENCH_INPUT").unwrap_or("224x224x3".into()))
-        .unwrap_or_else(|e| panic!("SNNI_BENCH_INPUT: {}", e.message));
+    let input_text = std::env::var("SNNI_BENCH_INPUT").unwrap_or("224x224x3".into());
+    let input =
+        parse_shape(&input_text).unwrap_or_else(|e| panic!("SNNI_BENCH_INPUT: {}", e.message));
     if !store_dir.join("db").is_dir() {
         eprintln!(
             "no trained store at {}: run `cargo run -p snni-pipeline -- run manifests/smoke.yaml` \
@@ -103,4 +109,29 @@ fn main() {
             }
         }
     }
+    process(&store_dir, &settings[0], &input_text);
+}
+
+/// The whole `snni predict` process for ResNet-50 with `protocol`, [`REPEATS`] times.
+fn process(store_dir: &Path, setting: &str, input: &str) {
+    let mut seconds = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_snni"))
+            .args(["predict", "--network", "resnet50", "--input", input])
+            .args(["--setting", setting, "--method", "protocol", "--store"])
+            .arg(store_dir)
+            .output()
+            .expect("run snni predict");
+        seconds.push(started.elapsed().as_secs_f64());
+        assert!(
+            output.status.success(),
+            "snni predict failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    println!(
+        "\nsnni predict process, resnet50 {input} {setting} protocol: {}",
+        summary(seconds)
+    );
 }

@@ -30,8 +30,8 @@ mod train;
 mod whole;
 
 pub use dataset::{
-    planned_views, view, view_label, view_of_kind, view_position, DatasetKind, PlannedLink, View,
-    VIEWS, VIEW_NAMES,
+    view, view_label, view_of_kind, view_position, DatasetKind, PlannedLink, View, VIEWS,
+    VIEW_NAMES,
 };
 pub use error::{error_chain, StageError};
 pub use evaluate::EvaluateKind;

@@ -2,6 +2,10 @@
 //! polars DataFrames, one typed column at a time (named and typed as the schema,
 //! `stages/src/schema/dataset.rs`, declares them), so an empty table still has every
 //! column with its type.
+//!
+//! The layer table's columns are listed once ([`layer_columns`]) for any [`ColumnSink`]:
+//! the DataFrame builder here, and the plain vectors `snni predict` reads a planned network
+//! into (`learn/frame.rs`), so a prediction sees exactly the columns training did.
 
 use polars::prelude::{Column, DataFrame};
 
@@ -21,6 +25,48 @@ use crate::schema::dataset::{
 use crate::schema::ColumnDef;
 use crate::StageError;
 
+/// Where one table's columns go, one typed column per call, each value read from a row of
+/// type `R` by a closure.
+pub(crate) trait ColumnSink<R> {
+    /// A text column.
+    fn str(&mut self, column: ColumnDef, value: impl Fn(&R) -> &str) -> &mut Self;
+    /// A text column of owned values.
+    fn string(&mut self, column: ColumnDef, value: impl Fn(&R) -> String) -> &mut Self;
+    /// A count column.
+    fn u64(&mut self, column: ColumnDef, value: impl Fn(&R) -> u64) -> &mut Self;
+    /// A count column with nulls.
+    fn opt_u64(&mut self, column: ColumnDef, value: impl Fn(&R) -> Option<u64>) -> &mut Self;
+    /// A real column.
+    fn f64(&mut self, column: ColumnDef, value: impl Fn(&R) -> f64) -> &mut Self;
+    /// A real column with nulls.
+    fn opt_f64(&mut self, column: ColumnDef, value: impl Fn(&R) -> Option<f64>) -> &mut Self;
+
+    /// The context columns (link, backend, engine, machine, noise), read through `id`.
+    fn context(&mut self, id: impl Fn(&R) -> &RunId) -> &mut Self
+    where
+        Self: Sized,
+    {
+        self.str(BACKEND, |r| &id(r).context.backend)
+            .str(OT, |r| id(r).context.ot.as_str())
+            .opt_u64(BANDWIDTH_BPS, |r| id(r).context.link.bandwidth_bps)
+            .opt_f64(RTT_US, |r| id(r).context.link.rtt_us)
+            .opt_f64(LOSS_PERCENT, |r| id(r).context.link.loss_percent)
+            .u64(ELL, |r| id(r).context.ell)
+            .u64(SCALE, |r| id(r).context.scale)
+            .u64(HE_DEGREE, |r| id(r).context.he_degree)
+            .u64(THREADS, |r| id(r).context.threads)
+            .string(PINNED_CPUS, |r| id(r).context.pinned_cpus())
+            .str(CPU_MODEL, |r| &id(r).context.machine.cpu_model)
+            .u64(CORES, |r| id(r).context.machine.cores)
+            .str(ENGINE_VERSION, |r| &id(r).context.engine.version)
+            .opt_f64(PROBE_HE_PER_S, |r| id(r).noise.map(|n| n.probe_he_per_s))
+            .opt_f64(PROBE_OT_PER_S, |r| id(r).noise.map(|n| n.probe_ot_per_s))
+            .opt_f64(PROBE_DEVIATION, |r| id(r).noise.map(|n| n.probe_deviation))
+            .opt_f64(LOAD_AVG, |r| id(r).noise.map(|n| n.load_avg))
+            .opt_f64(STEAL_FRACTION, |r| id(r).noise.map(|n| n.steal_fraction))
+    }
+}
+
 /// Builds a DataFrame from rows of type `R`, one column per call.
 struct TableBuilder<'a, R> {
     name: &'static str,
@@ -36,7 +82,9 @@ impl<'a, R> TableBuilder<'a, R> {
             columns: Vec::new(),
         }
     }
+}
 
+impl<R> ColumnSink<R> for TableBuilder<'_, R> {
     fn str(&mut self, column: ColumnDef, value: impl Fn(&R) -> &str) -> &mut Self {
         let values: Vec<String> = self.rows.iter().map(|r| value(r).to_string()).collect();
         self.columns.push(Column::new(column.name.into(), values));
@@ -72,29 +120,9 @@ impl<'a, R> TableBuilder<'a, R> {
         self.columns.push(Column::new(column.name.into(), values));
         self
     }
+}
 
-    /// The context columns (link, backend, engine, machine), read through `id`.
-    fn context(&mut self, id: impl Fn(&R) -> &RunId) -> &mut Self {
-        self.str(BACKEND, |r| &id(r).context.backend)
-            .str(OT, |r| id(r).context.ot.as_str())
-            .opt_u64(BANDWIDTH_BPS, |r| id(r).context.link.bandwidth_bps)
-            .opt_f64(RTT_US, |r| id(r).context.link.rtt_us)
-            .opt_f64(LOSS_PERCENT, |r| id(r).context.link.loss_percent)
-            .u64(ELL, |r| id(r).context.ell)
-            .u64(SCALE, |r| id(r).context.scale)
-            .u64(HE_DEGREE, |r| id(r).context.he_degree)
-            .u64(THREADS, |r| id(r).context.threads)
-            .string(PINNED_CPUS, |r| id(r).context.pinned_cpus())
-            .str(CPU_MODEL, |r| &id(r).context.machine.cpu_model)
-            .u64(CORES, |r| id(r).context.machine.cores)
-            .str(ENGINE_VERSION, |r| &id(r).context.engine.version)
-            .opt_f64(PROBE_HE_PER_S, |r| id(r).noise.map(|n| n.probe_he_per_s))
-            .opt_f64(PROBE_OT_PER_S, |r| id(r).noise.map(|n| n.probe_ot_per_s))
-            .opt_f64(PROBE_DEVIATION, |r| id(r).noise.map(|n| n.probe_deviation))
-            .opt_f64(LOAD_AVG, |r| id(r).noise.map(|n| n.load_avg))
-            .opt_f64(STEAL_FRACTION, |r| id(r).noise.map(|n| n.steal_fraction))
-    }
-
+impl<R> TableBuilder<'_, R> {
     fn build(&mut self) -> Result<DataFrame, StageError> {
         let columns = std::mem::take(&mut self.columns);
         DataFrame::new(self.rows.len(), columns).map_err(|err| StageError::Serialize {
@@ -107,6 +135,12 @@ impl<'a, R> TableBuilder<'a, R> {
 /// The layer table (and its views, which are the same columns over fewer rows).
 pub fn layers_table(name: &'static str, rows: &[&LayerRow]) -> Result<DataFrame, StageError> {
     let mut table = TableBuilder::new(name, rows);
+    layer_columns(&mut table);
+    table.build()
+}
+
+/// Every column of the layer table, in the schema's order, into `table`.
+pub(crate) fn layer_columns<'r, S: ColumnSink<&'r LayerRow>>(table: &mut S) {
     table
         .str(NETWORK, |r| &r.id.network)
         .str(SETTING, |r| &r.id.setting)
@@ -173,7 +207,7 @@ pub fn layers_table(name: &'static str, rows: &[&LayerRow]) -> Result<DataFrame,
         .u64(MESSAGES_SENT, |r| r.measured.messages_sent)
         .u64(MESSAGES_RECEIVED, |r| r.measured.messages_received)
         .u64(ROUNDS, |r| r.measured.rounds);
-    table.context(|r| &r.id).build()
+    table.context(|r| &r.id);
 }
 
 /// The networks table: one party's run totals per row.

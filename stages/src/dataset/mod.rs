@@ -27,7 +27,12 @@ mod views;
 #[cfg(test)]
 mod tests;
 
-pub use planned::{planned_views, PlannedLink};
+pub(crate) use columns::{layer_columns, ColumnSink};
+pub(crate) use planned::planned_layer_rows;
+#[cfg(test)]
+use planned::planned_views;
+pub use planned::PlannedLink;
+pub(crate) use rows::LayerRow;
 pub use views::{view, view_label, view_of_kind, view_position, View, VIEWS, VIEW_NAMES};
 
 use serde::{Deserialize, Serialize};

@@ -2,23 +2,28 @@
 //! (parameters, engineered features, planned protocol counts and rounds, the link), computed
 //! from the network description and the engine's plan alone, with the measured columns 0.
 //!
-//! The rows go through the same table builder as measured rows, so a predictor sees the same
-//! columns, in the same units, for a planned network as it was trained on.
+//! The rows go through the same list of columns as measured rows
+//! ([`layer_columns`](super::columns::layer_columns)), so a predictor sees the same columns,
+//! in the same units, for a planned network as it was trained on.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+#[cfg(test)]
 use polars::prelude::DataFrame;
 use snni_engine::he::HeParamsDesc;
 use snni_engine::network::Network;
 use snni_engine::ot::OtBackend;
 use snni_engine::runtime::{ExecPlan, Measured};
 
+#[cfg(test)]
 use super::columns::layers_table;
 use super::features::LayerFeatures;
 use super::lines::Linear;
 use super::meta::{Context, Engine, Link, Machine};
 use super::rows::{party_rounds, LayerRow, RunId};
+#[cfg(test)]
 use super::views::VIEWS;
 use crate::StageError;
 
@@ -49,14 +54,13 @@ const NOTHING_MEASURED: Measured = Measured {
     rounds: 0,
 };
 
-/// The `layers` table and the view tables (name → rows of both parties, client first, in
-/// layer order) of `network` as the dataset would hold them had it been run in `link`,
-/// under the id `network_id`.
-pub fn planned_views(
+/// The layer rows (both parties, client first, in layer order) of `network` as the dataset
+/// would hold them had it been run in `link`, under the id `network_id`, measured columns 0.
+pub(crate) fn planned_layer_rows(
     network: &Network,
     network_id: &str,
     link: &PlannedLink,
-) -> Result<BTreeMap<&'static str, DataFrame>, StageError> {
+) -> Result<Vec<LayerRow>, StageError> {
     let fail = |message: String| StageError::Dataset {
         shard: network_id.to_string(),
         message: format!("plan network `{}`: {message}", network.name),
@@ -126,6 +130,18 @@ pub fn planned_views(
             });
         }
     }
+    Ok(rows)
+}
+
+/// The `layers` table and the view tables of [`planned_layer_rows`], as DataFrames (the
+/// dataset's tests compare them with measured tables).
+#[cfg(test)]
+pub(crate) fn planned_views(
+    network: &Network,
+    network_id: &str,
+    link: &PlannedLink,
+) -> Result<BTreeMap<&'static str, DataFrame>, StageError> {
+    let rows = planned_layer_rows(network, network_id, link)?;
     let mut views = BTreeMap::new();
     let all: Vec<&LayerRow> = rows.iter().collect();
     views.insert("layers", layers_table("layers", &all)?);

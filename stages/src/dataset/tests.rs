@@ -576,3 +576,61 @@ fn tables_have_the_schemas_columns_types_and_nulls() {
     // nulls, which the learning stages read as 0.
     assert!(tables["layers"].column(KERNEL_H.name).unwrap().null_count() > 0);
 }
+
+#[test]
+fn planned_rows_are_the_planned_layer_table_read_back() {
+    use crate::learn::frame::{planned_rows, rows_on, Side};
+    let input = snni_engine::network::Shape::new(32, 32, 3);
+    let mut networks: Vec<Network> = snni_engine::zoo::NAMES
+        .iter()
+        .map(|name| snni_engine::zoo::by_name(name, input).unwrap())
+        .collect();
+    networks.extend(
+        NETWORKS
+            .iter()
+            .map(|(_, yaml, _, _)| Network::from_yaml_str(yaml).unwrap()),
+    );
+    let links = [
+        super::PlannedLink {
+            setting: "lan".into(),
+            bandwidth_bps: Some(7_000_000_000),
+            rtt_us: Some(500.0),
+            ell: 41,
+            scale: 12,
+            ot: snni_engine::ot::OtBackend::Iknp,
+        },
+        super::PlannedLink {
+            setting: "local".into(),
+            bandwidth_bps: None,
+            rtt_us: None,
+            ell: 37,
+            scale: 12,
+            ot: snni_engine::ot::OtBackend::Ferret,
+        },
+    ];
+    for network in &networks {
+        for link in &links {
+            let direct = planned_rows(network, link, Side::Reference).unwrap();
+            let views = super::planned_views(network, &network.name, link).unwrap();
+            let read = rows_on("layers", &views["layers"], Side::Reference).unwrap();
+            let at = format!("{} in {}", network.name, link.setting);
+            assert_eq!(direct.network, read.network, "{at}");
+            assert_eq!(direct.setting, read.setting, "{at}");
+            assert_eq!(direct.party, read.party, "{at}");
+            assert_eq!(direct.run, read.run, "{at}");
+            assert_eq!(direct.layer, read.layer, "{at}");
+            assert_eq!(direct.kind, read.kind, "{at}");
+            assert_eq!(direct.ot, read.ot, "{at}");
+            assert_eq!(direct.side, read.side, "{at}");
+            let mut names: Vec<&String> = direct.numbers.keys().collect();
+            let mut read_names: Vec<&String> = read.numbers.keys().collect();
+            names.sort();
+            read_names.sort();
+            assert_eq!(names, read_names, "{at}");
+            for (name, values) in &direct.numbers {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(values), bits(&read.numbers[name]), "{at}: {name}");
+            }
+        }
+    }
+}

@@ -1,17 +1,20 @@
 //! The upstream tables the learning stages read: the dataset's per-type views joined (by
-//! key, not position) with the split's side of every row, as plain columns.
+//! key, not position) with the split's side of every row, as plain columns; and a network
+//! that was never run, planned straight into the same columns ([`planned_rows`]).
 
 use std::collections::HashMap;
 
 use polars::prelude::DataFrame;
 use snni_artifacts::{BlobSource, Output};
+use snni_engine::network::Network;
 
+use crate::dataset::{layer_columns, planned_layer_rows, ColumnSink, LayerRow};
 use crate::schema::dataset::{
     KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
 };
 use crate::schema::results::SIDE;
-use crate::schema::{ColumnType, SchemaError, TableReader};
-use crate::{StageError, UpstreamStage};
+use crate::schema::{ColumnDef, ColumnType, Nulls, SchemaError, TableReader};
+use crate::{PlannedLink, StageError, UpstreamStage};
 
 /// Which side of the split a row is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,4 +231,135 @@ fn unsided_rows(table: &str, frame: &DataFrame) -> Result<ViewRows, StageError> 
         }
     }
     Ok(rows)
+}
+
+/// The layer rows of `network` planned on `link` (never run), on `side`: what reading the
+/// planned `layers` table would give, without building it (`snni predict` plans a 224
+/// network in a few milliseconds; a DataFrame round trip would double that).
+pub fn planned_rows(
+    network: &Network,
+    link: &PlannedLink,
+    side: Side,
+) -> Result<ViewRows, StageError> {
+    let rows = planned_layer_rows(network, &network.name, link)?;
+    let refs: Vec<&LayerRow> = rows.iter().collect();
+    let mut sink = RowsSink {
+        rows: &refs,
+        out: ViewRows::default(),
+        null: None,
+    };
+    layer_columns(&mut sink);
+    if let Some(column) = sink.null {
+        return Err(StageError::Learn {
+            message: format!(
+                "planned layers of `{}`: column `{column}` has no value, and it never may",
+                network.name
+            ),
+        });
+    }
+    sink.out.side = vec![side; rows.len()];
+    Ok(sink.out)
+}
+
+/// A [`ColumnSink`] into [`ViewRows`]: the columns [`unsided_rows`] would read back from the
+/// table, with the same null policy.
+struct RowsSink<'a> {
+    rows: &'a [&'a LayerRow],
+    out: ViewRows,
+    /// The first column that had a null its policy forbids.
+    null: Option<&'static str>,
+}
+
+impl RowsSink<'_> {
+    fn text(&mut self, column: ColumnDef, values: Vec<String>) {
+        let field = match column.name {
+            n if n == NETWORK.name => &mut self.out.network,
+            n if n == SETTING.name => &mut self.out.setting,
+            n if n == PARTY.name => &mut self.out.party,
+            n if n == KIND.name => &mut self.out.kind,
+            n if n == OT.name => &mut self.out.ot,
+            _ => return,
+        };
+        *field = values;
+    }
+
+    fn numbers(&mut self, column: ColumnDef, values: impl Iterator<Item = Option<f64>>) {
+        if !matches!(column.ty, ColumnType::Count | ColumnType::Real)
+            || self.out.numbers.contains_key(column.name)
+        {
+            return;
+        }
+        let values = values
+            .map(|value| match (value, column.nulls) {
+                (Some(value), _) => value,
+                (None, Nulls::AsZero) => 0.0,
+                (None, Nulls::AsNan) => f64::NAN,
+                (None, Nulls::Never) => {
+                    self.null.get_or_insert(column.name);
+                    f64::NAN
+                }
+            })
+            .collect();
+        self.out.numbers.insert(column.name.to_string(), values);
+    }
+
+    fn counts(&mut self, column: ColumnDef, values: Vec<Option<u64>>) {
+        let exact = || values.iter().map(|v| v.unwrap_or(0)).collect();
+        if column.name == RUN.name {
+            self.out.run = exact();
+        } else if column.name == LAYER.name {
+            self.out.layer = exact();
+        }
+        self.numbers(column, values.iter().map(|v| v.map(|v| v as f64)));
+    }
+}
+
+impl<'r> ColumnSink<&'r LayerRow> for RowsSink<'r> {
+    fn str(
+        &mut self,
+        column: ColumnDef,
+        value: impl for<'a> Fn(&'a &'r LayerRow) -> &'a str,
+    ) -> &mut Self {
+        let values = self.rows.iter().map(|r| value(r).to_string()).collect();
+        self.text(column, values);
+        self
+    }
+
+    fn string(&mut self, column: ColumnDef, value: impl Fn(&&'r LayerRow) -> String) -> &mut Self {
+        let values = self.rows.iter().map(value).collect();
+        self.text(column, values);
+        self
+    }
+
+    fn u64(&mut self, column: ColumnDef, value: impl Fn(&&'r LayerRow) -> u64) -> &mut Self {
+        let values = self.rows.iter().map(|r| Some(value(r))).collect();
+        self.counts(column, values);
+        self
+    }
+
+    fn opt_u64(
+        &mut self,
+        column: ColumnDef,
+        value: impl Fn(&&'r LayerRow) -> Option<u64>,
+    ) -> &mut Self {
+        let values = self.rows.iter().map(value).collect();
+        self.counts(column, values);
+        self
+    }
+
+    fn f64(&mut self, column: ColumnDef, value: impl Fn(&&'r LayerRow) -> f64) -> &mut Self {
+        let values: Vec<Option<f64>> = self.rows.iter().map(|r| Some(value(r))).collect();
+        self.numbers(column, values.into_iter());
+        self
+    }
+
+    fn opt_f64(
+        &mut self,
+        column: ColumnDef,
+        value: impl Fn(&&'r LayerRow) -> Option<f64>,
+    ) -> &mut Self {
+        let values: Vec<Option<f64>> = self.rows.iter().map(value).collect();
+        self.numbers(column, values.into_iter());
+        self
+    }
 }

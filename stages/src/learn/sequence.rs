@@ -4,7 +4,7 @@
 //!
 //! A network's inputs are the non-measured columns of its rows (parameters, features,
 //! planned counts and rounds, the link), so a network the models never saw — planned with
-//! [`crate::planned_views`] — is predicted exactly as a profiled one. Measured values enter
+//! [`super::frame::planned_rows`] — is predicted exactly as a profiled one. Measured values enter
 //! only as training targets and as the truth an evaluation compares against.
 
 use std::collections::BTreeMap;

@@ -17,7 +17,7 @@ use crate::learn::sequence::{LoadedRnn, PartyModels, RnnMeta};
 use crate::predict::rnn::Rnn;
 use crate::schema::dataset::{OUT_C, OUT_H, OUT_W};
 use crate::schema::ColumnDef;
-use crate::{planned_views, view_of_kind, PlannedLink, StageError, UpstreamStage};
+use crate::{view_of_kind, PlannedLink, StageError, UpstreamStage};
 
 /// One party's trained models for one setting.
 pub struct PartyPredictor {
@@ -225,8 +225,7 @@ impl Predictor {
         link: &PlannedLink,
         methods: &[Method],
     ) -> Result<Prediction, StageError> {
-        let views = planned_views(network, &network.name, link)?;
-        let rows = frame::rows_on("planned layers", &views["layers"], Side::Reference)?;
+        let rows = frame::planned_rows(network, link, Side::Reference)?;
         let mut prediction = Prediction {
             network: network.name.clone(),
             models_from: self.setting.clone(),
