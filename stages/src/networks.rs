@@ -4,9 +4,10 @@
 //!
 //! The files are read when the manifest is checked, through the pipeline's network loader
 //! ([`NetworkFiles`]: the same positioned errors as `snni network FILE`), and each network
-//! enters the canonical parameters whole. So an edited file changes the fingerprint, a
-//! cluster node needs no copy of the files, and a network that does not validate is a
-//! manifest error pointing at its entry under `files`.
+//! enters the canonical parameters whole, keyed by its id (the file name without its
+//! extension); the paths do not. So an edited file changes the fingerprint and moving the
+//! folder does not, a cluster node needs no copy of the files, and a network that does not
+//! validate is a manifest error at its entry under `files`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,21 +19,8 @@ use snni_engine::network::{Network, Shape};
 use crate::kind::{CheckContext, Kind, PlanContext, ShardContext, ShardOutputs};
 use crate::{decode_params_all, ParamIssue, StageError};
 
-/// The file name endings a folder's network files have; other files in a folder are
-/// ignored.
+/// The file name endings of network files; a folder's other files are ignored.
 pub const NETWORK_EXTENSIONS: &[&str] = &["yaml", "yml", "json", "onnx"];
-
-/// Reads network files for [`NetworksKind`] (the pipeline implements it with the loader
-/// `snni network FILE` uses).
-pub trait NetworkFiles {
-    /// The folder relative paths are resolved against (the manifest's).
-    fn base(&self) -> &Path;
-
-    /// Reads and validates the network file at `path`; `input` is the input shape for an
-    /// ONNX model whose input has free dimensions. The error names the file and, where it
-    /// can, the line and column.
-    fn load(&self, path: &Path, input: Option<Shape>) -> Result<Network, String>;
-}
 
 /// Hand-written networks, one shard per file.
 pub struct NetworksKind;
@@ -41,20 +29,17 @@ pub struct NetworksKind;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawParams {
+    /// Network files and folders of them, relative to the manifest's folder.
     files: Vec<String>,
+    /// The input size of ONNX models whose input size is free.
     #[serde(default)]
     input: Option<Shape>,
 }
 
-/// The canonical parameters: the files as written and the networks they hold.
+/// The canonical parameters: the networks the files hold, by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworksParams {
-    /// Files and folders as the manifest names them.
-    pub files: Vec<String>,
-    /// The input shape given for ONNX models, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<Shape>,
     /// Every network by id (its file's name without the extension), in id order.
     pub networks: BTreeMap<String, Network>,
 }
@@ -80,28 +65,27 @@ impl Kind for NetworksKind {
         let Some(files) = ctx.files else {
             return Err(vec![ParamIssue::new(
                 &["files"],
-                "network files cannot be read here (no manifest folder)",
+                "cannot be read here: there is no manifest folder to read network files from",
             )]);
         };
-        let mut issues = Vec::new();
         if raw.files.is_empty() {
-            issues.push(
-                ParamIssue::new(&["files"], "must name at least one file or folder")
-                    .with_hint("e.g. `files: [networks/]` or `files: [mine.yaml]`"),
-            );
+            return Err(vec![ParamIssue::new(
+                &["files"],
+                "must name at least one file or folder",
+            )
+            .with_hint("e.g. `files: [networks/]` or `files: [mine.yaml]`")]);
         }
+        let mut issues = Vec::new();
         let mut networks = BTreeMap::new();
-        // Which entry of `files` each id came from, to name both on a clash.
+        // The file each id came from, to name both on a clash.
         let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
         for (i, entry) in raw.files.iter().enumerate() {
             let index = i.to_string();
             let here = |message: String| ParamIssue::new(&["files", &index], message);
-            let path = files.base().join(entry);
-            let paths = match network_paths(&path) {
+            let paths = match network_paths(files.base(), Path::new(entry)) {
                 Ok(paths) if paths.is_empty() => {
                     issues.push(here(format!(
-                        "the folder `{}` holds no network file (.{})",
-                        path.display(),
+                        "the folder `{entry}` holds no network file (.{})",
                         NETWORK_EXTENSIONS.join(", .")
                     )));
                     continue;
@@ -138,18 +122,20 @@ impl Kind for NetworksKind {
                         origin.insert(id.clone(), path);
                         networks.insert(id, network);
                     }
-                    Err(message) => issues.push(here(message)),
+                    Err(error) => {
+                        let issue = here(format!("names an invalid network: {}", error.message));
+                        issues.push(match error.help {
+                            Some(help) => issue.with_hint(help),
+                            None => issue,
+                        });
+                    }
                 }
             }
         }
         if !issues.is_empty() {
             return Err(issues);
         }
-        Ok(NetworksParams {
-            files: raw.files,
-            input: raw.input,
-            networks,
-        })
+        Ok(NetworksParams { networks })
     }
 
     fn plan(
@@ -169,32 +155,32 @@ impl Kind for NetworksKind {
             .networks
             .get(ctx.shard)
             .ok_or_else(|| StageError::UnknownShard {
-                kind: "networks",
+                kind: Self::NAME,
                 shard: ctx.shard.to_string(),
             })?;
         ShardOutputs::network(network)
     }
 }
 
-/// The network files `path` names: itself, or a folder's files with a network extension,
-/// sorted (not recursive).
-fn network_paths(path: &Path) -> Result<Vec<PathBuf>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("`{}`: {e}", path.display()))?;
+/// The network files `entry` names, relative to `base` as `entry` is: itself, or a
+/// folder's files with a network extension, sorted (not recursive).
+fn network_paths(base: &Path, entry: &Path) -> Result<Vec<PathBuf>, String> {
+    let full = base.join(entry);
+    let meta = std::fs::metadata(&full).map_err(|e| format!("`{}`: {e}", entry.display()))?;
     if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
+        return Ok(vec![entry.to_path_buf()]);
     }
-    let entries =
-        std::fs::read_dir(path).map_err(|e| format!("read folder `{}`: {e}", path.display()))?;
+    let unreadable = |e: std::io::Error| format!("read the folder `{}`: {e}", entry.display());
     let mut paths = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("read folder `{}`: {e}", path.display()))?;
-        let path = entry.path();
-        let is_network = path
+    for item in std::fs::read_dir(&full).map_err(unreadable)? {
+        let item = item.map_err(unreadable)?;
+        let name = item.file_name();
+        let is_network = Path::new(&name)
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| NETWORK_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        if is_network && path.is_file() {
-            paths.push(path);
+        if is_network && item.path().is_file() {
+            paths.push(entry.join(name));
         }
     }
     paths.sort();
@@ -223,30 +209,38 @@ fn network_id(path: &Path) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::kind::{canonical, NetworkFileError, NetworkFiles};
 
-    /// Loads YAML files with the engine's parser (the pipeline adds positions).
-    struct Files(PathBuf);
+    /// Loads YAML files with the engine's parser (the pipeline's loader adds positions for
+    /// what serde_yaml reports badly, and reads JSON and ONNX).
+    pub(crate) struct YamlFiles(pub(crate) PathBuf);
 
-    impl NetworkFiles for Files {
+    impl NetworkFiles for YamlFiles {
         fn base(&self) -> &Path {
             &self.0
         }
 
-        fn load(&self, path: &Path, _input: Option<Shape>) -> Result<Network, String> {
-            let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-            let network = Network::from_yaml_str(&text).map_err(|e| e.to_string())?;
-            network.validate().map_err(|e| e.to_string())?;
+        fn load(&self, path: &Path, _input: Option<Shape>) -> Result<Network, NetworkFileError> {
+            let error = |message: String| NetworkFileError {
+                message: format!("{}: {message}", path.display()),
+                help: None,
+            };
+            let text =
+                std::fs::read_to_string(self.0.join(path)).map_err(|e| error(e.to_string()))?;
+            let network = Network::from_yaml_str(&text).map_err(|e| error(e.to_string()))?;
+            network.validate().map_err(|e| error(e.to_string()))?;
             Ok(network)
         }
     }
 
-    const TINY: &str = "name: tiny\nfamily: custom\ninput: {h: 8, w: 8, c: 3}\nlayers:\n  - {name: conv1, kind: conv, filters: 4, kernel: 3, padding: 1}\n  - {name: relu1, kind: relu}\n";
+    /// A valid two-layer network.
+    pub(crate) const TINY: &str = "name: tiny\nfamily: custom\ninput: {h: 8, w: 8, c: 3}\nlayers:\n  - {name: conv1, kind: conv, filters: 4, kernel: 3, padding: 1}\n  - {name: relu1, kind: relu}\n";
 
     fn check(dir: &Path, params: Value) -> Result<NetworksParams, Vec<ParamIssue>> {
         let settings = BTreeMap::new();
-        let files = Files(dir.to_path_buf());
+        let files = YamlFiles(dir.to_path_buf());
         NetworksKind.check(
             &params,
             &CheckContext {
@@ -263,16 +257,47 @@ mod tests {
         std::fs::write(dir.path().join("nets/b-net.yaml"), TINY).unwrap();
         std::fs::write(dir.path().join("nets/a_net.yml"), TINY).unwrap();
         std::fs::write(dir.path().join("nets/notes.txt"), "not a network").unwrap();
+        std::fs::create_dir(dir.path().join("nets/sub.yaml")).unwrap();
         std::fs::write(dir.path().join("single.yaml"), TINY).unwrap();
-        let params = check(dir.path(), serde_json::json!({"files": ["nets", "single.yaml"]}))
-            .unwrap();
+        let params = check(
+            dir.path(),
+            serde_json::json!({"files": ["nets", "single.yaml"]}),
+        )
+        .unwrap();
         let ids: Vec<&String> = params.networks.keys().collect();
         assert_eq!(ids, ["a_net", "b-net", "single"]);
-        // The canonical form round-trips and carries each network whole.
-        let canonical = serde_json::to_value(&params).unwrap();
-        let back: NetworksParams = serde_json::from_value(canonical.clone()).unwrap();
+        // The canonical form round-trips and carries each network whole, not the paths.
+        let json = canonical::<NetworksKind>(&params).unwrap();
+        let back: NetworksParams = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, params);
-        assert_eq!(canonical["networks"]["single"]["name"], "tiny");
+        assert_eq!(json["networks"]["single"]["name"], "tiny");
+        assert_eq!(json.as_object().unwrap().len(), 1, "{json}");
+    }
+
+    #[test]
+    fn canonical_params_follow_the_content_not_the_path() {
+        let one = tempfile::tempdir().unwrap();
+        let two = tempfile::tempdir().unwrap();
+        std::fs::write(one.path().join("tiny.yaml"), TINY).unwrap();
+        std::fs::create_dir(two.path().join("elsewhere")).unwrap();
+        std::fs::write(two.path().join("elsewhere/tiny.yaml"), TINY).unwrap();
+        let at = |dir: &Path, files: Value| {
+            canonical::<NetworksKind>(&check(dir, serde_json::json!({ "files": files })).unwrap())
+                .unwrap()
+        };
+        let here = at(one.path(), serde_json::json!(["tiny.yaml"]));
+        assert_eq!(here, at(two.path(), serde_json::json!(["elsewhere"])));
+        assert_eq!(
+            here,
+            at(two.path(), serde_json::json!(["elsewhere/tiny.yaml"]))
+        );
+        // One more filter in the file: other canonical parameters.
+        std::fs::write(
+            one.path().join("tiny.yaml"),
+            TINY.replace("filters: 4", "filters: 5"),
+        )
+        .unwrap();
+        assert_ne!(here, at(one.path(), serde_json::json!(["tiny.yaml"])));
     }
 
     #[test]
@@ -281,12 +306,12 @@ mod tests {
         std::fs::create_dir(dir.path().join("empty")).unwrap();
         std::fs::create_dir(dir.path().join("dup")).unwrap();
         std::fs::write(dir.path().join("dup/x.yaml"), TINY).unwrap();
-        std::fs::write(dir.path().join("x.json"), TINY).unwrap();
+        std::fs::write(dir.path().join("x.yaml"), TINY).unwrap();
         std::fs::write(dir.path().join("bad.yaml"), "name: bad\nlayers: 3\n").unwrap();
         std::fs::write(dir.path().join("bad id.yaml"), TINY).unwrap();
         let issues = check(
             dir.path(),
-            serde_json::json!({"files": ["missing.yaml", "empty", "dup", "x.json", "bad.yaml", "bad id.yaml"]}),
+            serde_json::json!({"files": ["missing.yaml", "empty", "dup", "x.yaml", "bad.yaml", "bad id.yaml"]}),
         )
         .unwrap_err();
         let at = |i: &str| {
@@ -297,13 +322,41 @@ mod tests {
                 .message
                 .clone()
         };
-        assert!(at("0").contains("missing.yaml"), "{issues:?}");
+        assert!(at("0").contains("`missing.yaml`"), "{issues:?}");
         assert!(at("1").contains("holds no network file"), "{issues:?}");
-        assert!(at("3").contains("both give the network id `x`"), "{issues:?}");
-        assert!(!at("4").is_empty());
+        assert!(
+            at("3").contains("`dup/x.yaml` and `x.yaml` both give the network id `x`"),
+            "{issues:?}"
+        );
+        assert!(
+            at("4").starts_with("names an invalid network: bad.yaml: "),
+            "{issues:?}"
+        );
         assert!(at("5").contains("letters, digits"), "{issues:?}");
+        assert!(
+            !issues.iter().any(|issue| issue.path == ["files", "2"]),
+            "{issues:?}"
+        );
         let issues = check(dir.path(), serde_json::json!({"files": []})).unwrap_err();
         assert!(issues[0].message.contains("at least one"), "{issues:?}");
+        let issues = check(dir.path(), serde_json::json!({"file": ["x.yaml"]})).unwrap_err();
+        assert!(
+            issues[0].message.contains("unknown field `file`"),
+            "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_manifest_folder_the_files_cannot_be_read() {
+        let settings = BTreeMap::new();
+        let ctx = CheckContext {
+            settings: &settings,
+            files: None,
+        };
+        let issues = NetworksKind
+            .check(&serde_json::json!({"files": ["x.yaml"]}), &ctx)
+            .unwrap_err();
+        assert_eq!(issues[0].path, ["files"]);
     }
 
     #[test]
@@ -323,7 +376,11 @@ mod tests {
             cpus: None,
         };
         let outputs = NetworksKind.run(&params, &ctx).unwrap();
-        assert!(outputs.items.contains_key("network"));
+        let Some(crate::OutputData::Bytes { bytes, .. }) = outputs.items.get("network") else {
+            panic!("no network output");
+        };
+        let stored = Network::from_yaml_str(std::str::from_utf8(bytes).unwrap()).unwrap();
+        assert_eq!(&stored, &params.networks["tiny"]);
         let unknown = ShardContext {
             shard: "other",
             ..ctx
