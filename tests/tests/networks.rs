@@ -137,7 +137,9 @@ fn handwritten_networks_are_profiled_held_out_and_evaluated_by_whole() {
     let tables = scratch.run(&["tables", manifest]).expect_code(0);
     let whole = tables
         .stdout
-        .split("Whole-network prediction, setting `local`")
+        .split(
+            "Whole-network prediction, setting `local` (networks of the split's `held_out` stages",
+        )
         .nth(1)
         .unwrap_or_else(|| panic!("no whole-network table:\n{}", tables.stdout));
     let whole = whole.split("\n\n").find(|part| part.contains('|')).unwrap();
