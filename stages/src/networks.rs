@@ -85,7 +85,7 @@ impl Kind for NetworksKind {
             let paths = match network_paths(files.base(), Path::new(entry)) {
                 Ok(paths) if paths.is_empty() => {
                     issues.push(here(format!(
-                        "the folder `{entry}` holds no network file (.{})",
+                        "names the folder `{entry}`, which holds no network file (.{})",
                         NETWORK_EXTENSIONS.join(", .")
                     )));
                     continue;
@@ -109,7 +109,7 @@ impl Kind for NetworksKind {
                 if let Some(first) = origin.get(&id) {
                     issues.push(
                         here(format!(
-                            "`{}` and `{}` both give the network id `{id}`",
+                            "gives the network id `{id}` twice: `{}` and `{}`",
                             first.display(),
                             path.display()
                         ))
@@ -166,11 +166,17 @@ impl Kind for NetworksKind {
 /// folder's files with a network extension, sorted (not recursive).
 fn network_paths(base: &Path, entry: &Path) -> Result<Vec<PathBuf>, String> {
     let full = base.join(entry);
-    let meta = std::fs::metadata(&full).map_err(|e| format!("`{}`: {e}", entry.display()))?;
+    let meta = std::fs::metadata(&full)
+        .map_err(|e| format!("names `{}`, which cannot be read: {e}", entry.display()))?;
     if !meta.is_dir() {
         return Ok(vec![entry.to_path_buf()]);
     }
-    let unreadable = |e: std::io::Error| format!("read the folder `{}`: {e}", entry.display());
+    let unreadable = |e: std::io::Error| {
+        format!(
+            "names the folder `{}`, which cannot be read: {e}",
+            entry.display()
+        )
+    };
     let mut paths = Vec::new();
     for item in std::fs::read_dir(&full).map_err(unreadable)? {
         let item = item.map_err(unreadable)?;
@@ -202,7 +208,7 @@ fn network_id(path: &Path) -> Result<String, String> {
         Ok(stem.to_string())
     } else {
         Err(format!(
-            "`{}`: a network's id is its file name, which must be letters, digits, `-` and `_`",
+            "names `{}`, whose file name cannot be a network id: use letters, digits, `-` and `_`",
             path.display()
         ))
     }
@@ -325,7 +331,7 @@ pub(crate) mod tests {
         assert!(at("0").contains("`missing.yaml`"), "{issues:?}");
         assert!(at("1").contains("holds no network file"), "{issues:?}");
         assert!(
-            at("3").contains("`dup/x.yaml` and `x.yaml` both give the network id `x`"),
+            at("3").contains("gives the network id `x` twice: `dup/x.yaml` and `x.yaml`"),
             "{issues:?}"
         );
         assert!(

@@ -167,3 +167,59 @@ impl NetworkFiles for ManifestNetworkFiles {
         Ok(network)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = "name: tiny\nfamily: custom\ninput: {h: 8, w: 8, c: 3}\nlayers:\n  - {name: conv1, kind: conv, filters: 4, kernel: 3, padding: 1}\n  - {name: relu1, kind: relu}\n";
+
+    fn load(dir: &Path, name: &str) -> Result<Network, snni_stages::NetworkFileError> {
+        ManifestNetworkFiles::new(dir).load(Path::new(name), None)
+    }
+
+    #[test]
+    fn yaml_and_json_load_relative_to_the_manifest_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tiny.yaml"), TINY).unwrap();
+        let yaml = load(dir.path(), "tiny.yaml").unwrap();
+        std::fs::write(dir.path().join("tiny.json"), yaml.to_json_string().unwrap()).unwrap();
+        assert_eq!(load(dir.path(), "tiny.json").unwrap(), yaml);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_where_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "dup.yaml",
+            &TINY.replace("family: custom\n", "family: custom\nname: again\n"),
+        );
+        let error = load(dir.path(), "dup.yaml").unwrap_err();
+        assert!(
+            error
+                .message
+                .starts_with("dup.yaml:3:1: duplicate key `name`: it is already set on line 1"),
+            "{error:?}"
+        );
+        write("kind.yaml", &TINY.replace("kind: relu", "kind: relu6"));
+        let error = load(dir.path(), "kind.yaml").unwrap_err();
+        assert!(
+            error.message.starts_with("kind.yaml: ") && error.message.contains("line 6"),
+            "{error:?}"
+        );
+        // Parses, but does not validate: a residual add of two different shapes.
+        write(
+            "add.yaml",
+            &format!("{TINY}  - {{name: add, kind: add, inputs: [relu1, input]}}\n"),
+        );
+        let error = load(dir.path(), "add.yaml").unwrap_err();
+        assert!(error.message.starts_with("add.yaml: "), "{error:?}");
+        assert!(error.message.contains("add"), "{error:?}");
+        let error = load(dir.path(), "missing.yaml").unwrap_err();
+        assert!(
+            error.message.starts_with("read network missing.yaml: "),
+            "{error:?}"
+        );
+    }
+}
