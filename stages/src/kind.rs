@@ -10,11 +10,13 @@
 //! ([`decode`]), with the key path of anything it rejects, so a kind never reads JSON.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use polars::prelude::DataFrame;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use snni_artifacts::{BlobSource, Digest, Record, Store};
+use snni_engine::network::{Network, Shape};
 
 use crate::{decode_params, ParamIssue, Setting, StageError};
 
@@ -247,6 +249,32 @@ pub trait StageKind: Send + Sync + 'static {
 pub struct CheckContext<'a> {
     /// The study's network settings by name (built-in ones included).
     pub settings: &'a BTreeMap<String, Setting>,
+    /// Reads network files named in the manifest (the `networks` kind), relative to the
+    /// manifest's folder; `None` where there is no manifest folder to read them from.
+    pub files: Option<&'a dyn NetworkFiles>,
+}
+
+/// Reads the network files a manifest names, for [`CheckContext::files`]. The pipeline
+/// implements it with the loader `snni network FILE` uses, so a file gives the same
+/// positioned errors in a manifest as on the command line.
+pub trait NetworkFiles {
+    /// The folder relative paths are resolved against (the manifest's).
+    fn base(&self) -> &Path;
+
+    /// Reads and validates the network file at `path` (relative to [`NetworkFiles::base`]);
+    /// `input` is the input size for an ONNX model whose input size is free, checked
+    /// against a fixed one.
+    fn load(&self, path: &Path, input: Option<Shape>) -> Result<Network, NetworkFileError>;
+}
+
+/// Why a network file could not be used: the message names the file and, where the
+/// format allows, the line and column (`nets/vgg.yaml:12:5: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFileError {
+    /// What is wrong, with the file's path in front.
+    pub message: String,
+    /// What to do about it, when there is more to say than the message.
+    pub help: Option<String>,
 }
 
 /// What a stage kind sees when it plans its shards.

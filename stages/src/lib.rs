@@ -12,6 +12,7 @@ mod error;
 mod evaluate;
 mod kind;
 mod learn;
+mod networks;
 pub mod onnx;
 mod params;
 pub mod predict;
@@ -36,10 +37,11 @@ pub use dataset::{
 pub use error::{error_chain, StageError};
 pub use evaluate::EvaluateKind;
 pub use kind::{
-    CheckContext, Kind, OutputData, PlanContext, Reservation, ShardContext, ShardOutputs,
-    StageKind, UpstreamStage,
+    CheckContext, Kind, NetworkFileError, NetworkFiles, OutputData, PlanContext, Reservation,
+    ShardContext, ShardOutputs, StageKind, UpstreamStage,
 };
 pub use learn::{LoadedRnn, Method, PartyModels, RnnMeta, UnknownMethod};
+pub use networks::{NetworksKind, NETWORK_EXTENSIONS};
 pub use params::{
     decode_params, decode_params_all, decode_params_lenient, plain_words, ParamIssue,
 };

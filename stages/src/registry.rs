@@ -1,14 +1,15 @@
 //! The registry of stage kinds a manifest may name.
 
 use crate::{
-    DatasetKind, EvaluateKind, ProfileKind, ReferenceKind, SearchKind, SequenceSearchKind,
-    SplitKind, StageKind, SynthesizeKind, TrainKind, WholeKind,
+    DatasetKind, EvaluateKind, NetworksKind, ProfileKind, ReferenceKind, SearchKind,
+    SequenceSearchKind, SplitKind, StageKind, SynthesizeKind, TrainKind, WholeKind,
 };
 
 /// Every stage kind, in the order `snni` lists them.
 pub static KINDS: &[&dyn StageKind] = &[
     &SynthesizeKind,
     &ReferenceKind,
+    &NetworksKind,
     &ProfileKind,
     &DatasetKind,
     &SplitKind,
@@ -35,15 +36,22 @@ mod tests {
 
     use super::*;
     use crate::kind::{canonical, decode};
-    use crate::{CheckContext, Kind, Setting};
+    use crate::networks::tests::YamlFiles;
+    use crate::{CheckContext, Kind, NetworkFiles, Setting};
 
     /// Checks `raw` with `kind`, decodes the canonical JSON back and serialises it again:
     /// the JSON must not change, or a cluster node (which decodes what the coordinator
     /// checked) would work with other parameters than the fingerprint says.
     fn round_trip<K: Kind>(kind: &K, raw: Value) {
+        round_trip_reading(kind, raw, None);
+    }
+
+    /// [`round_trip`] for a kind that reads network files.
+    fn round_trip_reading<K: Kind>(kind: &K, raw: Value, files: Option<&dyn NetworkFiles>) {
         let settings = Setting::builtins();
         let ctx = CheckContext {
             settings: &settings,
+            files,
         };
         let checked = kind
             .check(&raw, &ctx)
@@ -68,6 +76,10 @@ mod tests {
         );
         round_trip(&ReferenceKind, Value::Null);
         round_trip(&ReferenceKind, json!({"networks": ["squeezenet"]}));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tiny.yaml"), crate::networks::tests::TINY).unwrap();
+        let files = YamlFiles(dir.path().to_path_buf());
+        round_trip_reading(&NetworksKind, json!({"files": ["tiny.yaml"]}), Some(&files));
         round_trip(&ProfileKind, json!({}));
         round_trip(
             &ProfileKind,
@@ -84,7 +96,7 @@ mod tests {
         round_trip(&EvaluateKind, Value::Null);
         round_trip(&SequenceSearchKind, json!({"min_networks": 2}));
         round_trip(&WholeKind, json!({"rnn": {"cell": "lstm"}}));
-        assert_eq!(KINDS.len(), 10, "a new kind needs a round trip here");
+        assert_eq!(KINDS.len(), 11, "a new kind needs a round trip here");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Checked: the imports match our built-in references layer by layer where they coincide;
 //! the exported weights reproduce ONNX's own reference evaluator's outputs through our
 //! fixed-point reference; `snni infer` runs the real weights under secure inference; every
-//! unsupported construct is an error naming the node and what to do. Needs Python with the
+//! unsupported construct is an error naming the node and what to do; a `networks` stage
+//! stores an .onnx file's network as `snni network import` gives it. Needs Python with the
 //! packages of `tests/python/requirements.txt` (see `common/tools.rs`).
 
 mod common;
@@ -261,4 +262,37 @@ fn unsupported_constructs_name_the_node_and_what_to_do() {
         ])
         .expect_code(0);
     assert!(run.stdout.contains("kind: fc"), "{}", run.stdout);
+}
+
+#[test]
+fn a_networks_stage_reads_onnx_models_as_snni_network_does() {
+    let Some(dir) = fixtures("a_networks_stage_reads_onnx_models_as_snni_network_does") else {
+        return;
+    };
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("nets")).unwrap();
+    std::fs::copy(
+        dir.join("tiny_mixed.onnx"),
+        scratch.path("nets/tiny_mixed.onnx"),
+    )
+    .unwrap();
+    let manifest = scratch.write(
+        "study.yaml",
+        "name: onnx\nseed: 1\nstore: store\nstages:\n  mine:\n    kind: networks\n    params: {files: [nets/]}\n",
+    );
+    scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(0);
+    let stored = scratch
+        .run(&[
+            "artifacts",
+            "show",
+            "--store",
+            "store",
+            "mine/tiny_mixed/network",
+        ])
+        .expect_code(0);
+    let stored = Network::from_yaml_str(&stored.stdout)
+        .unwrap_or_else(|e| panic!("{e}:\n{}", stored.stdout));
+    assert_eq!(stored, import(&dir.join("tiny_mixed.onnx")).network);
 }

@@ -9,7 +9,7 @@ use snni_stages::error_chain;
 use super::{CommandError, CommandResult};
 use crate::cli::{NetworkArgs, NetworkCommand, DEFAULT_INPUT};
 use crate::exit_codes;
-use crate::manifest::{cut, read_text, Problem, ReadError, SourceFile, MAX_BYTES, MESSAGE_WIDTH};
+use crate::manifest::network_file::{self, NetworkFileError};
 
 /// Parses `HxWxC`.
 pub fn parse_shape(text: &str) -> Result<Shape, CommandError> {
@@ -34,62 +34,33 @@ pub fn load_network(spec: &str, input: &str) -> Result<Network, CommandError> {
     if let Some(network) = zoo::by_name(spec, shape) {
         return Ok(network);
     }
-    let path = Path::new(spec);
-    if snni_stages::onnx::is_onnx_path(path) {
-        let given = (input != DEFAULT_INPUT).then_some(shape);
-        return super::onnx::load(path, given, Some(shape));
-    }
-    let invalid = |message: String| CommandError::new(exit_codes::INVALID_INPUT, message);
-    let text = read_text(path).map_err(|error| match error {
-        ReadError::Io(e) => invalid(format!("read network {spec}: {e}")).help(
-            "give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121",
-        ),
-        ReadError::TooLarge => invalid(format!(
-            "{spec}: the file is larger than {} KiB; a network file is a short YAML or JSON text",
-            MAX_BYTES / 1024
-        )),
-        ReadError::NotText { span, what, .. } => invalid(format!(
-            "{spec}:{}:{}: not a text file: {what}",
-            span.line, span.column
-        )),
-    })?;
-    parse_network(spec, &text)
+    let given = (input != DEFAULT_INPUT).then_some(shape);
+    network_file::read(Path::new(spec), spec, given, Some(shape)).map_err(command_error)
 }
 
-/// Parses a network file's text (JSON if `name` ends in `.json`, else YAML). YAML is
-/// checked first for what serde_yaml reports badly or slowly: duplicate keys, nesting
-/// deeper than 64 levels and alias bombs, each at its line and column.
+/// Parses a network file's text (JSON if `name` ends in `.json`, else YAML), with the
+/// positioned errors of [`network_file::parse`].
 pub fn parse_network(name: &str, text: &str) -> Result<Network, CommandError> {
-    let invalid = |message: String| CommandError::new(exit_codes::INVALID_INPUT, message);
-    let parsed = if name.ends_with(".json") {
-        Network::from_json_str(text)
-    } else {
-        let source = SourceFile::new(Path::new(name), text.to_string());
-        let problems: Vec<String> = source
-            .problems()
-            .iter()
-            .filter_map(|problem| match problem {
-                Problem::DuplicateKey { span, key, first } => Some(format!(
-                    "{name}:{}:{}: duplicate key `{key}`: it is already set on line {first}",
-                    span.line, span.column
-                )),
-                Problem::TooDeep { span } => Some(format!(
-                    "{name}:{}:{}: nested too deeply",
-                    span.line, span.column
-                )),
-                Problem::AliasBomb { span } => Some(format!(
-                    "{name}:{}:{}: aliases expand the file to more than 100000 values",
-                    span.line, span.column
-                )),
-                Problem::Syntax { .. } => None,
-            })
-            .collect();
-        if !problems.is_empty() {
-            return Err(invalid(problems.join("\n")));
+    network_file::parse(name, text).map_err(command_error)
+}
+
+fn command_error(error: NetworkFileError) -> CommandError {
+    match error {
+        NetworkFileError::Unreadable(message) => CommandError::new(
+            exit_codes::INVALID_INPUT,
+            message,
+        )
+        .help(
+            "give a YAML, JSON or ONNX network file or one of: squeezenet, resnet50, densenet121",
+        ),
+        NetworkFileError::Invalid { message, help } => {
+            let error = CommandError::new(exit_codes::INVALID_INPUT, message);
+            match help {
+                Some(help) => error.help(help),
+                None => error,
+            }
         }
-        Network::from_yaml_str(text)
-    };
-    parsed.map_err(|e| invalid(format!("{name}: {}", cut(&error_chain(&e), MESSAGE_WIDTH))))
+    }
 }
 
 /// Loads a network (see [`load_network`]) and validates it; an invalid one is an error

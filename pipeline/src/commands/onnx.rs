@@ -1,10 +1,9 @@
-//! `snni network import MODEL.onnx` and the `.onnx` branch of every `--network FILE`: the
-//! model converted by `snni_stages::onnx`, its notes printed, its errors given the node and
-//! what to do.
+//! `snni network import MODEL.onnx`: the model converted by `snni_stages::onnx`, its notes
+//! printed, its errors given the node and what to do. (The `.onnx` branch of every
+//! `--network FILE` and of a manifest's `networks` stage is `manifest::network_file`.)
 
 use std::path::Path;
 
-use snni_engine::network::{Network, Shape};
 use snni_stages::error_chain;
 use snni_stages::onnx::{self, ImportError, ImportOptions, Imported};
 
@@ -28,21 +27,6 @@ fn import_with(path: &Path, options: &ImportOptions) -> Result<Imported, Command
         tracing::info!("{}: {note}", path.display());
     }
     Ok(imported)
-}
-
-/// The network of the ONNX model at `path`: `input` is the size the user gave (checked
-/// against a fixed one), `default_input` the size to use when the model's is symbolic.
-pub fn load(
-    path: &Path,
-    input: Option<Shape>,
-    default_input: Option<Shape>,
-) -> Result<Network, CommandError> {
-    let options = ImportOptions {
-        input,
-        default_input,
-        ..ImportOptions::default()
-    };
-    Ok(import_with(path, &options)?.network)
 }
 
 /// `snni network import`.

@@ -156,7 +156,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
             })
             .collect();
         out.push(Table {
-            title: format!("Whole-network prediction, setting `{setting}` (reference networks, never trained on; * the recommended method, chosen on the validation networks)"),
+            title: format!("Whole-network prediction, setting `{setting}` (networks of the split's `held_out` stages — reference and hand-written — never trained on; * the recommended method, chosen on the validation networks)"),
             study: "9–10",
             header,
             rows: body,

@@ -4,6 +4,7 @@ mod dag;
 mod decode;
 mod diagnostic;
 mod executor;
+pub mod network_file;
 mod raw;
 mod source;
 mod study;

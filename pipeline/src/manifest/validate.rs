@@ -8,6 +8,7 @@ use super::dag::topological_order;
 use super::decode::{between, decode};
 use super::diagnostic::{closest, Code, Diagnostic, ManifestErrors};
 use super::executor::resolve_executor;
+use super::network_file::ManifestNetworkFiles;
 use super::raw::{RawManifest, RawSetting};
 use super::source::{join, SourceFile};
 use super::study::{Setting, StageDecl, Study};
@@ -52,6 +53,8 @@ fn resolve(
     let settings = resolve_settings(source, &raw.settings, &raw.setting_names, diags);
     let stage_names: Vec<&str> = raw.stages.iter().map(|(n, _)| n.as_str()).collect();
     let seed = raw.seed.unwrap_or(0);
+    let manifest_dir = source.path.parent().unwrap_or(Path::new("."));
+    let files = ManifestNetworkFiles::new(manifest_dir);
     let mut decls = Vec::new();
     for (name, stage) in &raw.stages {
         let path = join("stages", name);
@@ -130,6 +133,7 @@ fn resolve(
             &params,
             &snni_stages::CheckContext {
                 settings: &settings,
+                files: Some(&files),
             },
         ) {
             Ok(params) => decls.push(StageDecl {
@@ -153,7 +157,6 @@ fn resolve(
     if !diags.is_empty() {
         return None;
     }
-    let manifest_dir = source.path.parent().unwrap_or(Path::new("."));
     let store = match store_override {
         Some(dir) => dir.to_path_buf(),
         None => manifest_dir.join(raw.store.as_deref().unwrap_or(DEFAULT_STORE)),

@@ -151,6 +151,7 @@ fn check_context() -> CheckContext<'static> {
         std::sync::OnceLock::new();
     CheckContext {
         settings: SETTINGS.get_or_init(BTreeMap::new),
+        files: None,
     }
 }
 

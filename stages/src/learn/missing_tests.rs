@@ -207,6 +207,7 @@ impl Fixture {
             &params,
             &CheckContext {
                 settings: &settings,
+                files: None,
             },
         )
         .unwrap_or_else(|issues| panic!("{}: {issues:?}", kind.name()))

@@ -427,6 +427,7 @@ mod tests {
             &json!({}),
             &CheckContext {
                 settings: &settings,
+                files: None,
             },
         )
         .unwrap();
@@ -445,6 +446,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let params = check(
             &json!({"settings": ["lan", "wan"], "networks": ["squeezenet"]}),
@@ -469,6 +471,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let unpinned = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
         assert!(unpinned.get("cpus").is_none(), "{unpinned}");
@@ -487,6 +490,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let reserved = check(&json!({"shaped_cpus": 2}), &ctx).unwrap();
         assert_eq!(reserved.shaped_cpus, Some(2));
@@ -508,6 +512,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
         assert_eq!(default["ot"], "ferret");
@@ -527,6 +532,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
         assert_eq!(
@@ -562,6 +568,7 @@ mod tests {
         let settings = ctx();
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
         assert!(default.get("flooding_bits").is_none(), "{default}");
@@ -587,6 +594,7 @@ mod tests {
         );
         let ctx = CheckContext {
             settings: &settings,
+            files: None,
         };
         let issues = check(&json!({"settings": ["lossy"], "backend": "relay"}), &ctx).unwrap_err();
         assert!(issues[0].message.contains("packet loss"));

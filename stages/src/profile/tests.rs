@@ -31,6 +31,7 @@ fn params(value: Value) -> Value {
             &value,
             &CheckContext {
                 settings: &settings,
+                files: None,
             },
         )
         .unwrap()

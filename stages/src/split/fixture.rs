@@ -265,6 +265,7 @@ pub(super) fn check_context() -> CheckContext<'static> {
         std::sync::OnceLock::new();
     CheckContext {
         settings: SETTINGS.get_or_init(BTreeMap::new),
+        files: None,
     }
 }
 
