@@ -14,7 +14,7 @@
 use rand::{CryptoRng, Rng};
 
 use super::error::OtError;
-use super::one_of_n::{recv_one_of_n, send_one_of_n_with};
+use super::one_of_n::{recv_one_of_n, send_one_of_n_packed};
 use super::triples::{and_gates, bit_triples};
 use super::{OtReceiver, OtSender, Role};
 use crate::channel::Channel;
@@ -23,6 +23,40 @@ use crate::channel::Channel;
 const DIGIT_BITS: u32 = 4;
 /// Values a digit can take.
 const DIGIT_VALUES: usize = 1 << DIGIT_BITS;
+
+/// The server's leaf messages for each value `y` of its digit, packed as
+/// [`send_one_of_n_packed`] takes them: slot `v` (bits 2v, 2v + 1) holds `1{v < y}` and
+/// `1{v = y}`.
+const LEAF_TABLES: [u128; DIGIT_VALUES] = leaf_tables();
+/// The low bit of every slot (where the `lt` share is added).
+const LT_SLOTS: u128 = 0x5555_5555;
+/// The high bit of every slot (where the `eq` share is added).
+const EQ_SLOTS: u128 = 0xaaaa_aaaa;
+
+const fn leaf_tables() -> [u128; DIGIT_VALUES] {
+    let mut tables = [0u128; DIGIT_VALUES];
+    let mut y = 0;
+    while y < DIGIT_VALUES {
+        let mut v = 0;
+        while v < DIGIT_VALUES {
+            tables[y] |= ((v < y) as u128) << (2 * v) | ((v == y) as u128) << (2 * v + 1);
+            v += 1;
+        }
+        y += 1;
+    }
+    tables
+}
+
+/// `n` uniformly random bits, 64 per draw from `rng`.
+fn random_bools<R: CryptoRng + ?Sized>(rng: &mut R, n: usize) -> Vec<bool> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let word: u64 = rng.random();
+        let take = (n - out.len()).min(64);
+        out.extend((0..take).map(|b| (word >> b) & 1 == 1));
+    }
+    out
+}
 
 /// Tree nodes (groups of two AND gates sharing the factor `eq_hi`) the merge tree of
 /// `digits` leaves needs per comparison.
@@ -64,27 +98,27 @@ pub fn millionaire<R: CryptoRng + ?Sized>(
     let triples = bit_triples(role, sender, receiver, ch, n * node_count(q), 2)?;
 
     // Leaves: lt/eq shares of every digit, index i * q + j (digit 0 least significant).
+    let digits: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| (0..q).map(move |j| digit(v, j)))
+        .collect();
     let (mut lt, mut eq) = match role {
         Role::Server => {
-            let lt: Vec<bool> = (0..n * q).map(|_| rng.random()).collect();
-            let eq: Vec<bool> = (0..n * q).map(|_| rng.random()).collect();
-            let messages = |d: usize, out: &mut [u8]| {
-                let yj = digit(values[d / q], d % q);
-                let (l, e) = (lt[d] as u8, eq[d] as u8);
-                for (v, m) in out.iter_mut().enumerate() {
-                    let v = v as u8;
-                    *m = (((v < yj) as u8) ^ l) | ((((v == yj) as u8) ^ e) << 1);
-                }
+            let lt = random_bools(rng, n * q);
+            let eq = random_bools(rng, n * q);
+            // Message v of a digit y_j: bit 0 is 1{v < y_j} ⊕ lt_s, bit 1 is 1{v = y_j} ⊕ eq_s;
+            // packed over v as the 1-of-16 OT takes them: the table of y_j, then the shares
+            // flipped in every slot at once.
+            let messages = |d: usize| {
+                Ok(LEAF_TABLES[digits[d] as usize]
+                    ^ (lt[d] as u128 * LT_SLOTS)
+                    ^ (eq[d] as u128 * EQ_SLOTS))
             };
-            send_one_of_n_with(sender, ch, DIGIT_BITS, 2, n * q, messages)?;
+            send_one_of_n_packed(sender, ch, DIGIT_BITS, 2, n * q, messages)?;
             (lt, eq)
         }
         Role::Client => {
-            let choices: Vec<u8> = values
-                .iter()
-                .flat_map(|&x| (0..q).map(move |j| digit(x, j)))
-                .collect();
-            let got = recv_one_of_n(receiver, ch, DIGIT_BITS, 2, &choices)?;
+            let got = recv_one_of_n(receiver, ch, DIGIT_BITS, 2, &digits)?;
             (
                 got.iter().map(|g| g & 1 == 1).collect(),
                 got.iter().map(|g| g & 2 == 2).collect(),
@@ -206,6 +240,36 @@ mod tests {
                 assert_eq!(got[i], xs[i] < ys[i], "bits {bits}: {} < {}", xs[i], ys[i]);
             }
         }
+    }
+
+    /// The packed leaf tables say what the module comment says, slot by slot.
+    #[test]
+    fn leaf_tables_hold_lt_and_eq() {
+        for (y, table) in LEAF_TABLES.iter().enumerate() {
+            for v in 0..DIGIT_VALUES {
+                let slot = (table >> (2 * v)) & 3;
+                assert_eq!(
+                    slot,
+                    (v < y) as u128 | ((v == y) as u128) << 1,
+                    "y {y}, v {v}"
+                );
+            }
+            assert_eq!(table >> (2 * DIGIT_VALUES), 0);
+        }
+        assert_eq!(LT_SLOTS ^ EQ_SLOTS, (1u128 << (2 * DIGIT_VALUES)) - 1);
+        assert_eq!(LT_SLOTS & EQ_SLOTS, 0);
+        assert_eq!(LT_SLOTS & 3, 1);
+    }
+
+    #[test]
+    fn random_bools_fill_and_vary() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        for n in [0usize, 1, 63, 64, 65, 1_000] {
+            assert_eq!(random_bools(&mut rng, n).len(), n);
+        }
+        let bits = random_bools(&mut rng, 10_000);
+        let ones = bits.iter().filter(|&&b| b).count();
+        assert!((4_500..5_500).contains(&ones), "{ones}");
     }
 
     #[test]

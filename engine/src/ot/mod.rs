@@ -39,7 +39,7 @@ pub use error::OtError;
 pub use ferret::{FerretPair, FerretReceiver, FerretSender};
 pub use iknp::{IknpPair, IknpReceiver, IknpSender};
 pub use millionaire::millionaire;
-pub use one_of_n::{recv_one_of_n, send_one_of_n, send_one_of_n_with};
+pub use one_of_n::{recv_one_of_n, send_one_of_n, send_one_of_n_packed, send_one_of_n_with};
 pub use relu::{drelu, mux, relu};
 pub use triples::{and_gates, bit_triples, BitTriples};
 

@@ -11,7 +11,7 @@
 //! parties never both block on writes.
 
 use super::super::aes_prims::CrHash;
-use super::super::bits::{low_mask, pack, pack_bools, unpack, unpack_bools};
+use super::super::bits::{low_mask, pack, pack_bools, unpack};
 use super::super::error::{expect_len, OtError};
 use super::super::{Block, OtReceiver, OtSender};
 use super::pool::{ReceiverPool, SenderPool};
@@ -68,21 +68,20 @@ impl FerretSender {
     ) -> Result<Vec<[Block; 2]>, OtError> {
         let delta = self.pool.delta();
         let (keys, tweak) = self.pool.draw(ch, n)?;
-        let mut pads: Vec<[Block; 2]> = keys.iter().map(|&k| [k, k]).collect();
+        let mut pads: Vec<[Block; 2]> = Vec::with_capacity(n);
         if flips {
-            let mut at = 0;
-            while at < n {
-                let len = CHUNK.min(n - at);
+            // One pass per chunk: each key with Δ added where its flip bit says so.
+            for keys in keys.chunks(CHUNK) {
                 let msg = ch.recv()?;
-                let bits = unpack_bools(&msg, len, "ferret choice flips")?;
-                for (pair, d) in pads[at..at + len].iter_mut().zip(bits) {
-                    if d {
-                        pair[0] ^= delta;
-                        pair[1] ^= delta;
-                    }
-                }
-                at += len;
+                expect_len(&msg, keys.len().div_ceil(8), "ferret choice flips")?;
+                pads.extend(keys.iter().enumerate().map(|(j, &k)| {
+                    let d = ((msg[j / 8] >> (j % 8)) & 1) as u128;
+                    let x = k ^ (delta & d.wrapping_neg());
+                    [x, x]
+                }));
             }
+        } else {
+            pads.extend(keys.iter().map(|&k| [k, k]));
         }
         self.hash.hash_pairs_in_place(&mut pads, delta, tweak);
         Ok(pads)
