@@ -36,8 +36,11 @@ use crate::learn::frame::{self, Side, ViewRows};
 use crate::learn::method::Method;
 use crate::learn::models::Limits;
 use crate::learn::overhead::{Overhead, OverheadSample, SetupTraffic};
+use crate::learn::pairs::{pair_data, pair_key, pairs_or_explain, LAYERS};
 use crate::learn::recommend::{recommend, Scored};
+use crate::learn::seeds::sequence_seed;
 use crate::learn::sequence::{fit_rnn, networks, LoadedRnn, NetworkLayers, PartyModels};
+use crate::learn::trials::{best_trial, BestTrial};
 use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
@@ -49,8 +52,6 @@ use crate::schema::results::{
     T_SNNI_S, UNCOVERED_LAYERS,
 };
 use crate::schema::ColumnDef;
-use crate::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use crate::train::best_trial;
 use crate::{decode_params_all, ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
@@ -417,36 +418,26 @@ impl WholeKind {
         // The sequence model.
         let pair = pair_key(party, setting);
         let (train, validation, _, _) = pair_data(rows, party, setting)?;
+        let limits = Limits {
+            max_epochs: params.rnn.max_epochs,
+            patience: params.rnn.patience,
+        };
         let best = best_trial(
             ctx.store,
             ctx.upstream,
-            "sequence_search",
-            &format!("{pair}.t"),
+            ("sequence_search", &format!("{pair}.t")),
+            limits,
+            ctx.seed,
         )?;
-        let (hyperparams, limits, seed, trial) = match &best {
-            Some(trial) => {
-                let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|source| StageError::Record {
-                        action: format!("read the hyperparameters of {pair}"),
-                        source,
-                    })?;
-                let limit = |key: &str, default: u32| {
-                    trial["limits"][key].as_u64().map_or(default, |v| v as u32)
-                };
-                let limits = Limits {
-                    max_epochs: limit("max_epochs", params.rnn.max_epochs),
-                    patience: limit("patience", params.rnn.patience),
-                };
-                let seed = trial["executions"][0]["seed"].as_u64().unwrap_or(ctx.seed);
-                (
-                    hyperparams,
-                    limits,
-                    seed,
-                    trial["trial"].as_u64().map(|t| t as u32),
-                )
-            }
-            None => (
-                Hyperparams {
+        let BestTrial {
+            hyperparams,
+            limits,
+            seed,
+            trial,
+        } = match best {
+            Some(best) => best,
+            None => BestTrial {
+                hyperparams: Hyperparams {
                     hidden: params.rnn.hidden.clone(),
                     learning_rate: params.rnn.learning_rate,
                     batch_size: params.rnn.batch_size,
@@ -456,13 +447,10 @@ impl WholeKind {
                         ("rnn_units".to_string(), json!(params.rnn.units)),
                     ]),
                 },
-                Limits {
-                    max_epochs: params.rnn.max_epochs,
-                    patience: params.rnn.patience,
-                },
-                sequence_seed(ctx.seed, party, setting, u32::MAX, 0),
-                None,
-            ),
+                limits,
+                seed: sequence_seed(ctx.seed, party, setting, u32::MAX, 0),
+                trial: None,
+            },
         };
         let (trained, mut rnn_meta) = fit_rnn(&train, &validation, &hyperparams, limits, seed)?;
         rnn_meta.trial = trial;
