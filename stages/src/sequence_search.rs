@@ -19,6 +19,7 @@ use crate::learn::params::{decode_raw, whole, UNBOUNDED};
 use crate::learn::seeds::{pair_seed, sequence_seed};
 use crate::learn::sequence::fit_rnn;
 use crate::predict::search_space::{Param, RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
+use crate::predict::Cell;
 use crate::{ParamIssue, StageError};
 
 /// Random search of the sequence model per party × setting.
@@ -80,6 +81,30 @@ impl SequenceParams {
             Param::Choice(vec![json!("gru"), json!("lstm")]),
         );
         let space = SearchSpace::check(raw.space.as_ref(), defaults, &["space"], &mut issues);
+        // The recurrent part's own names: a cell the sequence model has, a positive width.
+        let recurrent = [
+            (
+                "cell",
+                "must be a choice among gru and lstm",
+                Box::new(|p: &Param| {
+                    matches!(p, Param::Choice(_))
+                        && p.all_values(|v| v.as_str().is_some_and(|c| c.parse::<Cell>().is_ok()))
+                }) as Box<dyn Fn(&Param) -> bool>,
+            ),
+            (
+                "rnn_units",
+                "must be positive integers (an int range or a choice)",
+                Box::new(|p: &Param| {
+                    !matches!(p, Param::Float { .. })
+                        && p.all_values(|v| v.as_u64().is_some_and(|n| n >= 1))
+                }),
+            ),
+        ];
+        for (name, message, fits) in recurrent {
+            if space.params.get(name).is_some_and(|p| !fits(p)) {
+                issues.push(ParamIssue::new(&["space", name], message));
+            }
+        }
         let i = &mut issues;
         let params = SequenceParams {
             min_networks: whole(i, &["min_networks"], raw.min_networks, 3, (1, UNBOUNDED)) as usize,
@@ -229,13 +254,38 @@ mod tests {
     }
 
     #[test]
+    fn the_recurrent_names_are_checked_when_given() {
+        let issues = SequenceParams::check(&json!({
+            "space": {"cell": {"choice": ["gru", "rnn"]}},
+        }))
+        .unwrap_err();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(
+            issues[0].located(),
+            "`space.cell`: must be a choice among gru and lstm"
+        );
+        let params = SequenceParams::check(&json!({
+            "space": {"cell": {"choice": ["lstm"]}, "rnn_units": {"choice": [8]}},
+        }))
+        .unwrap();
+        assert_eq!(
+            params.space.params["cell"],
+            Param::Choice(vec![json!("lstm")])
+        );
+    }
+
+    #[test]
     fn every_bad_parameter_is_reported_at_its_key() {
         let issues = SequenceParams::check(&json!({
             "min_networks": 0,
             "max_trials": 10001,
             "patience": -1,
             "max_epochs": "many",
-            "space": {"cell": {"choice": []}, "units": {"float": [1.0, 2.0]}},
+            "space": {
+                "cell": {"choice": []},
+                "units": {"float": [1.0, 2.0]},
+                "rnn_units": {"int": [0, 16]},
+            },
             "min_network": 2,
         }))
         .unwrap_err();
@@ -248,6 +298,7 @@ mod tests {
                  `max_trials`, `executions_per_trial`, `max_epochs`, `patience`, `space`",
                 "`space.cell.choice`: must be a non-empty list",
                 "`space.units`: must be positive integers (an int range or a choice)",
+                "`space.rnn_units`: must be positive integers (an int range or a choice)",
                 "`min_networks`: must be a whole number of at least 1, got 0",
                 "`max_trials`: must be a whole number in 1..=10000, got 10001",
                 "`patience`: must be a whole number of at least 0, got -1",

@@ -369,7 +369,7 @@ impl Param {
 
     /// Every value this parameter can take satisfies `ok` (checked on the bounds of a
     /// range, on each item of a choice).
-    fn all_values(&self, ok: impl Fn(&Value) -> bool) -> bool {
+    pub(crate) fn all_values(&self, ok: impl Fn(&Value) -> bool) -> bool {
         match self {
             Param::Int { min, max, .. } => ok(&json!(min)) && ok(&json!(max)),
             Param::Float { min, max, .. } => ok(&json!(min)) && ok(&json!(max)),
