@@ -53,6 +53,14 @@ pub enum StageError {
         /// What is wrong.
         message: String,
     },
+    /// A learning stage read a stored table whose columns are not what the schema declares
+    /// (a column missing, of another type, or null where a value is required).
+    #[error("learn from the dataset: {source}")]
+    Table {
+        /// What the schema's reader found.
+        #[source]
+        source: crate::schema::SchemaError,
+    },
     /// A learning stage could not train, save or load a candle predictor (mlp, rnn).
     #[error("learn from the dataset: {action}")]
     Model {

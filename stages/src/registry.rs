@@ -107,9 +107,5 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("`test`"), "{error}");
-        let error = decode::<SearchKind>(&json!({"views": ["conv"], "min_rows": 1}))
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("`min_rows`"), "{error}");
     }
 }

@@ -7,92 +7,103 @@
 //! distinct draw of a stream seeded by the stage seed and the group, so trials are
 //! independent of each other and duplicates are skipped.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
-use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::data::{Data, Group};
 use crate::learn::frame::Side;
 use crate::learn::models::{fit_mlp, Limits};
-use crate::predict::search_space::SearchSpace;
-use crate::seed::derived_seed;
+use crate::learn::params::{check_views, decode_raw, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED};
+use crate::learn::seeds::{execution_seed, group_seed};
+use crate::predict::search_space::{RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
 use crate::{ParamIssue, StageError};
 
 /// Random search of MLP hyperparameters per layer model.
 pub struct SearchKind;
 
-/// The parameters of a `search` stage. The space is read by its own parser
-/// ([`SearchSpace::from_value`]), so the canonical JSON is the space's
-/// ([`SearchSpace::to_value`]) with `views` and `min_rows` beside it, and decoding it runs
-/// the same check.
-#[derive(Debug, Clone)]
+/// The parameters of a `search` stage as a manifest writes them (every field optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSearchParams {
+    views: Option<Vec<String>>,
+    // Whole numbers are read signed, so that a negative one is reported with its range.
+    min_rows: Option<i64>,
+    max_trials: Option<i64>,
+    executions_per_trial: Option<i64>,
+    max_epochs: Option<i64>,
+    patience: Option<i64>,
+    space: Option<BTreeMap<String, RawParam>>,
+}
+
+/// The parameters of a `search` stage, checked and canonical: every field present (what
+/// enters the fingerprint).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SearchParams {
-    /// The layer types to model.
+    /// The layer types to model (default all).
     pub views: Vec<String>,
-    /// Training rows a layer model needs.
+    /// Training rows a layer model needs (default 20).
     pub min_rows: usize,
-    /// The search.
+    /// Trials per layer model (default 20).
+    pub max_trials: u32,
+    /// Trainings per trial, their validation losses averaged (default 1).
+    pub executions_per_trial: u32,
+    /// Epoch limit of one training (default 200).
+    pub max_epochs: u32,
+    /// Epochs without validation improvement before early stopping (default 10).
+    pub patience: u32,
+    /// The hyperparameters drawn: the study's space
+    /// ([`SearchSpace::study_default`]), each replaced by the manifest's parameter of the
+    /// same name.
     pub space: SearchSpace,
 }
 
-impl Serialize for SearchParams {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.canonical().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for SearchParams {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        SearchParams::check(&value).map_err(|issues| D::Error::custom(ParamIssue::line(&issues)))
-    }
-}
-
 impl SearchParams {
+    /// Checks a manifest's parameters, reporting every issue with its key path.
     fn check(params: &Value) -> Result<SearchParams, Vec<ParamIssue>> {
-        let CommonParams {
-            views,
-            min_rows,
-            rest,
-        } = common_params(params)?;
-        let space = SearchSpace::from_value(&Value::Object(rest))?;
-        Ok(SearchParams {
-            views,
-            min_rows,
-            space,
-        })
-    }
-
-    fn canonical(&self) -> Value {
-        let mut map = match self.space.to_value() {
-            Value::Object(map) => map,
-            _ => Map::new(),
+        let (raw, mut issues) = decode_raw::<RawSearchParams>(params);
+        let Some(raw) = raw else {
+            return Err(issues);
         };
-        map.insert("views".into(), json!(self.views));
-        map.insert("min_rows".into(), json!(self.min_rows));
-        Value::Object(map)
+        let space = SearchSpace::check(
+            raw.space.as_ref(),
+            SearchSpace::study_default(),
+            &["space"],
+            &mut issues,
+        );
+        let views = check_views(&mut issues, raw.views);
+        let i = &mut issues;
+        let params = SearchParams {
+            views,
+            min_rows: whole(
+                i,
+                &["min_rows"],
+                raw.min_rows,
+                DEFAULT_MIN_ROWS,
+                (MIN_ROWS, UNBOUNDED),
+            ) as usize,
+            max_trials: whole(i, &["max_trials"], raw.max_trials, 20, (1, MAX_TRIALS)) as u32,
+            executions_per_trial: whole(
+                i,
+                &["executions_per_trial"],
+                raw.executions_per_trial,
+                1,
+                (1, MAX_EXECUTIONS),
+            ) as u32,
+            max_epochs: whole(i, &["max_epochs"], raw.max_epochs, 200, (1, UNBOUNDED)) as u32,
+            patience: whole(i, &["patience"], raw.patience, 10, (0, UNBOUNDED)) as u32,
+            space,
+        };
+        if issues.is_empty() {
+            Ok(params)
+        } else {
+            Err(issues)
+        }
     }
-}
-
-/// The seed of a group's search stream.
-pub(crate) fn group_seed(seed: u64, group: &Group) -> u64 {
-    derived_seed(seed, &["search", &group.key()])
-}
-
-/// The seed of one execution of one trial.
-pub(crate) fn execution_seed(seed: u64, group: &Group, trial: u32, execution: u32) -> u64 {
-    derived_seed(
-        seed,
-        &[
-            "trial",
-            &group.key(),
-            &trial.to_string(),
-            &execution.to_string(),
-        ],
-    )
 }
 
 fn parse_key(key: &str) -> Option<(Group, u32)> {
@@ -128,7 +139,7 @@ impl Kind for SearchKind {
         let mut keys = Vec::new();
         for group in data.groups_or_explain(params.min_rows)? {
             let seed = group_seed(ctx.seed, &group);
-            for trial in 0..params.space.max_trials {
+            for trial in 0..params.max_trials {
                 if params.space.trial(seed, trial).is_none() {
                     break;
                 }
@@ -158,12 +169,12 @@ impl Kind for SearchKind {
         let train = rows.select(&group.party, &group.setting, &[Side::Train]);
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
         let limits = Limits {
-            max_epochs: params.space.max_epochs,
-            patience: params.space.patience,
+            max_epochs: params.max_epochs,
+            patience: params.patience,
         };
         let mut executions = Vec::new();
         let mut total = 0.0;
-        for execution in 0..params.space.executions_per_trial {
+        for execution in 0..params.executions_per_trial {
             let seed = execution_seed(ctx.seed, &group, trial, execution);
             let fit_started = Instant::now();
             let (trained, _) = fit_mlp(
@@ -195,12 +206,93 @@ impl Kind for SearchKind {
             "limits": {"max_epochs": limits.max_epochs, "patience": limits.patience},
             "train_rows": train.len(),
             "validation_rows": validation.len(),
-            "best_validation": total / f64::from(params.space.executions_per_trial.max(1)),
+            "best_validation": total / f64::from(params.executions_per_trial.max(1)),
             "executions": executions,
             "seconds": started.elapsed().as_secs_f64(),
         });
         let mut outputs = ShardOutputs::default();
         outputs.insert("trial", OutputData::json("trial", &record)?);
         Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_studys_and_the_canonical_form_round_trips() {
+        let params = SearchParams::check(&Value::Null).unwrap();
+        assert_eq!(params.views.len(), crate::VIEW_NAMES.len());
+        assert_eq!(
+            (
+                params.min_rows,
+                params.max_trials,
+                params.executions_per_trial
+            ),
+            (20, 20, 1)
+        );
+        assert_eq!((params.max_epochs, params.patience), (200, 10));
+        assert_eq!(params.space, SearchSpace::study_default());
+        let canonical = serde_json::to_value(&params).unwrap();
+        let again = SearchParams::check(&canonical).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), canonical);
+    }
+
+    #[test]
+    fn a_changed_canonical_value_is_refused_with_its_key() {
+        let checked = SearchParams::check(&Value::Null).unwrap();
+        let mut canonical = crate::kind::canonical::<SearchKind>(&checked).unwrap();
+        canonical["min_rows"] = json!("many");
+        let error = crate::kind::decode::<SearchKind>(&canonical)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`min_rows`"), "{error}");
+        canonical["min_rows"] = json!(20);
+        canonical["space"]["units"] = json!({"int": [16, 8], "step": 16});
+        let error = crate::kind::decode::<SearchKind>(&canonical)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`space.units`"), "{error}");
+        canonical["space"]["units"] = json!({"int": [16, 256], "step": 16});
+        canonical["budget"] = json!(1);
+        let error = crate::kind::decode::<SearchKind>(&canonical)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`budget`"), "{error}");
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported_at_its_key() {
+        let issues = SearchParams::check(&json!({
+            "views": ["conv", "pool"],
+            "min_rows": 1,
+            "max_trials": 0,
+            "executions_per_trial": 101,
+            "space": {"units": {"int": [16, 8]}, "learning_rate": {"int": [1, 2]}},
+            "seed": 1,
+        }))
+        .unwrap_err();
+        let found: Vec<String> = issues.iter().map(ParamIssue::located).collect();
+        assert_eq!(
+            found,
+            [
+                "`seed`: unknown field `seed`, expected one of `views`, `min_rows`, \
+                 `max_trials`, `executions_per_trial`, `max_epochs`, `patience`, `space`",
+                "`space.learning_rate`: must be positive numbers (a float range or a choice)",
+                "`space.units.int`: minimum exceeds maximum (16 > 8)",
+                "`views.1`: `pool` is not a layer type",
+                "`min_rows`: must be a whole number of at least 2, got 1",
+                "`max_trials`: must be a whole number in 1..=10000, got 0",
+                "`executions_per_trial`: must be a whole number in 1..=100, got 101",
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_name_the_group_and_the_trial() {
+        let (group, trial) = parse_key("max_pool.client.wan.t07").unwrap();
+        assert_eq!((group.key().as_str(), trial), ("max_pool.client.wan", 7));
+        assert_eq!(parse_key("pool.client.wan.t07"), None);
     }
 }

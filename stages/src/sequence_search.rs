@@ -6,208 +6,126 @@
 //! interrupted search resumes with its finished trials. Sequences are whole training
 //! networks; validation networks stop training early.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
 use crate::learn::data::Data;
-use crate::learn::frame::{Side, ViewRows};
 use crate::learn::models::Limits;
-use crate::learn::sequence::{fit_rnn, networks, SequenceData};
-use crate::predict::search_space::{Param, SearchSpace};
-use crate::seed::derived_seed;
+use crate::learn::pairs::{pair_data, pair_key, pairs_or_explain, LAYERS};
+use crate::learn::params::{decode_raw, whole, UNBOUNDED};
+use crate::learn::seeds::{pair_seed, sequence_seed};
+use crate::learn::sequence::fit_rnn;
+use crate::predict::search_space::{Param, RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
+use crate::predict::Cell;
 use crate::{ParamIssue, StageError};
 
 /// Random search of the sequence model per party × setting.
 pub struct SequenceSearchKind;
 
-/// The dataset table the sequence model reads.
-pub(crate) const LAYERS: &str = "layers";
+/// The parameters of a `sequence_search` stage as a manifest writes them (every field
+/// optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSequenceParams {
+    // Whole numbers are read signed, so that a negative one is reported with its range.
+    min_networks: Option<i64>,
+    max_trials: Option<i64>,
+    executions_per_trial: Option<i64>,
+    max_epochs: Option<i64>,
+    patience: Option<i64>,
+    space: Option<std::collections::BTreeMap<String, RawParam>>,
+}
 
-/// The parameters of a `sequence_search` stage. The space is read by its own parser
-/// ([`SearchSpace::from_value`]), so the canonical JSON is the space's
-/// ([`SearchSpace::to_value`]) with `min_networks` beside it, and decoding it runs the same
-/// check.
-#[derive(Debug, Clone)]
+/// The parameters of a `sequence_search` stage, checked and canonical: every field present
+/// (what enters the fingerprint).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SequenceParams {
-    /// Least training networks a party × setting needs.
+    /// Least training networks a party × setting needs (default 3).
     pub min_networks: usize,
-    /// The search.
+    /// Trials per party × setting (default 30).
+    pub max_trials: u32,
+    /// Trainings per trial, their validation losses averaged (default 1).
+    pub executions_per_trial: u32,
+    /// Epoch limit of one training (default 200).
+    pub max_epochs: u32,
+    /// Epochs without validation improvement before early stopping (default 10).
+    pub patience: u32,
+    /// The hyperparameters drawn: the study's MLP space with the recurrent part
+    /// (`rnn_units` int 16..64 step 16, `cell` choice [gru, lstm]), each replaced by the
+    /// manifest's parameter of the same name.
     pub space: SearchSpace,
 }
 
 impl SequenceParams {
+    /// Checks a manifest's parameters, reporting every issue with its key path.
     pub(crate) fn check(params: &Value) -> Result<SequenceParams, Vec<ParamIssue>> {
-        let mut rest = params.as_object().cloned().unwrap_or_default();
-        let min_networks = match rest.remove("min_networks") {
-            None => 3,
-            Some(value) => match value.as_u64() {
-                Some(n) if n >= 1 => n as usize,
-                _ => {
-                    return Err(vec![ParamIssue::new(
-                        &["min_networks"],
-                        format!("must be a whole number ≥ 1, got {value}"),
-                    )])
-                }
-            },
+        let (raw, mut issues) = decode_raw::<RawSequenceParams>(params);
+        let Some(raw) = raw else {
+            return Err(issues);
         };
-        if !rest.contains_key("max_trials") {
-            rest.insert("max_trials".into(), json!(30));
-        }
-        let mut space = SearchSpace::from_value(&Value::Object(rest))?;
-        // The recurrent part, unless the manifest says otherwise.
-        space
-            .params
-            .entry("rnn_units".into())
-            .or_insert(Param::Int {
+        let mut defaults = SearchSpace::study_default();
+        defaults.params.insert(
+            "rnn_units".into(),
+            Param::Int {
                 min: 16,
                 max: 64,
                 step: 16,
-            });
-        space
-            .params
-            .entry("cell".into())
-            .or_insert(Param::Choice(vec![json!("gru"), json!("lstm")]));
-        Ok(SequenceParams {
-            min_networks,
+            },
+        );
+        defaults.params.insert(
+            "cell".into(),
+            Param::Choice(vec![json!("gru"), json!("lstm")]),
+        );
+        let space = SearchSpace::check(raw.space.as_ref(), defaults, &["space"], &mut issues);
+        // The recurrent part's own names: a cell the sequence model has, a positive width.
+        let recurrent = [
+            (
+                "cell",
+                "must be a choice among gru and lstm",
+                Box::new(|p: &Param| {
+                    matches!(p, Param::Choice(_))
+                        && p.all_values(|v| v.as_str().is_some_and(|c| c.parse::<Cell>().is_ok()))
+                }) as Box<dyn Fn(&Param) -> bool>,
+            ),
+            (
+                "rnn_units",
+                "must be positive integers (an int range or a choice)",
+                Box::new(|p: &Param| {
+                    !matches!(p, Param::Float { .. })
+                        && p.all_values(|v| v.as_u64().is_some_and(|n| n >= 1))
+                }),
+            ),
+        ];
+        for (name, message, fits) in recurrent {
+            if space.params.get(name).is_some_and(|p| !fits(p)) {
+                issues.push(ParamIssue::new(&["space", name], message));
+            }
+        }
+        let i = &mut issues;
+        let params = SequenceParams {
+            min_networks: whole(i, &["min_networks"], raw.min_networks, 3, (1, UNBOUNDED)) as usize,
+            max_trials: whole(i, &["max_trials"], raw.max_trials, 30, (1, MAX_TRIALS)) as u32,
+            executions_per_trial: whole(
+                i,
+                &["executions_per_trial"],
+                raw.executions_per_trial,
+                1,
+                (1, MAX_EXECUTIONS),
+            ) as u32,
+            max_epochs: whole(i, &["max_epochs"], raw.max_epochs, 200, (1, UNBOUNDED)) as u32,
+            patience: whole(i, &["patience"], raw.patience, 10, (0, UNBOUNDED)) as u32,
             space,
-        })
-    }
-
-    pub(crate) fn canonical(&self) -> Value {
-        let mut map = match self.space.to_value() {
-            Value::Object(map) => map,
-            _ => Map::new(),
         };
-        map.insert("min_networks".into(), json!(self.min_networks));
-        Value::Object(map)
-    }
-}
-
-impl Serialize for SequenceParams {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.canonical().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for SequenceParams {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        SequenceParams::check(&value).map_err(|issues| D::Error::custom(ParamIssue::line(&issues)))
-    }
-}
-
-/// [`pairs`], or — when no party × setting has enough networks — an error naming the
-/// minimum and the best pair there is.
-pub(crate) fn pairs_or_explain(
-    rows: &ViewRows,
-    min_networks: usize,
-) -> Result<Vec<(String, String)>, StageError> {
-    let pairs = pairs(rows, min_networks);
-    if !pairs.is_empty() {
-        return Ok(pairs);
-    }
-    let best = network_counts(rows)
-        .into_iter()
-        .max_by_key(|(_, counts)| *counts);
-    let best = match best {
-        Some(((party, setting), (train, validation))) => format!(
-            "the most any has is {train} training and {validation} validation networks ({party} in `{setting}`)"
-        ),
-        None => "the dataset has no layers".to_string(),
-    };
-    Err(StageError::Learn {
-        message: format!(
-            "too little data: a whole-network model needs at least {min_networks} training \
-             networks (`min_networks`) and 1 validation network per party and setting, and \
-             {best}; add networks (raise `count` of the synthesize stage) or lower `min_networks`"
-        ),
-    })
-}
-
-/// Per party × setting, the training and validation networks.
-fn network_counts(rows: &ViewRows) -> BTreeMap<(String, String), (usize, usize)> {
-    let mut networks: BTreeSet<(&str, &str, &str, bool)> = BTreeSet::new();
-    for i in 0..rows.len() {
-        let train = match rows.side[i] {
-            Side::Train => true,
-            Side::Validation => false,
-            _ => continue,
-        };
-        networks.insert((
-            rows.party[i].as_str(),
-            rows.setting[i].as_str(),
-            rows.network[i].as_str(),
-            train,
-        ));
-    }
-    let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
-    for (party, setting, _, train) in networks {
-        let entry = counts
-            .entry((party.to_string(), setting.to_string()))
-            .or_default();
-        if train {
-            entry.0 += 1;
+        if issues.is_empty() {
+            Ok(params)
         } else {
-            entry.1 += 1;
+            Err(issues)
         }
     }
-    counts
-}
-
-/// The party × setting pairs with at least `min_networks` training networks and one
-/// validation network, in order.
-pub(crate) fn pairs(rows: &ViewRows, min_networks: usize) -> Vec<(String, String)> {
-    let mut train: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
-    let mut validation: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for i in 0..rows.len() {
-        let pair = (rows.party[i].as_str(), rows.setting[i].as_str());
-        match rows.side[i] {
-            Side::Train => {
-                train.insert((pair.0, pair.1, rows.network[i].as_str()));
-            }
-            Side::Validation => {
-                validation.insert(pair);
-            }
-            _ => {}
-        }
-    }
-    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
-    for (party, setting, _) in &train {
-        *counts.entry((party, setting)).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .filter(|(pair, n)| *n >= min_networks && validation.contains(pair))
-        .map(|((party, setting), _)| (party.to_string(), setting.to_string()))
-        .collect()
-}
-
-/// `rnn.<party>.<setting>`.
-pub(crate) fn pair_key(party: &str, setting: &str) -> String {
-    format!("rnn.{party}.{setting}")
-}
-
-/// The seed of a pair's search stream.
-pub(crate) fn pair_seed(seed: u64, party: &str, setting: &str) -> u64 {
-    derived_seed(seed, &["sequence_search", &pair_key(party, setting)])
-}
-
-/// The seed of one execution of one trial.
-pub(crate) fn sequence_seed(seed: u64, party: &str, setting: &str, trial: u32, run: u32) -> u64 {
-    derived_seed(
-        seed,
-        &[
-            "sequence_trial",
-            &pair_key(party, setting),
-            &trial.to_string(),
-            &run.to_string(),
-        ],
-    )
 }
 
 fn parse_key(key: &str) -> Option<(String, String, u32)> {
@@ -215,22 +133,6 @@ fn parse_key(key: &str) -> Option<(String, String, u32)> {
     let (pair, trial) = rest.rsplit_once(".t")?;
     let (party, setting) = pair.split_once('.')?;
     Some((party.to_string(), setting.to_string(), trial.parse().ok()?))
-}
-
-/// The training and validation sequences of a pair.
-pub(crate) fn pair_data(
-    rows: &ViewRows,
-    party: &str,
-    setting: &str,
-) -> Result<(SequenceData, SequenceData, usize, usize), StageError> {
-    let train = networks(rows, party, setting, &[Side::Train])?;
-    let validation = networks(rows, party, setting, &[Side::Validation])?;
-    Ok((
-        SequenceData::of(rows, &train)?,
-        SequenceData::of(rows, &validation)?,
-        train.len(),
-        validation.len(),
-    ))
 }
 
 impl Kind for SequenceSearchKind {
@@ -260,7 +162,7 @@ impl Kind for SequenceSearchKind {
         let mut keys = Vec::new();
         for (party, setting) in pairs_or_explain(rows, params.min_networks)? {
             let seed = pair_seed(ctx.seed, &party, &setting);
-            for trial in 0..params.space.max_trials {
+            for trial in 0..params.max_trials {
                 if params.space.trial(seed, trial).is_none() {
                     break;
                 }
@@ -289,12 +191,12 @@ impl Kind for SequenceSearchKind {
         let (train, validation, train_networks, validation_networks) =
             pair_data(&data.views[LAYERS], &party, &setting)?;
         let limits = Limits {
-            max_epochs: params.space.max_epochs,
-            patience: params.space.patience,
+            max_epochs: params.max_epochs,
+            patience: params.patience,
         };
         let mut executions = Vec::new();
         let mut total = 0.0;
-        for execution in 0..params.space.executions_per_trial {
+        for execution in 0..params.executions_per_trial {
             let seed = sequence_seed(ctx.seed, &party, &setting, trial, execution);
             let fit_started = Instant::now();
             let (trained, _) = fit_rnn(&train, &validation, &hyperparams, limits, seed)?;
@@ -318,7 +220,7 @@ impl Kind for SequenceSearchKind {
             "limits": {"max_epochs": limits.max_epochs, "patience": limits.patience},
             "train_networks": train_networks,
             "validation_networks": validation_networks,
-            "best_validation": total / f64::from(params.space.executions_per_trial.max(1)),
+            "best_validation": total / f64::from(params.executions_per_trial.max(1)),
             "executions": executions,
             "seconds": started.elapsed().as_secs_f64(),
         });
@@ -333,57 +235,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn too_few_networks_is_an_error_naming_the_minimum_and_the_best_pair() {
-        let mut rows = ViewRows::default();
-        // Two training networks of two layers each and one validation network.
-        for (network, side) in [
-            ("a", Side::Train),
-            ("b", Side::Train),
-            ("c", Side::Validation),
-        ] {
-            for layer in 0..2 {
-                rows.network.push(network.into());
-                rows.setting.push("wan".into());
-                rows.party.push("client".into());
-                rows.run.push(0);
-                rows.layer.push(layer);
-                rows.kind.push("conv".into());
-                rows.side.push(side);
-            }
-        }
-        let error = pairs_or_explain(&rows, 5).unwrap_err().to_string();
-        assert!(
-            error.contains("at least 5 training networks (`min_networks`)"),
-            "{error}"
-        );
-        assert!(
-            error.contains("2 training and 1 validation networks (client in `wan`)"),
-            "{error}"
-        );
-        assert_eq!(
-            pairs_or_explain(&rows, 2).unwrap(),
-            vec![("client".to_string(), "wan".to_string())]
-        );
-        let error = pairs_or_explain(&ViewRows::default(), 1)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("the dataset has no layers"), "{error}");
-    }
-
-    #[test]
     fn keys_round_trip_and_the_recurrent_space_has_defaults() {
         assert_eq!(
             parse_key("rnn.client.wan.t07"),
             Some(("client".into(), "wan".into(), 7))
         );
         assert_eq!(parse_key("conv.client.wan.t07"), None);
-        let params = SequenceParams::check(&json!({})).unwrap();
-        assert_eq!(params.space.max_trials, 30);
+        let params = SequenceParams::check(&Value::Null).unwrap();
+        assert_eq!(params.max_trials, 30);
         assert!(params.space.params.contains_key("rnn_units"));
         let draw = params.space.trial(1, 0).unwrap();
         assert!(draw.extra.contains_key("cell"), "{draw:?}");
-        let again = SequenceParams::check(&params.canonical()).unwrap();
-        assert_eq!(again.canonical(), params.canonical());
-        assert!(SequenceParams::check(&json!({"min_networks": 0})).is_err());
+        let canonical = serde_json::to_value(&params).unwrap();
+        let again = SequenceParams::check(&canonical).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), canonical);
+        let decoded: SequenceParams = serde_json::from_value(canonical.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), canonical);
+    }
+
+    #[test]
+    fn the_recurrent_names_are_checked_when_given() {
+        let issues = SequenceParams::check(&json!({
+            "space": {"cell": {"choice": ["gru", "rnn"]}},
+        }))
+        .unwrap_err();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(
+            issues[0].located(),
+            "`space.cell`: must be a choice among gru and lstm"
+        );
+        let params = SequenceParams::check(&json!({
+            "space": {"cell": {"choice": ["lstm"]}, "rnn_units": {"choice": [8]}},
+        }))
+        .unwrap();
+        assert_eq!(
+            params.space.params["cell"],
+            Param::Choice(vec![json!("lstm")])
+        );
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported_at_its_key() {
+        let issues = SequenceParams::check(&json!({
+            "min_networks": 0,
+            "max_trials": 10001,
+            "patience": -1,
+            "max_epochs": "many",
+            "space": {
+                "cell": {"choice": []},
+                "units": {"float": [1.0, 2.0]},
+                "rnn_units": {"int": [0, 16]},
+            },
+            "min_network": 2,
+        }))
+        .unwrap_err();
+        let found: Vec<String> = issues.iter().map(ParamIssue::located).collect();
+        assert_eq!(
+            found,
+            [
+                "`max_epochs`: must be a whole number of at least 1, got the text \"many\"",
+                "`min_network`: unknown field `min_network`, expected one of `min_networks`, \
+                 `max_trials`, `executions_per_trial`, `max_epochs`, `patience`, `space`",
+                "`space.cell.choice`: must be a non-empty list",
+                "`space.units`: must be positive integers (an int range or a choice)",
+                "`space.rnn_units`: must be positive integers (an int range or a choice)",
+                "`min_networks`: must be a whole number of at least 1, got 0",
+                "`max_trials`: must be a whole number in 1..=10000, got 10001",
+                "`patience`: must be a whole number of at least 0, got -1",
+            ]
+        );
     }
 }

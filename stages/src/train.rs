@@ -8,155 +8,181 @@ use std::collections::BTreeMap;
 
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use snni_artifacts::Output;
+use serde_json::Value;
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
-use crate::learn::data::{common_params, CommonParams, Data, Group};
+use crate::learn::data::{Data, Group};
 use crate::learn::features;
 use crate::learn::frame::Side;
 use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, targets, Limits};
+use crate::learn::params::{
+    check_views, decode_raw, positive, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED,
+};
+use crate::learn::seeds::execution_seed;
 use crate::learn::transfer::TransferModel;
+use crate::learn::trials::{best_trial, trials, BestTrial};
 use crate::predict::search_space::Hyperparams;
-use crate::search::execution_seed;
-use crate::{decode_params_all, ParamIssue, StageError, UpstreamStage};
+use crate::predict::Activation;
+use crate::{ParamIssue, StageError};
 
 /// Fits and stores the per-layer models.
 pub struct TrainKind;
+
+/// The parameters of a `train` stage as a manifest writes them (every field optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrainParams {
+    views: Option<Vec<String>>,
+    // Whole numbers are read signed, so that a negative one is reported with its range.
+    min_rows: Option<i64>,
+    mlp: Option<RawMlp>,
+}
+
+/// The `mlp` mapping as a manifest writes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMlp {
+    hidden: Option<Vec<i64>>,
+    learning_rate: Option<f64>,
+    batch_size: Option<i64>,
+    activation: Option<String>,
+    max_epochs: Option<i64>,
+    patience: Option<i64>,
+}
 
 /// The MLP used when no search is upstream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MlpDefaults {
-    /// Width of each hidden layer.
-    #[serde(default = "default_hidden")]
+    /// Width of each hidden layer (default [64, 64]).
     pub hidden: Vec<usize>,
-    /// Learning rate of the optimiser.
-    #[serde(default = "default_learning_rate")]
+    /// Learning rate of the optimiser (default 0.001).
     pub learning_rate: f64,
-    /// Mini-batch size.
-    #[serde(default = "default_batch_size")]
+    /// Mini-batch size (default 64).
     pub batch_size: usize,
-    /// Activation of the hidden layers (lowercase).
-    #[serde(default = "default_activation")]
-    pub activation: String,
-    /// Epoch limit.
-    #[serde(default = "default_max_epochs")]
+    /// Activation of the hidden layers (default relu; written in any case).
+    pub activation: Activation,
+    /// Epoch limit (default 200).
     pub max_epochs: u32,
-    /// Epochs without validation improvement before early stopping.
-    #[serde(default = "default_patience")]
+    /// Epochs without validation improvement before early stopping (default 10).
     pub patience: u32,
 }
 
-fn default_hidden() -> Vec<usize> {
-    vec![64, 64]
-}
-fn default_learning_rate() -> f64 {
-    1e-3
-}
-fn default_batch_size() -> usize {
-    64
-}
-fn default_activation() -> String {
-    "relu".into()
-}
-fn default_max_epochs() -> u32 {
-    200
-}
-fn default_patience() -> u32 {
-    10
+impl MlpDefaults {
+    /// Checks the `mlp` mapping, pushing every issue with its key path.
+    fn check(raw: RawMlp, issues: &mut Vec<ParamIssue>) -> MlpDefaults {
+        let mut hidden = Vec::new();
+        for (k, width) in raw
+            .hidden
+            .unwrap_or_else(|| vec![64, 64])
+            .into_iter()
+            .enumerate()
+        {
+            let index = k.to_string();
+            hidden.push(whole(
+                issues,
+                &["mlp", "hidden", &index],
+                Some(width),
+                1,
+                (1, UNBOUNDED),
+            ) as usize);
+        }
+        let learning_rate = raw.learning_rate.unwrap_or(1e-3);
+        positive(issues, &["mlp", "learning_rate"], learning_rate);
+        let activation = raw.activation.map_or(Ok(Activation::Relu), |name| {
+            name.to_lowercase().parse::<Activation>().map_err(|_| name)
+        });
+        let activation = activation.unwrap_or_else(|name| {
+            let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+            issues.push(
+                ParamIssue::new(
+                    &["mlp", "activation"],
+                    format!("`{name}` is not an activation"),
+                )
+                .with_hint(format!("activations: {}", names.join(", "))),
+            );
+            Activation::Relu
+        });
+        MlpDefaults {
+            hidden,
+            learning_rate,
+            batch_size: whole(
+                issues,
+                &["mlp", "batch_size"],
+                raw.batch_size,
+                64,
+                (1, UNBOUNDED),
+            ) as usize,
+            activation,
+            max_epochs: whole(
+                issues,
+                &["mlp", "max_epochs"],
+                raw.max_epochs,
+                200,
+                (1, UNBOUNDED),
+            ) as u32,
+            patience: whole(
+                issues,
+                &["mlp", "patience"],
+                raw.patience,
+                10,
+                (0, UNBOUNDED),
+            ) as u32,
+        }
+    }
+
+    /// The early-stopping limits.
+    fn limits(&self) -> Limits {
+        Limits {
+            max_epochs: self.max_epochs,
+            patience: self.patience,
+        }
+    }
 }
 
-/// The parameters of a `train` stage, canonical: every field present (the manifest's
-/// form, with defaults, is read by [`TrainParams::check`]).
+/// The parameters of a `train` stage, checked and canonical: every field present (what
+/// enters the fingerprint).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainParams {
-    /// The layer types to model.
+    /// The layer types to model (default all).
     pub views: Vec<String>,
-    /// Training rows a layer model needs.
+    /// Training rows a layer model needs (default 20).
     pub min_rows: usize,
     /// The MLP when no search is upstream.
     pub mlp: MlpDefaults,
 }
 
 impl TrainParams {
+    /// Checks a manifest's parameters, reporting every issue with its key path.
     fn check(params: &Value) -> Result<TrainParams, Vec<ParamIssue>> {
-        let CommonParams {
-            views,
-            min_rows,
-            mut rest,
-        } = common_params(params)?;
-        let mlp_value = rest.remove("mlp").unwrap_or_else(|| json!({}));
-        if let Some(key) = rest.keys().next() {
-            return Err(vec![ParamIssue::new(
-                &[key],
-                format!("unknown key `{key}`"),
-            )
-            .with_hint("train takes `views`, `min_rows` and `mlp`")]);
+        let (raw, mut issues) = decode_raw::<RawTrainParams>(params);
+        let Some(raw) = raw else {
+            return Err(issues);
+        };
+        let mlp = MlpDefaults::check(raw.mlp.unwrap_or_default(), &mut issues);
+        let views = check_views(&mut issues, raw.views);
+        let min_rows = whole(
+            &mut issues,
+            &["min_rows"],
+            raw.min_rows,
+            DEFAULT_MIN_ROWS,
+            (MIN_ROWS, UNBOUNDED),
+        ) as usize;
+        if issues.is_empty() {
+            Ok(TrainParams {
+                views,
+                min_rows,
+                mlp,
+            })
+        } else {
+            Err(issues)
         }
-        let mut mlp: MlpDefaults = decode_params_all(&mlp_value).map_err(|mut issues| {
-            for issue in &mut issues {
-                issue.path.insert(0, "mlp".into());
-            }
-            issues
-        })?;
-        mlp.activation = mlp.activation.to_lowercase();
-        Ok(TrainParams {
-            views,
-            min_rows,
-            mlp,
-        })
     }
 }
 
 /// The shard that collects the search's trials into a table.
 const TRIALS_SHARD: &str = "trials";
-
-/// The finished trials of the upstream stages of `kind` (`search`, `sequence_search`) whose
-/// shard key starts with `prefix` (`""` for all): only those blobs are read.
-fn trials(
-    ctx_store: &dyn snni_artifacts::BlobSource,
-    upstream: &[UpstreamStage],
-    kind: &str,
-    prefix: &str,
-) -> Result<Vec<Value>, StageError> {
-    let mut trials = Vec::new();
-    for stage in upstream.iter().filter(|s| s.kind == kind) {
-        for (name, output) in &stage.record.outputs {
-            let wanted = name.starts_with(prefix) && name.ends_with("/trial");
-            let (true, Output::Blob { digest, .. }) = (wanted, output) else {
-                continue;
-            };
-            let bytes = ctx_store
-                .get_blob(digest)
-                .map_err(|source| StageError::Store {
-                    name: format!("{}/{name}", stage.name),
-                    source: Box::new(source),
-                })?;
-            let trial: Value =
-                serde_json::from_slice(&bytes).map_err(|source| StageError::Record {
-                    action: format!("read trial {}/{name}", stage.name),
-                    source,
-                })?;
-            trials.push(trial);
-        }
-    }
-    Ok(trials)
-}
-
-/// The finished trial with the lowest best validation loss among [`trials`].
-pub(crate) fn best_trial(
-    store: &dyn snni_artifacts::BlobSource,
-    upstream: &[UpstreamStage],
-    kind: &str,
-    prefix: &str,
-) -> Result<Option<Value>, StageError> {
-    let loss = |t: &Value| t["best_validation"].as_f64().unwrap_or(f64::INFINITY);
-    Ok(trials(store, upstream, kind, prefix)?
-        .into_iter()
-        .min_by(|a, b| loss(a).total_cmp(&loss(b))))
-}
 
 /// The setting whose rows are unshaped (the Local setting), if the data has one.
 fn unshaped_setting(rows: &crate::learn::frame::ViewRows) -> Option<String> {
@@ -210,43 +236,29 @@ impl TrainKind {
         let best = best_trial(
             ctx.store,
             ctx.upstream,
-            "search",
-            &format!("{}.t", group.key()),
+            ("search", &format!("{}.t", group.key())),
+            params.mlp.limits(),
+            ctx.seed,
         )?;
-        let (hyperparams, limits, seed, trial) = match &best {
-            Some(trial) => {
-                let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|source| StageError::Record {
-                        action: format!("read the hyperparameters of trial {}", trial["trial"]),
-                        source,
-                    })?;
-                let index = trial["trial"].as_u64().unwrap_or(0) as u32;
-                // The search's own limits and seed, so the final model is the best trial's.
-                let limit = |key: &str, default: u32| {
-                    trial["limits"][key].as_u64().map_or(default, |v| v as u32)
-                };
-                let limits = Limits {
-                    max_epochs: limit("max_epochs", params.mlp.max_epochs),
-                    patience: limit("patience", params.mlp.patience),
-                };
-                let seed = trial["executions"][0]["seed"].as_u64().unwrap_or(ctx.seed);
-                (hyperparams, limits, seed, Some(index))
-            }
-            None => (
-                Hyperparams {
+        let BestTrial {
+            hyperparams,
+            limits,
+            seed,
+            trial,
+        } = match best {
+            Some(best) => best,
+            None => BestTrial {
+                hyperparams: Hyperparams {
                     hidden: params.mlp.hidden.clone(),
                     learning_rate: params.mlp.learning_rate,
                     batch_size: params.mlp.batch_size,
-                    activation: params.mlp.activation.clone(),
+                    activation: params.mlp.activation.name().to_string(),
                     extra: BTreeMap::new(),
                 },
-                Limits {
-                    max_epochs: params.mlp.max_epochs,
-                    patience: params.mlp.patience,
-                },
-                execution_seed(ctx.seed, group, 0, 0),
-                None,
-            ),
+                limits: params.mlp.limits(),
+                seed: execution_seed(ctx.seed, group, 0, 0),
+                trial: None,
+            },
         };
         let (trained, mut meta) =
             fit_mlp(group, rows, &train, &validation, &hyperparams, limits, seed)?;

@@ -138,62 +138,6 @@ impl Data {
     }
 }
 
-/// The `views` parameter: a list of view names (default all), each checked.
-pub fn check_views(value: Option<&serde_json::Value>) -> Result<Vec<String>, crate::ParamIssue> {
-    let Some(value) = value else {
-        return Ok(VIEW_NAMES.iter().map(|v| v.to_string()).collect());
-    };
-    let names: Vec<String> = serde_json::from_value(value.clone()).map_err(|_| {
-        crate::ParamIssue::new(&["views"], "must be a list of layer types")
-            .with_hint(format!("layer types: {}", VIEW_NAMES.join(", ")))
-    })?;
-    for (i, name) in names.iter().enumerate() {
-        if !VIEW_NAMES.contains(&name.as_str()) {
-            return Err(crate::ParamIssue::new(
-                &["views", &i.to_string()],
-                format!("`{name}` is not a layer type"),
-            )
-            .with_hint(format!("layer types: {}", VIEW_NAMES.join(", "))));
-        }
-    }
-    Ok(names)
-}
-
-/// The parameters the per-layer learning stages (`search`, `train`) share, and the rest.
-pub(crate) struct CommonParams {
-    /// The layer types to model (`views`, default all).
-    pub views: Vec<String>,
-    /// Training rows a layer model needs (`min_rows`, default 20).
-    pub min_rows: usize,
-    /// The stage's other parameters, for it to check.
-    pub rest: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Splits `views` and `min_rows` (checked) from a learning stage's other parameters.
-pub(crate) fn common_params(
-    params: &serde_json::Value,
-) -> Result<CommonParams, Vec<crate::ParamIssue>> {
-    let mut rest = params.as_object().cloned().unwrap_or_default();
-    let views = check_views(rest.remove("views").as_ref()).map_err(|issue| vec![issue])?;
-    let min_rows = match rest.remove("min_rows") {
-        None => 20,
-        Some(value) => match value.as_u64() {
-            Some(n) if n >= 2 => n as usize,
-            _ => {
-                return Err(vec![crate::ParamIssue::new(
-                    &["min_rows"],
-                    format!("must be a whole number ≥ 2, got {value}"),
-                )])
-            }
-        },
-    };
-    Ok(CommonParams {
-        views,
-        min_rows,
-        rest,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,13 +200,5 @@ mod tests {
         };
         let error = empty.groups_or_explain(1).unwrap_err().to_string();
         assert!(error.contains("no rows of these layer types"), "{error}");
-    }
-
-    #[test]
-    fn views_default_to_all_and_unknown_ones_are_named() {
-        assert_eq!(check_views(None).unwrap().len(), VIEW_NAMES.len());
-        let issue = check_views(Some(&serde_json::json!(["conv", "convv"]))).unwrap_err();
-        assert_eq!(issue.path, vec!["views", "1"]);
-        assert!(issue.hint.unwrap().contains("conv"));
     }
 }

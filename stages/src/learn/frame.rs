@@ -125,10 +125,8 @@ pub fn upstream_table(
     })
 }
 
-fn schema_error(error: SchemaError) -> StageError {
-    StageError::Learn {
-        message: error.to_string(),
-    }
+fn schema_error(source: SchemaError) -> StageError {
+    StageError::Table { source }
 }
 
 /// A row key: network, setting, run, party, layer.

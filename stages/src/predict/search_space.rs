@@ -1,22 +1,28 @@
 //! The hyperparameter search space of the neural predictors, sampled like Keras Tuner's
 //! `RandomSearch`: integer ranges with a step, (log-)uniform floats and choices.
 //!
-//! A space is parsed from the manifest's JSON by hand (no `untagged`, unknown keys
-//! rejected, every issue reported with its key path). Trial `i` of a seed is the `i`-th
-//! distinct draw of one ChaCha8 stream, so a stored trial can be recomputed alone and an
-//! interrupted search resumes where it stopped.
+//! A space is a serde type: the manifest's form (every parameter as [`RawParam`], decoded
+//! by serde with unknown keys and wrong types rejected at their key path) is checked once
+//! by [`SearchSpace::check`], which reports every issue with its key path; the checked
+//! [`SearchSpace`] serialises to the canonical JSON of the stages that search. Trial `i`
+//! of a seed is the `i`-th distinct draw of one ChaCha8 stream, so a stored trial can be
+//! recomputed alone and an interrupted search resumes where it stopped.
 
 use std::collections::{BTreeMap, HashSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::ParamIssue;
 
 /// Activations a trial may name.
 pub const ACTIVATIONS: &[&str] = &["relu", "tanh", "gelu", "sigmoid"];
+/// The most trials a search may ask for per group (`max_trials`).
+pub const MAX_TRIALS: i64 = 10_000;
+/// The most trainings a trial may average (`executions_per_trial`).
+pub const MAX_EXECUTIONS: i64 = 100;
 /// Consecutive duplicate draws after which the space counts as exhausted.
 const GIVE_UP_AFTER: u32 = 100;
 /// The parameter names with a meaning of their own; any other name goes to `extra`.
@@ -27,9 +33,14 @@ const KNOWN: &[&str] = &[
     "batch_size",
     "activation",
 ];
+/// How to write a parameter, for hints.
+const PARAM_FORMS: &str =
+    "write {int: [min, max], step: s}, {float: [min, max], log: true} or {choice: [..]}";
 
-/// How one hyperparameter is drawn.
-#[derive(Debug, Clone, PartialEq)]
+/// How one hyperparameter is drawn. Serialised as [`RawParam`] with every field of its
+/// form present (`{int: [min, max], step}`, `{float: [min, max], log}`, `{choice: [..]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawParam", into = "RawParam")]
 pub enum Param {
     /// `min + step·k` for a uniform `k` in `0..=(max − min)/step`.
     Int {
@@ -53,19 +64,35 @@ pub enum Param {
     Choice(Vec<Value>),
 }
 
-/// A random search: the parameters to draw and the budget of the search.
-#[derive(Debug, Clone, PartialEq)]
+/// A parameter as a manifest writes it: exactly one of `int`, `float` and `choice`, with
+/// `step` beside `int` and `log` beside `float`. [`Param::check`] makes it a [`Param`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParam {
+    /// `[min, max]` of an integer range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int: Option<Vec<i64>>,
+    /// The step of an integer range (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
+    /// `[min, max]` of a float range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float: Option<Vec<f64>>,
+    /// Log-uniform sampling of a float range (default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<bool>,
+    /// The values of a choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Vec<Value>>,
+}
+
+/// The parameters a random search draws, by name (the recognised ones always present).
+/// Serialised as the mapping of names to parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct SearchSpace {
-    /// Every parameter by name; the recognised ones are always present.
+    /// Every parameter by name.
     pub params: BTreeMap<String, Param>,
-    /// Number of trials.
-    pub max_trials: u32,
-    /// Trainings per trial (their validation losses are averaged).
-    pub executions_per_trial: u32,
-    /// Epoch limit of one training.
-    pub max_epochs: u32,
-    /// Epochs without validation improvement before early stopping.
-    pub patience: u32,
 }
 
 /// Sampled values of one trial.
@@ -84,61 +111,53 @@ pub struct Hyperparams {
 }
 
 impl SearchSpace {
-    /// Parses and validates; errors carry the key path (below the search's mapping) and
-    /// every issue found is reported.
-    pub fn from_value(value: &serde_json::Value) -> Result<SearchSpace, Vec<ParamIssue>> {
-        let mut issues = Vec::new();
-        let mut space = SearchSpace::study_default();
-        let Some(map) = value.as_object() else {
-            return Err(vec![issue(&[], "must be a mapping")]);
-        };
-        for (key, item) in map {
-            let path = [key.clone()];
-            match key.as_str() {
-                "space" => parse_params(item, &mut space.params, &mut issues),
-                "max_trials" => count(item, &path, 1, 10_000, &mut space.max_trials, &mut issues),
-                "executions_per_trial" => count(
-                    item,
-                    &path,
-                    1,
-                    100,
-                    &mut space.executions_per_trial,
-                    &mut issues,
-                ),
-                "max_epochs" => count(item, &path, 1, u32::MAX, &mut space.max_epochs, &mut issues),
-                "patience" => count(item, &path, 0, u32::MAX, &mut space.patience, &mut issues),
-                _ => issues.push(issue(&path, "unknown key").with_hint(
-                    "expected space, max_trials, executions_per_trial, max_epochs or patience",
-                )),
+    /// Checks the `space` mapping of a manifest (`raw`, as serde decoded it, `None` when
+    /// absent) over `defaults`: a parameter named there replaces the default of that name,
+    /// the others keep theirs. Every issue is pushed with its key path below `path`; a
+    /// parameter with an issue keeps its default (or is left out).
+    pub fn check(
+        raw: Option<&BTreeMap<String, RawParam>>,
+        defaults: SearchSpace,
+        path: &[&str],
+        issues: &mut Vec<ParamIssue>,
+    ) -> SearchSpace {
+        let mut space = defaults;
+        for (name, item) in raw.into_iter().flatten() {
+            let mut at: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+            at.push(name.clone());
+            let Some(param) = Param::check(item, &at, issues) else {
+                continue;
+            };
+            let positive_int = |v: &Value| v.as_u64().is_some_and(|n| n >= 1);
+            let fits = match name.as_str() {
+                "layers" | "units" | "batch_size" => (!matches!(param, Param::Float { .. })
+                    && param.all_values(positive_int))
+                .then_some(())
+                .ok_or("must be positive integers (an int range or a choice)"),
+                "learning_rate" => (!matches!(param, Param::Int { .. })
+                    && param.all_values(|v| v.as_f64().is_some_and(|x| x > 0.0)))
+                .then_some(())
+                .ok_or("must be positive numbers (a float range or a choice)"),
+                "activation" => (matches!(param, Param::Choice(_))
+                    && param.all_values(|v| v.as_str().is_some_and(|a| ACTIVATIONS.contains(&a))))
+                .then_some(())
+                .ok_or("must be a choice among relu, tanh, gelu and sigmoid"),
+                _ => Ok(()),
+            };
+            match fits {
+                Ok(()) => {
+                    space.params.insert(name.clone(), param);
+                }
+                Err(message) => issues.push(issue(&at, message)),
             }
         }
-        if issues.is_empty() {
-            Ok(space)
-        } else {
-            Err(issues)
-        }
-    }
-
-    /// Canonical form (defaults filled) for fingerprints; `from_value(to_value(x)) == x`.
-    pub fn to_value(&self) -> serde_json::Value {
-        let params: Map<String, Value> = self
-            .params
-            .iter()
-            .map(|(name, p)| (name.clone(), p.to_value()))
-            .collect();
-        json!({
-            "space": params,
-            "max_trials": self.max_trials,
-            "executions_per_trial": self.executions_per_trial,
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-        })
+        space
     }
 
     /// The default space of the study (tables 1–3): layers int 1..4, units int 16..256
     /// step 16, learning_rate float 1e-4..1e-2 log, batch_size choice [32, 64, 128],
-    /// activation choice [relu, tanh]; max_trials 20, executions 1, max_epochs 200,
-    /// patience 10.
+    /// activation choice [relu, tanh]. (Its budget — 20 trials of 1 execution, at most
+    /// 200 epochs, patience 10 — is the `search` stage's.)
     pub fn study_default() -> SearchSpace {
         let params = BTreeMap::from([
             (
@@ -174,20 +193,14 @@ impl SearchSpace {
                 Param::Choice(vec![json!("relu"), json!("tanh")]),
             ),
         ]);
-        SearchSpace {
-            params,
-            max_trials: 20,
-            executions_per_trial: 1,
-            max_epochs: 200,
-            patience: 10,
-        }
+        SearchSpace { params }
     }
 
     /// The hyperparameters of trial `index` (0-based): the index-th distinct draw of a
     /// ChaCha8 stream seeded by `seed` (duplicates of earlier draws are skipped, as Keras
     /// Tuner does); None when the space has fewer distinct points than index+1 (given up
     /// after 100 consecutive duplicates). Deterministic and independent of which other
-    /// trials exist; `max_trials` is not consulted.
+    /// trials exist.
     pub fn trial(&self, seed: u64, index: u32) -> Option<Hyperparams> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut seen = HashSet::new();
@@ -247,70 +260,66 @@ impl SearchSpace {
 }
 
 impl Param {
-    /// Parses `{int: [min, max], step}`, `{float: [min, max], log}` or `{choice: [..]}`.
-    fn parse(value: &Value, path: &[String], issues: &mut Vec<ParamIssue>) -> Option<Param> {
-        let hint =
-            "write {int: [min, max], step: s}, {float: [min, max], log: true} or {choice: [..]}";
-        let Some(map) = value.as_object() else {
-            issues.push(issue(path, "must be a mapping").with_hint(hint));
+    /// Checks one parameter as written (`raw`, at `path`): exactly one form, no key of
+    /// another form, bounds as `[min, max]` in order, `step` ≥ 1, log sampling above 0, a
+    /// non-empty choice. Pushes every issue found and returns the parameter when there was
+    /// none. A parameter serde already reported an issue under is not checked again (its
+    /// offending key was taken out, so what is left would only repeat the issue).
+    pub fn check(raw: &RawParam, path: &[String], issues: &mut Vec<ParamIssue>) -> Option<Param> {
+        if issues.iter().any(|i| i.path.starts_with(path)) {
             return None;
-        };
-        let kinds: Vec<&str> = ["int", "float", "choice"]
+        }
+        let present = [
+            ("int", raw.int.is_some()),
+            ("float", raw.float.is_some()),
+            ("choice", raw.choice.is_some()),
+        ];
+        let kinds: Vec<&str> = present
             .into_iter()
-            .filter(|k| map.contains_key(*k))
+            .filter_map(|(kind, there)| there.then_some(kind))
             .collect();
         let [kind] = kinds[..] else {
-            issues
-                .push(issue(path, "must have exactly one of int, float or choice").with_hint(hint));
+            issues.push(
+                issue(path, "must have exactly one of int, float or choice").with_hint(PARAM_FORMS),
+            );
             return None;
         };
         let before = issues.len();
-        for key in map.keys() {
-            let allowed = key == kind
-                || (kind, key.as_str()) == ("int", "step")
-                || (kind, key.as_str()) == ("float", "log");
-            if !allowed {
-                issues.push(
-                    issue(
-                        &at(path, key),
-                        format!("unknown key for a {kind} parameter"),
-                    )
-                    .with_hint(hint),
-                );
-            }
+        let extras = [
+            ("step", raw.step.is_some() && kind != "int"),
+            ("log", raw.log.is_some() && kind != "float"),
+        ];
+        for (key, _) in extras.into_iter().filter(|(_, wrong)| *wrong) {
+            issues.push(
+                issue(
+                    &at(path, key),
+                    format!("unknown key for a {kind} parameter"),
+                )
+                .with_hint(PARAM_FORMS),
+            );
         }
         let bounds = &at(path, kind);
-        let param = match kind {
-            "int" => {
-                let pair = map[kind].as_array().filter(|a| a.len() == 2);
-                let pair = pair.and_then(|a| Some((a[0].as_i64()?, a[1].as_i64()?)));
-                let Some((min, max)) = pair else {
+        let param = match (&raw.int, &raw.float, &raw.choice) {
+            (Some(pair), _, _) => {
+                let [min, max] = pair[..] else {
                     issues.push(issue(bounds, "must be [min, max] with integer bounds"));
                     return None;
                 };
-                let step = match map.get("step") {
-                    None => 1,
-                    Some(v) => v.as_i64().filter(|s| *s >= 1).unwrap_or_else(|| {
+                let step = match raw.step {
+                    Some(step) if step < 1 => {
                         issues.push(issue(&at(path, "step"), "must be an integer of at least 1"));
                         1
-                    }),
+                    }
+                    step => step.unwrap_or(1),
                 };
                 Param::Int { min, max, step }
             }
-            "float" => {
-                let pair = map[kind].as_array().filter(|a| a.len() == 2);
-                let pair = pair.and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
-                let Some((min, max)) = pair else {
+            (_, Some(pair), _) => {
+                let [min, max] = pair[..] else {
                     issues.push(issue(bounds, "must be [min, max] with number bounds"));
                     return None;
                 };
-                let log = match map.get("log") {
-                    None => false,
-                    Some(v) => v.as_bool().unwrap_or_else(|| {
-                        issues.push(issue(&at(path, "log"), "must be true or false"));
-                        false
-                    }),
-                };
+                let log = raw.log.unwrap_or(false);
                 if log && min <= 0.0 {
                     issues.push(
                         issue(
@@ -322,13 +331,11 @@ impl Param {
                 }
                 Param::Float { min, max, log }
             }
-            _ => match map[kind].as_array() {
-                Some(items) if !items.is_empty() => Param::Choice(items.clone()),
-                _ => {
-                    issues.push(issue(bounds, "must be a non-empty list"));
-                    return None;
-                }
-            },
+            (_, _, Some(items)) if !items.is_empty() => Param::Choice(items.clone()),
+            _ => {
+                issues.push(issue(bounds, "must be a non-empty list"));
+                return None;
+            }
         };
         let disordered = match &param {
             Param::Int { min, max, .. } => (min > max).then(|| format!("{min} > {max}")),
@@ -339,14 +346,6 @@ impl Param {
             issues.push(issue(bounds, format!("minimum exceeds maximum ({pair})")));
         }
         (issues.len() == before).then_some(param)
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            Param::Int { min, max, step } => json!({ "int": [min, max], "step": step }),
-            Param::Float { min, max, log } => json!({ "float": [min, max], "log": log }),
-            Param::Choice(items) => json!({ "choice": items }),
-        }
     }
 
     fn sample(&self, rng: &mut ChaCha8Rng) -> Value {
@@ -370,7 +369,7 @@ impl Param {
 
     /// Every value this parameter can take satisfies `ok` (checked on the bounds of a
     /// range, on each item of a choice).
-    fn all_values(&self, ok: impl Fn(&Value) -> bool) -> bool {
+    pub(crate) fn all_values(&self, ok: impl Fn(&Value) -> bool) -> bool {
         match self {
             Param::Int { min, max, .. } => ok(&json!(min)) && ok(&json!(max)),
             Param::Float { min, max, .. } => ok(&json!(min)) && ok(&json!(max)),
@@ -379,65 +378,34 @@ impl Param {
     }
 }
 
-/// Parses the `space` mapping into `params` (which holds the defaults), then checks the
-/// recognised names.
-fn parse_params(value: &Value, params: &mut BTreeMap<String, Param>, issues: &mut Vec<ParamIssue>) {
-    let Some(map) = value.as_object() else {
-        issues.push(issue(
-            &["space".to_string()],
-            "must be a mapping of parameter names",
-        ));
-        return;
-    };
-    for (name, item) in map {
-        let path = vec!["space".to_string(), name.clone()];
-        let Some(param) = Param::parse(item, &path, issues) else {
-            continue;
-        };
-        let positive_int = |v: &Value| v.as_u64().is_some_and(|n| n >= 1);
-        let fits = match name.as_str() {
-            "layers" | "units" | "batch_size" => (!matches!(param, Param::Float { .. })
-                && param.all_values(positive_int))
-            .then_some(())
-            .ok_or("must be positive integers (an int range or a choice)"),
-            "learning_rate" => (!matches!(param, Param::Int { .. })
-                && param.all_values(|v| v.as_f64().is_some_and(|x| x > 0.0)))
-            .then_some(())
-            .ok_or("must be positive numbers (a float range or a choice)"),
-            "activation" => (matches!(param, Param::Choice(_))
-                && param.all_values(|v| v.as_str().is_some_and(|a| ACTIVATIONS.contains(&a))))
-            .then_some(())
-            .ok_or("must be a choice among relu, tanh, gelu and sigmoid"),
-            _ => Ok(()),
-        };
-        match fits {
-            Ok(()) => {
-                params.insert(name.clone(), param);
-            }
-            Err(message) => issues.push(issue(&path, message)),
-        }
+impl TryFrom<RawParam> for Param {
+    type Error = String;
+
+    /// The canonical form read back: the same check as a manifest's parameter.
+    fn try_from(raw: RawParam) -> Result<Param, String> {
+        let mut issues = Vec::new();
+        Param::check(&raw, &[], &mut issues).ok_or_else(|| ParamIssue::line(&issues))
     }
 }
 
-/// Reads a count in `min..=max` into `slot`.
-fn count(
-    value: &Value,
-    path: &[String],
-    min: u32,
-    max: u32,
-    slot: &mut u32,
-    issues: &mut Vec<ParamIssue>,
-) {
-    match value
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| (min..=max).contains(n))
-    {
-        Some(n) => *slot = n,
-        None => issues.push(issue(
-            path,
-            format!("must be an integer from {min} to {max}"),
-        )),
+impl From<Param> for RawParam {
+    fn from(param: Param) -> RawParam {
+        match param {
+            Param::Int { min, max, step } => RawParam {
+                int: Some(vec![min, max]),
+                step: Some(step),
+                ..RawParam::default()
+            },
+            Param::Float { min, max, log } => RawParam {
+                float: Some(vec![min, max]),
+                log: Some(log),
+                ..RawParam::default()
+            },
+            Param::Choice(items) => RawParam {
+                choice: Some(items),
+                ..RawParam::default()
+            },
+        }
     }
 }
 
@@ -459,39 +427,66 @@ fn issue(path: &[String], message: impl Into<String>) -> ParamIssue {
 mod tests {
     use super::*;
 
+    use crate::decode_params_lenient;
+
+    /// A `space` mapping as a manifest writes it, decoded by serde and checked over the
+    /// study's defaults, as the searching stages do.
+    fn check(value: Value) -> Result<SearchSpace, Vec<ParamIssue>> {
+        let (raw, mut issues) = decode_params_lenient::<BTreeMap<String, RawParam>>(&value);
+        for issue in &mut issues {
+            issue.path.insert(0, "space".into());
+        }
+        let space = SearchSpace::check(
+            raw.as_ref(),
+            SearchSpace::study_default(),
+            &["space"],
+            &mut issues,
+        );
+        if issues.is_empty() {
+            Ok(space)
+        } else {
+            Err(issues)
+        }
+    }
+
     fn study_json() -> Value {
         json!({
-            "space": {
-                "layers": {"int": [1, 4], "step": 1},
-                "units": {"int": [16, 256], "step": 16},
-                "learning_rate": {"float": [0.0001, 0.01], "log": true},
-                "batch_size": {"choice": [32, 64, 128]},
-                "activation": {"choice": ["relu", "tanh"]},
-            },
-            "max_trials": 20,
-            "executions_per_trial": 1,
-            "max_epochs": 200,
-            "patience": 10,
+            "layers": {"int": [1, 4], "step": 1},
+            "units": {"int": [16, 256], "step": 16},
+            "learning_rate": {"float": [0.0001, 0.01], "log": true},
+            "batch_size": {"choice": [32, 64, 128]},
+            "activation": {"choice": ["relu", "tanh"]},
         })
     }
 
     #[test]
     fn parses_the_study_space_and_round_trips() {
-        let space = SearchSpace::from_value(&study_json()).unwrap();
+        let space = check(study_json()).unwrap();
         assert_eq!(space, SearchSpace::study_default());
-        assert_eq!(SearchSpace::from_value(&space.to_value()).unwrap(), space);
+        let canonical = serde_json::to_value(&space).unwrap();
+        assert_eq!(canonical, study_json());
+        assert_eq!(check(canonical.clone()).unwrap(), space);
+        let decoded: SearchSpace = serde_json::from_value(canonical).unwrap();
+        assert_eq!(decoded, space);
+    }
+
+    #[test]
+    fn a_changed_canonical_parameter_is_refused() {
+        let error = serde_json::from_value::<SearchSpace>(json!({"units": {"int": [4, 1]}}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("minimum exceeds maximum"), "{error}");
     }
 
     #[test]
     fn missing_names_take_defaults_and_others_go_to_extra() {
-        let value = json!({"space": {"dropout": {"float": [0.0, 0.5]}}, "max_trials": 5});
-        let space = SearchSpace::from_value(&value).unwrap();
-        assert_eq!(space.max_trials, 5);
+        let space = check(json!({"dropout": {"float": [0.0, 0.5]}})).unwrap();
         assert_eq!(
             space.params["units"],
             SearchSpace::study_default().params["units"]
         );
-        assert_eq!(SearchSpace::from_value(&space.to_value()).unwrap(), space);
+        let canonical = serde_json::to_value(&space).unwrap();
+        assert_eq!(check(canonical).unwrap(), space);
         let trial = space.trial(1, 0).unwrap();
         let dropout = trial.extra["dropout"].as_f64().unwrap();
         assert!((0.0..=0.5).contains(&dropout));
@@ -526,14 +521,14 @@ mod tests {
 
     #[test]
     fn tiny_space_is_exhausted() {
-        let value = json!({"space": {
+        let space = check(json!({
             "layers": {"int": [1, 1]},
             "units": {"int": [16, 16], "step": 16},
             "learning_rate": {"float": [0.001, 0.001]},
             "batch_size": {"choice": [32]},
             "activation": {"choice": ["relu", "tanh"]},
-        }});
-        let space = SearchSpace::from_value(&value).unwrap();
+        }))
+        .unwrap();
         let first = space.trial(3, 0).unwrap();
         let second = space.trial(3, 1).unwrap();
         assert_ne!(first.activation, second.activation);
@@ -566,28 +561,37 @@ mod tests {
     #[test]
     fn errors_point_at_the_key() {
         let mut value = study_json();
-        value["space"]["units"]["step"] = json!(0);
-        let issues = SearchSpace::from_value(&value).unwrap_err();
+        value["units"]["step"] = json!(0);
+        let issues = check(value).unwrap_err();
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].path, ["space", "units", "step"]);
+        // A wrong type is serde's to report, at the key, in the manifest's words; the
+        // parameter is then not checked again.
+        let issues = check(json!({"units": {"int": [1.5, 4]}})).unwrap_err();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].path, ["space", "units", "int", "0"]);
+        assert_eq!(issues[0].message, "must be a whole number, got 1.5");
+        let issues = check(json!({"units": {"int": [1, 4], "stepp": 2}})).unwrap_err();
+        assert_eq!(issues[0].path, ["space", "units", "stepp"]);
+        assert!(
+            issues[0].message.starts_with("unknown field `stepp`"),
+            "{issues:?}"
+        );
     }
 
     #[test]
     fn every_error_is_reported() {
-        let value = json!({
-            "space": {
-                "layers": {"int": [4, 1]},
-                "learning_rate": {"float": [0.0, 0.01], "log": true},
-                "batch_size": {"choice": [32, 0]},
-                "activation": {"choice": ["relu", "swish"]},
-                "units": {"choice": []},
-                "dropout": {"float": [0.0, 0.5], "step": 1},
-                "width": {"int": [1, 2], "choice": [1]},
-            },
-            "max_trials": 0,
-            "seed": 1,
-        });
-        let issues = SearchSpace::from_value(&value).unwrap_err();
+        let issues = check(json!({
+            "layers": {"int": [4, 1]},
+            "learning_rate": {"float": [0.0, 0.01], "log": true},
+            "batch_size": {"choice": [32, 0]},
+            "activation": {"choice": ["relu", "swish"]},
+            "units": {"choice": []},
+            "dropout": {"float": [0.0, 0.5], "step": 1},
+            "width": {"int": [1, 2], "choice": [1]},
+            "depth": {"int": [1, 2, 3]},
+        }))
+        .unwrap_err();
         let paths: Vec<String> = issues.iter().map(|i| i.path.join(".")).collect();
         for expected in [
             "space.layers.int",
@@ -597,8 +601,7 @@ mod tests {
             "space.units.choice",
             "space.dropout.step",
             "space.width",
-            "max_trials",
-            "seed",
+            "space.depth.int",
         ] {
             assert!(
                 paths.iter().any(|p| p == expected),

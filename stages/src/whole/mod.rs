@@ -18,7 +18,10 @@
 //! `networks` (one row per network × method, with the recommended method) and `layers`
 //! (every layer's prediction).
 
+mod params;
 mod predictor;
+
+use params::WholeParams;
 
 pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
 
@@ -36,8 +39,11 @@ use crate::learn::frame::{self, Side, ViewRows};
 use crate::learn::method::Method;
 use crate::learn::models::Limits;
 use crate::learn::overhead::{Overhead, OverheadSample, SetupTraffic};
+use crate::learn::pairs::{pair_data, pair_key, pairs_or_explain, LAYERS};
 use crate::learn::recommend::{recommend, Scored};
+use crate::learn::seeds::sequence_seed;
 use crate::learn::sequence::{fit_rnn, networks, LoadedRnn, NetworkLayers, PartyModels};
+use crate::learn::trials::{best_trial, BestTrial};
 use crate::predict::search_space::Hyperparams;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, ELL, FLOPS, INPUT_SIZE, KIND, LAYER,
@@ -49,89 +55,13 @@ use crate::schema::results::{
     T_SNNI_S, UNCOVERED_LAYERS,
 };
 use crate::schema::ColumnDef;
-use crate::sequence_search::{pair_data, pair_key, pairs_or_explain, sequence_seed, LAYERS};
-use crate::train::best_trial;
-use crate::{decode_params_all, ParamIssue, StageError};
+use crate::{ParamIssue, StageError};
 
 /// Fits and evaluates the whole-network methods.
 pub struct WholeKind;
 
 /// Least time spent predicting one network when measuring t_pred.
 const TIMING_BUDGET_S: f64 = 0.02;
-
-/// The sequence model used when no `sequence_search` is upstream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RnnDefaults {
-    /// Recurrent cell, `gru` or `lstm`.
-    #[serde(default = "default_cell")]
-    pub cell: String,
-    /// Width of the recurrent cell.
-    #[serde(default = "default_units")]
-    pub units: usize,
-    /// Widths of the dense layers after it.
-    #[serde(default = "default_hidden")]
-    pub hidden: Vec<usize>,
-    /// Learning rate of the optimiser.
-    #[serde(default = "default_learning_rate")]
-    pub learning_rate: f64,
-    /// Mini-batch size (networks).
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// Activation of the dense layers.
-    #[serde(default = "default_activation")]
-    pub activation: String,
-    /// Epoch limit.
-    #[serde(default = "default_max_epochs")]
-    pub max_epochs: u32,
-    /// Epochs without validation improvement before early stopping.
-    #[serde(default = "default_patience")]
-    pub patience: u32,
-}
-
-fn default_cell() -> String {
-    "gru".into()
-}
-fn default_units() -> usize {
-    32
-}
-fn default_hidden() -> Vec<usize> {
-    vec![32]
-}
-fn default_learning_rate() -> f64 {
-    3e-3
-}
-fn default_batch_size() -> usize {
-    8
-}
-fn default_activation() -> String {
-    "relu".into()
-}
-fn default_max_epochs() -> u32 {
-    300
-}
-fn default_patience() -> u32 {
-    20
-}
-
-/// The parameters of a `whole` stage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WholeParams {
-    /// Least training networks a party × setting needs.
-    #[serde(default = "default_min_networks")]
-    pub min_networks: usize,
-    /// The sequence model when no `sequence_search` is upstream.
-    #[serde(default = "default_rnn")]
-    pub rnn: RnnDefaults,
-}
-
-fn default_min_networks() -> usize {
-    1
-}
-fn default_rnn() -> RnnDefaults {
-    serde_json::from_value(json!({})).expect("defaults")
-}
 
 /// What a `whole` shard stores beside the sequence model: everything `snni predict` adds to
 /// the layer sums.
@@ -417,52 +347,39 @@ impl WholeKind {
         // The sequence model.
         let pair = pair_key(party, setting);
         let (train, validation, _, _) = pair_data(rows, party, setting)?;
+        let limits = Limits {
+            max_epochs: params.rnn.max_epochs,
+            patience: params.rnn.patience,
+        };
         let best = best_trial(
             ctx.store,
             ctx.upstream,
-            "sequence_search",
-            &format!("{pair}.t"),
+            ("sequence_search", &format!("{pair}.t")),
+            limits,
+            ctx.seed,
         )?;
-        let (hyperparams, limits, seed, trial) = match &best {
-            Some(trial) => {
-                let hyperparams: Hyperparams = serde_json::from_value(trial["hyperparams"].clone())
-                    .map_err(|source| StageError::Record {
-                        action: format!("read the hyperparameters of {pair}"),
-                        source,
-                    })?;
-                let limit = |key: &str, default: u32| {
-                    trial["limits"][key].as_u64().map_or(default, |v| v as u32)
-                };
-                let limits = Limits {
-                    max_epochs: limit("max_epochs", params.rnn.max_epochs),
-                    patience: limit("patience", params.rnn.patience),
-                };
-                let seed = trial["executions"][0]["seed"].as_u64().unwrap_or(ctx.seed);
-                (
-                    hyperparams,
-                    limits,
-                    seed,
-                    trial["trial"].as_u64().map(|t| t as u32),
-                )
-            }
-            None => (
-                Hyperparams {
+        let BestTrial {
+            hyperparams,
+            limits,
+            seed,
+            trial,
+        } = match best {
+            Some(best) => best,
+            None => BestTrial {
+                hyperparams: Hyperparams {
                     hidden: params.rnn.hidden.clone(),
                     learning_rate: params.rnn.learning_rate,
                     batch_size: params.rnn.batch_size,
-                    activation: params.rnn.activation.clone(),
+                    activation: params.rnn.activation.name().to_string(),
                     extra: BTreeMap::from([
                         ("cell".to_string(), json!(params.rnn.cell)),
                         ("rnn_units".to_string(), json!(params.rnn.units)),
                     ]),
                 },
-                Limits {
-                    max_epochs: params.rnn.max_epochs,
-                    patience: params.rnn.patience,
-                },
-                sequence_seed(ctx.seed, party, setting, u32::MAX, 0),
-                None,
-            ),
+                limits,
+                seed: sequence_seed(ctx.seed, party, setting, u32::MAX, 0),
+                trial: None,
+            },
         };
         let (trained, mut rnn_meta) = fit_rnn(&train, &validation, &hyperparams, limits, seed)?;
         rnn_meta.trial = trial;
@@ -690,19 +607,7 @@ impl Kind for WholeKind {
         params: &Value,
         _ctx: &CheckContext<'_>,
     ) -> Result<WholeParams, Vec<ParamIssue>> {
-        let params = if params.is_null() {
-            json!({})
-        } else {
-            params.clone()
-        };
-        let decoded: WholeParams = decode_params_all(&params)?;
-        if decoded.min_networks == 0 {
-            return Err(vec![ParamIssue::new(
-                &["min_networks"],
-                "must be at least 1",
-            )]);
-        }
-        Ok(decoded)
+        params::check(params)
     }
 
     fn plan(&self, params: &WholeParams, ctx: &PlanContext<'_>) -> Result<Vec<String>, StageError> {
