@@ -213,7 +213,7 @@ fn conv_packing(s: &ConvShape, n: usize, weight_l1_bits: u32) -> Packing {
     //   grows, so the larger heights cannot do better (the same for widths);
     // - of the channel counts with the same channel groups and the same filter groups,
     //   every count is the same, so only the first is tried.
-    let mut best: Option<((u64, usize), Packing)> = None;
+    let mut best = Cheapest::default();
     for hn in fewest_blocks_first(rows).map(|d| d + s.kh - 1) {
         for wn in fewest_blocks_first(cols).map(|d| d + s.kw - 1) {
             let cap = n / (hn * wn);
@@ -221,8 +221,6 @@ fn conv_packing(s: &ConvShape, n: usize, weight_l1_bits: u32) -> Packing {
                 break;
             }
             let last = cap.min(s.c);
-            let (row_blocks, col_blocks) =
-                (rows.div_ceil(hn - s.kh + 1), cols.div_ceil(wn - s.kw + 1));
             // No block of this size costs less than with the fewest channel groups and the
             // fewest filter groups it allows (every count grows with both); when even that
             // is no better than the best so far, none of its channel counts is tried.
@@ -234,43 +232,85 @@ fn conv_packing(s: &ConvShape, n: usize, weight_l1_bits: u32) -> Packing {
                     cn: 0,
                     hn,
                     wn,
-                    row_blocks,
-                    col_blocks,
+                    row_blocks: rows.div_ceil(hn - s.kh + 1),
+                    col_blocks: cols.div_ceil(wn - s.kw + 1),
                     groups: s.c.div_ceil(last),
                 },
             )
             .cost();
-            if best.as_ref().is_some_and(|(k, _)| least >= *k) {
+            if !best.improved_by(&least) {
                 continue;
             }
             let mut cn = 1;
             while cn <= last {
-                let mn = (cap / cn).min(s.m).min(mn_limit);
-                let packing = Packing::Conv {
-                    mn,
-                    filter_groups: s.m.div_ceil(mn),
-                    cn,
-                    hn,
-                    wn,
-                    row_blocks,
-                    col_blocks,
-                    groups: s.c.div_ceil(cn),
+                let packing = conv_candidate(s, cap, mn_limit, (hn, wn, cn));
+                let filter_groups = match packing {
+                    Packing::Conv { filter_groups, .. } => filter_groups,
+                    _ => unreachable!("conv_candidate returns a conv packing"),
                 };
-                let key = Counts::of(&LinearLayer::Conv(*s), &packing).cost();
-                if best.as_ref().is_none_or(|(k, _)| key < *k) {
-                    best = Some((key, packing));
-                }
+                best.offer(Counts::of(&LinearLayer::Conv(*s), &packing).cost(), packing);
                 // The next channel count with other channel groups or filter groups:
                 // `filter_groups` holds while `cap / cn` stays at least the fewest filters
                 // per polynomial that give it.
-                let fewest_filters = s.m.div_ceil(s.m.div_ceil(mn));
+                let fewest_filters = s.m.div_ceil(filter_groups);
                 let groups_change = next_quotient_change(s.c, cap, cn);
                 cn = groups_change.min(cap / fewest_filters + 1);
             }
         }
     }
-    best.expect("the kernel fits the padded input, so some block does")
-        .1
+    best.packing()
+        .expect("the kernel fits the padded input, so some block does")
+}
+
+/// The first packing of least cost among those offered, in the order offered: the rule
+/// every packing search follows (ties keep the earlier packing).
+struct Cheapest<K> {
+    best: Option<(K, Packing)>,
+}
+
+impl<K> Default for Cheapest<K> {
+    fn default() -> Self {
+        Self { best: None }
+    }
+}
+
+impl<K: PartialOrd> Cheapest<K> {
+    /// Whether a packing of cost `key` would replace the one kept so far.
+    fn improved_by(&self, key: &K) -> bool {
+        self.best.as_ref().is_none_or(|(k, _)| key < k)
+    }
+
+    fn offer(&mut self, key: K, packing: Packing) {
+        if self.improved_by(&key) {
+            self.best = Some((key, packing));
+        }
+    }
+
+    fn packing(self) -> Option<Packing> {
+        self.best.map(|(_, packing)| packing)
+    }
+}
+
+/// The conv block of `hn × wn` positions and `cn` channels holding as many filters per
+/// polynomial as fit (`cap = n / (hn · wn)` slots per channel) and the noise bound
+/// (`mn_limit`) allows.
+fn conv_candidate(
+    s: &ConvShape,
+    cap: usize,
+    mn_limit: usize,
+    (hn, wn, cn): (usize, usize, usize),
+) -> Packing {
+    let mn = (cap / cn).min(s.m).min(mn_limit);
+    Packing::Conv {
+        mn,
+        filter_groups: s.m.div_ceil(mn),
+        cn,
+        hn,
+        wn,
+        row_blocks: (s.padded_h() - s.kh + 1).div_ceil(hn - s.kh + 1),
+        col_blocks: (s.padded_w() - s.kw + 1).div_ceil(wn - s.kw + 1),
+        groups: s.c.div_ceil(cn),
+    }
 }
 
 /// The block lengths `d` in `1..=total` that are the smallest of their `ceil(total / d)`,
@@ -308,54 +348,59 @@ fn weights_per_answer(weight_l1_bits: u32) -> u64 {
 fn fc_packing(s: &FcShape, n: usize, weight_l1_bits: u32) -> Packing {
     // Every answer coefficient's noise sums the whole d0 × n_in block of weights.
     let d0_limit = (weights_per_answer(weight_l1_bits) / s.n_in as u64).max(1) as usize;
-    let mut best: Option<((u64, usize), Packing)> = None;
+    let mut best = Cheapest::default();
     // Of the chunk lengths with the same `ceil(n_in / d1)` and `n / d1`, every count is the
     // same: only the first is tried (the exhaustive search's choice; a test compares them).
     let mut d1 = 1;
     while d1 <= s.n_in.min(n) {
-        let d0 = (n / d1).min(s.n_out).min(d0_limit);
-        let packing = Packing::Fc {
-            d0,
-            d1,
-            row_blocks: s.n_out.div_ceil(d0),
-            col_blocks: s.n_in.div_ceil(d1),
-        };
-        let key = Counts::of(&LinearLayer::Fc(*s), &packing).cost();
-        if best.as_ref().is_none_or(|(k, _)| key < *k) {
-            best = Some((key, packing));
-        }
+        let packing = fc_candidate(s, n, d0_limit, d1);
+        best.offer(Counts::of(&LinearLayer::Fc(*s), &packing).cost(), packing);
         d1 = next_quotient_change(s.n_in, n, d1);
     }
-    best.expect("n_in ≥ 1").1
+    best.packing().expect("n_in ≥ 1")
+}
+
+/// The FC block of `d1` inputs and as many outputs as fit and the noise bound allows.
+fn fc_candidate(s: &FcShape, n: usize, d0_limit: usize, d1: usize) -> Packing {
+    let d0 = (n / d1).min(s.n_out).min(d0_limit);
+    Packing::Fc {
+        d0,
+        d1,
+        row_blocks: s.n_out.div_ceil(d0),
+        col_blocks: s.n_in.div_ceil(d1),
+    }
 }
 
 fn bn_packing(s: &BnShape, n: usize) -> Packing {
     let positions = s.h * s.w;
-    let mut best: Option<(usize, Packing)> = None;
+    let mut best = Cheapest::default();
     // Of the chunk lengths with the same `ceil(positions / chunk)` and `n / chunk`, every
     // count is the same: only the first is tried (a test compares with every length).
     let mut chunk = 1;
     while chunk <= positions.min(n) {
-        let cn = ((n / chunk) as f64).sqrt() as usize;
-        // Guard the float square root: cn² · chunk ≤ n.
-        let cn = (cn.saturating_sub(1)..=cn + 1)
-            .rev()
-            .find(|&k| k * k * chunk <= n)
-            .unwrap_or(1)
-            .clamp(1, s.c);
-        let packing = Packing::Bn {
-            cn,
-            chunk,
-            groups: s.c.div_ceil(cn),
-            chunks: positions.div_ceil(chunk),
-        };
-        let products = Counts::of(&LinearLayer::Bn(*s), &packing).products;
-        if best.as_ref().is_none_or(|(k, _)| products < *k) {
-            best = Some((products, packing));
-        }
+        let packing = bn_candidate(s, n, chunk);
+        best.offer(Counts::of(&LinearLayer::Bn(*s), &packing).products, packing);
         chunk = next_quotient_change(positions, n, chunk);
     }
-    best.expect("h·w ≥ 1").1
+    best.packing().expect("h·w ≥ 1")
+}
+
+/// The batch-norm block of `chunk` positions and the most channels `cn` with
+/// `cn² · chunk ≤ n`.
+fn bn_candidate(s: &BnShape, n: usize, chunk: usize) -> Packing {
+    let cn = ((n / chunk) as f64).sqrt() as usize;
+    // Guard the float square root: cn² · chunk ≤ n.
+    let cn = (cn.saturating_sub(1)..=cn + 1)
+        .rev()
+        .find(|&k| k * k * chunk <= n)
+        .unwrap_or(1)
+        .clamp(1, s.c);
+    Packing::Bn {
+        cn,
+        chunk,
+        groups: s.c.div_ceil(cn),
+        chunks: (s.h * s.w).div_ceil(chunk),
+    }
 }
 
 #[cfg(test)]
@@ -369,36 +414,22 @@ mod tests {
 
     /// The exhaustive search [`conv_packing`] must agree with: every block, in order.
     fn conv_packing_exhaustive(s: &ConvShape, n: usize, weight_l1_bits: u32) -> Packing {
-        let (hp, wp) = (s.padded_h(), s.padded_w());
         let fan_in = (s.c * s.kh * s.kw) as u64;
         let mn_limit = (weights_per_answer(weight_l1_bits) / fan_in).max(1) as usize;
-        let mut best: Option<((u64, usize), Packing)> = None;
-        for hn in s.kh..=hp {
-            for wn in s.kw..=wp {
+        let mut best = Cheapest::default();
+        for hn in s.kh..=s.padded_h() {
+            for wn in s.kw..=s.padded_w() {
                 let cap = n / (hn * wn);
                 if cap == 0 {
                     break;
                 }
                 for cn in 1..=cap.min(s.c) {
-                    let mn = (cap / cn).min(s.m).min(mn_limit);
-                    let packing = Packing::Conv {
-                        mn,
-                        filter_groups: s.m.div_ceil(mn),
-                        cn,
-                        hn,
-                        wn,
-                        row_blocks: (hp - s.kh + 1).div_ceil(hn - s.kh + 1),
-                        col_blocks: (wp - s.kw + 1).div_ceil(wn - s.kw + 1),
-                        groups: s.c.div_ceil(cn),
-                    };
-                    let key = Counts::of(&LinearLayer::Conv(*s), &packing).cost();
-                    if best.as_ref().is_none_or(|(k, _)| key < *k) {
-                        best = Some((key, packing));
-                    }
+                    let packing = conv_candidate(s, cap, mn_limit, (hn, wn, cn));
+                    best.offer(Counts::of(&LinearLayer::Conv(*s), &packing).cost(), packing);
                 }
             }
         }
-        best.expect("some block fits").1
+        best.packing().expect("some block fits")
     }
 
     #[test]
@@ -454,46 +485,22 @@ mod tests {
     /// Every chunk length, in order: what [`fc_packing`] must choose.
     fn fc_packing_exhaustive(s: &FcShape, n: usize, weight_l1_bits: u32) -> Packing {
         let d0_limit = (weights_per_answer(weight_l1_bits) / s.n_in as u64).max(1) as usize;
-        let mut best: Option<((u64, usize), Packing)> = None;
+        let mut best = Cheapest::default();
         for d1 in 1..=s.n_in.min(n) {
-            let d0 = (n / d1).min(s.n_out).min(d0_limit);
-            let packing = Packing::Fc {
-                d0,
-                d1,
-                row_blocks: s.n_out.div_ceil(d0),
-                col_blocks: s.n_in.div_ceil(d1),
-            };
-            let key = Counts::of(&LinearLayer::Fc(*s), &packing).cost();
-            if best.as_ref().is_none_or(|(k, _)| key < *k) {
-                best = Some((key, packing));
-            }
+            let packing = fc_candidate(s, n, d0_limit, d1);
+            best.offer(Counts::of(&LinearLayer::Fc(*s), &packing).cost(), packing);
         }
-        best.expect("n_in ≥ 1").1
+        best.packing().expect("n_in ≥ 1")
     }
 
     /// Every chunk length, in order: what [`bn_packing`] must choose.
     fn bn_packing_exhaustive(s: &BnShape, n: usize) -> Packing {
-        let positions = s.h * s.w;
-        let mut best: Option<(usize, Packing)> = None;
-        for chunk in 1..=positions.min(n) {
-            let cn = ((n / chunk) as f64).sqrt() as usize;
-            let cn = (cn.saturating_sub(1)..=cn + 1)
-                .rev()
-                .find(|&k| k * k * chunk <= n)
-                .unwrap_or(1)
-                .clamp(1, s.c);
-            let packing = Packing::Bn {
-                cn,
-                chunk,
-                groups: s.c.div_ceil(cn),
-                chunks: positions.div_ceil(chunk),
-            };
-            let products = Counts::of(&LinearLayer::Bn(*s), &packing).products;
-            if best.as_ref().is_none_or(|(k, _)| products < *k) {
-                best = Some((products, packing));
-            }
+        let mut best = Cheapest::default();
+        for chunk in 1..=(s.h * s.w).min(n) {
+            let packing = bn_candidate(s, n, chunk);
+            best.offer(Counts::of(&LinearLayer::Bn(*s), &packing).products, packing);
         }
-        best.expect("h·w ≥ 1").1
+        best.packing().expect("h·w ≥ 1")
     }
 
     #[test]
