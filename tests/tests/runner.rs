@@ -37,7 +37,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     for setting in ["local", "lan"] {
         for title in [
             format!("Per-layer prediction, setting `{setting}`"),
-            format!("Whole-network prediction, setting `{setting}` (reference networks"),
+            format!("Whole-network prediction, setting `{setting}` (networks of the split's `held_out` stages"),
             format!("Whole-network prediction, setting `{setting}` (held-out"),
         ] {
             assert!(tables.stdout.contains(&title), "{}", tables.stdout);
@@ -81,7 +81,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let reference_table = tables
         .stdout
         .split("### ")
-        .find(|t| t.starts_with("Whole-network prediction, setting `lan` (reference networks"))
+        .find(|t| t.starts_with("Whole-network prediction, setting `lan` (networks of the split's `held_out` stages"))
         .unwrap();
     assert!(
         reference_table.contains("Recommended (validation)"),
