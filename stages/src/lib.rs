@@ -19,6 +19,7 @@ pub mod predict;
 pub mod profile;
 mod reference;
 mod registry;
+mod rows;
 pub mod schema;
 mod search;
 mod seed;
@@ -30,10 +31,7 @@ pub mod synthesize;
 mod train;
 mod whole;
 
-pub use dataset::{
-    view, view_label, view_of_kind, view_position, DatasetKind, PlannedLink, View, VIEWS,
-    VIEW_NAMES,
-};
+pub use dataset::DatasetKind;
 pub use error::{error_chain, StageError};
 pub use evaluate::EvaluateKind;
 pub use kind::{
@@ -48,6 +46,9 @@ pub use params::{
 pub use profile::ProfileKind;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
+pub use rows::{
+    view, view_label, view_of_kind, view_position, PlannedLink, View, VIEWS, VIEW_NAMES,
+};
 pub use search::SearchKind;
 pub use sequence_search::SequenceSearchKind;
 pub use setting::Setting;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::profile::{error, ProfileShard};
+use crate::rows::profile::{error, ProfileShard};
 use crate::StageError;
 
 /// Fails when two shards describe the same (network, setting, run).

@@ -4,7 +4,7 @@
 //! Outputs (all tables, rows sorted by network, setting, run, party, layer):
 //!
 //! - `layers`: one row per (network, setting, run, party, layer) with the layer's raw
-//!   parameters, engineered features ([`LayerFeatures`](features::LayerFeatures)), the
+//!   parameters, engineered features (`LayerFeatures`, `stages/src/rows/features.rs`), the
 //!   engine's planned protocol counts, what was measured, and the context (link, backend,
 //!   engine, machine);
 //! - one view per layer type ([`views::VIEWS`]): the same columns over the rows of that type,
@@ -14,31 +14,16 @@
 //! Parameters: `allow_mixed` (default false) accepts shards of one setting that ran on
 //! different machines, backends, engine versions, ℓ or thread counts.
 
-mod columns;
 mod consistency;
-mod features;
-mod lines;
-mod meta;
-mod planned;
-mod profile;
-mod rows;
-mod views;
 
 #[cfg(test)]
 mod tests;
-
-pub(crate) use columns::{layer_columns, ColumnSink};
-pub(crate) use planned::planned_layer_rows;
-#[cfg(test)]
-use planned::planned_views;
-pub use planned::PlannedLink;
-pub(crate) use rows::LayerRow;
-pub use views::{view, view_label, view_of_kind, view_position, View, VIEWS, VIEW_NAMES};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
+use crate::rows::{columns, profile, row, views};
 use crate::{decode_params_all, ParamIssue, StageError};
 
 /// The one shard of a dataset stage.
@@ -110,13 +95,13 @@ impl Kind for DatasetKind {
         let mut layer_rows = Vec::new();
         let mut network_rows = Vec::new();
         for shard in &shards {
-            let (layers, networks) = rows::shard_rows(shard)?;
+            let (layers, networks) = row::shard_rows(shard)?;
             layer_rows.extend(layers);
             network_rows.extend(networks);
         }
-        let mut layer_rows: Vec<&rows::LayerRow> = layer_rows.iter().collect();
+        let mut layer_rows: Vec<&row::LayerRow> = layer_rows.iter().collect();
         layer_rows.sort_by(|a, b| a.key().cmp(&b.key()));
-        let mut network_rows: Vec<&rows::NetworkRow> = network_rows.iter().collect();
+        let mut network_rows: Vec<&row::NetworkRow> = network_rows.iter().collect();
         network_rows.sort_by(|a, b| a.key().cmp(&b.key()));
 
         let mut outputs = ShardOutputs::default();
@@ -125,7 +110,7 @@ impl Kind for DatasetKind {
             OutputData::Table(columns::layers_table("layers", &layer_rows)?),
         );
         for view in &views::VIEWS {
-            let view_rows: Vec<&rows::LayerRow> = layer_rows
+            let view_rows: Vec<&row::LayerRow> = layer_rows
                 .iter()
                 .copied()
                 .filter(|row| view.kinds.contains(&row.kind))

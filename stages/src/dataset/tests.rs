@@ -26,15 +26,15 @@ use crate::StageError;
 const NETWORKS: [(&str, &str, &str, &str); 2] = [
     (
         "mini",
-        include_str!("fixtures/mini.yaml"),
-        include_str!("fixtures/mini.server.jsonl"),
-        include_str!("fixtures/mini.client.jsonl"),
+        include_str!("../rows/fixtures/mini.yaml"),
+        include_str!("../rows/fixtures/mini.server.jsonl"),
+        include_str!("../rows/fixtures/mini.client.jsonl"),
     ),
     (
         "tiny",
-        include_str!("fixtures/tiny.yaml"),
-        include_str!("fixtures/tiny.server.jsonl"),
-        include_str!("fixtures/tiny.client.jsonl"),
+        include_str!("../rows/fixtures/tiny.yaml"),
+        include_str!("../rows/fixtures/tiny.server.jsonl"),
+        include_str!("../rows/fixtures/tiny.client.jsonl"),
     ),
 ];
 const SETTINGS: [&str; 2] = ["lan", "wan"];
@@ -232,11 +232,11 @@ fn views_partition_the_layer_rows() {
     let layers = &tables["layers"];
     let kinds = strings(layers, KIND);
     let mut in_views = 0;
-    for super::View {
+    for crate::rows::View {
         name: view,
         kinds: view_kinds,
         ..
-    } in super::VIEWS
+    } in crate::rows::VIEWS
     {
         let df = &tables[view];
         assert_eq!(
@@ -496,7 +496,7 @@ fn a_planned_network_has_the_measured_rows_columns_and_counts() {
     let tables = harness.run(&[stage], Value::Null).unwrap();
     let (name, yaml, _, _) = NETWORKS[0];
     let network = Network::from_yaml_str(yaml).unwrap();
-    let link = super::PlannedLink {
+    let link = crate::rows::PlannedLink {
         setting: "lan".into(),
         bandwidth_bps: Some(7_000_000_000),
         rtt_us: Some(500.0),
@@ -505,7 +505,7 @@ fn a_planned_network_has_the_measured_rows_columns_and_counts() {
         // The fixtures were measured with IKNP.
         ot: snni_engine::ot::OtBackend::Iknp,
     };
-    let planned = super::planned_views(&network, name, &link).unwrap();
+    let planned = crate::rows::planned::planned_views(&network, name, &link).unwrap();
     for (view, frame) in &planned {
         let measured = &tables[*view];
         let names = |df: &DataFrame| -> Vec<String> {
@@ -592,7 +592,7 @@ fn planned_rows_are_the_planned_layer_table_read_back() {
             .map(|(_, yaml, _, _)| Network::from_yaml_str(yaml).unwrap()),
     );
     let links = [
-        super::PlannedLink {
+        crate::rows::PlannedLink {
             setting: "lan".into(),
             bandwidth_bps: Some(7_000_000_000),
             rtt_us: Some(500.0),
@@ -600,7 +600,7 @@ fn planned_rows_are_the_planned_layer_table_read_back() {
             scale: 12,
             ot: snni_engine::ot::OtBackend::Iknp,
         },
-        super::PlannedLink {
+        crate::rows::PlannedLink {
             setting: "local".into(),
             bandwidth_bps: None,
             rtt_us: None,
@@ -612,7 +612,7 @@ fn planned_rows_are_the_planned_layer_table_read_back() {
     for network in &networks {
         for link in &links {
             let direct = planned_rows(network, link, Side::Reference).unwrap();
-            let views = super::planned_views(network, &network.name, link).unwrap();
+            let views = crate::rows::planned::planned_views(network, &network.name, link).unwrap();
             let read = rows_on("layers", &views["layers"], Side::Reference).unwrap();
             let at = format!("{} in {}", network.name, link.setting);
             assert_eq!(direct.network, read.network, "{at}");

@@ -8,7 +8,7 @@ use polars::prelude::DataFrame;
 use snni_artifacts::{BlobSource, Output};
 use snni_engine::network::Network;
 
-use crate::dataset::{layer_columns, planned_layer_rows, ColumnSink, LayerRow};
+use crate::rows::{layer_columns, planned_layer_rows, ColumnSink, LayerRow};
 use crate::schema::dataset::{
     KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
 };

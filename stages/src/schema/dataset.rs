@@ -1,6 +1,6 @@
 //! The dataset's tables: `layers` (and its per-type views, the same columns over fewer
 //! rows) and `networks`. Every column is declared once here, with its type and what a null
-//! in it means; the dataset stage writes them (`stages/src/dataset/columns.rs`, checked
+//! in it means; the dataset stage writes them (`stages/src/rows/columns.rs`, checked
 //! against these lists by its tests) and every reader reads them through
 //! [`TableReader`](super::TableReader).
 //!

@@ -22,7 +22,7 @@ use super::columns::layers_table;
 use super::features::LayerFeatures;
 use super::lines::Linear;
 use super::meta::{Context, Engine, Link, Machine};
-use super::rows::{party_rounds, LayerRow, RunId};
+use super::row::{party_rounds, LayerRow, RunId};
 #[cfg(test)]
 use super::views::VIEWS;
 use crate::StageError;

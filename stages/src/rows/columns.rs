@@ -9,7 +9,7 @@
 
 use polars::prelude::{Column, DataFrame};
 
-use super::rows::{LayerRow, NetworkRow, RunId};
+use super::row::{LayerRow, NetworkRow, RunId};
 use crate::schema::dataset::{
     BACKEND, BANDWIDTH_BPS, BYTES_RECEIVED, BYTES_SENT, COMPARISONS, CORES, CPU_MODEL, CPU_S,
     CT_PT_PRODUCTS, DEGREE, ELEMENTS, ELL, ENGINE_VERSION, FAMILY, FILTERS, FLOPS,

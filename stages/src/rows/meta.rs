@@ -164,7 +164,11 @@ impl Context {
 
     /// The CPUs the parties were pinned to, comma-separated (empty: not pinned).
     pub fn pinned_cpus(&self) -> String {
-        crate::profile::cpu_list(self.cpus.as_deref().unwrap_or_default())
+        let cpus = self.cpus.as_deref().unwrap_or_default();
+        cpus.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
