@@ -5,8 +5,9 @@
 //! already differ that much, a rerun measures the probe's own scatter, not the machine.
 //! This bench runs probes in pairs, as the profile stage does, with nothing between the two
 //! or both cores busy for a while (as during a shard), and prints each pair's deviation
-//! (the figure the profile stage compares with its tolerance) and how far each of the
-//! probe's two parts (HE, OT) moved on its own.
+//! (the figure the profile stage compares with its tolerance: the HE part's change), the
+//! change of both parts' geometric mean (the rule before profile version 6) and the OT
+//! part's change alone.
 //!
 //! ```sh
 //! cargo bench --workspace --bench probe                 # 0.5 s probes, 12 pairs each way
@@ -42,11 +43,11 @@ fn busy(seconds: f64) {
     });
 }
 
-/// How far a pair's probes are apart: the profile stage's deviation (of the score), and
-/// the same for the HE part and the OT part alone.
+/// How far a pair's probes are apart: the profile stage's deviation (the HE part), the
+/// change of both parts' geometric mean, and the OT part's change alone.
 struct Apart {
+    stage: f64,
     score: f64,
-    he: f64,
     ot: f64,
 }
 
@@ -58,8 +59,8 @@ fn pairs(budget: Duration, count: usize, between: impl Fn()) -> Vec<Apart> {
         between();
         let after = SpeedProbe::run(budget).expect("the probe runs");
         let apart = Apart {
-            score: before.deviation(&after),
-            he: (after.he_per_s / before.he_per_s - 1.0).abs(),
+            stage: before.deviation(&after),
+            score: (after.score() / before.score() - 1.0).abs(),
             ot: (after.ot_per_s / before.ot_per_s - 1.0).abs(),
         };
         println!(
@@ -69,7 +70,7 @@ fn pairs(budget: Duration, count: usize, between: impl Fn()) -> Vec<Apart> {
             before.ot_per_s / 1e6,
             after.he_per_s,
             after.ot_per_s / 1e6,
-            apart.score * 100.0
+            apart.stage * 100.0
         );
         apart_pairs.push(apart);
     }
@@ -82,8 +83,8 @@ fn summary(label: &str, pairs: &[Apart]) {
     println!("{label}:");
     type Measure = (&'static str, fn(&Apart) -> f64);
     let measures: [Measure; 3] = [
-        ("deviation (score)", |a| a.score),
-        ("HE part alone", |a| a.he),
+        ("deviation (HE part)", |a| a.stage),
+        ("HE and OT together", |a| a.score),
         ("OT part alone", |a| a.ot),
     ];
     for (name, of) in measures {

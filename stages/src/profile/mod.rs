@@ -173,7 +173,9 @@ impl Kind for ProfileKind {
     // `noise` and `probe` in `meta`); shards whose probes disagree are measured again.
     // 5: engine 0.4.0 (Ferret's LPN parameters from emp-ot's current table): other COTs,
     // refills and timings, so every shard re-measures.
-    const VERSION: u32 = 5;
+    // 6: the probes are compared on their HE part alone (`SpeedProbe::deviation`): other
+    // shards are measured again and `probe_deviation` means the HE part's change.
+    const VERSION: u32 = 6;
     const SUMMARY: &'static str =
         "secure inference of every network per setting and run (one shard per run)";
     // Which networks, settings and runs exist, and how failures are handled, do not change

@@ -8,7 +8,8 @@
 //! completed per second. [`LoadRecord`] reads the load average and the CPU time the
 //! hypervisor stole (`/proc/stat`'s `steal`) over the shard. The profile stage stores both
 //! in `meta`; the dataset carries them as columns, and a shard whose probes before and
-//! after differ by more than the stage's `probe_tolerance` is measured again.
+//! after differ by more than the stage's `probe_tolerance` in their HE part is measured
+//! again ([`SpeedProbe::deviation`]).
 
 use std::time::{Duration, Instant};
 
@@ -53,17 +54,25 @@ impl SpeedProbe {
         })
     }
 
-    /// The one figure both parts give: the geometric mean of the two rates.
+    /// The one figure both parts give: the geometric mean of the two rates (what
+    /// [`deviation`](Self::deviation) compared before profile version 6).
     pub fn score(&self) -> f64 {
         (self.he_per_s * self.ot_per_s).sqrt()
     }
 
-    /// How far `later`'s score is from this one's, as a fraction of this one's
-    /// (0.1: ten percent faster or slower).
+    /// How far `later`'s HE rate is from this one's, as a fraction of this one's (0.1: ten
+    /// percent faster or slower): what decides whether a shard is measured again.
+    ///
+    /// The OT part is recorded but not compared. Its two threads hand every batch to each
+    /// other, and on a VM how fast a waiting thread wakes depends on what ran in the seconds
+    /// before, not on how fast the machine computes: between two probes of a quiet machine
+    /// it moved by up to 170 %, after a busy stretch (as after a shard) it ran 1.5–2× faster
+    /// than after seconds of probing, while the one-thread HE part moved by 9–37 % at most
+    /// (`cargo bench --workspace --bench probe`; BENCHMARKS.md, "The machine-speed probe's
+    /// own scatter"). Compared on both parts, the probes reran shards of a quiet machine.
     pub fn deviation(&self, later: &SpeedProbe) -> f64 {
-        let before = self.score();
-        if before > 0.0 {
-            (later.score() / before - 1.0).abs()
+        if self.he_per_s > 0.0 {
+            (later.he_per_s / self.he_per_s - 1.0).abs()
         } else {
             f64::INFINITY
         }
@@ -299,6 +308,25 @@ mod tests {
             ..before
         };
         assert!(zero.deviation(&before).is_infinite());
+    }
+
+    #[test]
+    fn only_the_he_part_decides_the_deviation() {
+        let before = SpeedProbe {
+            he_per_s: 36.0,
+            ot_per_s: 11e6,
+            seconds: 0.5,
+        };
+        let woken_faster = SpeedProbe {
+            ot_per_s: 20e6,
+            ..before
+        };
+        assert_eq!(before.deviation(&woken_faster), 0.0);
+        let slower = SpeedProbe {
+            he_per_s: 27.0,
+            ..woken_faster
+        };
+        assert!((before.deviation(&slower) - 0.25).abs() < 1e-12);
     }
 
     #[test]
