@@ -269,16 +269,16 @@ struct RowsSink<'a> {
 }
 
 impl RowsSink<'_> {
-    fn text(&mut self, column: ColumnDef, values: Vec<String>) {
-        let field = match column.name {
-            n if n == NETWORK.name => &mut self.out.network,
-            n if n == SETTING.name => &mut self.out.setting,
-            n if n == PARTY.name => &mut self.out.party,
-            n if n == KIND.name => &mut self.out.kind,
-            n if n == OT.name => &mut self.out.ot,
-            _ => return,
-        };
-        *field = values;
+    /// Where a text column goes, if [`ViewRows`] keeps it (the others are not built).
+    fn text(&mut self, column: ColumnDef) -> Option<&mut Vec<String>> {
+        match column.name {
+            n if n == NETWORK.name => Some(&mut self.out.network),
+            n if n == SETTING.name => Some(&mut self.out.setting),
+            n if n == PARTY.name => Some(&mut self.out.party),
+            n if n == KIND.name => Some(&mut self.out.kind),
+            n if n == OT.name => Some(&mut self.out.ot),
+            _ => None,
+        }
     }
 
     fn numbers(&mut self, column: ColumnDef, values: impl Iterator<Item = Option<f64>>) {
@@ -318,14 +318,18 @@ impl<'r> ColumnSink<&'r LayerRow> for RowsSink<'r> {
         column: ColumnDef,
         value: impl for<'a> Fn(&'a &'r LayerRow) -> &'a str,
     ) -> &mut Self {
-        let values = self.rows.iter().map(|r| value(r).to_string()).collect();
-        self.text(column, values);
+        let rows = self.rows;
+        if let Some(field) = self.text(column) {
+            *field = rows.iter().map(|r| value(r).to_string()).collect();
+        }
         self
     }
 
     fn string(&mut self, column: ColumnDef, value: impl Fn(&&'r LayerRow) -> String) -> &mut Self {
-        let values = self.rows.iter().map(value).collect();
-        self.text(column, values);
+        let rows = self.rows;
+        if let Some(field) = self.text(column) {
+            *field = rows.iter().map(value).collect();
+        }
         self
     }
 
