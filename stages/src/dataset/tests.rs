@@ -12,7 +12,7 @@ use super::{DatasetKind, SHARD};
 use crate::kind::{CheckContext, OutputData, ShardContext, StageKind, UpstreamStage};
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_SENT, CPU_MODEL, CT_PT_PRODUCTS, FILTERS, FLOPS, INPUT_CTS, KERNEL_H,
-    KERNEL_W, KIND, LAYER, LAYERS, NETWORK, OT, OTS, OT_BYTES_SERVER, PADDING, PARTY,
+    KERNEL_W, KIND, LAYER, LAYERS, NETWORK, OT, OTS, OT_BYTES_SERVER, OT_REFILLS, PADDING, PARTY,
     PLANNED_BYTES, PLANNED_ROUNDS, RELU_FRACTION, ROUNDS, RUN, SETTING, SETUP_S, STRIDE, TOTAL_S,
     UNITS, WALL_S, WEIGHT_SIZE,
 };
@@ -543,6 +543,60 @@ fn a_planned_network_has_the_measured_rows_columns_and_counts() {
         assert!(f64s(frame, WALL_S).iter().all(|&w| w == 0.0));
     }
     assert!(planned["conv"].height() > 0);
+}
+
+#[test]
+fn ferret_refills_are_a_column_where_the_plan_puts_them() {
+    // SqueezeNet at 64×64×3 draws more COTs than one Ferret pool holds, so some layers
+    // refill; the column must carry the engine plan's refills layer by layer (the models
+    // need them: a refill costs far more than the layer's own OTs), and IKNP has none.
+    use snni_engine::he::HeParamsDesc;
+    use snni_engine::network::Shape;
+    use snni_engine::ot::OtBackend;
+    use snni_engine::runtime::ExecPlan;
+    let network = snni_engine::zoo::by_name("squeezenet", Shape::new(64, 64, 3)).unwrap();
+    let refills = |ot: OtBackend| -> (Vec<u64>, Vec<u64>) {
+        let link = crate::rows::PlannedLink {
+            setting: "local".into(),
+            bandwidth_bps: None,
+            rtt_us: None,
+            ell: 41,
+            scale: 12,
+            ot,
+        };
+        let rows = crate::rows::planned::planned_layer_rows(&network, "sq", &link).unwrap();
+        let server: Vec<u64> = rows
+            .iter()
+            .filter(|r| r.party == "server")
+            .map(|r| r.counts.ot_refills)
+            .collect();
+        let he = HeParamsDesc::for_bitlen(41).unwrap();
+        let plan = ExecPlan::with_ot(&network, &he, 12, ot).unwrap();
+        (server, plan.counts.iter().map(|c| c.ot_refills).collect())
+    };
+    let (rows, plan) = refills(OtBackend::Ferret);
+    assert_eq!(rows, plan);
+    let layers_refilling = rows.iter().filter(|&&r| r > 0).count();
+    assert!(
+        (1..rows.len()).contains(&layers_refilling),
+        "{layers_refilling} of {} layers refill",
+        rows.len()
+    );
+    let (rows, _) = refills(OtBackend::Iknp);
+    assert!(rows.iter().all(|&r| r == 0));
+    // And the planned views carry it as the `ot_refills` column.
+    let link = crate::rows::PlannedLink {
+        setting: "local".into(),
+        bandwidth_bps: None,
+        rtt_us: None,
+        ell: 41,
+        scale: 12,
+        ot: OtBackend::Ferret,
+    };
+    let views = crate::rows::planned::planned_views(&network, "sq", &link).unwrap();
+    let column = u64s(&views["layers"], OT_REFILLS);
+    let expected: Vec<Option<u64>> = plan.iter().chain(&plan).map(|&r| Some(r)).collect();
+    assert_eq!(column, expected, "the client's rows, then the server's");
 }
 
 #[test]

@@ -92,6 +92,10 @@ pub const TRUNCATIONS: ColumnDef = ColumnDef::count("truncations");
 pub const MULTIPLICATIONS: ColumnDef = ColumnDef::count("multiplications");
 /// The `ots` column.
 pub const OTS: ColumnDef = ColumnDef::count("ots");
+/// The `ot_refills` column: Ferret main iterations (COT pool refills, both directions) the
+/// layer runs, as planned; 0 with IKNP. A refill's LPN and GGM work falls on whichever layer
+/// empties a pool, so it is a cost of its own, not one proportional to the layer's OTs.
+pub const OT_REFILLS: ColumnDef = ColumnDef::count("ot_refills");
 /// The `ot_bytes_server` column.
 pub const OT_BYTES_SERVER: ColumnDef = ColumnDef::count("ot_bytes_server");
 /// The `ot_bytes_client` column.
@@ -191,7 +195,7 @@ pub const INFERENCE_S: ColumnDef = ColumnDef::real("inference_s");
 pub const TOTAL_S: ColumnDef = ColumnDef::real("total_s");
 
 /// The columns of `layers` and of every view, in table order.
-pub const LAYER_TABLE: [ColumnDef; 71] = [
+pub const LAYER_TABLE: [ColumnDef; 72] = [
     NETWORK,
     SETTING,
     RUN,
@@ -228,6 +232,7 @@ pub const LAYER_TABLE: [ColumnDef; 71] = [
     TRUNCATIONS,
     MULTIPLICATIONS,
     OTS,
+    OT_REFILLS,
     OT_BYTES_SERVER,
     OT_BYTES_CLIENT,
     INPUT_CTS,
