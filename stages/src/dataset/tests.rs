@@ -555,16 +555,16 @@ fn ferret_refills_are_a_column_where_the_plan_puts_them() {
     use snni_engine::ot::OtBackend;
     use snni_engine::runtime::ExecPlan;
     let network = snni_engine::zoo::by_name("squeezenet", Shape::new(64, 64, 3)).unwrap();
+    let link = |ot: OtBackend| crate::rows::PlannedLink {
+        setting: "local".into(),
+        bandwidth_bps: None,
+        rtt_us: None,
+        ell: 41,
+        scale: 12,
+        ot,
+    };
     let refills = |ot: OtBackend| -> (Vec<u64>, Vec<u64>) {
-        let link = crate::rows::PlannedLink {
-            setting: "local".into(),
-            bandwidth_bps: None,
-            rtt_us: None,
-            ell: 41,
-            scale: 12,
-            ot,
-        };
-        let rows = crate::rows::planned::planned_layer_rows(&network, "sq", &link).unwrap();
+        let rows = crate::rows::planned::planned_layer_rows(&network, "sq", &link(ot)).unwrap();
         let server: Vec<u64> = rows
             .iter()
             .filter(|r| r.party == "server")
@@ -585,15 +585,8 @@ fn ferret_refills_are_a_column_where_the_plan_puts_them() {
     let (rows, _) = refills(OtBackend::Iknp);
     assert!(rows.iter().all(|&r| r == 0));
     // And the planned views carry it as the `ot_refills` column.
-    let link = crate::rows::PlannedLink {
-        setting: "local".into(),
-        bandwidth_bps: None,
-        rtt_us: None,
-        ell: 41,
-        scale: 12,
-        ot: OtBackend::Ferret,
-    };
-    let views = crate::rows::planned::planned_views(&network, "sq", &link).unwrap();
+    let views =
+        crate::rows::planned::planned_views(&network, "sq", &link(OtBackend::Ferret)).unwrap();
     let column = u64s(&views["layers"], OT_REFILLS);
     let expected: Vec<Option<u64>> = plan.iter().chain(&plan).map(|&r| Some(r)).collect();
     assert_eq!(column, expected, "the client's rows, then the server's");
