@@ -277,14 +277,73 @@ pub(crate) fn load_models(
         action: format!("load the MLP of {key}"),
         source,
     })?;
-    Ok(Some(Models {
+    let models = Models {
         analytical: parse(&analytical, &format!("{key}/analytical"))?,
         protocol: parse(&protocol, &format!("{key}/protocol"))?,
         transfer: get("transfer")?
-            .map(|bytes| parse(&bytes, &format!("{key}/transfer")))
+            .map(|bytes| parse::<TransferModel>(&bytes, &format!("{key}/transfer")))
             .transpose()?,
         mlp: LoadedMlp { mlp, meta },
-    }))
+    };
+    let view = &group.view;
+    check_features(
+        &format!("{key}/analytical"),
+        &models.analytical.features,
+        &features::analytical(view),
+    )?;
+    check_features(
+        &format!("{key}/protocol"),
+        &models.protocol.features,
+        &features::protocol(),
+    )?;
+    if let Some(transfer) = &models.transfer {
+        check_features(
+            &format!("{key}/transfer"),
+            &transfer.counts.features,
+            &features::protocol_counts(),
+        )?;
+    }
+    check_features(
+        &format!("{key}/mlp"),
+        &models.mlp.meta.features,
+        &features::mlp(view),
+    )?;
+    Ok(Some(models))
+}
+
+/// Refuses a stored model whose input features are not, name for name and in order, the
+/// ones this binary computes: prediction builds its inputs from today's feature lists, so
+/// a model trained by another version of snni (one feature fewer, say) would otherwise be
+/// fed misaligned columns and predict nonsense without a word. Stores re-train when the
+/// dataset changes (its version enters every fingerprint), but models can be imported
+/// from an older store.
+pub(crate) fn check_features(
+    model: &str,
+    stored: &[String],
+    expected: &[Feature],
+) -> Result<(), StageError> {
+    let expected = names(expected);
+    if stored == expected.as_slice() {
+        return Ok(());
+    }
+    let at = stored
+        .iter()
+        .zip(&expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(stored.len().min(expected.len()));
+    let name = |list: &[String]| list.get(at).map_or("(none)".to_string(), |n| format!("`{n}`"));
+    Err(StageError::Learn {
+        message: format!(
+            "the stored model `{model}` was trained on {} features but this snni computes {} \
+             (feature {}: stored {}, now {}); it comes from another version of snni. Re-run \
+             the learning stages with this binary (`snni run <manifest>` retrains what changed)",
+            stored.len(),
+            expected.len(),
+            at + 1,
+            name(stored),
+            name(&expected),
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -323,6 +382,37 @@ mod tests {
         let wall = (0..n).map(|i| 2e-4 * (1 + i % 7) as f64 + 1e-3).collect();
         rows.numbers.insert(WALL_S.name.into(), wall);
         (rows, (0..train).collect(), (train..n).collect())
+    }
+
+    #[test]
+    fn a_model_trained_on_other_features_is_refused_by_name() {
+        let today = features::protocol();
+        let names = names(&today);
+        check_features("server.local/conv/protocol", &names, &today).unwrap();
+        // A model stored before `ot_refills` existed: one feature fewer, so every input
+        // after the missing one would be read from its neighbour's column.
+        let older: Vec<String> = names.iter().filter(|n| *n != "ot_refills").cloned().collect();
+        assert_eq!(older.len() + 1, names.len(), "{names:?}");
+        let message = check_features("server.local/conv/protocol", &older, &today)
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "server.local/conv/protocol",
+            &format!("trained on {} features", older.len()),
+            &format!("computes {}", names.len()),
+            "now `ot_refills`",
+            "another version of snni",
+        ] {
+            assert!(message.contains(part), "{part:?} in {message}");
+        }
+        // Same names in another order are refused too.
+        let mut swapped = names.clone();
+        swapped.swap(0, 1);
+        assert!(check_features("m", &swapped, &today).is_err());
+        // And one feature more (a model from a newer snni).
+        let newer: Vec<String> = names.iter().cloned().chain(["later".into()]).collect();
+        let message = check_features("m", &newer, &today).unwrap_err().to_string();
+        assert!(message.contains("stored `later`, now (none)"), "{message}");
     }
 
     #[test]

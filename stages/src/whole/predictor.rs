@@ -12,7 +12,8 @@ use snni_engine::network::Network;
 use super::{predict_network, NetworkPrediction, WholeModels};
 use crate::learn::frame::{self, Side, ViewRows};
 use crate::learn::method::Method;
-use crate::learn::models::{blob, parse};
+use crate::learn::features;
+use crate::learn::models::{blob, check_features, parse};
 use crate::learn::sequence::{LoadedRnn, PartyModels, RnnMeta};
 use crate::predict::rnn::Rnn;
 use crate::schema::dataset::{OUT_C, OUT_H, OUT_W};
@@ -174,6 +175,7 @@ impl Predictor {
             };
             let models: WholeModels = parse(&get("overhead")?, &format!("{key}/overhead"))?;
             let meta: RnnMeta = parse(&get("rnn_meta")?, &format!("{key}/rnn_meta"))?;
+            check_features(&format!("{key}/rnn"), &meta.features, &features::sequence())?;
             let rnn = Rnn::from_safetensors(&meta.spec, &get("rnn")?).map_err(|source| {
                 StageError::Model {
                     action: format!("load the sequence model {key}"),
