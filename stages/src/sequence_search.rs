@@ -17,7 +17,7 @@ use crate::learn::models::Limits;
 use crate::learn::pairs::{pair_data, pair_key, pairs_or_explain, LAYERS};
 use crate::learn::params::{decode_raw, whole, UNBOUNDED};
 use crate::learn::seeds::{pair_seed, sequence_seed};
-use crate::learn::sequence::fit_rnn;
+use crate::learn::sequence::{fit_rnn, PartyModels};
 use crate::predict::search_space::{Param, RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
 use crate::predict::Cell;
 use crate::{ParamIssue, StageError};
@@ -138,7 +138,8 @@ fn parse_key(key: &str) -> Option<(String, String, u32)> {
 impl Kind for SequenceSearchKind {
     type Params = SequenceParams;
     const NAME: &'static str = "sequence_search";
-    const VERSION: u32 = 1;
+    // 2: the model learns each layer's ratio to the `protocol` prediction (needs `train`).
+    const VERSION: u32 = 2;
     const SUMMARY: &'static str =
         "random search of the whole-network sequence model (one shard per trial)";
     // The number of trials only chooses which trials exist.
@@ -187,9 +188,19 @@ impl Kind for SequenceSearchKind {
             .space
             .trial(pair_seed(ctx.seed, &party, &setting), trial)
             .ok_or_else(unknown)?;
+        let train_stage = ctx
+            .upstream
+            .iter()
+            .find(|s| s.kind == "train")
+            .ok_or_else(|| StageError::Learn {
+                message: "sequence_search needs a `train` stage under `needs:`: its sequence \
+                          model learns each layer's ratio to the `protocol` model's prediction"
+                    .into(),
+            })?;
+        let models = PartyModels::load(ctx.store, train_stage, &party, &setting)?;
         let data = Data::load(ctx.store, ctx.upstream, &[LAYERS.to_string()])?;
         let (train, validation, train_networks, validation_networks) =
-            pair_data(&data.views[LAYERS], &party, &setting)?;
+            pair_data(&data.views[LAYERS], &party, &setting, &models)?;
         let limits = Limits {
             max_epochs: params.max_epochs,
             patience: params.patience,

@@ -304,3 +304,19 @@ fn a_parameter_that_does_not_apply_is_read_as_zero() {
         assert!(shards.is_ok(), "{}: {shards:?}", kind.name());
     }
 }
+
+#[test]
+fn sequence_search_without_a_train_stage_says_what_it_needs() {
+    let mut fixture = Fixture::new(Null::None);
+    fixture.upstream.retain(|stage| stage.kind != "train");
+    let params = json!({"min_networks": 1, "max_trials": 1});
+    let shards = fixture.shards(&SequenceSearchKind, params.clone()).unwrap();
+    let error = fixture
+        .run(&SequenceSearchKind, params, &shards[0])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("sequence_search needs a `train` stage under `needs:`"),
+        "{error}"
+    );
+}

@@ -54,7 +54,7 @@ pub struct MlpMeta {
 
 /// Least protocol prediction a residual model scales (s): a layer the counts model gives
 /// no time is taken as this.
-const MIN_BASE_S: f64 = 1e-6;
+pub(crate) const MIN_BASE_S: f64 = 1e-6;
 
 /// Early-stopping limits of an MLP fit.
 #[derive(Debug, Clone, Copy)]
@@ -331,7 +331,10 @@ pub(crate) fn check_features(
         .zip(&expected)
         .position(|(a, b)| a != b)
         .unwrap_or(stored.len().min(expected.len()));
-    let name = |list: &[String]| list.get(at).map_or("(none)".to_string(), |n| format!("`{n}`"));
+    let name = |list: &[String]| {
+        list.get(at)
+            .map_or("(none)".to_string(), |n| format!("`{n}`"))
+    };
     Err(StageError::Learn {
         message: format!(
             "the stored model `{model}` was trained on {} features but this snni computes {} \
@@ -391,7 +394,11 @@ mod tests {
         check_features("server.local/conv/protocol", &names, &today).unwrap();
         // A model stored before `ot_refills` existed: one feature fewer, so every input
         // after the missing one would be read from its neighbour's column.
-        let older: Vec<String> = names.iter().filter(|n| *n != "ot_refills").cloned().collect();
+        let older: Vec<String> = names
+            .iter()
+            .filter(|n| *n != "ot_refills")
+            .cloned()
+            .collect();
         assert_eq!(older.len() + 1, names.len(), "{names:?}");
         let message = check_features("server.local/conv/protocol", &older, &today)
             .unwrap_err()

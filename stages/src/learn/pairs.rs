@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::frame::{Side, ViewRows};
-use super::sequence::{networks, SequenceData};
+use super::sequence::{networks, PartyModels, SequenceData};
 use crate::StageError;
 
 /// The dataset table the sequence model reads.
@@ -102,17 +102,19 @@ pub fn pair_key(party: &str, setting: &str) -> String {
     format!("rnn.{party}.{setting}")
 }
 
-/// The training and validation sequences of a pair.
+/// The training and validation sequences of a pair, over the pair's per-layer `models`'
+/// `protocol` predictions (the sequence model learns the ratio to them).
 pub fn pair_data(
     rows: &ViewRows,
     party: &str,
     setting: &str,
+    models: &PartyModels,
 ) -> Result<(SequenceData, SequenceData, usize, usize), StageError> {
     let train = networks(rows, party, setting, &[Side::Train])?;
     let validation = networks(rows, party, setting, &[Side::Validation])?;
     Ok((
-        SequenceData::of(rows, &train)?,
-        SequenceData::of(rows, &validation)?,
+        SequenceData::of(rows, &train, models)?,
+        SequenceData::of(rows, &validation, models)?,
         train.len(),
         validation.len(),
     ))

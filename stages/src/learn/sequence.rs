@@ -17,7 +17,7 @@ use super::features::{self, Feature};
 use super::frame::{Side, ViewRows};
 use super::method::Method;
 use super::models::Limits;
-use super::models::{load_models, Models};
+use super::models::{load_models, Models, MIN_BASE_S};
 use crate::predict::mlp::Activation;
 use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 use crate::predict::scaler::{Scaler, TargetScaler};
@@ -216,9 +216,15 @@ pub struct RnnMeta {
     pub best_validation: f64,
     /// The search trial the hyperparameters came from, if any.
     pub trial: Option<u32>,
-    /// Smallest and largest per-layer training target; a step's prediction is kept within
-    /// a factor of 10 of them (as the MLP's).
+    /// Smallest and largest per-layer training target: seconds, a step's prediction kept
+    /// within a factor of 10 of them (as the MLP's); or for a residual model the ratios to
+    /// the `protocol` prediction, a step's ratio kept within them.
     pub target_range: (f64, f64),
+    /// Whether each step predicts the ratio of the layer's time to the `protocol` model's
+    /// prediction for it (a residual in log space, the MLP's form) rather than the time
+    /// itself (models stored before: no).
+    #[serde(default)]
+    pub residual: bool,
 }
 
 /// A stored sequence model ready to predict a network's layers.
@@ -230,29 +236,61 @@ pub struct LoadedRnn {
 }
 
 impl LoadedRnn {
-    /// Each layer's predicted seconds for `layers` rows of a `layers` table.
-    pub fn predict(&self, rows: &ViewRows, layers: &[usize]) -> Result<Vec<f64>, StageError> {
+    /// Each layer's predicted seconds for `layers` rows (one network in order) of a `layers`
+    /// table; a residual model scales `models`' `protocol` predictions of them.
+    pub fn predict(
+        &self,
+        models: &PartyModels,
+        rows: &ViewRows,
+        layers: &[usize],
+    ) -> Result<Vec<f64>, StageError> {
         let x = features::matrix(rows, layers, &features::sequence())?;
-        Ok(self.predict_matrix(&x))
+        let base = if self.meta.residual {
+            Some(base_seconds(models, rows, layers)?)
+        } else {
+            None
+        };
+        Ok(self.predict_matrix(&x, base.as_deref()))
     }
 
-    /// As [`LoadedRnn::predict`], from the feature rows.
-    pub fn predict_matrix(&self, x: &[Vec<f64>]) -> Vec<f64> {
+    /// As [`LoadedRnn::predict`], from the feature rows and (residual models) each layer's
+    /// base seconds from [`base_seconds`].
+    pub fn predict_matrix(&self, x: &[Vec<f64>], base: Option<&[f64]>) -> Vec<f64> {
         let scaled: Vec<Vec<f32>> = x.iter().map(|r| self.meta.scaler.transform(r)).collect();
         let (lo, hi) = self.meta.target_range;
         self.rnn
             .predict(&scaled)
             .into_iter()
-            .map(|y| {
-                let seconds = self.meta.target.inverse(y);
-                if lo <= hi {
-                    seconds.clamp(lo / 10.0, hi * 10.0)
-                } else {
-                    seconds
+            .enumerate()
+            .map(|(k, y)| {
+                let value = self.meta.target.inverse(y);
+                match (self.meta.residual, lo <= hi) {
+                    (true, true) => base_at(base, k) * value.clamp(lo, hi),
+                    (true, false) => base_at(base, k) * value,
+                    (false, true) => value.clamp(lo / 10.0, hi * 10.0),
+                    (false, false) => value,
                 }
             })
             .collect()
     }
+}
+
+/// The base of step `k` (a residual model's inputs always carry one per step).
+fn base_at(base: Option<&[f64]>, k: usize) -> f64 {
+    base.and_then(|b| b.get(k)).copied().unwrap_or(MIN_BASE_S)
+}
+
+/// What a residual sequence model scales: each layer's `protocol` prediction, at least
+/// [`MIN_BASE_S`]. A layer no protocol model covers (a flatten, or a kind with too few
+/// training rows to fit one) gets the floor, so its ratio is its time over 1 µs; the
+/// model sees its kind among its inputs.
+pub fn base_seconds(
+    models: &PartyModels,
+    rows: &ViewRows,
+    layers: &[usize],
+) -> Result<Vec<f64>, StageError> {
+    let (seconds, _uncovered) = models.predict(Method::Protocol, rows, layers)?;
+    Ok(seconds.into_iter().map(|s| s.max(MIN_BASE_S)).collect())
 }
 
 /// The sequence features of `layers`, as the model's rows.
@@ -275,26 +313,44 @@ pub struct SequenceData {
     pub x: Vec<Vec<Vec<f64>>>,
     /// Mean measured seconds per layer per network.
     pub y: Vec<Vec<f64>>,
+    /// The `protocol` model's seconds per layer per network ([`base_seconds`]): the
+    /// targets are `y / base`.
+    pub base: Vec<Vec<f64>>,
 }
 
 impl SequenceData {
-    /// The sequences of `networks`.
-    pub fn of(rows: &ViewRows, networks: &[NetworkLayers]) -> Result<SequenceData, StageError> {
+    /// The sequences of `networks`, with `models`' `protocol` predictions as the base.
+    pub fn of(
+        rows: &ViewRows,
+        networks: &[NetworkLayers],
+        models: &PartyModels,
+    ) -> Result<SequenceData, StageError> {
         let mut data = SequenceData {
             x: Vec::with_capacity(networks.len()),
             y: Vec::with_capacity(networks.len()),
+            base: Vec::with_capacity(networks.len()),
         };
         for network in networks {
             data.x.push(sequence_matrix(rows, &network.rows)?);
             data.y.push(network.mean_wall_s.clone());
+            data.base.push(base_seconds(models, rows, &network.rows)?);
         }
         Ok(data)
+    }
+
+    /// Each layer's measured time over its base, per network.
+    fn ratios(&self) -> Vec<Vec<f64>> {
+        self.y
+            .iter()
+            .zip(&self.base)
+            .map(|(y, b)| y.iter().zip(b).map(|(&t, &b)| t / b).collect())
+            .collect()
     }
 
     fn scaled(&self, scaler: &Scaler, target: &TargetScaler) -> Vec<Sequence> {
         self.x
             .iter()
-            .zip(&self.y)
+            .zip(self.ratios())
             .map(|(x, y)| Sequence {
                 x: x.iter().map(|r| scaler.transform(r)).collect(),
                 y: y.iter().map(|&v| target.transform(v)).collect(),
@@ -343,7 +399,7 @@ pub fn fit_rnn(
     seed: u64,
 ) -> Result<(TrainedRnn, RnnMeta), StageError> {
     let steps: Vec<Vec<f64>> = train.x.iter().flatten().cloned().collect();
-    let targets: Vec<f64> = train.y.iter().flatten().copied().collect();
+    let targets: Vec<f64> = train.ratios().into_iter().flatten().collect();
     if steps.is_empty() || validation.x.is_empty() {
         return Err(StageError::Learn {
             message: "the sequence model needs training and validation networks".into(),
@@ -382,6 +438,7 @@ pub fn fit_rnn(
         target_range: targets
             .iter()
             .fold((f64::INFINITY, 0.0), |(lo, hi), &y| (lo.min(y), hi.max(y))),
+        residual: true,
     };
     Ok((trained, meta))
 }
@@ -440,5 +497,83 @@ mod tests {
         rows.layer[0] = 7;
         let err = networks(&rows, "client", "local", &[Side::Train]).unwrap_err();
         assert!(err.to_string().contains("different layers"), "{err}");
+    }
+
+    /// `networks` sequences of 2–4 layers whose time is 3× a base that grows with a feature.
+    fn residual_data(networks: usize, offset: usize) -> SequenceData {
+        let width = features::sequence().len();
+        let mut data = SequenceData {
+            x: Vec::new(),
+            y: Vec::new(),
+            base: Vec::new(),
+        };
+        for n in 0..networks {
+            let layers = 2 + (n + offset) % 3;
+            let mut x = Vec::new();
+            let mut base = Vec::new();
+            for l in 0..layers {
+                let size = (1 + n + offset + l) as f64;
+                x.push((0..width).map(|f| size * (1 + f % 5) as f64).collect());
+                base.push(0.001 * size);
+            }
+            data.y.push(base.iter().map(|b| 3.0 * b).collect());
+            data.x.push(x);
+            data.base.push(base);
+        }
+        data
+    }
+
+    #[test]
+    fn the_sequence_model_is_a_bounded_residual_on_the_protocol_prediction() {
+        let hyperparams = Hyperparams {
+            hidden: vec![8],
+            learning_rate: 0.01,
+            batch_size: 4,
+            activation: "relu".into(),
+            extra: BTreeMap::from([
+                ("cell".to_string(), serde_json::json!("gru")),
+                ("rnn_units".to_string(), serde_json::json!(8)),
+            ]),
+        };
+        let limits = Limits {
+            max_epochs: 30,
+            patience: 5,
+        };
+        let (trained, meta) = fit_rnn(
+            &residual_data(12, 0),
+            &residual_data(4, 12),
+            &hyperparams,
+            limits,
+            5,
+        )
+        .unwrap();
+        assert!(meta.residual);
+        // The targets are the ratios (all 3), not the seconds (0.003 … 0.045).
+        let (lo, hi) = meta.target_range;
+        assert!(
+            (lo - 3.0).abs() < 1e-9 && (hi - 3.0).abs() < 1e-9,
+            "{lo}…{hi}"
+        );
+        let rnn = LoadedRnn {
+            rnn: trained.rnn,
+            meta,
+        };
+        // A network far outside the training sizes (1000× every feature, bases of seconds
+        // instead of milliseconds) is still predicted as its bases times a training ratio.
+        let width = features::sequence().len();
+        let far = vec![vec![7e4; width]; 3];
+        let base = [0.5, 2.0, 40.0];
+        let seconds = rnn.predict_matrix(&far, Some(&base));
+        for (s, b) in seconds.iter().zip(base) {
+            assert!((s - 3.0 * b).abs() < 1e-9, "{s} for a base of {b}");
+        }
+        // A raw model (stored before the residual form) keeps predicting seconds.
+        let mut raw = rnn.meta.clone();
+        raw.residual = false;
+        let stored = serde_json::to_value(&raw).unwrap();
+        let mut without = stored.as_object().unwrap().clone();
+        without.remove("residual");
+        let read: RnnMeta = serde_json::from_value(without.into()).unwrap();
+        assert!(!read.residual);
     }
 }

@@ -252,7 +252,7 @@ fn layer_predictions(
     layers: &[usize],
 ) -> Result<(Vec<f64>, Vec<usize>), StageError> {
     if method == Method::Rnn {
-        Ok((rnn.predict(rows, layers)?, Vec::new()))
+        Ok((rnn.predict(models, rows, layers)?, Vec::new()))
     } else {
         models.predict(method, rows, layers)
     }
@@ -346,7 +346,7 @@ impl WholeKind {
 
         // The sequence model.
         let pair = pair_key(party, setting);
-        let (train, validation, _, _) = pair_data(rows, party, setting)?;
+        let (train, validation, _, _) = pair_data(rows, party, setting, &models)?;
         let limits = Limits {
             max_epochs: params.rnn.max_epochs,
             patience: params.rnn.patience,
@@ -598,7 +598,8 @@ impl Kind for WholeKind {
     const NAME: &'static str = "whole";
     // 2: the overhead from measured layer sums (form chosen on validation networks),
     // `transfer` with overlap, validation networks evaluated and the recommended method.
-    const VERSION: u32 = 2;
+    // 3: the sequence model learns each layer's ratio to the `protocol` prediction.
+    const VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 

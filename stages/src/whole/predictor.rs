@@ -10,9 +10,9 @@ use snni_artifacts::Store;
 use snni_engine::network::Network;
 
 use super::{predict_network, NetworkPrediction, WholeModels};
+use crate::learn::features;
 use crate::learn::frame::{self, Side, ViewRows};
 use crate::learn::method::Method;
-use crate::learn::features;
 use crate::learn::models::{blob, check_features, parse};
 use crate::learn::sequence::{LoadedRnn, PartyModels, RnnMeta};
 use crate::predict::rnn::Rnn;
@@ -34,14 +34,15 @@ pub struct PartyPredictor {
 
 impl PartyPredictor {
     /// Whether `method`'s totals are trusted far outside the training range: the linear
-    /// count models' are, and the MLP's when every one of its models is a residual on the
-    /// protocol prediction (bounded by the training ratios, so it extrapolates as the
-    /// protocol model does); a plain MLP's and the sequence model's are not.
+    /// count models' are, and the MLP's and the sequence model's when they are residuals
+    /// on the protocol prediction (bounded by the training ratios, so they extrapolate as
+    /// the protocol model does); a plain MLP's and a plain sequence model's are not.
     pub fn extrapolates(&self, method: Method) -> bool {
         method.extrapolates()
             || (method == Method::Mlp
                 && !self.layers.views.is_empty()
                 && self.layers.views.values().all(|m| m.mlp.meta.residual))
+            || (method == Method::Rnn && self.rnn.meta.residual)
     }
 }
 
