@@ -15,8 +15,10 @@ use super::config::Party;
 use super::error::{Result, RuntimeError, StepError};
 
 /// Version of the runtime's wire protocol; peers must run the same one. 2: the OT backend is
-/// announced and Ferret exists.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// announced and Ferret exists. 3: convolution packings charge the upload (engine 0.5.0), so
+/// two engines that plan a convolution differently refuse each other at the hello instead of
+/// failing on the first frame of another size.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 
