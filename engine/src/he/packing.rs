@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 use super::layer::{ConvShape, LinearLayer};
-use super::plan::{LinearPlan, Packing};
+use super::plan::{bn_block, LinearPlan, Packing};
 
 /// Where one output element sits: in output ciphertext `ct`, coefficient `coeff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,8 +191,9 @@ pub fn pack_input(plan: &LinearPlan, x: &[u64], ell: u32) -> Vec<Vec<u64>> {
                 for k in 0..chunks {
                     let mut poly = vec![0u64; n];
                     for c in 0..cn.min(s.c - g * cn) {
+                        let at = bn_block(c) * chunk;
                         for p in 0..chunk.min(positions - k * chunk) {
-                            poly[c * chunk + p] = x[(k * chunk + p) * s.c + g * cn + c] & mask;
+                            poly[at + p] = x[(k * chunk + p) * s.c + g * cn + c] & mask;
                         }
                     }
                     out.push(poly);
@@ -277,7 +278,7 @@ pub fn pack_weight(plan: &LinearPlan, w: &[u64], ell: u32, index: usize) -> Vec<
         }
         (LinearLayer::Bn(s), Packing::Bn { cn, chunk, .. }) => {
             for c in 0..cn.min(s.c - index * cn) {
-                poly[c * cn * chunk] = centre(w[index * cn + c], ell);
+                poly[bn_block(c) * chunk] = centre(w[index * cn + c], ell);
             }
         }
         _ => unreachable!("packing kind always matches the layer kind"),
@@ -411,7 +412,7 @@ pub fn output_slots(plan: &LinearPlan) -> Vec<OutputSlot> {
                     let (g, c, k, p) = (ch / cn, ch % cn, pos / chunk, pos % chunk);
                     slots[pos * s.c + ch] = OutputSlot {
                         ct: g * chunks + k,
-                        coeff: c * (cn + 1) * chunk + p,
+                        coeff: 2 * bn_block(c) * chunk + p,
                     };
                 }
             }

@@ -45,8 +45,10 @@ pub enum Packing {
         /// Column chunks (input ciphertexts), summed homomorphically.
         col_blocks: usize,
     },
-    /// `cn` channels of `chunk` positions per ciphertext; the weight
-    /// Σ_c γ_c X^{c·cn·chunk} keeps channel c at offset c·(cn+1)·chunk.
+    /// `cn` channels of `chunk` positions per ciphertext, channel c at block
+    /// [`bn_block`]`(c)` (offset `bn_block(c)·chunk`); the weight Σ_c γ_c X^{bn_block(c)·chunk}
+    /// puts channel c's product with its own γ at block `2·bn_block(c)`, which no other
+    /// product reaches.
     Bn {
         /// Channels per ciphertext.
         cn: usize,
@@ -191,7 +193,7 @@ impl Counts {
     /// channels and many filters per ciphertext and sent each input block once per filter
     /// group's worth of room: ResNet-50 at 224×224×3 uploaded 1,338 MiB for its
     /// convolutions; charging both (engine 0.5.0) uploads 804 MiB for 3.6 % more compute by
-    /// this objective (`conv_bytes_of_the_reference_networks` pins the totals).
+    /// this objective (`linear_bytes_of_the_reference_networks` pins the totals).
     fn cost(&self) -> (u64, usize) {
         let quarter_products = 4 * self.products
             + 10 * self.weight_polys
@@ -393,16 +395,45 @@ fn bn_packing(s: &BnShape, n: usize) -> Packing {
     best.packing().expect("h·w ≥ 1")
 }
 
-/// The batch-norm block of `chunk` positions and the most channels `cn` with
-/// `cn² · chunk ≤ n`.
+/// The block (in units of `chunk` coefficients) of channel `c` in a batch-norm ciphertext and
+/// of its γ in the weight polynomial: `c`'s binary digits read in base 3 (0, 1, 3, 4, 9, 10,
+/// 12, 13, …).
+///
+/// Every product of input channel a with weight b lands at block `bn_block(a) +
+/// bn_block(b)`. Written in base 3, such a sum has no carries (each digit is 0, 1 or 2), and
+/// `2·bn_block(c)` has the digits 0 and 2 only; so `bn_block(a) + bn_block(b) = 2·bn_block(c)`
+/// digit by digit forces a = b = c: these numbers hold no three-term arithmetic progression
+/// (the Salem–Spencer construction), and channel c's own product is alone in its block
+/// whatever the cross products add up to elsewhere. The cross products are never sent (an
+/// answer carries c0 at the wanted coefficients only).
+///
+/// Engine 0.4.0 spaced the weights `cn` blocks apart, which keeps every product apart and
+/// needs `cn²` blocks; these need about `2·cn^1.58` (`cn` = 18 instead of 12 channels in the
+/// 167 blocks of a 7×7 channel at N = 8192, 256 instead of 90 at one position per block).
+pub(crate) fn bn_block(c: usize) -> usize {
+    let (mut c, mut block, mut power) = (c, 0, 1);
+    while c > 0 {
+        block += (c & 1) * power;
+        c >>= 1;
+        power *= 3;
+    }
+    block
+}
+
+/// The most channels whose own products (block `2·bn_block(c)`, the largest of all the
+/// products' blocks) fit in `blocks` blocks: at least 1.
+fn bn_channels(blocks: usize) -> usize {
+    let mut cn = 1;
+    while 2 * bn_block(cn) < blocks {
+        cn += 1;
+    }
+    cn
+}
+
+/// The batch-norm block of `chunk` positions and the most channels `cn` that
+/// [`bn_channels`] fits in its `n / chunk` blocks.
 fn bn_candidate(s: &BnShape, n: usize, chunk: usize) -> Packing {
-    let cn = ((n / chunk) as f64).sqrt() as usize;
-    // Guard the float square root: cn² · chunk ≤ n.
-    let cn = (cn.saturating_sub(1)..=cn + 1)
-        .rev()
-        .find(|&k| k * k * chunk <= n)
-        .unwrap_or(1)
-        .clamp(1, s.c);
+    let cn = bn_channels(n / chunk).clamp(1, s.c);
     Packing::Bn {
         cn,
         chunk,
@@ -575,9 +606,9 @@ mod tests {
         assert!(plan.output_cts <= 64, "{plan:?}");
     }
 
-    /// Client→server and server→client bytes of every convolution of a reference network
-    /// at 224×224×3, in MiB.
-    fn conv_mib(name: &str) -> (f64, f64) {
+    /// Client→server and server→client bytes of every convolution (`bn`: every batch norm)
+    /// of a reference network at 224×224×3, in MiB.
+    fn linear_mib(name: &str, bn: bool) -> (f64, f64) {
         let net = crate::zoo::by_name(
             name,
             crate::network::Shape {
@@ -591,9 +622,11 @@ mod tests {
         let params = HeParamsDesc::for_bitlen(41).unwrap();
         let (mut up, mut down) = (0, 0);
         for (layer, info) in net.layers.iter().zip(&shapes) {
-            if let Some(conv @ LinearLayer::Conv(_)) = crate::runtime::linear_layer(&layer.op, info)
-            {
-                let plan = LinearPlan::new(conv, &params).unwrap();
+            let Some(linear) = crate::runtime::linear_layer(&layer.op, info) else {
+                continue;
+            };
+            if matches!(linear, LinearLayer::Bn(_)) == bn && !matches!(linear, LinearLayer::Fc(_)) {
+                let plan = LinearPlan::new(linear, &params).unwrap();
                 up += plan.bytes_client_to_server;
                 down += plan.bytes_server_to_client;
             }
@@ -603,19 +636,49 @@ mod tests {
     }
 
     #[test]
-    fn conv_bytes_of_the_reference_networks() {
-        // Engine 0.4.0, which charged an answer's transfer but not an input's: ResNet-50
-        // 1,337.5 + 442.5 MiB, SqueezeNet 1.1 141.0 + 66.6 MiB.
-        let (up, down) = conv_mib("resnet50");
-        assert!(
-            (up - 804.3).abs() < 0.1 && (down - 475.4).abs() < 0.1,
-            "{up} + {down}"
-        );
-        let (up, down) = conv_mib("squeezenet");
-        assert!(
-            (up - 97.6).abs() < 0.1 && (down - 66.0).abs() < 0.1,
-            "{up} + {down}"
-        );
+    fn batch_norm_blocks_hold_no_three_term_progression() {
+        let blocks: Vec<usize> = (0..200).map(bn_block).collect();
+        assert_eq!(&blocks[..8], &[0, 1, 3, 4, 9, 10, 12, 13]);
+        // Channel c's own product (block 2·s_c) is reached by no other pair of channels.
+        for c in 0..blocks.len() {
+            for a in 0..blocks.len() {
+                for b in 0..blocks.len() {
+                    if (a, b) != (c, c) {
+                        assert_ne!(blocks[a] + blocks[b], 2 * blocks[c], "{a} {b} {c}");
+                    }
+                }
+            }
+        }
+        // The most channels whose own products fit: engine 0.4.0 fitted ⌊√blocks⌋.
+        for (blocks, channels) in [
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (7, 3),
+            (9, 4),
+            (167, 18),
+            (8192, 256),
+        ] {
+            assert_eq!(bn_channels(blocks), channels, "{blocks} blocks");
+            assert!(2 * bn_block(channels - 1) < blocks);
+        }
+    }
+
+    #[test]
+    fn linear_bytes_of_the_reference_networks() {
+        // Engine 0.4.0, which charged an answer's transfer but not an input's and spaced
+        // batch norm's weights `cn` blocks apart: ResNet-50's convolutions 1,337.5 + 442.5
+        // MiB and batch norms 695.1 + 432.5 MiB; SqueezeNet 1.1's convolutions 141.0 + 66.6
+        // MiB.
+        let near = |(up, down): (f64, f64), want: (f64, f64)| {
+            assert!(
+                (up - want.0).abs() < 0.1 && (down - want.1).abs() < 0.1,
+                "{up} + {down} MiB, expected {want:?}"
+            );
+        };
+        near(linear_mib("resnet50", false), (804.3, 475.4));
+        near(linear_mib("resnet50", true), (545.8, 357.6));
+        near(linear_mib("squeezenet", false), (97.6, 66.0));
     }
 
     #[test]

@@ -17,8 +17,9 @@ use super::error::{Result, RuntimeError, StepError};
 /// Version of the runtime's wire protocol; peers must run the same one. 2: the OT backend is
 /// announced and Ferret exists. 3: convolution packings charge the upload (engine 0.5.0), so
 /// two engines that plan a convolution differently refuse each other at the hello instead of
-/// failing on the first frame of another size.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// failing on the first frame of another size. 4: batch norm's channels at Salem–Spencer
+/// blocks (engine 0.6.0).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 
