@@ -208,13 +208,26 @@ impl LoadedMlp {
     pub fn predict(&self, row: &[f64], protocol_s: f64, scratch: &mut [f32]) -> f64 {
         self.meta.scaler.transform_into(row, scratch);
         let value = self.meta.target.inverse(self.mlp.predict_one(scratch));
-        let (lo, hi) = self.meta.target_range;
-        match (self.meta.residual, lo <= hi) {
-            (true, true) => protocol_s.max(MIN_BASE_S) * value.clamp(lo, hi),
-            (true, false) => protocol_s.max(MIN_BASE_S) * value,
-            (false, true) => value.clamp(lo / 10.0, hi * 10.0),
-            (false, false) => value,
-        }
+        bounded_seconds(
+            value,
+            self.meta.residual,
+            protocol_s,
+            self.meta.target_range,
+        )
+    }
+}
+
+/// Seconds from a learned model's output `value` (the MLP's and the sequence model's rule):
+/// a residual model's ratio, kept within the training ratios `range`, times the `protocol`
+/// prediction `base_s` (at least [`MIN_BASE_S`]); a plain model's seconds, kept within a
+/// factor of 10 of the training targets. An empty range (no training target) bounds nothing.
+pub(crate) fn bounded_seconds(value: f64, residual: bool, base_s: f64, range: (f64, f64)) -> f64 {
+    let (lo, hi) = range;
+    match (residual, lo <= hi) {
+        (true, true) => base_s.max(MIN_BASE_S) * value.clamp(lo, hi),
+        (true, false) => base_s.max(MIN_BASE_S) * value,
+        (false, true) => value.clamp(lo / 10.0, hi * 10.0),
+        (false, false) => value,
     }
 }
 
@@ -281,7 +294,7 @@ pub(crate) fn load_models(
         analytical: parse(&analytical, &format!("{key}/analytical"))?,
         protocol: parse(&protocol, &format!("{key}/protocol"))?,
         transfer: get("transfer")?
-            .map(|bytes| parse::<TransferModel>(&bytes, &format!("{key}/transfer")))
+            .map(|bytes| parse(&bytes, &format!("{key}/transfer")))
             .transpose()?,
         mlp: LoadedMlp { mlp, meta },
     };

@@ -17,7 +17,7 @@ use super::features::{self, Feature};
 use super::frame::{Side, ViewRows};
 use super::method::Method;
 use super::models::Limits;
-use super::models::{load_models, Models, MIN_BASE_S};
+use super::models::{bounded_seconds, load_models, Models, MIN_BASE_S};
 use crate::predict::mlp::Activation;
 use crate::predict::rnn::{Cell, Rnn, RnnOptions, RnnSpec, Sequence, TrainedRnn};
 use crate::predict::scaler::{Scaler, TargetScaler};
@@ -257,27 +257,22 @@ impl LoadedRnn {
     /// base seconds from [`base_seconds`].
     pub fn predict_matrix(&self, x: &[Vec<f64>], base: Option<&[f64]>) -> Vec<f64> {
         let scaled: Vec<Vec<f32>> = x.iter().map(|r| self.meta.scaler.transform(r)).collect();
-        let (lo, hi) = self.meta.target_range;
         self.rnn
             .predict(&scaled)
             .into_iter()
             .enumerate()
             .map(|(k, y)| {
-                let value = self.meta.target.inverse(y);
-                match (self.meta.residual, lo <= hi) {
-                    (true, true) => base_at(base, k) * value.clamp(lo, hi),
-                    (true, false) => base_at(base, k) * value,
-                    (false, true) => value.clamp(lo / 10.0, hi * 10.0),
-                    (false, false) => value,
-                }
+                // A residual model's inputs carry one base per step; a missing one is the floor.
+                let base_s = base.and_then(|b| b.get(k)).copied().unwrap_or(MIN_BASE_S);
+                bounded_seconds(
+                    self.meta.target.inverse(y),
+                    self.meta.residual,
+                    base_s,
+                    self.meta.target_range,
+                )
             })
             .collect()
     }
-}
-
-/// The base of step `k` (a residual model's inputs always carry one per step).
-fn base_at(base: Option<&[f64]>, k: usize) -> f64 {
-    base.and_then(|b| b.get(k)).copied().unwrap_or(MIN_BASE_S)
 }
 
 /// What a residual sequence model scales: each layer's `protocol` prediction, at least
