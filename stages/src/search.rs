@@ -115,7 +115,8 @@ impl Kind for SearchKind {
     type Params = SearchParams;
     const NAME: &'static str = "search";
     // 2: the MLP learns the log-ratio of measured time to the protocol prediction.
-    const VERSION: u32 = 2;
+    // 3: scaled inputs are clamped into their training range (validation losses change).
+    const VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "random search of MLP hyperparameters per layer model (one shard per trial)";
     // How many trials, of which layer types and of groups with how many rows, only chooses

@@ -139,7 +139,8 @@ impl Kind for SequenceSearchKind {
     type Params = SequenceParams;
     const NAME: &'static str = "sequence_search";
     // 2: the model learns each layer's ratio to the `protocol` prediction (needs `train`).
-    const VERSION: u32 = 2;
+    // 3: scaled inputs are clamped into their training range.
+    const VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "random search of the whole-network sequence model (one shard per trial)";
     // The number of trials only chooses which trials exist.

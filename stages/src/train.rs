@@ -370,7 +370,8 @@ impl Kind for TrainKind {
     const NAME: &'static str = "train";
     // 2: linear models fitted on the training rows only (validation rows choose);
     // `transfer` with a fitted overlap of compute and wire time.
-    const VERSION: u32 = 2;
+    // 3: the MLPs' scalers keep their training range and clamp inputs into it.
+    const VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting";
 

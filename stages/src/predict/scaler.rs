@@ -23,13 +23,22 @@ pub struct Scaler {
     pub mean: Vec<f64>,
     /// Standard deviation of each column after the optional logarithm (1 where it was 0).
     pub std: Vec<f64>,
+    /// Per column, the (min, max) of the scaled training values. Inputs are clamped into
+    /// it, so a layer beyond the training range reaches the network as the nearest trained
+    /// value of each feature instead of as a point the network never saw: a learned model
+    /// then predicts what it learned at the edge of its data (a residual model's ratio to
+    /// the protocol prediction), where its unconstrained output could be anything. Empty
+    /// in models stored before it existed, which are not clamped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub range: Vec<(f64, f64)>,
 }
 
 impl Scaler {
     /// Fits on training rows (rows × columns): a column is log-scaled (ln(1 + x)) when all
     /// its values are ≥ 0 and its positive values span more than two orders of magnitude;
-    /// then standardised (std 0 → 1). The column count is that of the first row; no rows
-    /// give a scaler of no columns.
+    /// then standardised (std 0 → 1), and the range of the scaled values is kept for
+    /// clamping. The column count is that of the first row; no rows give a scaler of no
+    /// columns.
     ///
     /// # Panics
     ///
@@ -44,6 +53,7 @@ impl Scaler {
             log: Vec::with_capacity(columns),
             mean: Vec::with_capacity(columns),
             std: Vec::with_capacity(columns),
+            range: Vec::with_capacity(columns),
         };
         let mut values = Vec::with_capacity(rows.len());
         for column in 0..columns {
@@ -54,9 +64,17 @@ impl Scaler {
                 values.iter_mut().for_each(|v| *v = v.ln_1p());
             }
             let (mean, std) = mean_std(&values);
+            let range = values
+                .iter()
+                .map(|v| (v - mean) / std)
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                });
             scaler.log.push(log);
             scaler.mean.push(mean);
             scaler.std.push(std);
+            scaler.range.push(range);
         }
         scaler
     }
@@ -78,7 +96,8 @@ impl Scaler {
     }
 
     /// Scales one row into `out` without allocating. A log-scaled column clamps negative
-    /// values at 0 first.
+    /// values at 0 first; every scaled value is then clamped into the column's training
+    /// range (when the scaler has one).
     ///
     /// # Panics
     ///
@@ -100,7 +119,13 @@ impl Scaler {
             } else {
                 value
             };
-            *slot = ((value - self.mean[column]) / self.std[column]) as f32;
+            let mut scaled = (value - self.mean[column]) / self.std[column];
+            if let Some(&(lo, hi)) = self.range.get(column) {
+                if lo <= hi {
+                    scaled = scaled.clamp(lo, hi);
+                }
+            }
+            *slot = scaled as f32;
         }
     }
 }
@@ -229,6 +254,30 @@ mod tests {
         let mut out = [0.0_f32; 2];
         scaler.transform_into(&rows[1], &mut out);
         assert_eq!(out.to_vec(), scaler.transform(&rows[1]));
+    }
+
+    #[test]
+    fn values_beyond_the_training_range_are_clamped_to_its_edge() {
+        let rows = column(&[1.0, 10.0, 100.0, 1e3]);
+        let scaler = Scaler::fit(&rows);
+        let edge = scaler.transform(&[1e3]);
+        assert_eq!(scaler.transform(&[1e6]), edge, "far above the range");
+        assert_eq!(scaler.transform(&[0.5]), scaler.transform(&[1.0]), "below it");
+        // Inside the range nothing is clamped: the scaled values keep their order.
+        let inside = scaler.transform(&[50.0]);
+        assert!(scaler.transform(&[10.0])[0] < inside[0] && inside[0] < edge[0]);
+    }
+
+    #[test]
+    fn a_scaler_stored_without_ranges_does_not_clamp() {
+        let mut scaler = Scaler::fit(&column(&[1.0, 2.0, 3.0]));
+        let json = serde_json::to_string(&scaler).unwrap();
+        assert!(json.contains("range"), "{json}");
+        scaler.range.clear();
+        let old: Scaler =
+            serde_json::from_str(&serde_json::to_string(&scaler).unwrap()).unwrap();
+        assert!(old.range.is_empty());
+        assert!(old.transform(&[30.0])[0] > 10.0, "{:?}", old.transform(&[30.0]));
     }
 
     #[test]

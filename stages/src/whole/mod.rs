@@ -599,7 +599,8 @@ impl Kind for WholeKind {
     // 2: the overhead from measured layer sums (form chosen on validation networks),
     // `transfer` with overlap, validation networks evaluated and the recommended method.
     // 3: the sequence model learns each layer's ratio to the `protocol` prediction.
-    const VERSION: u32 = 3;
+    // 4: the sequence model's scaler clamps inputs into its training range.
+    const VERSION: u32 = 4;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 
