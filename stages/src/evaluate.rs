@@ -225,15 +225,21 @@ impl Kind for EvaluateKind {
             if test.is_empty() {
                 continue;
             }
-            // The recommended method: least squared error on the validation layers.
-            let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
-            let validation_y = targets(rows, &validation)?;
-            let validation_predictions = predict_all(&models, rows, &group.view, &validation)?;
+            // The recommended method: least squared error on the selection layers when the
+            // split has them (unseen by the searches), else on the validation layers.
+            let mut side = Side::Selection;
+            let mut choosing = rows.select(&group.party, &group.setting, &[side]);
+            if choosing.is_empty() {
+                side = Side::Validation;
+                choosing = rows.select(&group.party, &group.setting, &[side]);
+            }
+            let choosing_y = targets(rows, &choosing)?;
+            let choosing_predictions = predict_all(&models, rows, &group.view, &choosing)?;
             let mut scored = Vec::new();
-            for (method, predicted) in &validation_predictions {
-                scored.extend(predicted.iter().zip(&validation_y).map(|(p, y)| Scored {
+            for (method, predicted) in &choosing_predictions {
+                scored.extend(predicted.iter().zip(&choosing_y).map(|(p, y)| Scored {
                     method: *method,
-                    side: Side::Validation,
+                    side,
                     error: (p - y).powi(2),
                 }));
             }
@@ -299,9 +305,9 @@ impl Kind for EvaluateKind {
                 table.mape.push(mape(&measured, predicted));
                 table.t_pred_us.push(seconds * 1e6);
                 table.validation_r2.push(
-                    validation_predictions
+                    choosing_predictions
                         .get(&method)
-                        .map_or(f64::NAN, |p| r2(&validation_y, p)),
+                        .map_or(f64::NAN, |p| r2(&choosing_y, p)),
                 );
                 table.recommended.push(recommended.to_string());
                 for (k, &i) in test.iter().enumerate() {

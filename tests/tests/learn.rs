@@ -195,6 +195,24 @@ fn learning_stages_run_then_tables_print_in_every_format() {
     let summary = second.events().last().cloned().unwrap();
     assert_eq!(summary["ran"], 0, "{summary}");
     assert_eq!(summary["cached"], 7, "{summary}");
+
+    // A `selection` fraction: the split re-deals (networks taken from training only), the
+    // learning stages re-run, and evaluate chooses each layer's method on the selection
+    // layers.
+    let selection = learn_manifest(2).replace(
+        "params: {test: 0.25, validation: 0.3}",
+        "params: {test: 0.25, validation: 0.3, selection: 0.3}",
+    );
+    let manifest = scratch.write("learn.yaml", &selection);
+    let manifest = manifest.to_str().unwrap();
+    let third = scratch.run(&["run", manifest]).expect_code(0);
+    assert!(third.stderr.contains("4 ran"), "{}", third.stderr);
+    let split = scratch
+        .run(&["artifacts", "show", "--store", "store", "split/split/summary"])
+        .expect_code(0);
+    assert!(split.stdout.contains("\"selection\": 2"), "{}", split.stdout);
+    let tables = scratch.run(&["tables", manifest]).expect_code(0);
+    assert!(tables.stdout.contains("| CONV | server |"), "{}", tables.stdout);
 }
 
 #[test]

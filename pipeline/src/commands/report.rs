@@ -156,13 +156,13 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
             })
             .collect();
         out.push(Table {
-            title: format!("Whole-network prediction, setting `{setting}` (networks of the split's `held_out` stages — reference and hand-written — never trained on; * the recommended method, chosen on the validation networks)"),
+            title: format!("Whole-network prediction, setting `{setting}` (networks of the split's `held_out` stages — reference and hand-written — never trained on; * the recommended method, chosen on the validation networks or the split's `selection` networks)"),
             study: "9–10",
             header,
             rows: body,
         });
         let mut summary = Vec::new();
-        for side in ["validation", "test"] {
+        for side in ["validation", "selection", "test"] {
             for party in ["server", "client"] {
                 let recommended = recommended_of(rows, setting, party);
                 let mut row = vec![party.to_string(), side.to_string()];
@@ -198,7 +198,7 @@ fn whole_tables(rows: &[NetworkRow]) -> Vec<Table> {
         );
         header.push("Recommended (validation)".into());
         out.push(Table {
-            title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized networks: validation chooses the recommended method *, test shows how it does)"),
+            title: format!("Whole-network prediction, setting `{setting}` (held-out synthesized networks: validation — or the split's `selection` networks, when it has them — chooses the recommended method *, test shows how it does)"),
             study: "9–10",
             header,
             rows: summary,

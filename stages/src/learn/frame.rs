@@ -23,6 +23,9 @@ pub enum Side {
     Train,
     /// Tuning and early stopping.
     Validation,
+    /// Choosing the recommended method (split `selection`): unseen by training, the
+    /// searches and early stopping.
+    Selection,
     /// Held-out synthesized networks: the per-layer evaluation.
     Test,
     /// Held-out reference networks (whole-network test set).
@@ -31,13 +34,20 @@ pub enum Side {
 
 impl Side {
     /// Every side, in order.
-    pub const ALL: [Side; 4] = [Side::Train, Side::Validation, Side::Test, Side::Reference];
+    pub const ALL: [Side; 5] = [
+        Side::Train,
+        Side::Validation,
+        Side::Selection,
+        Side::Test,
+        Side::Reference,
+    ];
 
     /// The name stored in the split's and the `whole` stage's tables.
     pub fn name(self) -> &'static str {
         match self {
             Side::Train => "train",
             Side::Validation => "validation",
+            Side::Selection => "selection",
             Side::Test => "test",
             Side::Reference => "reference",
         }

@@ -1,7 +1,11 @@
 //! The recommended method of a party × setting (whole networks) or of a layer type ×
 //! party × setting (per layer): the one with the least mean error on the **validation**
-//! networks. Every model is fitted on the training networks, so validation errors are out
-//! of sample; the test and reference networks only report how the choice does.
+//! networks, or on the split's **selection** networks when it has them. Every model is
+//! fitted on the training networks, so validation errors are out of sample; but the
+//! searches also tune the learned models (hyperparameters, early stopping) on the
+//! validation networks, which flatters them against the linear models there. Selection
+//! networks are seen by nothing before the choice. The test and reference networks only
+//! report how the choice does.
 
 use std::collections::BTreeMap;
 
@@ -21,13 +25,24 @@ pub struct Scored {
     pub error: f64,
 }
 
-/// The method with the least mean error over the validation rows of `scored`, ignoring
-/// every other side. A method with a non-finite validation error (a total it could not
-/// give) is not eligible; ties keep the earlier method in [`Method::NETWORK`] order. `None`
-/// when no method has a validation row.
+/// The side the choice is made on: [`Side::Selection`] when `scored` has selection rows,
+/// else [`Side::Validation`].
+pub fn choosing_side(scored: &[Scored]) -> Side {
+    if scored.iter().any(|s| s.side == Side::Selection) {
+        Side::Selection
+    } else {
+        Side::Validation
+    }
+}
+
+/// The method with the least mean error over the rows of `scored` on the
+/// [`choosing_side`], ignoring every other side. A method with a non-finite error there (a
+/// total it could not give) is not eligible; ties keep the earlier method in
+/// [`Method::NETWORK`] order. `None` when no method has a row on that side.
 pub fn recommend(scored: &[Scored]) -> Option<Method> {
+    let side = choosing_side(scored);
     let mut sums: BTreeMap<Method, (f64, usize)> = BTreeMap::new();
-    for s in scored.iter().filter(|s| s.side == Side::Validation) {
+    for s in scored.iter().filter(|s| s.side == side) {
         let entry = sums.entry(s.method).or_default();
         entry.0 += s.error;
         entry.1 += 1;
@@ -99,5 +114,23 @@ mod tests {
         assert_eq!(recommend(&rows), Some(Method::Protocol));
         assert_eq!(recommend(&[scored(Method::Mlp, Side::Test, 1.0)]), None);
         assert_eq!(recommend(&[]), None);
+    }
+
+    #[test]
+    fn selection_networks_choose_when_the_split_has_them() {
+        // The MLP wins on the validation networks its search was tuned on, protocol on the
+        // selection networks nothing has seen: the selection networks decide.
+        let rows = [
+            scored(Method::Protocol, Side::Validation, 6.0),
+            scored(Method::Mlp, Side::Validation, 3.0),
+            scored(Method::Protocol, Side::Selection, 4.0),
+            scored(Method::Mlp, Side::Selection, 8.0),
+            scored(Method::Mlp, Side::Test, 0.1),
+        ];
+        assert_eq!(choosing_side(&rows), Side::Selection);
+        assert_eq!(recommend(&rows), Some(Method::Protocol));
+        // Without selection rows, validation chooses as before.
+        assert_eq!(choosing_side(&rows[..2]), Side::Validation);
+        assert_eq!(recommend(&rows[..2]), Some(Method::Mlp));
     }
 }

@@ -39,7 +39,8 @@ pub const R2_RUN_MEAN: ColumnDef = ColumnDef::real("r2_run_mean")
 pub const R2_CEILING: ColumnDef = ColumnDef::real("r2_ceiling")
     .nulls(Nulls::AsNan)
     .absent(Absent::Optional);
-/// R² on the validation networks' single runs: what the recommended method is chosen by.
+/// R² on the single runs of the networks that choose the recommended method: the
+/// validation networks, or the split's selection networks when it has them.
 pub const VALIDATION_R2: ColumnDef = ColumnDef::real("validation_r2")
     .nulls(Nulls::AsNan)
     .absent(Absent::Optional);

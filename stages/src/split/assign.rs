@@ -19,6 +19,9 @@ pub enum Side {
     Train,
     /// Tuning and early stopping.
     Validation,
+    /// Choosing the recommended method: never trained on, and unseen by the searches and
+    /// early stopping that tune the learned models on the validation networks.
+    Selection,
     /// Tested on, layer by layer and as whole networks.
     Test,
     /// A held-out (reference) network: never trained on, the whole-network test set.
@@ -33,6 +36,7 @@ impl Side {
         match self {
             Side::Train => "train",
             Side::Validation => "validation",
+            Side::Selection => "selection",
             Side::Test => "test",
             Side::Reference => "reference",
             Side::Mixed => "mixed",
@@ -40,13 +44,16 @@ impl Side {
     }
 }
 
-/// The test fraction and the validation fraction of what remains.
+/// The test fraction, the validation fraction of what remains, and the selection fraction
+/// of what remains after that.
 #[derive(Debug, Clone, Copy)]
 pub struct Fractions {
     /// Of all networks (rows).
     pub test: f64,
     /// Of the networks (rows) that are not tested on.
     pub validation: f64,
+    /// Of the networks (rows) that are neither tested nor validated on.
+    pub selection: f64,
 }
 
 /// How many of `n` items take a `fraction`: rounded, at least 1 when `n >= min_n` (and the
@@ -68,8 +75,9 @@ fn rng(seed: u64, label: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(*hasher.finalize().as_bytes())
 }
 
-/// Sides for items in shuffled order: test first, then validation, then train. Items
-/// are shuffled after sorting, so the result depends only on the set of items.
+/// Sides for items in shuffled order: test first, then validation, then selection, then
+/// train. Items are shuffled after sorting, so the result depends only on the set of items
+/// (and a selection fraction of 0 deals exactly as before the selection side existed).
 fn deal<T: Ord>(
     items: &mut [T],
     fractions: Fractions,
@@ -82,8 +90,10 @@ fn deal<T: Ord>(
     let n = items.len();
     let test = take(n, fractions.test, min_test);
     let validation = take(n - test, fractions.validation, min_validation);
+    let selection = take(n - test - validation, fractions.selection, min_validation);
     let mut sides = vec![Side::Test; test];
     sides.resize(test + validation, Side::Validation);
+    sides.resize(test + validation + selection, Side::Selection);
     sides.resize(n, Side::Train);
     sides
 }

@@ -3,7 +3,8 @@
 //!
 //! By default the split is **by network**: every run and layer of a network falls on the
 //! same side. Per family, a seeded shuffle sends a `test` fraction of the family's networks
-//! to `test` and a `validation` fraction of the rest to `validation`; the rest train. The
+//! to `test`, a `validation` fraction of the rest to `validation` and a `selection`
+//! fraction of what then remains to `selection` (default 0: none); the rest train. The
 //! networks of the `held_out` upstream stages (the reference networks) are never trained
 //! on: they are side `reference`, the whole-network test set. `by: row` reproduces the
 //! original study's leaky row-wise split, for comparison.
@@ -75,6 +76,12 @@ pub struct SplitParams {
     /// The fraction of the remaining networks (or rows) kept for validation.
     #[serde(default = "default_validation")]
     validation: f64,
+    /// The fraction of the networks (or rows) left after test and validation on which the
+    /// recommended method is chosen instead of on the validation networks: the searches
+    /// tune the learned models on the validation networks, so those flatter them. 0 (the
+    /// default, left out of the canonical parameters) keeps the choice on validation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    selection: f64,
     /// The upstream `source_stage` names whose networks are never trained on.
     #[serde(default = "default_held_out")]
     held_out: Vec<String>,
@@ -88,6 +95,10 @@ fn default_validation() -> f64 {
     0.2
 }
 
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+
 fn default_held_out() -> Vec<String> {
     vec!["reference".to_string()]
 }
@@ -97,13 +108,18 @@ impl SplitParams {
         Fractions {
             test: self.test,
             validation: self.validation,
+            selection: self.selection,
         }
     }
 
     /// Every problem with the values (the shape was checked by serde).
     fn issues(&self) -> Vec<ParamIssue> {
         let mut issues = Vec::new();
-        for (name, value) in [("test", self.test), ("validation", self.validation)] {
+        for (name, value) in [
+            ("test", self.test),
+            ("validation", self.validation),
+            ("selection", self.selection),
+        ] {
             if !(0.0..1.0).contains(&value) {
                 issues.push(
                     ParamIssue::new(

@@ -62,6 +62,30 @@ fn every_family_has_test_validation_and_train_networks() {
 }
 
 #[test]
+fn a_selection_fraction_takes_its_networks_from_training_only() {
+    let harness = Harness::new();
+    let rows = dataset_rows(8);
+    let plain = harness.split(&rows, Value::Null, 7);
+    let params = json!({"selection": 0.25});
+    let with = harness.split(&rows, params, 7);
+    for family in FAMILIES {
+        assert_eq!(
+            with.summary["families"][family],
+            json!({"test": 2, "validation": 1, "selection": 1, "train": 4}),
+            "{family}"
+        );
+    }
+    // Test and validation networks stay where they were; selection ones come out of train.
+    for (network, side) in &with.assignment {
+        let before = &plain.assignment[network];
+        match side.as_str() {
+            "selection" => assert_eq!(before, "train", "{network}"),
+            _ => assert_eq!(side, before, "{network}"),
+        }
+    }
+}
+
+#[test]
 fn reference_networks_are_never_trained_validated_or_tested_on() {
     let harness = Harness::new();
     let split = harness.split(&dataset_rows(5), Value::Null, 7);

@@ -455,7 +455,8 @@ impl WholeKind {
             }
         }
 
-        // Evaluation on the networks not trained on; validation chooses the method.
+        // Evaluation on the networks not trained on; validation (or selection, when the
+        // split has it) chooses the method.
         let mut table = NetworkTable::default();
         let mut layer_table = LayerTable::default();
         let mut scored = Vec::new();
@@ -463,7 +464,7 @@ impl WholeKind {
             rows,
             party,
             setting,
-            &[Side::Validation, Side::Test, Side::Reference],
+            &[Side::Validation, Side::Selection, Side::Test, Side::Reference],
         )?;
         for network in &held_out {
             let Some(truth) = measured.get(&network.network) else {
