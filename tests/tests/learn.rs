@@ -208,11 +208,25 @@ fn learning_stages_run_then_tables_print_in_every_format() {
     let third = scratch.run(&["run", manifest]).expect_code(0);
     assert!(third.stderr.contains("4 ran"), "{}", third.stderr);
     let split = scratch
-        .run(&["artifacts", "show", "--store", "store", "split/split/summary"])
+        .run(&[
+            "artifacts",
+            "show",
+            "--store",
+            "store",
+            "split/split/summary",
+        ])
         .expect_code(0);
-    assert!(split.stdout.contains("\"selection\": 2"), "{}", split.stdout);
+    assert!(
+        split.stdout.contains("\"selection\": 2"),
+        "{}",
+        split.stdout
+    );
     let tables = scratch.run(&["tables", manifest]).expect_code(0);
-    assert!(tables.stdout.contains("| CONV | server |"), "{}", tables.stdout);
+    assert!(
+        tables.stdout.contains("| CONV | server |"),
+        "{}",
+        tables.stdout
+    );
 }
 
 #[test]

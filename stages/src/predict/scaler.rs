@@ -262,7 +262,11 @@ mod tests {
         let scaler = Scaler::fit(&rows);
         let edge = scaler.transform(&[1e3]);
         assert_eq!(scaler.transform(&[1e6]), edge, "far above the range");
-        assert_eq!(scaler.transform(&[0.5]), scaler.transform(&[1.0]), "below it");
+        assert_eq!(
+            scaler.transform(&[0.5]),
+            scaler.transform(&[1.0]),
+            "below it"
+        );
         // Inside the range nothing is clamped: the scaled values keep their order.
         let inside = scaler.transform(&[50.0]);
         assert!(scaler.transform(&[10.0])[0] < inside[0] && inside[0] < edge[0]);
@@ -274,10 +278,13 @@ mod tests {
         let json = serde_json::to_string(&scaler).unwrap();
         assert!(json.contains("range"), "{json}");
         scaler.range.clear();
-        let old: Scaler =
-            serde_json::from_str(&serde_json::to_string(&scaler).unwrap()).unwrap();
+        let old: Scaler = serde_json::from_str(&serde_json::to_string(&scaler).unwrap()).unwrap();
         assert!(old.range.is_empty());
-        assert!(old.transform(&[30.0])[0] > 10.0, "{:?}", old.transform(&[30.0]));
+        assert!(
+            old.transform(&[30.0])[0] > 10.0,
+            "{:?}",
+            old.transform(&[30.0])
+        );
     }
 
     #[test]

@@ -464,7 +464,12 @@ impl WholeKind {
             rows,
             party,
             setting,
-            &[Side::Validation, Side::Selection, Side::Test, Side::Reference],
+            &[
+                Side::Validation,
+                Side::Selection,
+                Side::Test,
+                Side::Reference,
+            ],
         )?;
         for network in &held_out {
             let Some(truth) = measured.get(&network.network) else {
