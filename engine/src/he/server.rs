@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fhe::bfv::Ciphertext;
-use fhe_math::rq::{traits::TryConvertFrom, Context, Poly, Representation};
+use fhe_math::rq::{dot_product, traits::TryConvertFrom, Context, Poly, Representation};
 use fhe_traits::{DeserializeParametrized, Serialize};
 use rand::RngCore;
 use rand_chacha::ChaCha20Rng;
@@ -281,10 +281,17 @@ fn output_order(uses: &[Vec<(usize, usize)>], outputs: usize) -> Vec<usize> {
 }
 
 impl ServerKey {
-    /// Products, one weight polynomial at a time, for the answers marked in `mine`; an
-    /// answer is finished (masked, flooded, switched down, serialized) as soon as its last
-    /// product is in, so only the answers in progress are held in memory. Answers come
-    /// back in the order they were finished.
+    /// Products for the answers marked in `mine`, walking the weight polynomials in order
+    /// and encoding each once; an answer is computed, finished (masked, flooded, switched
+    /// down, serialized) and handed to `sink` as soon as its last weight is encoded, so
+    /// answers come back in the order they were finished and only the weights some
+    /// unfinished answer still needs are held in memory.
+    ///
+    /// An answer's sum of products is one [`dot_product`] per ciphertext half: the
+    /// products accumulate as 128-bit integers and are reduced once at the end. Engine
+    /// 0.6.0 multiplied into a fresh polynomial per product (an allocation, a copy of the
+    /// input and a reduction per coefficient) and added it to the answer; the residues are
+    /// the same, the answers bit for bit identical.
     fn answers<E: From<HeError>>(
         &self,
         job: &LayerJob<'_>,
@@ -294,36 +301,38 @@ impl ServerKey {
     ) -> Result<(), E> {
         let (plan, ctx) = (job.plan, job.ctx);
         let ell = self.params.ell();
-        let mut pending = vec![0usize; plan.output_cts];
-        job.uses
-            .iter()
-            .flatten()
-            .filter(|&&(_, output)| mine[output])
-            .for_each(|&(_, output)| pending[output] += 1);
-        let mut acc: Vec<Option<[Poly; 2]>> = vec![None; plan.output_cts];
+        // Each answer's (input, weight) terms, and how many terms of unfinished answers
+        // still need each weight.
+        let mut terms: Vec<Vec<(usize, usize)>> = vec![Vec::new(); plan.output_cts];
+        let mut needed = vec![0usize; job.uses.len()];
+        for (index, uses) in job.uses.iter().enumerate() {
+            for &(input, output) in uses.iter().filter(|&&(_, output)| mine[output]) {
+                terms[output].push((input, index));
+                needed[index] += 1;
+            }
+        }
+        let mut pending: Vec<usize> = terms.iter().map(Vec::len).collect();
+        let mut weights: Vec<Option<Poly>> = vec![None; job.uses.len()];
         let mut norms = vec![0u128; plan.output_cts];
         for (index, uses) in job.uses.iter().enumerate() {
-            if !uses.iter().any(|&(_, output)| mine[output]) {
+            if needed[index] == 0 {
                 continue;
             }
             let coeffs = pack_weight(plan, job.w, ell, index);
             let norm: u128 = coeffs.iter().map(|v| u128::from(v.unsigned_abs())).sum();
-            let weight = weight_poly(&coeffs, ctx)?;
-            for &(input, output) in uses.iter().filter(|&&(_, output)| mine[output]) {
+            weights[index] = Some(weight_poly(&coeffs, ctx)?);
+            for &(_, output) in uses.iter().filter(|&&(_, output)| mine[output]) {
                 norms[output] += norm;
-                let input = &job.inputs[input];
-                let [p0, p1] = [&input[0] * &weight, &input[1] * &weight];
-                match &mut acc[output] {
-                    Some([a0, a1]) => {
-                        *a0 += &p0;
-                        *a1 += &p1;
-                    }
-                    slot => *slot = Some([p0, p1]),
-                }
                 pending[output] -= 1;
                 if pending[output] == 0 {
                     self.check_weight_norm(norms[output])?;
-                    let [c0, c1] = acc[output].take().expect("an output with products");
+                    let [c0, c1] = self.sum_of_products(job, &terms[output], &weights)?;
+                    for &(_, weight) in &terms[output] {
+                        needed[weight] -= 1;
+                        if needed[weight] == 0 {
+                            weights[weight] = None;
+                        }
+                    }
                     let mask = self.uniform_mask(rng);
                     let positions = &job.positions[output];
                     let (bytes, _full) = self.finish(c0, c1, &mask, ctx, positions, rng)?;
@@ -338,6 +347,27 @@ impl ServerKey {
             }
         }
         Ok(())
+    }
+
+    /// Σ input × weight over an answer's `terms` (input index, weight index), both halves.
+    fn sum_of_products(
+        &self,
+        job: &LayerJob<'_>,
+        terms: &[(usize, usize)],
+        weights: &[Option<Poly>],
+    ) -> Result<[Poly; 2], HeError> {
+        let weight = |&(_, w): &(usize, usize)| -> &Poly {
+            weights[w]
+                .as_ref()
+                .expect("an unfinished answer's weights are kept")
+        };
+        let half = |k: usize| -> Result<Poly, HeError> {
+            Ok(dot_product(
+                terms.iter().map(|&(input, _)| &job.inputs[input][k]),
+                terms.iter().map(weight),
+            )?)
+        };
+        Ok([half(0)?, half(1)?])
     }
 
     /// Mask, re-randomize, flood and switch down one answer `(c0, c1)` (top level, NTT), and
