@@ -17,7 +17,7 @@
 
 use std::borrow::Cow;
 
-use super::layer::{ConvShape, LinearLayer};
+use super::layer::{BnShape, ConvShape, LinearLayer};
 use super::plan::{bn_block, LinearPlan, Packing};
 
 /// Where one output element sits: in output ciphertext `ct`, coefficient `coeff`.
@@ -201,7 +201,67 @@ pub fn pack_input(plan: &LinearPlan, x: &[u64], ell: u32) -> Vec<Vec<u64>> {
             }
             out
         }
+        (
+            LinearLayer::Bn(s),
+            Packing::BnSplit {
+                chunk,
+                chunks,
+                pieces,
+            },
+        ) => {
+            let units = s.c * chunks;
+            let (_, cts) = Packing::split_cts(units, pieces);
+            let mut out = vec![vec![0u64; n]; cts];
+            // Every input position goes where its output lands, less the weight's offset.
+            for pos in 0..s.h * s.w {
+                for ch in 0..s.c {
+                    let (ct, own) = split_slot(&s, chunk, chunks, pieces, pos, ch);
+                    let at = if own >= 2 * chunk { own - chunk } else { own };
+                    out[ct][at] = x[pos * s.c + ch] & mask;
+                }
+            }
+            out
+        }
         _ => unreachable!("packing kind always matches the layer kind"),
+    }
+}
+
+/// Where [`Packing::BnSplit`] puts the output of channel `ch` at position `pos`: the
+/// ciphertext, and the coefficient of its own product (the input sits there too when it
+/// is a ciphertext's whole unit, and `chunk` lower when it is a piece).
+fn split_slot(
+    s: &BnShape,
+    chunk: usize,
+    chunks: usize,
+    pieces: usize,
+    pos: usize,
+    ch: usize,
+) -> (usize, usize) {
+    let units = s.c * chunks;
+    let (sets, _) = Packing::split_cts(units, pieces);
+    let (unit, offset) = (ch * chunks + pos / chunk, pos % chunk);
+    let (set, member) = (unit / (pieces + 1), unit % (pieces + 1));
+    if set == sets {
+        (sets * pieces + member, offset)
+    } else if member < pieces {
+        (set * pieces + member, offset)
+    } else {
+        let piece = chunk.div_ceil(pieces);
+        (set * pieces + offset / piece, 2 * chunk + offset % piece)
+    }
+}
+
+/// The channel of [`Packing::BnSplit`]'s whole unit in ciphertext `ct`, and of the piece it
+/// holds (none for a leftover unit alone in its ciphertext).
+fn split_channels(s: &BnShape, chunks: usize, pieces: usize, ct: usize) -> (usize, Option<usize>) {
+    let (sets, _) = Packing::split_cts(s.c * chunks, pieces);
+    let (set, member) = (ct / pieces, ct % pieces);
+    if set < sets {
+        let whole = set * (pieces + 1) + member;
+        let split = set * (pieces + 1) + pieces;
+        (whole / chunks, Some(split / chunks))
+    } else {
+        ((sets * (pieces + 1) + (ct - sets * pieces)) / chunks, None)
     }
 }
 
@@ -225,6 +285,7 @@ pub fn weight_count(plan: &LinearPlan) -> usize {
             },
         ) => row_blocks * col_blocks,
         (LinearLayer::Bn(_), Packing::Bn { groups, .. }) => groups,
+        (LinearLayer::Bn(_), Packing::BnSplit { .. }) => plan.input_cts,
         _ => unreachable!("packing kind always matches the layer kind"),
     }
 }
@@ -281,6 +342,20 @@ pub fn pack_weight(plan: &LinearPlan, w: &[u64], ell: u32, index: usize) -> Vec<
                 poly[bn_block(c) * chunk] = centre(w[index * cn + c], ell);
             }
         }
+        (
+            LinearLayer::Bn(s),
+            Packing::BnSplit {
+                chunk,
+                chunks,
+                pieces,
+            },
+        ) => {
+            let (whole, split) = split_channels(&s, chunks, pieces, index);
+            poly[0] = centre(w[whole], ell);
+            if let Some(split) = split {
+                poly[chunk] = centre(w[split], ell);
+            }
+        }
         _ => unreachable!("packing kind always matches the layer kind"),
     }
     poly
@@ -321,6 +396,9 @@ pub fn weight_uses(plan: &LinearPlan) -> Vec<Vec<(usize, usize)>> {
         (LinearLayer::Bn(_), Packing::Bn { groups, chunks, .. }) => (0..groups)
             .map(|g| (g * chunks..(g + 1) * chunks).map(|i| (i, i)).collect())
             .collect(),
+        (LinearLayer::Bn(_), Packing::BnSplit { .. }) => {
+            (0..plan.input_cts).map(|i| vec![(i, i)]).collect()
+        }
         _ => unreachable!("packing kind always matches the layer kind"),
     }
 }
@@ -414,6 +492,21 @@ pub fn output_slots(plan: &LinearPlan) -> Vec<OutputSlot> {
                         ct: g * chunks + k,
                         coeff: 2 * bn_block(c) * chunk + p,
                     };
+                }
+            }
+        }
+        (
+            LinearLayer::Bn(s),
+            Packing::BnSplit {
+                chunk,
+                chunks,
+                pieces,
+            },
+        ) => {
+            for pos in 0..s.h * s.w {
+                for ch in 0..s.c {
+                    let (ct, coeff) = split_slot(&s, chunk, chunks, pieces, pos, ch);
+                    slots[pos * s.c + ch] = OutputSlot { ct, coeff };
                 }
             }
         }

@@ -272,6 +272,26 @@ fn bn_shares_match_reference() {
 }
 
 #[test]
+fn bn_split_layouts_match_reference() {
+    // Channels of 99–100 positions at N = 256 (between N/3 and N/2): a whole channel and a
+    // half of another per ciphertext, in sets of three; 5 and 7 channels leave units over.
+    let params = small_params();
+    for (i, (h, w, c, cts)) in [(10, 10, 5, 4), (9, 11, 3, 2), (10, 10, 7, 5)]
+        .into_iter()
+        .enumerate()
+    {
+        let layer = LinearLayer::Bn(BnShape { h, w, c });
+        let plan = LinearPlan::new(layer, params.desc()).unwrap();
+        assert!(
+            matches!(plan.packing, Packing::BnSplit { pieces: 2, .. }),
+            "{plan:?}"
+        );
+        assert_eq!(plan.input_cts, cts, "{plan:?}");
+        assert_exact(&params, layer, 350 + i as u64);
+    }
+}
+
+#[test]
 fn every_thread_count_reconstructs_the_reference() {
     let params = small_params();
     let layers = [

@@ -18,8 +18,8 @@ use super::error::{Result, RuntimeError, StepError};
 /// announced and Ferret exists. 3: convolution packings charge the upload (engine 0.5.0), so
 /// two engines that plan a convolution differently refuse each other at the hello instead of
 /// failing on the first frame of another size. 4: batch norm's channels at Salem–Spencer
-/// blocks (engine 0.6.0).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// blocks (engine 0.6.0). 5: batch norm's split layout (engine 0.8.0).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 
