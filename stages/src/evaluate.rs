@@ -6,9 +6,9 @@
 //! (how well the run mean itself explains single runs), so a reader can tell model error
 //! from a noisy machine.
 //!
-//! Each group also gets a recommended method: the one with the least squared error (the
-//! best R²) on the validation networks' layers, which no model was fitted on
-//! ([`crate::learn::recommend`]). The test networks never choose.
+//! Each group also gets a recommended method: by squared error on the validation networks'
+//! layers, which no model was fitted on, the simplest method within one standard error of
+//! the least ([`crate::learn::recommend`]). The test networks never choose.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -156,7 +156,8 @@ impl Kind for EvaluateKind {
     const NAME: &'static str = "evaluate";
     // 2: R² against each layer's run mean, and the run-to-run noise ceiling.
     // 3: validation R² and the recommended method per group.
-    const VERSION: u32 = 3;
+    // 4: the recommendation by the one-standard-error rule.
+    const VERSION: u32 = 4;
     const SUMMARY: &'static str =
         "per-layer accuracy and prediction time of every model on the test networks";
     // One shard reading the whole upstream stage: copying it to a node costs more than the
@@ -225,7 +226,7 @@ impl Kind for EvaluateKind {
             if test.is_empty() {
                 continue;
             }
-            // The recommended method: least squared error on the selection layers when the
+            // The recommended method, by squared error on the selection layers when the
             // split has them (unseen by the searches), else on the validation layers.
             let mut side = Side::Selection;
             let mut choosing = rows.select(&group.party, &group.setting, &[side]);

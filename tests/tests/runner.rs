@@ -110,6 +110,19 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         ])
         .expect_code(0);
     let value: serde_json::Value = serde_json::from_str(&default.stdout).unwrap();
+    // The models learned from this engine's measurements, and say so; no mismatch warning.
+    let planned_with = value["planned_with_engine"].as_str().unwrap();
+    assert!(!planned_with.is_empty(), "{value}");
+    assert_eq!(
+        value["models_engine"],
+        serde_json::json!([planned_with]),
+        "{value}"
+    );
+    assert!(
+        !default.stderr.contains("measurements of engine"),
+        "{}",
+        default.stderr
+    );
     assert!(
         value["method_choice"]
             .as_str()
@@ -142,6 +155,13 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "lan",
         ])
         .expect_code(0);
+    assert!(
+        text.stdout.contains(&format!(
+            "engine: planned with {planned_with}, models measured with {planned_with}"
+        )),
+        "{}",
+        text.stdout
+    );
     assert!(
         text.stdout
             .contains("method: recommended, chosen on the validation networks: client "),

@@ -243,6 +243,16 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s
         p.network, shown.setting, p.models_from, p.bandwidth_bps, p.rtt_us
     );
     let _ = writeln!(out, "method: {}", shown.choice);
+    let measured_by = if p.models_engine.is_empty() {
+        "not recorded".to_string()
+    } else {
+        p.models_engine.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "engine: planned with {}, models measured with {measured_by}",
+        p.planned_with_engine
+    );
     let mut header = vec![
         "#".to_string(),
         "layer".into(),

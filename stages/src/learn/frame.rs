@@ -10,7 +10,7 @@ use snni_engine::network::Network;
 
 use crate::rows::{layer_columns, planned_layer_rows, ColumnSink, LayerRow};
 use crate::schema::dataset::{
-    KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
+    ENGINE_VERSION, KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
 };
 use crate::schema::results::SIDE;
 use crate::schema::{ColumnDef, ColumnType, Nulls, SchemaError, TableReader};
@@ -76,6 +76,8 @@ pub struct ViewRows {
     /// The OT backend per row (as [`OT`] says, `iknp` for datasets made before the column
     /// existed).
     pub ot: Vec<String>,
+    /// The engine version that measured (or, for planned rows, planned) each row.
+    pub engine: Vec<String>,
     /// Side per row.
     pub side: Vec<Side>,
     /// Every numeric column of the dataset's schema the table has (nulls as its
@@ -229,6 +231,7 @@ fn unsided_rows(table: &str, frame: &DataFrame) -> Result<ViewRows, StageError> 
             vec![String::new(); height]
         },
         ot: text(OT)?,
+        engine: text(ENGINE_VERSION)?,
         ..ViewRows::default()
     };
     for column in LAYER_TABLE.iter().chain(&NETWORK_TABLE) {
@@ -287,6 +290,7 @@ impl RowsSink<'_> {
             n if n == PARTY.name => Some(&mut self.out.party),
             n if n == KIND.name => Some(&mut self.out.kind),
             n if n == OT.name => Some(&mut self.out.ot),
+            n if n == ENGINE_VERSION.name => Some(&mut self.out.engine),
             _ => None,
         }
     }

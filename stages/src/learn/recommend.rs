@@ -1,6 +1,7 @@
 //! The recommended method of a party × setting (whole networks) or of a layer type ×
-//! party × setting (per layer): the one with the least mean error on the **validation**
-//! networks, or on the split's **selection** networks when it has them. Every model is
+//! party × setting (per layer): the simplest one within a standard error of the least mean
+//! error on the **validation** networks, or on the split's **selection** networks when it
+//! has them. Every model is
 //! fitted on the training networks, so validation errors are out of sample; but the
 //! searches also tune the learned models (hyperparameters, early stopping) on the
 //! validation networks, which flatters them against the linear models there. Selection
@@ -35,29 +36,49 @@ pub fn choosing_side(scored: &[Scored]) -> Side {
     }
 }
 
-/// The method with the least mean error over the rows of `scored` on the
-/// [`choosing_side`], ignoring every other side. A method with a non-finite error there (a
-/// total it could not give) is not eligible; ties keep the earlier method in
-/// [`Method::NETWORK`] order. `None` when no method has a row on that side.
+/// The method recommended by the rows of `scored` on the [`choosing_side`] (every other
+/// side ignored), by the one-standard-error rule (Breiman, Friedman, Olshen and Stone 1984;
+/// Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, §7.10): the
+/// simplest method whose mean error is within one standard error of the least mean error,
+/// the standard error being that of the best method's mean. Methods are taken as simpler
+/// in [`Method::NETWORK`] order (analytical, protocol, transfer, mlp, rnn: from a handful of
+/// coefficients to a trained network). A dozen validation networks cannot tell apart
+/// methods whose mean errors differ by less than their scatter, and the learned models'
+/// searches were tuned on those networks, so a near-tie goes to the method with less to
+/// overfit. A method with a non-finite error there (a total it could not give) is not
+/// eligible. `None` when no method has a row on that side.
 pub fn recommend(scored: &[Scored]) -> Option<Method> {
     let side = choosing_side(scored);
-    let mut sums: BTreeMap<Method, (f64, usize)> = BTreeMap::new();
+    let mut errors: BTreeMap<Method, Vec<f64>> = BTreeMap::new();
     for s in scored.iter().filter(|s| s.side == side) {
-        let entry = sums.entry(s.method).or_default();
-        entry.0 += s.error;
-        entry.1 += 1;
+        errors.entry(s.method).or_default().push(s.error);
     }
-    let mut best: Option<(Method, f64)> = None;
-    for (method, (sum, n)) in sums {
-        let mean = sum / n as f64;
-        if !mean.is_finite() {
-            continue;
-        }
-        if best.is_none_or(|(_, b)| mean < b) {
-            best = Some((method, mean));
-        }
+    let means: Vec<(Method, f64)> = errors
+        .iter()
+        .map(|(method, e)| (*method, e.iter().sum::<f64>() / e.len() as f64))
+        .filter(|(_, mean)| mean.is_finite())
+        .collect();
+    let (best, best_mean) = means
+        .iter()
+        .copied()
+        .reduce(|a, b| if b.1 < a.1 { b } else { a })?;
+    let threshold = best_mean + standard_error(&errors[&best]);
+    means
+        .iter()
+        .find(|(_, mean)| *mean <= threshold)
+        .map(|(method, _)| *method)
+}
+
+/// The standard error of the mean of `values` (sample standard deviation over √n); 0 for
+/// fewer than two values.
+fn standard_error(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return 0.0;
     }
-    best.map(|(method, _)| method)
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    (variance / n as f64).sqrt()
 }
 
 #[cfg(test)]
@@ -114,6 +135,40 @@ mod tests {
         assert_eq!(recommend(&rows), Some(Method::Protocol));
         assert_eq!(recommend(&[scored(Method::Mlp, Side::Test, 1.0)]), None);
         assert_eq!(recommend(&[]), None);
+    }
+
+    #[test]
+    fn a_method_within_one_standard_error_of_the_best_loses_to_a_simpler_one() {
+        // The MLP's mean (3.0) beats protocol's (3.4) by less than the MLP's standard error
+        // (sample sd √(16/3) over √4 networks: 1.155): protocol, the simpler, is recommended.
+        let noisy = [
+            scored(Method::Protocol, Side::Validation, 3.4),
+            scored(Method::Protocol, Side::Validation, 3.4),
+            scored(Method::Mlp, Side::Validation, 1.0),
+            scored(Method::Mlp, Side::Validation, 5.0),
+            scored(Method::Mlp, Side::Validation, 1.0),
+            scored(Method::Mlp, Side::Validation, 5.0),
+        ];
+        assert!(
+            (standard_error(&[1.0, 5.0, 1.0, 5.0]) - (16.0_f64 / 3.0).sqrt() / 2.0).abs() < 1e-12
+        );
+        assert_eq!(recommend(&noisy), Some(Method::Protocol));
+        // The same means with little scatter: the MLP is better beyond doubt.
+        let clear = [
+            scored(Method::Protocol, Side::Validation, 3.4),
+            scored(Method::Protocol, Side::Validation, 3.4),
+            scored(Method::Mlp, Side::Validation, 2.9),
+            scored(Method::Mlp, Side::Validation, 3.1),
+        ];
+        assert_eq!(recommend(&clear), Some(Method::Mlp));
+        // A method worse than the best is never chosen for being simple when it is far off.
+        let far = [
+            scored(Method::Analytical, Side::Validation, 9.0),
+            scored(Method::Analytical, Side::Validation, 11.0),
+            scored(Method::Rnn, Side::Validation, 1.0),
+            scored(Method::Rnn, Side::Validation, 2.0),
+        ];
+        assert_eq!(recommend(&far), Some(Method::Rnn));
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!
 //! It then evaluates every method on the validation, test and reference networks: mean
 //! measured total (t_SNNI), prediction, error in seconds and %, and the time to predict the
-//! whole network, measured in-process. The method with the least mean |error %| on the
-//! validation networks is the recommended one ([`crate::learn::recommend`]); test and reference
+//! whole network, measured in-process. The simplest method within one standard error of the
+//! least mean |error %| on the validation networks is the recommended one
+//! ([`crate::learn::recommend`]); test and reference
 //! networks never choose. A prediction uses only the network's non-measured columns.
 //! Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
 //! `networks` (one row per network × method, with the recommended method) and `layers`
@@ -93,10 +94,25 @@ pub struct WholeModels {
     pub ot: OtBackend,
     /// Per view, the training range (min, max) of the size features, for coverage warnings.
     pub ranges: Ranges,
-    /// The method with the least mean |error %| on the validation networks (models stored
+    /// The method recommended on the validation networks (models stored
     /// before the choice: none).
     #[serde(default)]
     pub recommended: Option<String>,
+    /// The engine versions that measured the training rows (models stored before the field:
+    /// empty, unknown). `snni predict` plans with the running engine and warns when it is
+    /// not one of these: the models then price another engine's protocols.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<String>,
+}
+
+/// The distinct engine versions of `party`'s training rows in `setting`, sorted.
+fn engines(rows: &ViewRows, party: &str, setting: &str) -> Vec<String> {
+    let versions: std::collections::BTreeSet<&String> = rows
+        .select(party, setting, &[Side::Train])
+        .into_iter()
+        .filter_map(|i| rows.engine.get(i))
+        .collect();
+    versions.into_iter().cloned().collect()
 }
 
 /// The OT backend of models stored before [`WholeModels::ot`] existed.
@@ -415,6 +431,7 @@ impl WholeKind {
                 .map_err(|message| StageError::Learn { message })?,
             ranges: ranges(rows, &train_networks)?,
             recommended: None,
+            engines: engines(rows, party, setting),
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
         let overhead = measured_overhead(rows, &network_rows, party, setting)?;
@@ -606,7 +623,9 @@ impl Kind for WholeKind {
     // `transfer` with overlap, validation networks evaluated and the recommended method.
     // 3: the sequence model learns each layer's ratio to the `protocol` prediction.
     // 4: the sequence model's scaler clamps inputs into its training range.
-    const VERSION: u32 = 4;
+    // 5: the models record the engine versions of their training rows (`engines`), and the
+    // recommendation follows the one-standard-error rule.
+    const VERSION: u32 = 5;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 

@@ -98,6 +98,11 @@ pub struct Prediction {
     pub bandwidth_bps: f64,
     /// Round-trip time in µs.
     pub rtt_us: f64,
+    /// The engine versions that measured the models' training rows (empty: models stored
+    /// before they recorded it).
+    pub models_engine: Vec<String>,
+    /// The engine that planned the network (the running one).
+    pub planned_with_engine: String,
     /// The layers.
     pub layers: Vec<PlannedLayer>,
     /// Per party × method.
@@ -234,6 +239,8 @@ impl Predictor {
             models_from: self.setting.clone(),
             bandwidth_bps: link.bandwidth_bps.unwrap_or(0) as f64,
             rtt_us: link.rtt_us.unwrap_or(0.0),
+            models_engine: self.parties[0].whole.engines.clone(),
+            planned_with_engine: snni_engine::VERSION.into(),
             layers: Vec::new(),
             results: Vec::new(),
             warnings: Vec::new(),
@@ -251,6 +258,9 @@ impl Predictor {
                     })
                     .collect();
                 prediction.warnings = coverage(&party.whole, &rows, &layers, network, 2.0, true);
+                prediction
+                    .warnings
+                    .extend(engine_mismatch(&party.whole.engines, snni_engine::VERSION));
             }
             let far = coverage(
                 &party.whole,
@@ -286,6 +296,23 @@ impl Predictor {
         }
         Ok(prediction)
     }
+}
+
+/// A warning when the models learned from another engine's measurements than `running`, the
+/// engine that plans the network: its packings, ciphertext counts and protocols may differ
+/// (engine 0.8.0 packs batch norms otherwise than 0.7.0), so the models price counts
+/// they never saw measured. Models that do not record their engine say nothing.
+fn engine_mismatch(trained: &[String], running: &str) -> Option<String> {
+    if trained.is_empty() || trained.iter().all(|v| v == running) {
+        return None;
+    }
+    Some(format!(
+        "the models learned from measurements of engine {}, but this snni plans with engine \
+         {running}, whose protocols may differ: predictions price this engine's counts at the \
+         old engine's costs; re-run the study with this snni (`snni run MANIFEST` re-measures \
+         the profile stage) for models of engine {running}",
+        trained.join(", ")
+    ))
 }
 
 fn layer_name(network: &Network, index: u64) -> String {
@@ -395,6 +422,20 @@ mod tests {
             total_s: layers.iter().sum::<f64>() + overhead,
             uncovered: Vec::new(),
         }
+    }
+
+    #[test]
+    fn models_of_another_engine_are_named_in_a_warning() {
+        let old = ["0.4.0".to_string()];
+        let warning = engine_mismatch(&old, "0.8.0").expect("a warning");
+        assert!(warning.contains("engine 0.4.0"), "{warning}");
+        assert!(warning.contains("engine 0.8.0"), "{warning}");
+        assert!(warning.contains("snni run"), "{warning}");
+        let mixed = ["0.7.0".to_string(), "0.8.0".to_string()];
+        assert!(engine_mismatch(&mixed, "0.8.0").is_some());
+        assert_eq!(engine_mismatch(&["0.8.0".to_string()], "0.8.0"), None);
+        // Models stored before they recorded their engine: unknown, no warning.
+        assert_eq!(engine_mismatch(&[], "0.8.0"), None);
     }
 
     #[test]
