@@ -287,10 +287,14 @@ fn a_requeued_task_gives_one_result() {
     );
     assert!(run.skip_events("\"event\":\"shard_finished\",\"stage\":\"synth\"", 1));
     cluster.run("scontrol", &["requeue", &format!("{job}_0")]);
+    // Slurm delays a requeued job on its own (minutes); start it sooner, but not within the
+    // second its first run ended: slurmd revokes that run's credential with one-second
+    // resolution, and a restart in the same second is killed ("Job credential revoked"),
+    // which failed this test once when the first run took 40 ms.
     let _ = cluster
         .command(
             "scontrol",
-            &["update", &format!("jobid={job}_0"), "starttime=now"],
+            &["update", &format!("jobid={job}_0"), "starttime=now+3"],
         )
         .output();
     let started_again = wait_until(Duration::from_secs(60), || {
