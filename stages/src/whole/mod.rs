@@ -111,6 +111,7 @@ fn engines(rows: &ViewRows, party: &str, setting: &str) -> Vec<String> {
         .select(party, setting, &[Side::Train])
         .into_iter()
         .filter_map(|i| rows.engine.get(i))
+        .filter(|version| !version.is_empty())
         .collect();
     versions.into_iter().cloned().collect()
 }
