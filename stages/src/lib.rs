@@ -57,5 +57,5 @@ pub use synthesize::SynthesizeKind;
 pub use train::TrainKind;
 pub use whole::{
     predict_network, NetworkPrediction, PartyResult, PlannedLayer, Prediction, Predictor,
-    WholeKind, WholeModels,
+    SpeedScale, WholeKind, WholeModels,
 };

@@ -227,6 +227,36 @@ fn learning_stages_run_then_tables_print_in_every_format() {
         "{}",
         tables.stdout
     );
+
+    // `speed: probe`: the split fits the speed exponent on the training runs' probes, its
+    // rows carry each run's factor, and the learning stages re-run on the scaled times.
+    let speed = learn_manifest(2).replace(
+        "params: {test: 0.25, validation: 0.3}",
+        "params: {test: 0.25, validation: 0.3, speed: probe}",
+    );
+    let manifest = scratch.write("learn.yaml", &speed);
+    let manifest = manifest.to_str().unwrap();
+    let fourth = scratch.run(&["run", manifest]).expect_code(0);
+    assert!(fourth.stderr.contains("4 ran"), "{}", fourth.stderr);
+    let show = |target: &str| {
+        scratch
+            .run(&["artifacts", "show", "--store", "store", target])
+            .expect_code(0)
+            .stdout
+    };
+    let summary = show("split/split/summary");
+    let json_start = summary.find('{').expect("a JSON summary");
+    let summary: serde_json::Value = serde_json::from_str(&summary[json_start..]).unwrap();
+    let local = &summary["speed"]["local"];
+    let beta = local["beta"].as_f64().expect("a fitted exponent");
+    assert!((0.0..=2.0).contains(&beta), "{local}");
+    assert!(
+        local["reference_he_per_s"].as_f64().unwrap() > 0.0,
+        "{local}"
+    );
+    assert!(local["fitted_groups"].as_u64().unwrap() > 0, "{local}");
+    assert!(show("split/split/rows").contains("speed_factor"));
+    scratch.run(&["tables", manifest]).expect_code(0);
 }
 
 #[test]

@@ -318,6 +318,68 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         bad.stderr
     );
+    // Measured times unless the split says otherwise.
+    assert!(value["speed"].is_null(), "{value}");
+
+    // The same study with `speed: probe`: only the split and what learns from it re-run,
+    // and `snni predict` says which machine speed its times are for.
+    let smoke = std::fs::read_to_string(manifest).unwrap().replace(
+        "      validation: 0.3\n",
+        "      validation: 0.3\n      speed: probe\n",
+    );
+    assert!(
+        smoke.contains("speed: probe"),
+        "the smoke split changed shape"
+    );
+    let scaled = scratch.write("smoke-speed.yaml", &smoke);
+    let scaled = scaled.to_str().unwrap();
+    let rerun = scratch
+        .run(&["run", scaled, "--store", store, "--json"])
+        .expect_code(0);
+    let summary = rerun.events().last().cloned().unwrap();
+    assert_eq!(summary["cached"], 4, "{summary}");
+    assert_eq!(summary["ran"], 6, "{summary}");
+    let predicted = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+        ])
+        .expect_code(0);
+    assert!(
+        predicted
+            .stdout
+            .contains("machine speed: times at the training runs' median probe"),
+        "{}",
+        predicted.stdout
+    );
+    let json = scratch
+        .run(&[
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+            "--json",
+        ])
+        .expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        json["speed"]["reference_he_per_s"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+    let beta = json["speed"]["beta"].as_f64().unwrap();
+    assert!((0.0..=2.0).contains(&beta), "{json}");
 }
 
 /// (party, setting) → the recommended method stored in the `whole` stage's `networks`

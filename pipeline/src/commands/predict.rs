@@ -253,6 +253,15 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s
         "engine: planned with {}, models measured with {measured_by}",
         p.planned_with_engine
     );
+    if let Some(speed) = p.speed {
+        let _ = writeln!(
+            out,
+            "machine speed: times at the training runs' median probe, {:.1} HE layers/s \
+             (the split's `speed: probe`); a machine whose probe runs p takes ({:.1} / p)^{:.2} \
+             times as long",
+            speed.reference_he_per_s, speed.reference_he_per_s, speed.beta
+        );
+    }
     let mut header = vec![
         "#".to_string(),
         "layer".into(),

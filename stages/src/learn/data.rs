@@ -1,11 +1,11 @@
 //! The training data of the learning stages: the dataset's views with the split's sides,
 //! and the groups a model is fitted to (one layer type × party × setting).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use snni_artifacts::BlobSource;
 
-use super::frame::{self, Side, ViewRows};
+use super::frame::{self, RunKey, Side, ViewRows};
 use crate::{StageError, UpstreamStage, VIEW_NAMES};
 
 /// One model's rows: a layer type, a party and a setting.
@@ -39,10 +39,13 @@ impl Group {
     }
 }
 
-/// The views a stage reads, with the split's sides.
+/// The views a stage reads, with the split's sides (and times scaled by the split's speed
+/// factors, when it has them).
 pub struct Data {
     /// Rows by view name.
     pub views: BTreeMap<String, ViewRows>,
+    /// The split's factor on each run's times (`speed: probe`), if any.
+    pub speed: Option<HashMap<RunKey, f64>>,
 }
 
 impl Data {
@@ -54,13 +57,30 @@ impl Data {
     ) -> Result<Data, StageError> {
         let split = frame::upstream_table(store, upstream, "split", "split/rows")?;
         let sides = frame::sides(&split)?;
+        let speed = frame::speed_factors(&split)?;
         let mut loaded = BTreeMap::new();
         for view in views {
             let name = format!("tables/{view}");
             let table = frame::upstream_table(store, upstream, "dataset", &name)?;
-            loaded.insert(view.clone(), frame::view_rows(&name, &table, &sides)?);
+            let mut rows = frame::view_rows(&name, &table, &sides)?;
+            if let Some(factors) = &speed {
+                rows.scale_times(factors)?;
+            }
+            loaded.insert(view.clone(), rows);
         }
-        Ok(Data { views: loaded })
+        Ok(Data {
+            views: loaded,
+            speed,
+        })
+    }
+
+    /// Scales the times of rows read outside [`Data::load`] (the per-network totals) by the
+    /// split's speed factors, as the views were.
+    pub fn scale(&self, rows: &mut ViewRows) -> Result<(), StageError> {
+        match &self.speed {
+            Some(factors) => rows.scale_times(factors),
+            None => Ok(()),
+        }
     }
 
     /// The rows of `group`.
@@ -174,6 +194,7 @@ mod tests {
         }
         Data {
             views: BTreeMap::from([("conv".to_string(), rows)]),
+            speed: None,
         }
     }
 
@@ -197,6 +218,7 @@ mod tests {
         assert!(conv_rows(30, 0).groups_or_explain(20).is_err());
         let empty = Data {
             views: BTreeMap::new(),
+            speed: None,
         };
         let error = empty.groups_or_explain(1).unwrap_err().to_string();
         assert!(error.contains("no rows of these layer types"), "{error}");

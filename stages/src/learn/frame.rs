@@ -10,9 +10,10 @@ use snni_engine::network::Network;
 
 use crate::rows::{layer_columns, planned_layer_rows, ColumnSink, LayerRow};
 use crate::schema::dataset::{
-    ENGINE_VERSION, KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT, PARTY, RUN, SETTING,
+    CPU_S, ENGINE_VERSION, INFERENCE_S, KIND, LAYER, LAYER_TABLE, NETWORK, NETWORK_TABLE, OT,
+    PARTY, RUN, SETTING, SETUP_S, TOTAL_S, WALL_S,
 };
-use crate::schema::results::SIDE;
+use crate::schema::results::{SIDE, SPEED_FACTOR};
 use crate::schema::{ColumnDef, ColumnType, Nulls, SchemaError, TableReader};
 use crate::{PlannedLink, StageError, UpstreamStage};
 
@@ -111,6 +112,35 @@ impl ViewRows {
     pub fn len(&self) -> usize {
         self.network.len()
     }
+
+    /// Multiplies every time column the rows have by their run's factor (the split's
+    /// `speed: probe`); a run without a factor is an error (the split is stale).
+    pub fn scale_times(&mut self, factors: &HashMap<RunKey, f64>) -> Result<(), StageError> {
+        let mut per_row = Vec::with_capacity(self.len());
+        for i in 0..self.len() {
+            let key = (
+                self.network[i].clone(),
+                self.setting[i].clone(),
+                self.run[i],
+                self.party[i].clone(),
+            );
+            let factor = factors.get(&key).ok_or_else(|| StageError::Learn {
+                message: format!(
+                    "the split has no speed factor for run {key:?}; re-run the split on this \
+                     dataset"
+                ),
+            })?;
+            per_row.push(*factor);
+        }
+        for column in TIME_COLUMNS {
+            if let Some(values) = self.numbers.get_mut(column.name) {
+                for (value, factor) in values.iter_mut().zip(&per_row) {
+                    *value *= factor;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The table output `name` of the one upstream stage of kind `kind`.
@@ -143,6 +173,45 @@ fn schema_error(source: SchemaError) -> StageError {
 
 /// A row key: network, setting, run, party, layer.
 type Key = (String, String, u64, String, u64);
+
+/// A run of one party: network, setting, run, party.
+pub type RunKey = (String, String, u64, String);
+
+/// The time columns a split's speed factor scales (per layer and per network).
+const TIME_COLUMNS: [ColumnDef; 5] = [WALL_S, CPU_S, SETUP_S, INFERENCE_S, TOTAL_S];
+
+/// The split's factor on each run's times (its `rows` table's `speed_factor`, written by
+/// `speed: probe`), or `None` when the split left the times as measured.
+pub fn speed_factors(frame: &DataFrame) -> Result<Option<HashMap<RunKey, f64>>, StageError> {
+    let table = TableReader::new("split/rows", frame);
+    let Some(factors) = table.optional_numbers(SPEED_FACTOR).map_err(schema_error)? else {
+        return Ok(None);
+    };
+    let read = |column| table.text(column).map_err(schema_error);
+    let (network, setting, party) = (read(NETWORK)?, read(SETTING)?, read(PARTY)?);
+    let run = table.counts(RUN).map_err(schema_error)?;
+    let mut map = HashMap::new();
+    for i in 0..network.len() {
+        if !(factors[i].is_finite() && factors[i] > 0.0) {
+            return Err(StageError::Learn {
+                message: format!(
+                    "the split's speed factor of row {i} is {}; re-run the split",
+                    factors[i]
+                ),
+            });
+        }
+        map.insert(
+            (
+                network[i].clone(),
+                setting[i].clone(),
+                run[i],
+                party[i].clone(),
+            ),
+            factors[i],
+        );
+    }
+    Ok(Some(map))
+}
 
 /// The sides of the split (`rows` table of a `split` stage), by row key.
 pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
@@ -382,5 +451,52 @@ impl<'r> ColumnSink<&'r LayerRow> for RowsSink<'r> {
         let values: Vec<Option<f64>> = self.rows.iter().map(value).collect();
         self.numbers(column, values.into_iter());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_times_multiplies_each_time_column_by_its_runs_factor_and_nothing_else() {
+        let mut rows = ViewRows::default();
+        for (network, run) in [("a", 0), ("a", 1), ("b", 0)] {
+            rows.network.push(network.into());
+            rows.setting.push("local".into());
+            rows.party.push("server".into());
+            rows.run.push(run);
+            rows.layer.push(0);
+        }
+        rows.numbers.insert(WALL_S.name.into(), vec![1.0, 2.0, 3.0]);
+        rows.numbers
+            .insert(TOTAL_S.name.into(), vec![10.0, 20.0, 30.0]);
+        rows.numbers.insert("flops".into(), vec![5.0, 5.0, 5.0]);
+        let key = |network: &str, run| -> RunKey {
+            (network.into(), "local".into(), run, "server".into())
+        };
+        let mut factors = HashMap::from([(key("a", 0), 0.5), (key("a", 1), 2.0)]);
+        // A run without a factor: the split is stale.
+        let error = rows.clone_for_test().scale_times(&factors).unwrap_err();
+        assert!(error.to_string().contains("re-run the split"), "{error}");
+        factors.insert(key("b", 0), 1.0);
+        rows.scale_times(&factors).unwrap();
+        assert_eq!(rows.numbers[WALL_S.name], [0.5, 4.0, 3.0]);
+        assert_eq!(rows.numbers[TOTAL_S.name], [5.0, 40.0, 30.0]);
+        assert_eq!(rows.numbers["flops"], [5.0, 5.0, 5.0]);
+    }
+
+    impl ViewRows {
+        fn clone_for_test(&self) -> ViewRows {
+            ViewRows {
+                network: self.network.clone(),
+                setting: self.setting.clone(),
+                party: self.party.clone(),
+                run: self.run.clone(),
+                layer: self.layer.clone(),
+                numbers: self.numbers.clone(),
+                ..ViewRows::default()
+            }
+        }
     }
 }

@@ -69,6 +69,9 @@ pub const ERROR_PCT: ColumnDef = ColumnDef::real("error_pct").nulls(Nulls::AsNan
 /// Prediction time of a whole network (ms).
 pub const T_PRED_MS: ColumnDef = ColumnDef::real("t_pred_ms").nulls(Nulls::AsNan);
 
+/// The split's factor on a row's times (`speed: probe`; tables without it: factor 1).
+pub const SPEED_FACTOR: ColumnDef = ColumnDef::real("speed_factor").absent(Absent::Optional);
+
 /// The split's `rows`: one per dataset row, in its order.
 pub const SPLIT_ROWS: [ColumnDef; 7] = [NETWORK, SETTING, RUN, PARTY, LAYER, KIND, SIDE];
 /// The split's `assignment`: one per network.

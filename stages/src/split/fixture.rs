@@ -12,9 +12,9 @@ use super::{SplitKind, SHARD};
 use crate::kind::{CheckContext, OutputData, PlanContext, ShardContext, StageKind, UpstreamStage};
 use crate::schema::dataset::{
     FAMILY, FEATURE_COLUMNS, FILTERS, KERNEL_H, KERNEL_W, KIND, LAYER, NETWORK, PADDING, PARTY,
-    RELU_FRACTION, RUN, SETTING, SOURCE_STAGE, STRIDE, UNITS, WALL_S,
+    PROBE_HE_PER_S, RELU_FRACTION, RUN, SETTING, SOURCE_STAGE, STRIDE, TOTAL_S, UNITS, WALL_S,
 };
-use crate::schema::results::{SIDE, SPLIT_ASSIGNMENT, SPLIT_ROWS};
+use crate::schema::results::{SIDE, SPEED_FACTOR, SPLIT_ASSIGNMENT, SPLIT_ROWS};
 use crate::schema::{ColumnDef, ColumnType, TableReader};
 use crate::StageError;
 
@@ -200,6 +200,49 @@ impl Harness {
         }
     }
 
+    /// [`Harness::dataset`] with a `tables/networks` of one row per party and run: its
+    /// `total_s` and `probe_he_per_s` from `run(network, run) -> (total_s, probe)`.
+    pub(super) fn dataset_with_networks(
+        &self,
+        rows: &[FakeRow],
+        run: impl Fn(&str, u64) -> (f64, Option<f64>),
+    ) -> UpstreamStage {
+        let mut keys: Vec<(String, String, u64, &str)> = rows
+            .iter()
+            .map(|r| (r.network.clone(), r.setting.clone(), r.run, r.party))
+            .collect();
+        keys.dedup();
+        let (total, probe): (Vec<f64>, Vec<Option<f64>>) =
+            keys.iter().map(|k| run(&k.0, k.2)).unzip();
+        let columns = vec![
+            Column::new(
+                NETWORK.name.into(),
+                keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                SETTING.name.into(),
+                keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                RUN.name.into(),
+                keys.iter().map(|k| k.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                PARTY.name.into(),
+                keys.iter().map(|k| k.3).collect::<Vec<_>>(),
+            ),
+            Column::new(TOTAL_S.name.into(), total),
+            Column::new(PROBE_HE_PER_S.name.into(), probe),
+        ];
+        let mut networks = DataFrame::new(keys.len(), columns).unwrap();
+        let networks = self.store.write_table("networks", &mut networks).unwrap();
+        let mut stage = self.dataset(rows);
+        stage.record = stage
+            .record
+            .with_output("tables/networks", Output::Table(networks));
+        stage
+    }
+
     pub(super) fn run(
         &self,
         upstream: &[UpstreamStage],
@@ -240,7 +283,11 @@ impl Harness {
         };
         assert!(outputs.is_empty(), "no other outputs");
         assert_eq!(names(&assignment), SPLIT_ASSIGNMENT.map(|c| c.name));
-        assert_eq!(names(&rows), SPLIT_ROWS.map(|c| c.name));
+        let mut expected = SPLIT_ROWS.map(|c| c.name).to_vec();
+        if rows.column(SPEED_FACTOR.name).is_ok() {
+            expected.push(SPEED_FACTOR.name);
+        }
+        assert_eq!(names(&rows), expected);
         let networks = strings(&assignment, NETWORK);
         let unique: BTreeSet<&String> = networks.iter().collect();
         assert_eq!(unique.len(), networks.len(), "one row per network");

@@ -18,6 +18,7 @@ mod assign;
 mod layers;
 mod leak;
 mod outputs;
+mod speed;
 
 #[cfg(test)]
 mod fixture;
@@ -85,6 +86,29 @@ pub struct SplitParams {
     /// The upstream `source_stage` names whose networks are never trained on.
     #[serde(default = "default_held_out")]
     held_out: Vec<String>,
+    /// How run times are put on one machine speed before anything learns from them:
+    /// `none` (the default, left out of the canonical parameters) or `probe` (see
+    /// [`speed`]).
+    #[serde(default, skip_serializing_if = "SpeedMode::is_none")]
+    speed: SpeedMode,
+}
+
+/// The `speed` parameter of a split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeedMode {
+    /// Times as measured.
+    #[default]
+    None,
+    /// Times scaled to the training runs' median probe speed, with an exponent fitted on
+    /// the training networks (the `rows` table gets a `speed_factor` column).
+    Probe,
+}
+
+impl SpeedMode {
+    fn is_none(&self) -> bool {
+        *self == SpeedMode::None
+    }
 }
 
 fn default_test() -> f64 {
@@ -262,7 +286,18 @@ impl Kind for SplitKind {
             }
         };
         let leak = leak::check(&rows, &row_sides);
-        let summary = outputs::Summary::new(
+        let speed = match params.speed {
+            SpeedMode::None => None,
+            SpeedMode::Probe => {
+                let training = speed::training_networks(&rows, &row_sides);
+                let fit = speed::fit(stage, ctx.store, |network| {
+                    training.get(network).copied().unwrap_or(false)
+                })?;
+                let factors = speed::row_factors(&fit, &rows, &stage.name)?;
+                Some((fit.settings, factors))
+            }
+        };
+        let mut summary = outputs::Summary::new(
             params.by.as_str(),
             ctx.seed,
             &networks,
@@ -270,6 +305,7 @@ impl Kind for SplitKind {
             &row_sides,
             leak,
         );
+        summary.speed = speed.as_ref().map(|(settings, _)| settings.clone());
         tracing::info!(
             stage = %stage.name,
             "split by {}: {}; {}",
@@ -282,7 +318,8 @@ impl Kind for SplitKind {
             "assignment",
             outputs::assignment_table(&networks, &network_sides)?,
         );
-        result.insert("rows", outputs::rows_table(&rows, &row_sides)?);
+        let factors = speed.as_ref().map(|(_, factors)| factors.as_slice());
+        result.insert("rows", outputs::rows_table(&rows, &row_sides, factors)?);
         result.insert("summary", summary.to_output()?);
         Ok(result)
     }

@@ -10,7 +10,7 @@ use super::layers::{LayerRows, NetworkInfo};
 use super::leak::LeakReport;
 use crate::kind::OutputData;
 use crate::schema::dataset::{FAMILY, KIND, LAYER, NETWORK, PARTY, RUN, SETTING, SOURCE_STAGE};
-use crate::schema::results::SIDE;
+use crate::schema::results::{SIDE, SPEED_FACTOR};
 use crate::schema::ColumnDef;
 use crate::StageError;
 
@@ -48,9 +48,14 @@ pub fn assignment_table(
     table("assignment", networks.len(), columns)
 }
 
-/// One row per row of the layer table, in its order: the key columns and `side`.
-pub fn rows_table(rows: &LayerRows, sides: &[Side]) -> Result<OutputData, StageError> {
-    let columns = vec![
+/// One row per row of the layer table, in its order: the key columns and `side`, and with
+/// `speed: probe` the factor its run's times are multiplied by (`speed_factor`).
+pub fn rows_table(
+    rows: &LayerRows,
+    sides: &[Side],
+    speed_factors: Option<&[f64]>,
+) -> Result<OutputData, StageError> {
+    let mut columns = vec![
         text_column(NETWORK, rows.network.iter().map(String::as_str)),
         text_column(SETTING, rows.setting.iter().map(String::as_str)),
         Column::new(RUN.name.into(), rows.run.clone()),
@@ -59,6 +64,9 @@ pub fn rows_table(rows: &LayerRows, sides: &[Side]) -> Result<OutputData, StageE
         text_column(KIND, rows.kind.iter().map(String::as_str)),
         text_column(SIDE, sides.iter().map(|side| side.as_str())),
     ];
+    if let Some(factors) = speed_factors {
+        columns.push(Column::new(SPEED_FACTOR.name.into(), factors.to_vec()));
+    }
     table("rows", rows.len(), columns)
 }
 
@@ -77,6 +85,9 @@ pub struct Summary {
     pub families: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// The leak check.
     pub leak: LeakReport,
+    /// With `speed: probe`, the fit per setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<BTreeMap<String, super::speed::SettingSpeed>>,
 }
 
 impl Summary {
@@ -96,6 +107,7 @@ impl Summary {
             rows: BTreeMap::new(),
             families: BTreeMap::new(),
             leak,
+            speed: None,
         };
         for info in networks {
             let side = network_sides[info.network.as_str()].as_str();

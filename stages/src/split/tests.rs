@@ -299,3 +299,90 @@ fn a_layer_table_without_a_feature_column_is_an_error() {
         "split the dataset of `data`: `tables/layers`: no column `flops`"
     );
 }
+
+#[test]
+fn speed_probe_fits_its_exponent_on_training_networks_and_scales_every_run() {
+    // Every network's run 1 ran at probe 30 and run 2 at 40; times follow (36 / p)^0.8,
+    // except the held-out and test networks, which run the other way round: a fit that
+    // saw them would not find 0.8.
+    let harness = Harness::new();
+    let rows = dataset_rows(5);
+    let plain = harness.split(&rows, Value::Null, 7);
+    assert!(plain.rows.column("speed_factor").is_err());
+    assert!(plain.summary.get("speed").is_none());
+    let training: BTreeSet<String> = plain
+        .assignment
+        .iter()
+        .filter(|(_, side)| *side == "train")
+        .map(|(network, _)| network.clone())
+        .collect();
+    let probe = |run: u64| -> f64 {
+        if run == 1 {
+            30.0
+        } else {
+            40.0
+        }
+    };
+    let upstream = harness.dataset_with_networks(&rows, |network, run| {
+        let p = probe(run);
+        let total = if training.contains(network) {
+            3.0 * (36.0 / p).powf(0.8)
+        } else {
+            3.0 * p / 36.0
+        };
+        (total, Some(p))
+    });
+    let split = harness
+        .run(&[upstream], json!({"speed": "probe"}), 7)
+        .unwrap();
+    // The sides do not move.
+    assert_eq!(split.assignment, plain.assignment);
+    let speed = &split.summary["speed"]["lan"];
+    assert!(
+        (speed["beta"].as_f64().unwrap() - 0.8).abs() < 1e-9,
+        "{speed}"
+    );
+    assert_eq!(speed["reference_he_per_s"].as_f64(), Some(35.0));
+    assert!(
+        speed["train_run_cv_scaled"].as_f64().unwrap() < 1e-9,
+        "{speed}"
+    );
+    // Every row's factor is its run's (p / 35)^0.8, held-out networks included.
+    let factors = crate::schema::TableReader::new("split", &split.rows)
+        .numbers(crate::schema::results::SPEED_FACTOR)
+        .unwrap();
+    let runs = crate::schema::TableReader::new("split", &split.rows)
+        .counts(crate::schema::dataset::RUN)
+        .unwrap();
+    for (factor, run) in factors.iter().zip(runs) {
+        assert!((factor - (probe(run) / 35.0).powf(0.8)).abs() < 1e-12);
+    }
+    // The canonical parameters name it only when it is on.
+    let ctx = check_context();
+    assert_eq!(
+        SplitKind
+            .check_params(&json!({"speed": "probe"}), &ctx)
+            .unwrap()["speed"],
+        "probe"
+    );
+    assert!(SplitKind
+        .check_params(&json!({"speed": "none"}), &ctx)
+        .unwrap()
+        .get("speed")
+        .is_none());
+    let issues = SplitKind
+        .check_params(&json!({"speed": "clock"}), &ctx)
+        .unwrap_err();
+    assert_eq!(issues[0].path, ["speed"]);
+}
+
+#[test]
+fn speed_probe_without_a_networks_table_is_an_error_naming_it() {
+    let harness = Harness::new();
+    let upstream = harness.dataset(&dataset_rows(2));
+    let message = match harness.run(&[upstream], json!({"speed": "probe"}), 7) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a split without the networks table must fail"),
+    };
+    assert!(message.contains("tables/networks"), "{message}");
+}

@@ -103,6 +103,21 @@ pub struct WholeModels {
     /// not one of these: the models then price another engine's protocols.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engines: Vec<String>,
+    /// When the split scaled the times to one machine speed (`speed: probe`), that speed
+    /// and the exponent: the models predict times on a machine whose probe runs
+    /// `reference_he_per_s` HE layers per second. `None`: times as measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<SpeedScale>,
+}
+
+/// The machine speed a split's `speed: probe` scaled a setting's times to.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SpeedScale {
+    /// The training runs' median probe (HE layers per second).
+    pub reference_he_per_s: f64,
+    /// The fitted exponent: a machine whose probe runs p takes (reference / p)^β times as
+    /// long.
+    pub beta: f64,
 }
 
 /// The distinct engine versions of `party`'s training rows in `setting`, sorted.
@@ -114,6 +129,31 @@ fn engines(rows: &ViewRows, party: &str, setting: &str) -> Vec<String> {
         .filter(|version| !version.is_empty())
         .collect();
     versions.into_iter().cloned().collect()
+}
+
+/// The machine speed the split scaled `setting`'s times to (its `summary`'s
+/// `speed.<setting>`), or `None` when it left them as measured.
+fn split_speed(
+    store: &dyn snni_artifacts::BlobSource,
+    upstream: &[crate::UpstreamStage],
+    setting: &str,
+) -> Result<Option<SpeedScale>, StageError> {
+    let Some(split) = upstream.iter().find(|s| s.kind == "split") else {
+        return Ok(None);
+    };
+    let Some(bytes) = crate::learn::models::blob(store, split, "split/summary")? else {
+        return Ok(None);
+    };
+    let summary: serde_json::Value =
+        crate::learn::models::parse(&bytes, &format!("{}/split/summary", split.name))?;
+    let fit = &summary["speed"][setting];
+    Ok(fit["reference_he_per_s"]
+        .as_f64()
+        .zip(fit["beta"].as_f64())
+        .map(|(reference_he_per_s, beta)| SpeedScale {
+            reference_he_per_s,
+            beta,
+        }))
 }
 
 /// The OT backend of models stored before [`WholeModels::ot`] existed.
@@ -356,7 +396,8 @@ impl WholeKind {
         let rows = &data.views[LAYERS];
         let network_table =
             frame::upstream_table(ctx.store, ctx.upstream, "dataset", "tables/networks")?;
-        let network_rows = frame::rows_on("tables/networks", &network_table, Side::Train)?;
+        let mut network_rows = frame::rows_on("tables/networks", &network_table, Side::Train)?;
+        data.scale(&mut network_rows)?;
         let models = PartyModels::load(ctx.store, train_stage, party, setting)?;
         let measured = totals(&network_rows, party, setting)?;
         let train_networks = networks(rows, party, setting, &[Side::Train])?;
@@ -433,6 +474,7 @@ impl WholeKind {
             ranges: ranges(rows, &train_networks)?,
             recommended: None,
             engines: engines(rows, party, setting),
+            speed: split_speed(ctx.store, ctx.upstream, setting)?,
         };
         (whole.bandwidth_bps, whole.rtt_us) = link_of(rows, setting)?;
         let overhead = measured_overhead(rows, &network_rows, party, setting)?;

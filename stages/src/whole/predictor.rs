@@ -103,6 +103,9 @@ pub struct Prediction {
     pub models_engine: Vec<String>,
     /// The engine that planned the network (the running one).
     pub planned_with_engine: String,
+    /// The machine speed the models' times were scaled to (the split's `speed: probe`), or
+    /// `None`: times as measured.
+    pub speed: Option<super::SpeedScale>,
     /// The layers.
     pub layers: Vec<PlannedLayer>,
     /// Per party × method.
@@ -241,6 +244,7 @@ impl Predictor {
             rtt_us: link.rtt_us.unwrap_or(0.0),
             models_engine: self.parties[0].whole.engines.clone(),
             planned_with_engine: snni_engine::VERSION.into(),
+            speed: self.parties[0].whole.speed,
             layers: Vec::new(),
             results: Vec::new(),
             warnings: Vec::new(),
