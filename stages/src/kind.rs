@@ -313,11 +313,25 @@ pub struct ShardContext<'a> {
 pub enum Reservation {
     /// One of the run's `--jobs` slots, on whichever CPUs the OS picks.
     Shared,
+    /// One of the run's `--jobs` slots and this many of the machine's CPUs, counted but not
+    /// pinned: such shards run side by side only while their CPUs add up to no more than
+    /// the machine has (one may always run). For a shard that keeps several processes busy
+    /// (a profile shard's two parties), so that `--jobs` above the CPUs cannot make its
+    /// timed work share cores with another's.
+    Cpus(usize),
     /// This many CPUs of its own, disjoint from every other pinned shard's; no shared
     /// shard runs beside pinned ones.
     Pinned(usize),
     /// The whole machine: nothing else runs meanwhile.
     Exclusive,
+}
+
+impl Reservation {
+    /// Whether the shard runs in a shared slot, wherever the OS places it ([`Self::Shared`]
+    /// or [`Self::Cpus`]), rather than on CPUs of its own or the whole machine.
+    pub fn is_shared(self) -> bool {
+        matches!(self, Reservation::Shared | Reservation::Cpus(_))
+    }
 }
 
 /// A completed upstream stage: its manifest name, kind and committed record.

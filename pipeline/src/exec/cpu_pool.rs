@@ -1,7 +1,9 @@
 //! [`CpuPool`]: which shards may run at once, and on which CPUs.
 //!
 //! A run has `--jobs` slots. A [`Reservation::Shared`] shard takes one slot and lets the OS
-//! place it; a [`Reservation::Pinned`] shard takes one slot *and* CPUs of its own, disjoint
+//! place it; a [`Reservation::Cpus`] shard does the same but also counts its CPUs, and
+//! starts only while the running ones' CPUs and its own fit on the machine (or nothing
+//! shared runs); a [`Reservation::Pinned`] shard takes one slot *and* CPUs of its own, disjoint
 //! from every other pinned shard's, so shaped shards run side by side without disturbing
 //! each other; a [`Reservation::Exclusive`] shard waits until nothing runs and holds
 //! everything. Shared and pinned shards never run at the same time (a shared shard could be
@@ -27,6 +29,8 @@ struct State {
     cpus: Vec<usize>,
     free: BTreeSet<usize>,
     shared: usize,
+    /// CPUs the running shared shards counted ([`Reservation::Cpus`]).
+    shared_cpus: usize,
     pinned: usize,
     exclusive: bool,
     /// Pinned or exclusive requests waiting; while any waits, shared ones do not start.
@@ -42,7 +46,8 @@ pub struct Grant {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Held {
-    Shared,
+    /// A shared slot and the CPUs it counted.
+    Shared(usize),
     Pinned(Vec<usize>),
     Exclusive,
 }
@@ -68,6 +73,7 @@ impl CpuPool {
                 free: cpus.iter().copied().collect(),
                 cpus,
                 shared: 0,
+                shared_cpus: 0,
                 pinned: 0,
                 exclusive: false,
                 priority_waiting: 0,
@@ -86,7 +92,7 @@ impl CpuPool {
 
     /// Waits until `reservation` can be granted, then grants it.
     pub async fn acquire(self: &Arc<Self>, reservation: Reservation) -> Result<Grant, TooManyCpus> {
-        let priority = !matches!(reservation, Reservation::Shared);
+        let priority = !reservation.is_shared();
         if let Reservation::Pinned(wanted) = reservation {
             let state = self.lock();
             if wanted > state.cpus.len() {
@@ -121,14 +127,21 @@ impl CpuPool {
         let mut state = self.lock();
         let running = state.shared + state.pinned;
         let held = match reservation {
-            Reservation::Shared => {
+            Reservation::Shared | Reservation::Cpus(_) => {
+                let wanted = match reservation {
+                    Reservation::Cpus(n) => n,
+                    _ => 0,
+                };
+                let fits = state.shared == 0 || state.shared_cpus + wanted <= state.cpus.len();
                 let ok = !state.exclusive
                     && state.pinned == 0
                     && state.priority_waiting == 0
-                    && running < state.jobs;
+                    && running < state.jobs
+                    && fits;
                 ok.then(|| {
                     state.shared += 1;
-                    Held::Shared
+                    state.shared_cpus += wanted;
+                    Held::Shared(wanted)
                 })
             }
             Reservation::Pinned(wanted) => {
@@ -188,7 +201,10 @@ impl Drop for Grant {
         {
             let mut state = self.pool.lock();
             match &self.held {
-                Held::Shared => state.shared -= 1,
+                Held::Shared(cpus) => {
+                    state.shared -= 1;
+                    state.shared_cpus -= cpus;
+                }
                 Held::Pinned(cpus) => {
                     state.pinned -= 1;
                     state.free.extend(cpus.iter().copied());
@@ -243,6 +259,39 @@ mod tests {
             now(pool.acquire(Reservation::Pinned(1))).is_none(),
             "a shared shard runs"
         );
+    }
+
+    #[test]
+    fn shards_that_count_cpus_run_side_by_side_only_while_their_cpus_fit() {
+        // Two CPUs, four slots: plain shared shards fill the slots...
+        let pool = CpuPool::new(4, vec![0, 1]);
+        let plain: Vec<Grant> = (0..4)
+            .map(|_| now(pool.acquire(Reservation::Shared)).unwrap().unwrap())
+            .collect();
+        drop(plain);
+        // ... but a shard with two busy parties takes both CPUs, and the next waits.
+        let first = now(pool.acquire(Reservation::Cpus(2))).unwrap().unwrap();
+        assert_eq!(first.cpus(), None, "counted, not pinned");
+        assert!(
+            now(pool.acquire(Reservation::Cpus(2))).is_none(),
+            "two parties per CPU"
+        );
+        // A shard that counts no CPU still fits beside it.
+        let plain = now(pool.acquire(Reservation::Shared)).unwrap().unwrap();
+        drop((first, plain));
+        let second = now(pool.acquire(Reservation::Cpus(2))).unwrap().unwrap();
+        drop(second);
+        // One shard always runs, even when it counts more CPUs than there are.
+        let big = now(pool.acquire(Reservation::Cpus(4))).unwrap().unwrap();
+        assert!(now(pool.acquire(Reservation::Cpus(1))).is_none());
+        drop(big);
+        // On four CPUs, two such shards run at once.
+        let pool = CpuPool::new(4, vec![0, 1, 2, 3]);
+        let held: Vec<Grant> = (0..2)
+            .map(|_| now(pool.acquire(Reservation::Cpus(2))).unwrap().unwrap())
+            .collect();
+        assert!(now(pool.acquire(Reservation::Cpus(2))).is_none());
+        drop(held);
     }
 
     #[test]

@@ -610,7 +610,7 @@ impl<'a> Coordinator<'a> {
         // Shaped (pinned or exclusive) shards go to arrays of their own.
         let (shaped, plain): (Vec<Digest>, Vec<Digest>) = waiting
             .into_iter()
-            .partition(|fp| self.tracks[fp].reservation != Reservation::Shared);
+            .partition(|fp| !self.tracks[fp].reservation.is_shared());
         for (group, is_shaped) in [(plain, false), (shaped, true)] {
             if group.is_empty() {
                 continue;

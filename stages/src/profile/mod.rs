@@ -249,7 +249,10 @@ impl Kind for ProfileKind {
             (true, _, _) => Reservation::Exclusive,
             (false, true, Some(n)) => Reservation::Pinned(n),
             (false, true, None) if params.exclusive_shaped => Reservation::Exclusive,
-            _ => Reservation::Shared,
+            // Two parties, each `threads` busy threads: two such shards on two CPUs would
+            // time each other's load (ResNet-50 at 64×64×3 on Local took 28–34 s two at a
+            // time against 23–26 s alone, BENCHMARKS.md).
+            _ => Reservation::Cpus(2 * params.threads),
         }
     }
 

@@ -153,14 +153,20 @@ fn shaped_shards_are_exclusive_unless_allowed_or_reserving() {
     let p = params(json!({"settings": ["local", "wan"]}));
     let exclusive = Reservation::Exclusive;
     assert_eq!(ProfileKind.reservation(&p, "synth-0000.wan.r00"), exclusive);
+    // An unshaped shard counts its two parties' CPUs.
     assert_eq!(
         ProfileKind.reservation(&p, "synth-0000.local.r00"),
-        Reservation::Shared
+        Reservation::Cpus(2)
+    );
+    let threads = params(json!({"settings": ["local"], "threads": 2}));
+    assert_eq!(
+        ProfileKind.reservation(&threads, "synth-0000.local.r00"),
+        Reservation::Cpus(4)
     );
     let shared = params(json!({"settings": ["local", "wan"], "exclusive_shaped": false}));
     assert_eq!(
         ProfileKind.reservation(&shared, "synth-0000.wan.r00"),
-        Reservation::Shared
+        Reservation::Cpus(2)
     );
     // Pinned parties share their CPUs with nothing: every shard runs alone.
     let pinned = params(json!({"settings": ["local", "wan"], "cpus": [0]}));
@@ -176,7 +182,7 @@ fn shaped_shards_are_exclusive_unless_allowed_or_reserving() {
     );
     assert_eq!(
         ProfileKind.reservation(&reserving, "synth-0000.local.r00"),
-        Reservation::Shared
+        Reservation::Cpus(2)
     );
     assert_ne!(
         ProfileKind.shard_params(&p),
