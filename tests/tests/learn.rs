@@ -227,6 +227,11 @@ fn learning_stages_run_then_tables_print_in_every_format() {
         "{}",
         tables.stdout
     );
+    assert!(
+        !tables.stdout.contains("median machine speed"),
+        "{}",
+        tables.stdout
+    );
 
     // `speed: probe`: the split fits the speed exponent on the training runs' probes, its
     // rows carry each run's factor, and the learning stages re-run on the scaled times.
@@ -256,7 +261,15 @@ fn learning_stages_run_then_tables_print_in_every_format() {
     );
     assert!(local["fitted_groups"].as_u64().unwrap() > 0, "{local}");
     assert!(show("split/split/rows").contains("speed_factor"));
-    scratch.run(&["tables", manifest]).expect_code(0);
+    // The timed tables say which speed their times are at; without it they do not.
+    let tables = scratch.run(&["tables", manifest]).expect_code(0);
+    assert!(
+        tables
+            .stdout
+            .contains("times at the training runs' median machine speed (split `speed: probe`"),
+        "{}",
+        tables.stdout
+    );
 }
 
 #[test]

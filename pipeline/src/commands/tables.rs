@@ -231,6 +231,36 @@ fn repeated_table(setting: &str, rows: &SettingRows, methods: &[Method]) -> Opti
     })
 }
 
+/// When the study's split scaled the times to one machine speed (`speed: probe`), what the
+/// captions of the timed tables say about it: the times, measured and predicted, are at
+/// each setting's reference speed.
+fn speed_note(study: &Study, store: &Store) -> Result<Option<String>, CommandError> {
+    let Some(split) = stored::record(study, store, "split")? else {
+        return Ok(None);
+    };
+    let summaries = stored::blobs(store, &split, "/summary")?;
+    let Some(speed) = summaries
+        .values()
+        .find_map(|summary| summary["speed"].as_object())
+    else {
+        return Ok(None);
+    };
+    let settings: Vec<String> = speed
+        .iter()
+        .filter_map(|(setting, fit)| {
+            let reference = fit["reference_he_per_s"].as_f64()?;
+            let beta = fit["beta"].as_f64()?;
+            Some(format!("{setting} {reference:.1} (β {beta:.2})"))
+        })
+        .collect();
+    Ok((!settings.is_empty()).then(|| {
+        format!(
+            "; times at the training runs' median machine speed (split `speed: probe`, HE layers/s: {})",
+            settings.join(", ")
+        )
+    }))
+}
+
 /// `snni tables`.
 pub fn tables(args: TablesArgs) -> CommandResult {
     let study = load_study(&args.manifest, &args.store)?;
@@ -242,6 +272,14 @@ pub fn tables(args: TablesArgs) -> CommandResult {
     activity.set("reading whole-network results and drawing the plots");
     let extra = super::report::study_report(&study, &store, &report, &tables)?;
     tables.extend(extra);
+    if let Some(note) = speed_note(&study, &store)? {
+        for table in tables
+            .iter_mut()
+            .filter(|t| matches!(t.study, "7–8" | "9–10"))
+        {
+            table.title.push_str(&note);
+        }
+    }
     drop(activity);
     let write = |path: &std::path::Path, text: &str| {
         std::fs::create_dir_all(path.parent().unwrap_or(&report))
