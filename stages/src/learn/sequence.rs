@@ -225,6 +225,17 @@ pub struct RnnMeta {
     /// itself (models stored before: no).
     #[serde(default)]
     pub residual: bool,
+    /// Residual models: per layer kind and decade of the base (⌊log10 base_s⌋), the
+    /// smallest and largest training ratio. A step's ratio is kept within its kind's range
+    /// at its base's decade (the nearest decade trained on, beyond them); only a kind never
+    /// trained on falls back to [`Self::target_range`]. The overall range is no bound: a
+    /// layer no protocol model covers has a 1-µs base, so its ratio runs to thousands
+    /// (0.04–6,000 on the mid study), and a network was predicted at 8× its time; and
+    /// small layers, whose fixed costs the protocol model misses, have ratios a large
+    /// layer never shows (a 71-s max pool was predicted at 2.6× with the kind's range
+    /// alone). Models stored before: empty, the overall range.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kind_ranges: BTreeMap<String, BTreeMap<i32, (f64, f64)>>,
 }
 
 /// A stored sequence model ready to predict a network's layers.
@@ -250,12 +261,14 @@ impl LoadedRnn {
         } else {
             None
         };
-        Ok(self.predict_matrix(&x, base.as_deref()))
+        let kinds: Vec<&str> = layers.iter().map(|&i| rows.kind[i].as_str()).collect();
+        Ok(self.predict_matrix(&x, base.as_deref(), &kinds))
     }
 
-    /// As [`LoadedRnn::predict`], from the feature rows and (residual models) each layer's
-    /// base seconds from [`base_seconds`].
-    pub fn predict_matrix(&self, x: &[Vec<f64>], base: Option<&[f64]>) -> Vec<f64> {
+    /// As [`LoadedRnn::predict`], from the feature rows, (residual models) each layer's
+    /// base seconds from [`base_seconds`] and each layer's kind (for its ratio's bounds;
+    /// missing kinds take the overall range).
+    pub fn predict_matrix(&self, x: &[Vec<f64>], base: Option<&[f64]>, kinds: &[&str]) -> Vec<f64> {
         let scaled: Vec<Vec<f32>> = x.iter().map(|r| self.meta.scaler.transform(r)).collect();
         self.rnn
             .predict(&scaled)
@@ -264,15 +277,35 @@ impl LoadedRnn {
             .map(|(k, y)| {
                 // A residual model's inputs carry one base per step; a missing one is the floor.
                 let base_s = base.and_then(|b| b.get(k)).copied().unwrap_or(MIN_BASE_S);
+                let range = kinds
+                    .get(k)
+                    .and_then(|kind| self.meta.kind_ranges.get(*kind))
+                    .and_then(|decades| nearest_decade(decades, base_s))
+                    .unwrap_or(self.meta.target_range);
                 bounded_seconds(
                     self.meta.target.inverse(y),
                     self.meta.residual,
                     base_s,
-                    self.meta.target_range,
+                    range,
                 )
             })
             .collect()
     }
+}
+
+/// ⌊log10 seconds⌋ of a (positive) base.
+fn decade(base_s: f64) -> i32 {
+    base_s.max(MIN_BASE_S).log10().floor() as i32
+}
+
+/// The ratio range of the decade of `base_s`, or of the nearest decade trained on (the
+/// lower of two equally near).
+fn nearest_decade(decades: &BTreeMap<i32, (f64, f64)>, base_s: f64) -> Option<(f64, f64)> {
+    let wanted = decade(base_s);
+    decades
+        .iter()
+        .min_by_key(|(&d, _)| ((d - wanted).abs(), d))
+        .map(|(_, &range)| range)
 }
 
 /// What a residual sequence model scales: each layer's `protocol` prediction, at least
@@ -311,6 +344,8 @@ pub struct SequenceData {
     /// The `protocol` model's seconds per layer per network ([`base_seconds`]): the
     /// targets are `y / base`.
     pub base: Vec<Vec<f64>>,
+    /// Layer kind per layer per network.
+    pub kinds: Vec<Vec<String>>,
 }
 
 impl SequenceData {
@@ -324,13 +359,33 @@ impl SequenceData {
             x: Vec::with_capacity(networks.len()),
             y: Vec::with_capacity(networks.len()),
             base: Vec::with_capacity(networks.len()),
+            kinds: Vec::with_capacity(networks.len()),
         };
         for network in networks {
             data.x.push(sequence_matrix(rows, &network.rows)?);
             data.y.push(network.mean_wall_s.clone());
             data.base.push(base_seconds(models, rows, &network.rows)?);
+            data.kinds
+                .push(network.rows.iter().map(|&i| rows.kind[i].clone()).collect());
         }
         Ok(data)
+    }
+
+    /// Per layer kind and decade of the base, the smallest and largest ratio of its
+    /// layers ([`RnnMeta::kind_ranges`]).
+    fn kind_ranges(&self) -> BTreeMap<String, BTreeMap<i32, (f64, f64)>> {
+        let mut ranges: BTreeMap<String, BTreeMap<i32, (f64, f64)>> = BTreeMap::new();
+        for ((kinds, ratios), bases) in self.kinds.iter().zip(self.ratios()).zip(&self.base) {
+            for ((kind, ratio), &base) in kinds.iter().zip(ratios).zip(bases) {
+                let range = ranges
+                    .entry(kind.clone())
+                    .or_default()
+                    .entry(decade(base))
+                    .or_insert((f64::INFINITY, 0.0));
+                *range = (range.0.min(ratio), range.1.max(ratio));
+            }
+        }
+        ranges
     }
 
     /// Each layer's measured time over its base, per network.
@@ -434,6 +489,7 @@ pub fn fit_rnn(
             .iter()
             .fold((f64::INFINITY, 0.0), |(lo, hi), &y| (lo.min(y), hi.max(y))),
         residual: true,
+        kind_ranges: train.kind_ranges(),
     };
     Ok((trained, meta))
 }
@@ -501,6 +557,7 @@ mod tests {
             x: Vec::new(),
             y: Vec::new(),
             base: Vec::new(),
+            kinds: Vec::new(),
         };
         for n in 0..networks {
             let layers = 2 + (n + offset) % 3;
@@ -512,6 +569,7 @@ mod tests {
                 base.push(0.001 * size);
             }
             data.y.push(base.iter().map(|b| 3.0 * b).collect());
+            data.kinds.push(vec!["conv".to_string(); layers]);
             data.x.push(x);
             data.base.push(base);
         }
@@ -558,7 +616,7 @@ mod tests {
         let width = features::sequence().len();
         let far = vec![vec![7e4; width]; 3];
         let base = [0.5, 2.0, 40.0];
-        let seconds = rnn.predict_matrix(&far, Some(&base));
+        let seconds = rnn.predict_matrix(&far, Some(&base), &["conv"; 3]);
         for (s, b) in seconds.iter().zip(base) {
             assert!((s - 3.0 * b).abs() < 1e-9, "{s} for a base of {b}");
         }
@@ -570,5 +628,88 @@ mod tests {
         without.remove("residual");
         let read: RnnMeta = serde_json::from_value(without.into()).unwrap();
         assert!(!read.residual);
+    }
+
+    #[test]
+    fn a_steps_ratio_is_kept_within_its_kinds_training_range() {
+        let hyperparams = Hyperparams {
+            hidden: vec![8],
+            learning_rate: 0.01,
+            batch_size: 4,
+            activation: "relu".into(),
+            extra: BTreeMap::from([
+                ("cell".to_string(), serde_json::json!("gru")),
+                ("rnn_units".to_string(), serde_json::json!(8)),
+            ]),
+        };
+        let limits = Limits {
+            max_epochs: 5,
+            patience: 2,
+        };
+        // Every network ends in a layer no protocol model covers (a 1-µs base) that takes
+        // 2 ms: a ratio of 2,000, which the overall range then admits for every layer.
+        let with_flatten = |networks, offset| {
+            let mut data = residual_data(networks, offset);
+            for n in 0..data.x.len() {
+                let width = data.x[n][0].len();
+                data.x[n].push(vec![0.0; width]);
+                data.base[n].push(MIN_BASE_S);
+                data.y[n].push(0.002);
+                data.kinds[n].push("flatten".to_string());
+            }
+            data
+        };
+        let (trained, meta) = fit_rnn(
+            &with_flatten(12, 0),
+            &with_flatten(4, 12),
+            &hyperparams,
+            limits,
+            5,
+        )
+        .unwrap();
+        assert!(meta.target_range.1 > 1000.0, "{:?}", meta.target_range);
+        // Bases of 1-16 ms: decades −3 and −2.
+        let conv = &meta.kind_ranges["conv"];
+        assert_eq!(conv.keys().copied().collect::<Vec<_>>(), [-3, -2]);
+        for &(lo, hi) in conv.values() {
+            assert!(
+                (lo - 3.0).abs() < 1e-9 && (hi - 3.0).abs() < 1e-9,
+                "{conv:?}"
+            );
+        }
+        let flatten = meta.kind_ranges["flatten"][&-6];
+        assert!((flatten.0 - 2000.0).abs() < 1e-6, "{flatten:?}");
+        let rnn = LoadedRnn {
+            rnn: trained.rnn,
+            meta,
+        };
+        let width = features::sequence().len();
+        let far = vec![vec![7e4; width]; 2];
+        let base = [0.5, 2.0];
+        // Convolutions stay at 3× their base whatever the network says about them ...
+        let seconds = rnn.predict_matrix(&far, Some(&base), &["conv", "conv"]);
+        for (s, b) in seconds.iter().zip(base) {
+            assert!((s - 3.0 * b).abs() < 1e-9, "{s} for a base of {b}");
+        }
+        // ... and a kind never trained on falls back to the overall range.
+        let unseen = rnn.predict_matrix(&far, Some(&base), &["relu", "relu"]);
+        for (s, b) in unseen.iter().zip(base) {
+            let ratio = s / b;
+            assert!((3.0 - 1e-9..=2000.0 + 1e-6).contains(&ratio), "{ratio}");
+        }
+    }
+
+    #[test]
+    fn the_ratio_bound_is_the_kinds_at_the_bases_decade_or_the_nearest() {
+        let decades = BTreeMap::from([(-3, (0.5, 4.0)), (-1, (0.9, 1.2))]);
+        assert_eq!(nearest_decade(&decades, 0.002), Some((0.5, 4.0)));
+        assert_eq!(nearest_decade(&decades, 0.3), Some((0.9, 1.2)));
+        // Beyond the largest layers trained on: theirs, not the small layers' range.
+        assert_eq!(nearest_decade(&decades, 70.0), Some((0.9, 1.2)));
+        assert_eq!(nearest_decade(&decades, 1e-5), Some((0.5, 4.0)));
+        // Equally near: the lower decade.
+        assert_eq!(nearest_decade(&decades, 0.02), Some((0.5, 4.0)));
+        assert_eq!(nearest_decade(&BTreeMap::new(), 1.0), None);
+        assert_eq!(decade(0.0), -6);
     }
 }

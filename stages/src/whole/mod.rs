@@ -668,7 +668,9 @@ impl Kind for WholeKind {
     // 4: the sequence model's scaler clamps inputs into its training range.
     // 5: the models record the engine versions of their training rows (`engines`), and the
     // recommendation follows the one-standard-error rule.
-    const VERSION: u32 = 5;
+    // 6: the sequence model keeps each step's ratio within its layer kind's training range
+    // (`kind_ranges`), not the range over every kind; and `speed` (the split's scaling).
+    const VERSION: u32 = 6;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 
