@@ -12,6 +12,22 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let manifest = manifest.to_str().unwrap();
     let store = scratch.path("store");
     let store = store.to_str().unwrap();
+    // `snni predict` of ResNet-50 at 32×32×3 in `lan` from this store, with `extra` options.
+    let predict_lan = |extra: &[&str]| {
+        let mut args = vec![
+            "predict",
+            "--store",
+            store,
+            "--network",
+            "resnet50",
+            "--input",
+            "32x32x3",
+            "--setting",
+            "lan",
+        ];
+        args.extend_from_slice(extra);
+        scratch.run(&args).expect_code(0)
+    };
     let first = scratch
         .run(&["run", manifest, "--store", store])
         .expect_code(0);
@@ -95,20 +111,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     assert!(row.ends_with(&format!("| {server_lan} |")), "{row}");
     assert!(row.contains('*'), "the recommended error is marked: {row}");
     // ... and `snni predict` uses it unless told otherwise, saying so.
-    let default = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "lan",
-            "--json",
-        ])
-        .expect_code(0);
+    let default = predict_lan(&["--json"]);
     let value: serde_json::Value = serde_json::from_str(&default.stdout).unwrap();
     // The models learned from this engine's measurements, and say so; no mismatch warning.
     let planned_with = value["planned_with_engine"].as_str().unwrap();
@@ -142,19 +145,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "{value}"
         );
     }
-    let text = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "lan",
-        ])
-        .expect_code(0);
+    let text = predict_lan(&[]);
     assert!(
         text.stdout.contains(&format!(
             "engine: planned with {planned_with}, models measured with {planned_with}"
@@ -339,19 +330,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let summary = rerun.events().last().cloned().unwrap();
     assert_eq!(summary["cached"], 4, "{summary}");
     assert_eq!(summary["ran"], 6, "{summary}");
-    let predicted = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "lan",
-        ])
-        .expect_code(0);
+    let predicted = predict_lan(&[]);
     assert!(
         predicted
             .stdout
@@ -359,20 +338,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         predicted.stdout
     );
-    let json = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "lan",
-            "--json",
-        ])
-        .expect_code(0);
+    let json = predict_lan(&["--json"]);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert!(
         json["speed"]["reference_he_per_s"].as_f64().unwrap() > 0.0,

@@ -576,9 +576,9 @@ mod tests {
         data
     }
 
-    #[test]
-    fn the_sequence_model_is_a_bounded_residual_on_the_protocol_prediction() {
-        let hyperparams = Hyperparams {
+    /// A small GRU for the tests that train one.
+    fn small_gru() -> Hyperparams {
+        Hyperparams {
             hidden: vec![8],
             learning_rate: 0.01,
             batch_size: 4,
@@ -587,7 +587,12 @@ mod tests {
                 ("cell".to_string(), serde_json::json!("gru")),
                 ("rnn_units".to_string(), serde_json::json!(8)),
             ]),
-        };
+        }
+    }
+
+    #[test]
+    fn the_sequence_model_is_a_bounded_residual_on_the_protocol_prediction() {
+        let hyperparams = small_gru();
         let limits = Limits {
             max_epochs: 30,
             patience: 5,
@@ -632,16 +637,7 @@ mod tests {
 
     #[test]
     fn a_steps_ratio_is_kept_within_its_kinds_training_range() {
-        let hyperparams = Hyperparams {
-            hidden: vec![8],
-            learning_rate: 0.01,
-            batch_size: 4,
-            activation: "relu".into(),
-            extra: BTreeMap::from([
-                ("cell".to_string(), serde_json::json!("gru")),
-                ("rnn_units".to_string(), serde_json::json!(8)),
-            ]),
-        };
+        let hyperparams = small_gru();
         let limits = Limits {
             max_epochs: 5,
             patience: 2,
