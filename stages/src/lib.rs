@@ -56,6 +56,6 @@ pub use split::SplitKind;
 pub use synthesize::SynthesizeKind;
 pub use train::TrainKind;
 pub use whole::{
-    predict_network, NetworkPrediction, PartyResult, PlannedLayer, Prediction, Predictor,
-    SpeedScale, WholeKind, WholeModels,
+    predict_network, speeds_of_split_summary, NetworkPrediction, PartyResult, PlannedLayer,
+    Prediction, Predictor, SpeedScale, WholeKind, WholeModels,
 };

@@ -238,21 +238,17 @@ fn speed_note(study: &Study, store: &Store) -> Result<Option<String>, CommandErr
     let Some(split) = stored::record(study, store, "split")? else {
         return Ok(None);
     };
-    let summaries = stored::blobs(store, &split, "/summary")?;
-    let Some(speed) = summaries
-        .values()
-        .find_map(|summary| summary["speed"].as_object())
-    else {
-        return Ok(None);
-    };
-    let settings: Vec<String> = speed
-        .iter()
-        .filter_map(|(setting, fit)| {
-            let reference = fit["reference_he_per_s"].as_f64()?;
-            let beta = fit["beta"].as_f64()?;
-            Some(format!("{setting} {reference:.1} (β {beta:.2})"))
-        })
-        .collect();
+    let mut settings = Vec::new();
+    for (name, summary) in stored::blobs(store, &split, "/summary")? {
+        let speeds = snni_stages::speeds_of_split_summary(&summary)
+            .map_err(|e| CommandError::new(exit_codes::STORE_ERROR, format!("read {name}: {e}")))?;
+        settings.extend(speeds.iter().map(|(setting, speed)| {
+            format!(
+                "{setting} {:.1} (β {:.2})",
+                speed.reference_he_per_s, speed.beta
+            )
+        }));
+    }
     Ok((!settings.is_empty()).then(|| {
         format!(
             "; times at the training runs' median machine speed (split `speed: probe`, HE layers/s: {})",

@@ -56,8 +56,7 @@ impl Data {
         views: &[String],
     ) -> Result<Data, StageError> {
         let split = frame::upstream_table(store, upstream, "split", "split/rows")?;
-        let sides = frame::sides(&split)?;
-        let speed = frame::speed_factors(&split)?;
+        let frame::SplitRows { sides, speed } = frame::split_rows(&split)?;
         let mut loaded = BTreeMap::new();
         for view in views {
             let name = format!("tables/{view}");

@@ -180,64 +180,52 @@ pub type RunKey = (String, String, u64, String);
 /// The time columns a split's speed factor scales (per layer and per network).
 const TIME_COLUMNS: [ColumnDef; 5] = [WALL_S, CPU_S, SETUP_S, INFERENCE_S, TOTAL_S];
 
-/// The split's factor on each run's times (its `rows` table's `speed_factor`, written by
-/// `speed: probe`), or `None` when the split left the times as measured.
-pub fn speed_factors(frame: &DataFrame) -> Result<Option<HashMap<RunKey, f64>>, StageError> {
-    let table = TableReader::new("split/rows", frame);
-    let Some(factors) = table.optional_numbers(SPEED_FACTOR).map_err(schema_error)? else {
-        return Ok(None);
-    };
-    let read = |column| table.text(column).map_err(schema_error);
-    let (network, setting, party) = (read(NETWORK)?, read(SETTING)?, read(PARTY)?);
-    let run = table.counts(RUN).map_err(schema_error)?;
-    let mut map = HashMap::new();
-    for i in 0..network.len() {
-        if !(factors[i].is_finite() && factors[i] > 0.0) {
-            return Err(StageError::Learn {
-                message: format!(
-                    "the split's speed factor of row {i} is {}; re-run the split",
-                    factors[i]
-                ),
-            });
-        }
-        map.insert(
-            (
-                network[i].clone(),
-                setting[i].clone(),
-                run[i],
-                party[i].clone(),
-            ),
-            factors[i],
-        );
-    }
-    Ok(Some(map))
+/// What the learning stages take from a split's `rows` table.
+pub struct SplitRows {
+    /// Every row's side, by row key.
+    pub sides: HashMap<Key, Side>,
+    /// The factor on each run's times (`speed_factor`, written by `speed: probe`), or
+    /// `None` when the split left the times as measured.
+    pub speed: Option<HashMap<RunKey, f64>>,
 }
 
-/// The sides of the split (`rows` table of a `split` stage), by row key.
-pub fn sides(frame: &DataFrame) -> Result<HashMap<Key, Side>, StageError> {
+/// Reads the sides and speed factors of the split (`rows` table of a `split` stage) in one
+/// pass over its key columns.
+pub fn split_rows(frame: &DataFrame) -> Result<SplitRows, StageError> {
     let table = TableReader::new("split/rows", frame);
     let read = |column| table.text(column).map_err(schema_error);
     let count = |column| table.counts(column).map_err(schema_error);
     let (network, setting, party, side) =
         (read(NETWORK)?, read(SETTING)?, read(PARTY)?, read(SIDE)?);
     let (run, layer) = (count(RUN)?, count(LAYER)?);
-    let mut map = HashMap::with_capacity(network.len());
+    let factors = table.optional_numbers(SPEED_FACTOR).map_err(schema_error)?;
+    let mut sides = HashMap::with_capacity(network.len());
+    let mut speed = factors.as_ref().map(|_| HashMap::new());
     for i in 0..network.len() {
-        let side = Side::parse(&side[i]).ok_or_else(|| StageError::Learn {
+        let parsed = Side::parse(&side[i]).ok_or_else(|| StageError::Learn {
             message: format!("the split has an unknown side `{}`", side[i]),
         })?;
-        map.insert(
-            (
-                network[i].clone(),
-                setting[i].clone(),
-                run[i],
-                party[i].clone(),
-                layer[i],
-            ),
-            side,
+        let run_key = (
+            network[i].clone(),
+            setting[i].clone(),
+            run[i],
+            party[i].clone(),
         );
+        if let (Some(factors), Some(speed)) = (&factors, &mut speed) {
+            let factor = factors[i];
+            if !(factor.is_finite() && factor > 0.0) {
+                return Err(StageError::Learn {
+                    message: format!(
+                        "the split's speed factor of row {i} is {factor}; re-run the split"
+                    ),
+                });
+            }
+            speed.insert(run_key.clone(), factor);
+        }
+        let (network, setting, run, party) = run_key;
+        sides.insert((network, setting, run, party, layer[i]), parsed);
     }
-    Ok(map)
+    Ok(SplitRows { sides, speed })
 }
 
 /// A dataset view (`table` names it in errors) with every row's side from `sides`; a row

@@ -146,14 +146,22 @@ fn split_speed(
     };
     let summary: serde_json::Value =
         crate::learn::models::parse(&bytes, &format!("{}/split/summary", split.name))?;
-    let fit = &summary["speed"][setting];
-    Ok(fit["reference_he_per_s"]
-        .as_f64()
-        .zip(fit["beta"].as_f64())
-        .map(|(reference_he_per_s, beta)| SpeedScale {
-            reference_he_per_s,
-            beta,
-        }))
+    let mut speeds = speeds_of_split_summary(&summary).map_err(|source| StageError::Record {
+        action: format!("read {}/split/summary's `speed`", split.name),
+        source,
+    })?;
+    Ok(speeds.remove(setting))
+}
+
+/// Per setting, the machine speed a split's `summary` says it scaled the times to (empty
+/// when it left them as measured).
+pub fn speeds_of_split_summary(
+    summary: &serde_json::Value,
+) -> Result<BTreeMap<String, SpeedScale>, serde_json::Error> {
+    match summary.get("speed") {
+        None | Some(serde_json::Value::Null) => Ok(BTreeMap::new()),
+        Some(speed) => BTreeMap::deserialize(speed),
+    }
 }
 
 /// The OT backend of models stored before [`WholeModels::ot`] existed.
