@@ -2,15 +2,17 @@
 //! decryption (protocol in [`super`]).
 
 use fhe::bfv::{Ciphertext, Encoding, Plaintext, SecretKey};
-use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
+use fhe_math::rq::Representation;
 use fhe_traits::{
-    DeserializeWithContext, FheDecoder, FheDecrypter, FheEncoder, FheEncrypter, Serialize,
+    DeserializeParametrized, FheDecoder, FheDecrypter, FheEncoder, FheEncrypter, Serialize,
 };
 use rand_chacha::ChaCha20Rng;
 
+use super::compact;
 use super::error::check_len;
 use super::packing::{answer_positions, output_slots, pack_input};
 use super::parallel::{in_parts, part_count, part_rng, part_seeds};
+use super::params::{cbd, SECRET_L1_MAX};
 use super::wire;
 use super::{HeError, HeParams, LinearPlan};
 
@@ -24,9 +26,11 @@ pub struct HeClient {
 }
 
 impl HeClient {
-    /// A client with a fresh secret key drawn from `rng`.
+    /// A client with a fresh secret key drawn from `rng`: CBD(10) coefficients, as the
+    /// `fhe` crate draws them, redrawn in the (never seen) case that their L1 norm exceeds
+    /// [`SECRET_L1_MAX`]·N, the bound the wire rounding relies on.
     pub fn new(params: HeParams, mut rng: ChaCha20Rng) -> Self {
-        let sk = SecretKey::random(params.bfv(), &mut rng);
+        let sk = bounded_secret_key(&params, &mut rng);
         Self {
             params,
             sk,
@@ -66,11 +70,15 @@ impl HeClient {
         check_len("client input share", x_c.len(), plan.layer.input_len())?;
         let polys = pack_input(plan, x_c, self.params.ell());
         let (params, sk) = (&self.params, &self.sk);
+        let drop = plan.wire.upload_drop;
         let encrypt = |poly: &Vec<u64>, rng: &mut ChaCha20Rng| {
             let pt: Plaintext =
                 Plaintext::try_encode(poly.as_slice(), Encoding::poly(), params.bfv())?;
             let ct: Ciphertext = sk.try_encrypt(&pt, rng)?;
-            Ok(ct.to_bytes())
+            let seed = wire::seed_of(&ct.to_bytes())?;
+            let mut c0 = ct[0].clone();
+            c0.change_representation(Representation::PowerBasis);
+            Ok(compact::encode_upload(params.desc(), drop, &c0, &seed))
         };
         let parts = part_count(polys.len(), self.threads);
         if parts == 1 {
@@ -114,7 +122,7 @@ impl HeClient {
             cts[range.clone()]
                 .iter()
                 .zip(&positions[range])
-                .map(|(bytes, positions)| self.decrypt_answer(bytes, positions))
+                .map(|(bytes, positions)| self.decrypt_answer(plan, bytes, positions))
                 .collect::<Result<Vec<_>, HeError>>()
         }) {
             values.extend(part?);
@@ -122,36 +130,19 @@ impl HeClient {
         Ok(values)
     }
 
-    /// Decrypt one serialized answer at `positions` (its output ciphertext's
+    /// Decrypt one serialized answer of `plan` at `positions` (its output ciphertext's
     /// [`answer_positions`]): lets the caller decrypt each answer as it arrives.
-    pub fn decrypt_answer(&self, bytes: &[u8], positions: &[usize]) -> Result<Vec<u64>, HeError> {
+    pub fn decrypt_answer(
+        &self,
+        plan: &LinearPlan,
+        bytes: &[u8],
+        positions: &[usize],
+    ) -> Result<Vec<u64>, HeError> {
         let par = self.params.bfv();
         let desc = self.params.desc();
         let level = desc.moduli.len() - desc.final_moduli;
         let ctx = par.context_at_level(level)?;
-        let n = self.params.degree();
-        let (c0, c1) = bytes
-            .split_at_checked(positions.len() * 8 * desc.final_moduli)
-            .ok_or_else(|| HeError::Shape("a server answer is truncated".into()))?;
-        let mut residues = vec![0u64; desc.final_moduli * n];
-        for (k, chunk) in c0.chunks_exact(8).enumerate() {
-            let (modulus, at) = (k / positions.len(), positions[k % positions.len()]);
-            let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
-            if value >= desc.moduli[modulus] {
-                return Err(HeError::Wire(format!(
-                    "an answer's c0 residue {value:#x} is not below its modulus {:#x}",
-                    desc.moduli[modulus]
-                )));
-            }
-            residues[modulus * n + at] = value;
-        }
-        wire::check_poly(c1, desc, desc.final_moduli)?;
-        let mut c0 = Poly::try_convert_from(residues, ctx, true, Representation::PowerBasis)?;
-        c0.change_representation(Representation::Ntt);
-        let c1 = Poly::from_bytes(c1, ctx)?;
-        if c1.representation() != &Representation::Ntt {
-            return Err(HeError::Shape("a server answer is malformed".into()));
-        }
+        let (c0, c1) = compact::decode_answer(desc, &plan.wire, bytes, positions, ctx)?;
         let pt = self.sk.try_decrypt(&Ciphertext::new(vec![c0, c1], par)?)?;
         let all = Vec::<u64>::try_decode(&pt, Encoding::poly())?;
         Ok(positions.iter().map(|&p| all[p]).collect())
@@ -160,7 +151,6 @@ impl HeClient {
     /// Worst-coefficient noise, in bits, of a serialized ciphertext (tests only).
     #[cfg(test)]
     pub(crate) fn noise_bits(&self, ct: &[u8]) -> Result<usize, HeError> {
-        use fhe_traits::DeserializeParametrized;
         let ct = Ciphertext::from_bytes(ct, self.params.bfv())?;
         // SAFETY: `measure_noise` runs in variable time; fine for the key owner's tests.
         #[allow(unsafe_code)]
@@ -182,4 +172,40 @@ pub fn output_share(plan: &LinearPlan, values: &[Vec<u64>]) -> Vec<u64> {
             values[slot.ct][at]
         })
         .collect()
+}
+
+/// A secret key of CBD(10) coefficients with L1 norm at most [`SECRET_L1_MAX`]·N. The crate
+/// builds keys from coefficients only through its serialized form (a protobuf
+/// `repeated sint64 coeffs = 1`, packed), so the coefficients are encoded that way.
+fn bounded_secret_key(params: &HeParams, rng: &mut ChaCha20Rng) -> SecretKey {
+    let n = params.degree();
+    loop {
+        let mut coeffs = cbd(rng, n);
+        let norm: u64 = coeffs.iter().map(|c| c.unsigned_abs()).sum();
+        if norm > (SECRET_L1_MAX * n) as u64 {
+            continue;
+        }
+        let mut payload = Vec::with_capacity(2 * n);
+        for &c in &coeffs {
+            varint(&mut payload, ((c << 1) ^ (c >> 63)) as u64);
+        }
+        coeffs.fill(0);
+        let mut proto = vec![0x0a];
+        varint(&mut proto, payload.len() as u64);
+        proto.extend_from_slice(&payload);
+        payload.fill(0);
+        let sk = SecretKey::from_bytes(&proto, params.bfv())
+            .expect("a well-formed key of the parameters' degree");
+        proto.fill(0);
+        return sk;
+    }
+}
+
+/// Appends `v` as a protobuf varint.
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }

@@ -12,12 +12,22 @@
 //! the fresh-encryption bound of the crate's CBD(variance 10) noise and `ρ = Q mod t`. The
 //! server floods with uniform noise in `[-2^f, 2^f)`, `f` as large as the last level allows
 //! with one bit spare, and the margin is `f − log2(weight noise)`.
+//!
+//! Per layer ([`HeParamsDesc::wire_bits`]) the weight bound is the layer's own (how many
+//! weights feed one answer, from its packing), usually far below the session's. The flood is
+//! then only as large as the session's margin needs, and the room it leaves at the last
+//! level pays for rounding away low-order bits on the wire: of the client's uploads (the
+//! rounding joins the fresh noise the weights multiply), of the answers' c1 (the error is
+//! multiplied by the secret key, whose L1 norm the client keeps below [`SECRET_L1_MAX`] per
+//! coefficient) and of their c0 values (added as is). Every bound stays worst case.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use fhe::bfv::{BfvParameters, BfvParametersBuilder};
 use fhe_math::zq::primes::generate_prime;
+use rand::RngCore;
+use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 use super::HeError;
@@ -37,6 +47,83 @@ pub(crate) const MAX_FLOOD_BITS: u32 = 190;
 
 /// Error variance of the crate's centred binomial sampler (its default).
 const VARIANCE: usize = 10;
+
+/// The client's secret key has L1 norm at most this many times the degree: it redraws a key
+/// above it ([`super::HeClient::new`]). A CBD(10) coefficient's mean absolute value is
+/// ≈ 2.52 and the norm's standard deviation ≈ 1.9·√N, so at N = 8192 the bound is 23
+/// standard deviations out and no key is ever redrawn; it replaces the per-coefficient
+/// worst case (20·N) in the modulus switch's rounding and the answers' c1 rounding.
+pub const SECRET_L1_MAX: usize = 3;
+
+/// Assumed bound on one centred weight (|w| < 2^20, 256 at scale 12) when a layer's own
+/// weight bound is its count of weights per answer times this; the server refuses weights
+/// whose L1 norm per answer exceeds the layer's bound, as it did the session's.
+const LAYER_WEIGHT_BITS: u32 = 20;
+
+/// Low-order bits one linear layer drops on the wire, and its flooding: chosen from public
+/// values only (the parameters and the layer's packing), so both parties derive them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WireBits {
+    /// Bound on log2 of the L1 norm of the centred weights feeding any answer ciphertext of
+    /// the layer (at most the session's [`HeParamsDesc::weight_l1_bits`]).
+    pub weight_l1_bits: u32,
+    /// The layer's flooding noise is uniform in `[-2^flood_bits, 2^flood_bits)`.
+    pub flood_bits: u32,
+    /// Low bits rounded away from every coefficient of an upload's c0 (as one integer mod
+    /// the top-level Q; 0 when Q does not fit 127 bits).
+    pub upload_drop: u32,
+    /// Low bits rounded away from each c0 value of an answer (0 unless one modulus is left).
+    pub c0_drop: u32,
+    /// Low bits rounded away from each coefficient of an answer's c1 (likewise).
+    pub c1_drop: u32,
+}
+
+/// `n` samples of the centred binomial distribution with variance 10 (as the crate's keys).
+pub(crate) fn cbd(rng: &mut ChaCha20Rng, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(|_| {
+            let x = rng.next_u64();
+            i64::from((x & 0xf_ffff).count_ones()) - i64::from(((x >> 20) & 0xf_ffff).count_ones())
+        })
+        .collect()
+}
+
+/// Bits to store `max` (at least 1).
+fn bits_of(max: u128) -> u32 {
+    (128 - max.leading_zeros()).max(1)
+}
+
+/// Width of a value of [0, modulus) with `drop` low bits rounded away: the largest rounded
+/// value is ⌊(modulus − 1 + 2^(drop−1)) / 2^drop⌋.
+pub(crate) fn rounded_width(modulus: u128, drop: u32) -> u32 {
+    bits_of(rounded_max(modulus, drop))
+}
+
+/// The largest value [`round_away`] gives for residues mod `modulus`.
+pub(crate) fn rounded_max(modulus: u128, drop: u32) -> u128 {
+    round_away(modulus - 1, drop)
+}
+
+/// `v` with `drop` low bits rounded away (to nearest).
+pub(crate) fn round_away(v: u128, drop: u32) -> u128 {
+    if drop == 0 {
+        v
+    } else {
+        (v + (1u128 << (drop - 1))) >> drop
+    }
+}
+
+/// The residue mod `modulus` a rounded value (at most [`rounded_max`]) stands for, error at
+/// most 2^(drop−1): `v·2^drop` is below `modulus + 2^drop`, so one subtraction reduces it
+/// (for drops below the modulus' size; a u128 division per coefficient was the slow part).
+pub(crate) fn restore(v: u128, drop: u32, modulus: u128) -> u128 {
+    let x = v << drop;
+    if x >= modulus {
+        x - modulus
+    } else {
+        x
+    }
+}
 
 /// Largest log2 Q per degree for 128-bit security (homomorphicencryption.org standard).
 const SECURE_LOGQ: [(usize, u32); 4] = [(4096, 109), (8192, 218), (16384, 438), (32768, 881)];
@@ -195,20 +282,186 @@ impl HeParamsDesc {
         payload + POLY_OVERHEAD
     }
 
-    /// Bytes of one client→server ciphertext (seeded symmetric encryption at the top level).
-    pub fn upload_ct_bytes(&self) -> u64 {
+    /// The top-level modulus Q when it fits 127 bits (uploads round it as one integer).
+    pub(crate) fn top_modulus(&self) -> Option<u128> {
+        self.moduli
+            .iter()
+            .try_fold(1u128, |acc, &q| acc.checked_mul(u128::from(q)))
+            .filter(|&q| q < 1 << 127)
+    }
+
+    /// Bits per c0 coefficient of an upload that drops `drop` bits: one rounded integer mod
+    /// Q, or (`drop` 0 and Q too wide) one residue per modulus.
+    pub(crate) fn upload_widths(&self, drop: u32) -> Vec<u32> {
+        match self.top_modulus() {
+            Some(q) => vec![rounded_width(q, drop)],
+            None => self
+                .moduli
+                .iter()
+                .map(|&q| bits_of(u128::from(q) - 1))
+                .collect(),
+        }
+    }
+
+    /// Bytes of one client→server ciphertext: the 32-byte seed of its `a` (the server
+    /// regenerates c1), c0 at the top level with `drop` low bits rounded away, and a
+    /// 4-byte CRC-32.
+    pub fn upload_bytes(&self, drop: u32) -> u64 {
+        let n = self.degree;
+        let c0: u64 = self
+            .upload_widths(drop)
+            .iter()
+            .map(|&w| (n * w as usize).div_ceil(8) as u64)
+            .sum();
+        32 + c0 + 4
+    }
+
+    /// Bits per c1 residue of an answer with `drop` bits rounded away (the drop applies only
+    /// when one modulus is left).
+    pub(crate) fn c1_widths(&self, drop: u32) -> Vec<u32> {
+        let drop = if self.final_moduli == 1 { drop } else { 0 };
+        self.moduli[..self.final_moduli]
+            .iter()
+            .map(|&q| rounded_width(u128::from(q), drop))
+            .collect()
+    }
+
+    /// Bytes per c0 value of an answer with `drop` bits rounded away: whole bytes, so that an
+    /// answer's size depends on its count of values alone (8 per residue with several moduli
+    /// left).
+    pub(crate) fn c0_value_bytes(&self, drop: u32) -> usize {
+        if self.final_moduli == 1 {
+            rounded_width(u128::from(self.moduli[0]), drop).div_ceil(8) as usize
+        } else {
+            8 * self.final_moduli
+        }
+    }
+
+    /// Bytes of one server→client answer carrying `values` output coefficients: c0 at those
+    /// coefficients only (whole bytes per value), then the whole c1 at the last level packed
+    /// at its width, and a 4-byte CRC-32.
+    pub fn answer_bytes(&self, values: usize, c0_drop: u32, c1_drop: u32) -> u64 {
+        let c1: usize = self
+            .c1_widths(c1_drop)
+            .iter()
+            .map(|&w| (self.degree * w as usize).div_ceil(8))
+            .sum();
+        (values * self.c0_value_bytes(c0_drop) + c1 + 4) as u64
+    }
+
+    /// Bytes of the client's public key (a seeded encryption of zero in the `fhe` crate's
+    /// form), sent once per session.
+    pub fn public_key_bytes(&self) -> u64 {
         self.poly_bytes(self.moduli.len()) + CT_OVERHEAD + 32
     }
 
-    /// Bytes of one server→client answer carrying `values` output coefficients: the whole
-    /// c1 at the last level plus c0 at those coefficients only (8 bytes per residue).
-    pub fn answer_bytes(&self, values: usize) -> u64 {
-        self.poly_bytes(self.final_moduli) + (values * 8 * self.final_moduli) as u64
-    }
-
-    /// Bytes of the client's public key (a seeded encryption of zero), sent once per session.
-    pub fn public_key_bytes(&self) -> u64 {
-        self.upload_ct_bytes()
+    /// The wire rounding and flooding of a layer whose answers each sum at most
+    /// `weights_per_answer` weights, with `inputs` uploads, `outputs` answers and `values`
+    /// answer values: the drops that save the most bytes while the worst-case noise still
+    /// decrypts, the flood keeping the whole bits of this session's margin
+    /// (`⌊flood_margin_bits⌋`, at least what the session was chosen for) over the layer's
+    /// own weight noise.
+    pub fn wire_bits(
+        &self,
+        weights_per_answer: u64,
+        inputs: usize,
+        outputs: usize,
+        values: usize,
+    ) -> WireBits {
+        let per_answer = (weights_per_answer.max(1) as f64).log2().ceil() as u32;
+        let l1_bits = self.weight_l1_bits.min(per_answer + LAYER_WEIGHT_BITS);
+        let n = self.degree as f64;
+        let t = 2f64.powi(self.plaintext_bits as i32);
+        let mask = (1u64 << self.plaintext_bits) - 1;
+        let kept = self.final_moduli;
+        let rho_q = (self.moduli.iter().fold(1u64, |a, &p| a.wrapping_mul(p)) & mask) as f64;
+        let rho_0 = (self.moduli[..kept]
+            .iter()
+            .fold(1u64, |a, &p| a.wrapping_mul(p))
+            & mask) as f64;
+        let b = 2.0 * VARIANCE as f64;
+        let secret = (SECRET_L1_MAX * self.degree) as f64;
+        let big_p: f64 = self.moduli[kept..].iter().map(|&p| p as f64).product();
+        let q0: f64 = self.moduli[..kept].iter().map(|&p| p as f64).product();
+        let r_ms = if kept == self.moduli.len() {
+            0.0
+        } else {
+            1.0 + secret
+        };
+        let spare = (q0 / (2.0 * t) - rho_0 - 1.0) / 2.0 - r_ms - rho_0 - 1.0;
+        let e_pk = 2.0 * b * b * n + b;
+        let cost = |drop: u32| {
+            if drop == 0 {
+                0.0
+            } else {
+                2f64.powi(drop as i32 - 1)
+            }
+        };
+        let flood_of = |upload_drop: u32| {
+            let e_w = 2f64.powi(l1_bits as i32) * (b + cost(upload_drop) + rho_q) + 3.0 * rho_q;
+            let need = (e_w.log2() + self.flood_margin_bits.floor()).ceil() as u32;
+            // Never above the session's flood, which the session's budget admits (a float
+            // ceil of its own margin could otherwise land one bit over it).
+            (upload_drop == 0 || need <= self.flood_bits).then(|| (e_w, need.min(self.flood_bits)))
+        };
+        let mut best = (
+            0u128,
+            WireBits {
+                weight_l1_bits: l1_bits,
+                flood_bits: flood_of(0).map_or(self.flood_bits, |(_, f)| f),
+                upload_drop: 0,
+                c0_drop: 0,
+                c1_drop: 0,
+            },
+        );
+        let max_upload = if self.top_modulus().is_some() { 100 } else { 0 };
+        let max_answer = if kept == 1 {
+            self.moduli_bits[0] - 1
+        } else {
+            0
+        };
+        for upload_drop in 0..=max_upload {
+            let Some((e_w, flood_bits)) = flood_of(upload_drop) else {
+                break;
+            };
+            let left = spare - (e_w + 2f64.powi(flood_bits as i32) + e_pk) / big_p;
+            if left < 0.0 {
+                break;
+            }
+            for c1_drop in 0..=max_answer {
+                let left = left - cost(c1_drop) * secret;
+                if left < 0.0 {
+                    break;
+                }
+                let most = if left >= 1.0 {
+                    (left.log2().floor() as u32 + 1).min(max_answer)
+                } else {
+                    0
+                };
+                // c0 values travel in whole bytes: the least drop with the same byte count.
+                let value_bytes = self.c0_value_bytes(most);
+                let c0_drop = (0..=most)
+                    .find(|&d| self.c0_value_bytes(d) == value_bytes)
+                    .unwrap_or(most);
+                let saved = (inputs as u128 * u128::from(upload_drop)
+                    + outputs as u128 * u128::from(c1_drop))
+                    * self.degree as u128
+                    + values as u128 * 8 * (8 * self.final_moduli - value_bytes) as u128;
+                if saved > best.0 {
+                    best = (
+                        saved,
+                        WireBits {
+                            weight_l1_bits: l1_bits,
+                            flood_bits,
+                            upload_drop,
+                            c0_drop,
+                            c1_drop,
+                        },
+                    );
+                }
+            }
+        }
+        best.1
     }
 }
 
@@ -335,11 +588,12 @@ impl Budget {
         let e_w = 2f64.powi(l1_bits as i32) * (b + rho_q) + 3.0 * rho_q;
         // Enc_pk(0): e_pk·u + e1 + e2·s.
         let e_pk = 2.0 * b * b * n + b;
-        // Rounding of each modulus switch: (1 + ||s||_1)/2, twice for the geometric tail.
+        // Rounding of each modulus switch: (1 + ||s||_1)/2, twice for the geometric tail,
+        // with ||s||_1 at most SECRET_L1_MAX·N.
         let r_ms = if kept == moduli.len() {
             0.0
         } else {
-            1.0 + n * b
+            1.0 + (SECRET_L1_MAX as f64) * n
         };
         let big_p: f64 = moduli[kept..].iter().map(|&p| p as f64).product();
         let q0: f64 = moduli[..kept].iter().map(|&p| p as f64).product();
@@ -388,6 +642,48 @@ mod tests {
             assert!(desc.final_budget_bits >= 1.0, "ℓ={ell}: {desc:?}");
         }
         assert!(HeParamsDesc::for_bitlen(61).is_err());
+    }
+
+    #[test]
+    fn wire_bits_follow_the_layer_weight_bound() {
+        let desc = HeParamsDesc::for_bitlen(41).unwrap();
+        // A layer as heavy as the session's bound floods as the session does (its uploads
+        // drop only the few bits the margin's fraction leaves).
+        let heavy = desc.wire_bits(1 << 19, 10, 10, 10_000);
+        assert_eq!(heavy.weight_l1_bits, desc.weight_l1_bits);
+        assert_eq!(heavy.flood_bits, desc.flood_bits);
+        assert!(heavy.upload_drop <= 5, "{heavy:?}");
+        // Lighter layers: a smaller bound, and never fewer bits dropped from uploads.
+        let mut last = heavy;
+        for log_weights in (0..19).rev() {
+            let bits = desc.wire_bits(1 << log_weights, 10, 10, 10_000);
+            assert_eq!(
+                bits.weight_l1_bits,
+                desc.weight_l1_bits.min(log_weights + LAYER_WEIGHT_BITS)
+            );
+            assert!(
+                bits.upload_drop >= last.upload_drop,
+                "{bits:?} after {last:?}"
+            );
+            assert!(bits.flood_bits <= desc.flood_bits);
+            // The flood keeps the whole bits of the session's margin over the layer's noise.
+            let e_w = 2f64.powi(bits.weight_l1_bits as i32)
+                * (20.0 + 2f64.powi(bits.upload_drop as i32 - 1) + 1.0);
+            assert!(f64::from(bits.flood_bits) - e_w.log2() >= desc.flood_margin_bits.floor());
+            last = bits;
+        }
+        // c0 values keep whole bytes: the drop is the least with its byte count.
+        let bytes = desc.c0_value_bytes(last.c0_drop);
+        assert!(last.c0_drop == 0 || desc.c0_value_bytes(last.c0_drop - 1) > bytes);
+        // Several moduli left (a 40-bit margin per inference): nothing dropped from answers.
+        let wide = HeParamsDesc::for_margin(41, 62).unwrap();
+        if wide.final_moduli > 1 {
+            let bits = wide.wire_bits(64, 10, 10, 10_000);
+            assert_eq!(
+                wide.answer_bytes(7, bits.c0_drop, bits.c1_drop),
+                wide.answer_bytes(7, 0, 0)
+            );
+        }
     }
 
     #[test]

@@ -5,16 +5,20 @@ use std::sync::Arc;
 
 use fhe::bfv::Ciphertext;
 use fhe_math::rq::{dot_product, traits::TryConvertFrom, Context, Poly, Representation};
-use fhe_traits::{DeserializeParametrized, Serialize};
+use fhe_traits::DeserializeParametrized;
+#[cfg(test)]
+use fhe_traits::Serialize;
 use rand::RngCore;
 use rand_chacha::ChaCha20Rng;
 
+use super::compact;
 use super::error::check_len;
 use super::packing::{
     answer_order, answer_positions, effective_weights, output_slots, pack_input, pack_weight,
     weight_count, weight_uses,
 };
 use super::parallel::{in_parts, part_count, part_rng, part_seeds};
+use super::params::{cbd, WireBits};
 use super::wire;
 use super::{HeError, HeParams, LinearPlan};
 
@@ -174,15 +178,17 @@ impl HeServer {
                 .iter()
                 .zip(&shares[range])
                 .map(|(bytes, share)| {
-                    wire::check_seeded_ciphertext(bytes, key.params.desc())?;
-                    let ct = Ciphertext::from_bytes(bytes, &par)?;
-                    if ct.len() != 2 || ct[0].ctx() != &ctx {
-                        return Err(HeError::Shape("a client ciphertext is not fresh".into()));
-                    }
-                    let m = key.scaled(&ctx, share)?;
-                    let mut c0 = ct[0].clone();
-                    c0 += &m;
-                    Ok([c0, ct[1].clone()])
+                    let (mut c0, seed) = compact::decode_upload(
+                        key.params.desc(),
+                        plan.wire.upload_drop,
+                        bytes,
+                        &ctx,
+                    )?;
+                    // The client's `a`, regenerated as the `fhe` crate does for its seeded
+                    // ciphertexts.
+                    let c1 = Poly::random_from_seed(&ctx, Representation::Ntt, seed);
+                    c0 += &key.scaled(&ctx, share)?;
+                    Ok([c0, c1])
                 })
                 .collect::<Result<Vec<_>, HeError>>()
         }) {
@@ -325,7 +331,7 @@ impl ServerKey {
                 norms[output] += norm;
                 pending[output] -= 1;
                 if pending[output] == 0 {
-                    self.check_weight_norm(norms[output])?;
+                    self.check_weight_norm(norms[output], plan.wire.weight_l1_bits)?;
                     let [c0, c1] = self.sum_of_products(job, &terms[output], &weights)?;
                     for &(_, weight) in &terms[output] {
                         needed[weight] -= 1;
@@ -335,7 +341,8 @@ impl ServerKey {
                     }
                     let mask = self.uniform_mask(rng);
                     let positions = &job.positions[output];
-                    let (bytes, _full) = self.finish(c0, c1, &mask, ctx, positions, rng)?;
+                    let (bytes, _full) =
+                        self.finish(c0, c1, &mask, ctx, &plan.wire, positions, rng)?;
                     sink(Answer {
                         output,
                         bytes,
@@ -370,15 +377,18 @@ impl ServerKey {
         Ok([half(0)?, half(1)?])
     }
 
-    /// Mask, re-randomize, flood and switch down one answer `(c0, c1)` (top level, NTT), and
-    /// serialize it: c0 at `positions` only (8-byte residues, modulus-major), then c1. Also
-    /// returns the whole ciphertext in tests (empty otherwise).
+    /// Mask, re-randomize, flood (at the layer's `bits.flood_bits`) and switch down one
+    /// answer `(c0, c1)` (top level, NTT), and serialize it ([`compact::encode_answer`]: c0
+    /// at `positions` only, then c1, with the layer's low bits rounded away). Also returns
+    /// the whole ciphertext, unrounded, in tests (empty otherwise).
+    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         mut c0: Poly,
         mut c1: Poly,
         mask: &[u64],
         ctx: &Arc<Context>,
+        bits: &WireBits,
         positions: &[usize],
         rng: &mut ChaCha20Rng,
     ) -> Result<(Vec<u8>, Vec<u8>), HeError> {
@@ -389,11 +399,11 @@ impl ServerKey {
         c0.change_representation(Representation::PowerBasis);
         c1.change_representation(Representation::PowerBasis);
 
-        let bits = self.params.desc().flood_bits;
+        let flood_bits = bits.flood_bits;
         let mut extra0 = Vec::with_capacity(ctx.moduli().len() * mask.len());
         let mut flood = Vec::with_capacity(mask.len());
         for _ in 0..mask.len() {
-            flood.push(uniform_wide(rng, bits));
+            flood.push(uniform_wide(rng, flood_bits));
         }
         for (q, d) in ctx.moduli_operators().iter().zip(&self.delta) {
             let two64 = q.reduce_u128(1u128 << 64);
@@ -416,18 +426,11 @@ impl ServerKey {
             c0.switch_down()?;
             c1.switch_down()?;
         }
-        c1.change_representation(Representation::Ntt);
-        let residues = c0.coefficients();
-        let mut bytes = Vec::with_capacity(residues.nrows() * positions.len() * 8);
-        for row in residues.rows() {
-            for &p in positions {
-                bytes.extend_from_slice(&row[p].to_le_bytes());
-            }
-        }
-        bytes.extend_from_slice(&c1.to_bytes());
+        let bytes = compact::encode_answer(self.params.desc(), bits, &c0, &c1, positions);
         #[cfg(test)]
         let full = {
             c0.change_representation(Representation::Ntt);
+            c1.change_representation(Representation::Ntt);
             Ciphertext::new(vec![c0, c1], self.params.bfv())?.to_bytes()
         };
         #[cfg(not(test))]
@@ -446,9 +449,9 @@ impl ServerKey {
         Ok(poly)
     }
 
-    /// Reject weights whose noise would exceed what the flooding was sized for.
-    fn check_weight_norm(&self, worst: u128) -> Result<(), HeError> {
-        let limit_bits = self.params.desc().weight_l1_bits;
+    /// Reject weights whose noise would exceed what the layer's flooding was sized for
+    /// (`limit_bits`, the layer's [`WireBits::weight_l1_bits`]).
+    fn check_weight_norm(&self, worst: u128, limit_bits: u32) -> Result<(), HeError> {
         if worst > 1u128 << limit_bits {
             return Err(HeError::WeightNorm {
                 actual_bits: (worst as f64).log2(),
@@ -474,16 +477,6 @@ impl ServerKey {
         poly.change_representation(Representation::Ntt);
         Ok(poly)
     }
-}
-
-/// `n` samples of the centred binomial distribution with variance 10 (as the crate's keys).
-fn cbd(rng: &mut ChaCha20Rng, n: usize) -> Vec<i64> {
-    (0..n)
-        .map(|_| {
-            let x = rng.next_u64();
-            i64::from((x & 0xf_ffff).count_ones()) - i64::from(((x >> 20) & 0xf_ffff).count_ones())
-        })
-        .collect()
 }
 
 /// v uniform in [-2^bits, 2^bits) as (hi, lo) with v = hi·2^64 + lo; bits ≤ 190.

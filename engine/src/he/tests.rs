@@ -205,7 +205,7 @@ fn streamed_answers_follow_the_wire_order() {
             let server_share = server
                 .evaluate_streaming(plan, &w, &x_s, &cts, |output, bytes| {
                     emitted.push(output);
-                    values[output] = client.decrypt_answer(&bytes, &positions[output])?;
+                    values[output] = client.decrypt_answer(plan, &bytes, &positions[output])?;
                     Ok::<(), HeError>(())
                 })
                 .unwrap();
@@ -431,88 +431,108 @@ fn worst_case_weight_norm_still_decrypts_with_budget() {
     // The largest fan-in the engine plans (7×7×1024 kernels, or an FC over 50 176 inputs)
     // with |w| < 2^16 stays inside the weight bound the flooding was sized for.
     assert!((7 * 7 * 1024u64 * (1 << 16)) <= 1 << desc.weight_l1_bits);
-    // Saturate the bound: one FC row over N inputs, |w| = 2^(l1 − 13), L1 = 2^l1.
     let n = params.degree();
-    let layer = LinearLayer::Fc(FcShape { n_in: n, n_out: 1 });
-    let plan = LinearPlan::new(layer, &desc).unwrap();
     let mask = (1u64 << 41) - 1;
-    let big = 1u64 << (desc.weight_l1_bits - n.trailing_zeros());
-    let w: Vec<u64> = (0..n)
-        .map(|i| {
-            if i % 2 == 0 {
-                big
-            } else {
-                big.wrapping_neg() & mask
-            }
-        })
-        .collect();
-    let mut rng = ChaCha20Rng::seed_from_u64(600);
-    let x: Vec<u64> = (0..n).map(|_| rng.next_u64() & mask).collect();
-    let x_c: Vec<u64> = (0..n).map(|_| rng.next_u64() & mask).collect();
-    let x_s: Vec<u64> = x
-        .iter()
-        .zip(&x_c)
-        .map(|(p, q)| p.wrapping_sub(*q) & mask)
-        .collect();
-    let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(601));
-    let mut server = HeServer::new(
-        params.clone(),
-        &client.public_key().unwrap(),
-        ChaCha20Rng::seed_from_u64(602),
-    )
-    .unwrap();
-    let cts = client.encrypt_input(&plan, &x_c).unwrap();
-    let out = server.evaluate(&plan, &w, &x_s, &cts).unwrap();
-    let y_c = client.decrypt_output(&plan, &out.cts).unwrap();
-    assert_eq!(
-        y_c[0].wrapping_add(out.share[0]) & mask,
-        reference::linear(&layer, &x, &w, 41)[0]
-    );
-    // Remaining budget at the last level: log2(q_last / 2t) − noise bits.
-    let q_last_bits: f64 = desc.moduli[..desc.final_moduli]
-        .iter()
-        .map(|&p| (p as f64).log2())
-        .sum();
-    // Over every coefficient of the whole answer, not only the ones sent.
-    let noise = client.noise_bits(&server.full_answers[0]).unwrap() as f64;
-    let budget = q_last_bits - 1.0 - 41.0 - noise;
-    println!("final noise {noise} bits, budget {budget:.2} bits");
-    assert!(budget > 0.0, "noise {noise} bits leaves {budget} bits");
-    // One more unit of L1 is refused rather than risking a wrong or leaky answer.
-    let mut heavier = w.clone();
-    heavier[0] = big + 1;
-    assert!(matches!(
-        server.evaluate(&plan, &heavier, &x_s, &cts),
-        Err(HeError::WeightNorm { .. })
-    ));
+    // Each layer's answers at its own weight bound, with the low bits its wire form drops:
+    // an FC row over N inputs, batch norms in both layouts, a convolution.
+    let layers = [
+        LinearLayer::Fc(FcShape { n_in: n, n_out: 1 }),
+        LinearLayer::Bn(BnShape { h: 56, w: 56, c: 3 }),
+        LinearLayer::Bn(BnShape { h: 7, w: 7, c: 40 }),
+        conv(14, 14, 16, (3, 3), 8, 1, 1),
+    ];
+    for (k, layer) in layers.into_iter().enumerate() {
+        let plan = LinearPlan::new(layer, &desc).unwrap();
+        let bits = plan.wire;
+        assert!(bits.weight_l1_bits <= desc.weight_l1_bits, "{bits:?}");
+        // Saturate the layer's bound: |w| = 2^l1 / (weights per answer), signs alternating.
+        let big = (1u64 << bits.weight_l1_bits) / plan.weights_per_answer();
+        let w: Vec<u64> = (0..layer.weight_len())
+            .map(|i| {
+                if i % 2 == 0 {
+                    big
+                } else {
+                    big.wrapping_neg() & mask
+                }
+            })
+            .collect();
+        let mut rng = ChaCha20Rng::seed_from_u64(600 + k as u64);
+        let x: Vec<u64> = (0..layer.input_len())
+            .map(|_| rng.next_u64() & mask)
+            .collect();
+        let x_c: Vec<u64> = (0..layer.input_len())
+            .map(|_| rng.next_u64() & mask)
+            .collect();
+        let x_s: Vec<u64> = x
+            .iter()
+            .zip(&x_c)
+            .map(|(p, q)| p.wrapping_sub(*q) & mask)
+            .collect();
+        let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(601));
+        let mut server = HeServer::new(
+            params.clone(),
+            &client.public_key().unwrap(),
+            ChaCha20Rng::seed_from_u64(602),
+        )
+        .unwrap();
+        let cts = client.encrypt_input(&plan, &x_c).unwrap();
+        let out = server.evaluate(&plan, &w, &x_s, &cts).unwrap();
+        let y_c = client.decrypt_output(&plan, &out.cts).unwrap();
+        let y: Vec<u64> = y_c
+            .iter()
+            .zip(&out.share)
+            .map(|(p, q)| p.wrapping_add(*q) & mask)
+            .collect();
+        assert_eq!(
+            y,
+            reference::linear(&layer, &x, &w, 41),
+            "{layer:?} {bits:?}"
+        );
+        // Remaining budget at the last level before the wire rounding: log2(q_last / 2t) −
+        // noise bits, over every coefficient of the whole answer, not only the ones sent.
+        let q_last_bits: f64 = desc.moduli[..desc.final_moduli]
+            .iter()
+            .map(|&p| (p as f64).log2())
+            .sum();
+        let noise = client.noise_bits(&server.full_answers[0]).unwrap() as f64;
+        let budget = q_last_bits - 1.0 - 41.0 - noise;
+        println!("{layer:?}: {bits:?}, noise {noise} bits, budget {budget:.2} bits");
+        assert!(budget > 0.0, "noise {noise} bits leaves {budget} bits");
+        // One more unit of L1 is refused rather than risking a wrong or leaky answer.
+        let mut heavier = w.clone();
+        heavier[0] = (1u64 << bits.weight_l1_bits) + 1;
+        assert!(matches!(
+            server.evaluate(&plan, &heavier, &x_s, &cts),
+            Err(HeError::WeightNorm { .. })
+        ));
+    }
 }
 
 #[test]
-fn planned_bytes_bound_the_serialized_ciphertexts() {
+fn planned_bytes_are_the_serialized_ciphertexts() {
     for params in [small_params(), HeParams::for_bitlen(41).unwrap()] {
-        let r = run(&params, conv(6, 6, 3, (3, 3), 2, 1, 1), 10, 700);
-        let down: u64 = r.answer.iter().map(|c| c.len() as u64).sum();
-        let planned = r.plan.bytes_server_to_client;
-        assert!(
-            down <= planned && planned - down <= planned / 100,
-            "{down} vs {planned}"
-        );
-        let mut client = r.client;
-        let mut rng = ChaCha20Rng::seed_from_u64(701);
-        let x_c: Vec<u64> = (0..r.plan.layer.input_len())
-            .map(|_| rng.random::<u64>() >> 30)
-            .collect();
-        let up: u64 = client
-            .encrypt_input(&r.plan, &x_c)
-            .unwrap()
-            .iter()
-            .map(|c| c.len() as u64)
-            .sum();
-        let planned = r.plan.bytes_client_to_server;
-        assert!(
-            up <= planned && planned - up <= planned / 100,
-            "{up} vs {planned}"
-        );
+        for layer in [
+            conv(6, 6, 3, (3, 3), 2, 1, 1),
+            LinearLayer::Bn(BnShape { h: 5, w: 5, c: 7 }),
+            LinearLayer::Fc(FcShape { n_in: 40, n_out: 9 }),
+        ] {
+            let r = run(&params, layer, 10, 700);
+            let down: u64 = r.answer.iter().map(|c| c.len() as u64).sum();
+            assert_eq!(down, r.plan.bytes_server_to_client, "{layer:?}");
+            let mut client = r.client;
+            let mut rng = ChaCha20Rng::seed_from_u64(701);
+            let x_c: Vec<u64> = (0..r.plan.layer.input_len())
+                .map(|_| rng.random::<u64>() >> 30)
+                .collect();
+            let up: u64 = client
+                .encrypt_input(&r.plan, &x_c)
+                .unwrap()
+                .iter()
+                .map(|c| c.len() as u64)
+                .sum();
+            assert_eq!(up, r.plan.bytes_client_to_server, "{layer:?}");
+        }
+        let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(702));
         let pk = client.public_key().unwrap().len() as u64;
         let planned = params.desc().public_key_bytes();
         assert!(

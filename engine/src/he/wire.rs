@@ -1,6 +1,7 @@
-//! Checks of the peer's serialized ciphertexts before the `fhe` crates see them: the
-//! protobuf structure (fields, counts, level, degree, representation, lengths) and that
-//! every residue lies below its modulus.
+//! Checks of the client's public key (in the `fhe` crate's serialized form) before the
+//! crates see it: the protobuf structure (fields, counts, level, degree, representation,
+//! lengths) and that every residue lies below its modulus. Uploads and answers travel in the
+//! engine's own compact forms, checked in `compact.rs`.
 //!
 //! The crates trust their input: an unreduced residue only trips a debug assertion (and
 //! silently computes garbage in a release build), and a polynomial in another
@@ -112,8 +113,20 @@ pub(crate) fn check_poly(bytes: &[u8], desc: &HeParamsDesc, moduli: usize) -> Re
     Ok(())
 }
 
-/// Checks a seeded top-level ciphertext (the client's encryptions and public key): one
-/// polynomial `c0` over every modulus, a 32-byte seed, level 0.
+/// The seed of a seeded ciphertext in the `fhe` crate's form (the client's own, before it
+/// re-encodes it for the wire).
+pub(crate) fn seed_of(bytes: &[u8]) -> Result<[u8; 32], HeError> {
+    fields(bytes)?
+        .into_iter()
+        .find_map(|field| match field {
+            Field::Bytes(2, v) => <[u8; 32]>::try_from(v).ok(),
+            _ => None,
+        })
+        .ok_or_else(|| malformed("a ciphertext without a 32-byte seed"))
+}
+
+/// Checks a seeded top-level ciphertext (the client's public key): one polynomial `c0` over
+/// every modulus, a 32-byte seed, level 0.
 pub(crate) fn check_seeded_ciphertext(bytes: &[u8], desc: &HeParamsDesc) -> Result<(), HeError> {
     let (mut polys, mut seed, mut level) = (Vec::new(), None, 0);
     for field in fields(bytes)? {

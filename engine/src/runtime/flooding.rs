@@ -20,7 +20,8 @@ use super::plan::{linear_layer, ExecPlan};
 /// The flooding margins of a run, for its run line.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FloodingSummary {
-    /// Flooding noise is uniform in `[−2^bits, 2^bits)`.
+    /// The session's flooding bound: noise is uniform in `[−2^bits, 2^bits)` at most (a
+    /// layer whose weights add less noise floods less).
     pub bits: u32,
     /// log2(flooding bound / worst-case weight-dependent noise) of one revealed coefficient.
     pub margin_per_coefficient_bits: f64,
@@ -32,9 +33,12 @@ pub struct FloodingSummary {
 }
 
 impl FloodingSummary {
-    /// The margins of `desc` over `revealed` coefficients.
+    /// The margins of `desc` over `revealed` coefficients. Each layer floods for the whole
+    /// bits of the session's margin over its own weight noise
+    /// ([`HeParamsDesc::wire_bits`]), so `⌊flood_margin_bits⌋` holds for every revealed
+    /// coefficient (some layers keep more).
     pub fn new(desc: &HeParamsDesc, revealed: u64) -> Self {
-        let per_coefficient = desc.flood_margin_bits;
+        let per_coefficient = desc.flood_margin_bits.floor();
         Self {
             bits: desc.flood_bits,
             margin_per_coefficient_bits: per_coefficient,

@@ -18,8 +18,10 @@ use super::error::{Result, RuntimeError, StepError};
 /// announced and Ferret exists. 3: convolution packings charge the upload (engine 0.5.0), so
 /// two engines that plan a convolution differently refuse each other at the hello instead of
 /// failing on the first frame of another size. 4: batch norm's channels at Salem–Spencer
-/// blocks (engine 0.6.0). 5: batch norm's split layout (engine 0.8.0).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// blocks (engine 0.6.0). 5: batch norm's split layout (engine 0.8.0). 6: per-layer
+/// flooding and wire rounding, the compact upload and answer forms with a CRC-32 (engine
+/// 0.9.0).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 

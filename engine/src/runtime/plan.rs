@@ -135,8 +135,8 @@ impl FrameLimits {
         };
         if let Some(plan) = linear {
             let values = plan.layer.output_len().min(he.degree);
-            limits.server = limits.server.max(4).max(he.upload_ct_bytes());
-            limits.client = limits.client.max(4).max(he.answer_bytes(values));
+            limits.server = limits.server.max(4).max(plan.upload_bytes(he));
+            limits.client = limits.client.max(4).max(plan.answer_bytes(he, values));
         }
         limits
     }

@@ -48,7 +48,7 @@ use runner::{AttemptPlan, BackendUsed};
 /// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's
 /// version is recorded in every shard's `meta`, but only the kind's version enters the
 /// fingerprint, so a new engine must bump both (a test checks they agree).
-pub const MEASURED_WITH_ENGINE: &str = "0.8.0";
+pub const MEASURED_WITH_ENGINE: &str = "0.9.0";
 
 /// Format of the `meta` output; bump when a field changes meaning.
 pub const META_FORMAT: u32 = 1;
@@ -183,7 +183,9 @@ impl Kind for ProfileKind {
     // layers, so every shard re-measures.
     // 10: engine 0.8.0 (batch norm's split layout for channels of N/3 to N/2 positions):
     // other batch-norm packings, so every shard re-measures.
-    const VERSION: u32 = 10;
+    // 11: engine 0.9.0 (per-layer weight bounds and flooding; uploads and answers drop the
+    // low bits the noise budget allows): fewer bytes, so every shard re-measures.
+    const VERSION: u32 = 11;
     const SUMMARY: &'static str =
         "secure inference of every network per setting and run (one shard per run)";
     // Which networks, settings and runs exist, and how failures are handled, do not change

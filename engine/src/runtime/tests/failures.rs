@@ -155,9 +155,14 @@ impl Channel for Faulty {
                 inner.send(&bad)
             }
             Fault::Saturate => {
+                // A peer that means it: the frame's CRC-32 (after the 4-byte step tag) is
+                // recomputed, so only the range checks can refuse it.
                 let mut bad = msg.to_vec();
                 let mid = bad.len() / 2;
                 bad[mid..mid + 16].fill(0xff);
+                let end = bad.len() - 4;
+                let crc = crc32fast::hash(&bad[4..end]);
+                bad[end..].copy_from_slice(&crc.to_le_bytes());
                 inner.send(&bad)
             }
             Fault::Inflate(len) => {
@@ -411,7 +416,8 @@ fn frames_larger_than_the_plan_are_refused_naming_the_layer() {
     let long = Duration::from_secs(60);
     // Layer 0: the client's count frame, then its first ciphertext.
     let limit = plan.frames[0].server;
-    assert_eq!(limit, desc.upload_ct_bytes());
+    let conv = plan.linear[0].as_ref().expect("layer 0 is a convolution");
+    assert_eq!(limit, conv.upload_bytes(&desc));
     let err = faulty_client(
         &network,
         setup_frames + 2,
@@ -423,7 +429,7 @@ fn frames_larger_than_the_plan_are_refused_naming_the_layer() {
         format!(
             "layer 0 'conv1': frame of {} bytes exceeds the limit of {} bytes",
             3 * limit + 4,
-            desc.upload_ct_bytes() + 4
+            conv.upload_bytes(&desc) + 4
         )
     );
     // The count frame may hold 4 bytes only.

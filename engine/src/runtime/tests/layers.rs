@@ -215,32 +215,34 @@ fn planned_rounds_are_what_the_meters_count() {
                 "{measured:?}"
             );
             assert_eq!(measured, planned, "{:?} ({})", report.run.party, config.ot);
-            // Planned bytes too: layers without HE send exactly their planned OT bytes
-            // plus the 4-byte step tag per frame; HE layers at most the HE plan's bound more.
+            // Planned bytes too, exactly: every layer sends its planned OT bytes plus the
+            // 4-byte step tag per frame; an HE layer also its ciphertexts' planned bytes and
+            // a 4-byte count frame, each of these frames with its 4-byte length header.
             for (layer, counts) in report.layers.iter().zip(&plan.counts) {
+                let he_frames = |bytes: u64, cts: usize| bytes + 4 + 4 * (1 + cts as u64);
                 let (ot, he) = match report.run.party {
                     Party::Server => (
                         counts.ot_bytes_server,
-                        layer.linear.map_or(0, |l| l.bytes_server_to_client + 8),
+                        layer
+                            .linear
+                            .map_or(0, |l| he_frames(l.bytes_server_to_client, l.output_cts)),
                     ),
                     Party::Client => (
                         counts.ot_bytes_client,
-                        layer.linear.map_or(0, |l| l.bytes_client_to_server + 8),
+                        layer
+                            .linear
+                            .map_or(0, |l| he_frames(l.bytes_client_to_server, l.input_cts)),
                     ),
                 };
                 let m = &layer.measured;
                 let tags = 4 * m.messages_sent;
-                if layer.linear.is_none() {
-                    assert_eq!(m.bytes_sent, ot + tags, "{} ({})", layer.name, config.ot);
-                } else {
-                    assert!(m.bytes_sent > ot + tags, "{}", layer.name);
-                    assert!(
-                        m.bytes_sent <= ot + he + tags,
-                        "{} ({})",
-                        layer.name,
-                        config.ot
-                    );
-                }
+                assert_eq!(
+                    m.bytes_sent,
+                    ot + he + tags,
+                    "{} ({})",
+                    layer.name,
+                    config.ot
+                );
             }
         }
         refills += plan.counts.iter().map(|c| c.ot_refills).sum::<u64>();

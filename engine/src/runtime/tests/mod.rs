@@ -115,7 +115,10 @@ pub(super) fn check_with(network: &Network, config: &EngineConfig) -> (RunReport
     assert_eq!(flooding, server.run.flooding);
     assert_eq!(flooding.revealed_coefficients, revealed);
     let desc = config.he_desc().unwrap();
-    assert_eq!(flooding.margin_per_coefficient_bits, desc.flood_margin_bits);
+    assert_eq!(
+        flooding.margin_per_coefficient_bits,
+        desc.flood_margin_bits.floor()
+    );
     let lost = flooding.margin_per_coefficient_bits - flooding.margin_per_inference_bits;
     assert!(
         (lost - (revealed.max(1) as f64).log2()).abs() < 1e-9,
