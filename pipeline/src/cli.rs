@@ -84,6 +84,14 @@ pub struct PredictArgs {
     /// method recommended on the study's validation networks).
     #[arg(long, value_delimiter = ',')]
     pub method: Vec<String>,
+    /// Move the times to a machine's speed (models from a split with `speed: probe` only):
+    /// `probe` runs the profile stage's machine-speed probe here (--probe-seconds); a number
+    /// is a probe's HE layers per second measured elsewhere (a shard's `probe` in `meta`).
+    #[arg(long, value_name = "probe|HE_LAYERS_PER_S")]
+    pub speed: Option<String>,
+    /// Seconds the probe of `--speed probe` runs (half its HE part, half its OT part).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub probe_seconds: f64,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,

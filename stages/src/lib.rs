@@ -44,6 +44,7 @@ pub use params::{
     decode_params, decode_params_all, decode_params_lenient, plain_words, ParamIssue,
 };
 pub use profile::ProfileKind;
+pub use profile::SpeedProbe;
 pub use reference::ReferenceKind;
 pub use registry::{kind_by_name, kind_names, KINDS};
 pub use rows::{
@@ -57,5 +58,5 @@ pub use synthesize::SynthesizeKind;
 pub use train::TrainKind;
 pub use whole::{
     predict_network, speeds_of_split_summary, NetworkPrediction, PartyResult, PlannedLayer,
-    Prediction, Predictor, SpeedScale, WholeKind, WholeModels,
+    Prediction, Predictor, Rescaled, SpeedScale, WholeKind, WholeModels,
 };

@@ -12,8 +12,9 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let manifest = manifest.to_str().unwrap();
     let store = scratch.path("store");
     let store = store.to_str().unwrap();
-    // `snni predict` of ResNet-50 at 32×32×3 in `lan` from this store, with `extra` options.
-    let predict_lan = |extra: &[&str]| {
+    // `snni predict` of ResNet-50 at 32×32×3 in `lan` from this store, with `extra` options
+    // (`predict_lan` expects it to succeed).
+    let predict_lan_run = |extra: &[&str]| {
         let mut args = vec![
             "predict",
             "--store",
@@ -26,8 +27,9 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "lan",
         ];
         args.extend_from_slice(extra);
-        scratch.run(&args).expect_code(0)
+        scratch.run(&args)
     };
+    let predict_lan = |extra: &[&str]| predict_lan_run(extra).expect_code(0);
     let first = scratch
         .run(&["run", manifest, "--store", store])
         .expect_code(0);
@@ -309,8 +311,15 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         bad.stderr
     );
-    // Measured times unless the split says otherwise.
+    // Measured times unless the split says otherwise, so they cannot move to another speed.
     assert!(value["speed"].is_null(), "{value}");
+    let unscaled = predict_lan_run(&["--speed", "30"]);
+    assert_eq!(unscaled.code, 3, "{}", unscaled.stderr);
+    assert!(
+        unscaled.stderr.contains("did not set `speed: probe`"),
+        "{}",
+        unscaled.stderr
+    );
 
     // The same study with `speed: probe`: only the split and what learns from it re-run,
     // and `snni predict` says which machine speed its times are for.
@@ -346,6 +355,51 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     );
     let beta = json["speed"]["beta"].as_f64().unwrap();
     assert!((0.0..=2.0).contains(&beta), "{json}");
+    assert!(json["rescaled"].is_null(), "{json}");
+    // `--speed N`: every time at a machine whose probe runs N, by (reference / N)^β.
+    let reference = json["speed"]["reference_he_per_s"].as_f64().unwrap();
+    let doubled = format!("{}", 2.0 * reference);
+    let faster = predict_lan(&["--json", "--speed", &doubled]);
+    let faster: serde_json::Value = serde_json::from_str(&faster.stdout).unwrap();
+    let factor = faster["rescaled"]["factor"].as_f64().unwrap();
+    assert!((factor - 0.5f64.powf(beta)).abs() < 1e-9, "{faster}");
+    let times = |v: &serde_json::Value| -> Vec<f64> {
+        let results = v["results"].as_array().unwrap().iter();
+        results
+            .flat_map(|r| {
+                let layers = r["layers_s"].as_array().unwrap().iter();
+                layers.chain(std::iter::once(&r["total_s"]))
+            })
+            .filter_map(serde_json::Value::as_f64)
+            .collect()
+    };
+    let (slow, fast) = (times(&json), times(&faster));
+    assert_eq!(slow.len(), fast.len());
+    assert!(slow.iter().any(|&t| t > 0.0), "{json}");
+    for (slow, fast) in slow.iter().zip(&fast) {
+        assert!((fast - slow * factor).abs() <= 1e-9 * slow, "{slow} {fast}");
+    }
+    // `--speed probe` probes this machine first and says so.
+    let probed = predict_lan(&["--speed", "probe", "--probe-seconds", "0.2"]);
+    assert!(
+        probed.stderr.contains("HE layers/s on this machine"),
+        "{}",
+        probed.stderr
+    );
+    assert!(
+        probed
+            .stdout
+            .contains("rescaled to a machine whose probe runs"),
+        "{}",
+        probed.stdout
+    );
+    let bad_speed = predict_lan_run(&["--speed", "fast"]);
+    assert_eq!(bad_speed.code, 2, "{}", bad_speed.stderr);
+    assert!(
+        bad_speed.stderr.contains("--speed takes `probe`"),
+        "{}",
+        bad_speed.stderr
+    );
 }
 
 /// (party, setting) → the recommended method stored in the `whole` stage's `networks`

@@ -128,9 +128,22 @@ pub fn predict(args: PredictArgs) -> CommandResult {
         predictor.recommended()
     };
     let (methods, choice) = choose_methods(&args, &target, &recommended)?;
-    let prediction = predictor
+    let speed = args
+        .speed
+        .as_deref()
+        .map(|spec| machine_speed(spec, args.probe_seconds))
+        .transpose()?;
+    let mut prediction = predictor
         .predict(&network, &link, &methods)
         .map_err(|e| CommandError::new(exit_codes::INVALID_INPUT, snni_stages::error_chain(&e)))?;
+    if let Some(he_per_s) = speed {
+        prediction.at_speed(he_per_s).map_err(|e| {
+            CommandError::new(exit_codes::INVALID_INPUT, snni_stages::error_chain(&e)).help(
+                "leave out --speed, or train the models from a study whose split sets \
+                 `speed: probe` (manifests/mid.yaml does)",
+            )
+        })?;
+    }
     for warning in &prediction.warnings {
         eprintln!("warning: {warning}");
     }
@@ -162,6 +175,41 @@ pub fn predict(args: PredictArgs) -> CommandResult {
         )
     );
     Ok(exit_codes::SUCCESS)
+}
+
+/// The machine speed `--speed` names, in HE layers per second: the probe run here for
+/// `probe_seconds`, or the number given.
+fn machine_speed(spec: &str, probe_seconds: f64) -> Result<f64, CommandError> {
+    let speed_usage = |message: String| {
+        CommandError::new(exit_codes::USAGE, message).help(
+            "--speed takes `probe` (run the machine-speed probe here) or a probe's HE layers \
+             per second, e.g. --speed 35.2",
+        )
+    };
+    if spec != "probe" {
+        return spec
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| speed_usage(format!("`{spec}` is not a positive number or `probe`")));
+    }
+    if !(probe_seconds > 0.0 && probe_seconds <= 60.0) {
+        return Err(speed_usage(format!(
+            "--probe-seconds must be in (0, 60], got {probe_seconds}"
+        )));
+    }
+    let probe = snni_stages::SpeedProbe::run(std::time::Duration::from_secs_f64(probe_seconds))
+        .map_err(|e| {
+            CommandError::new(
+                exit_codes::STAGE_FAILED,
+                format!("the machine-speed probe failed: {e}"),
+            )
+        })?;
+    eprintln!(
+        "probe: {:.1} HE layers/s on this machine ({:.1} s)",
+        probe.he_per_s, probe.seconds
+    );
+    Ok(probe.he_per_s)
 }
 
 /// The methods to predict with, and a sentence saying why: the explicit `--method` list
@@ -260,6 +308,13 @@ fn render(p: &snni_stages::Prediction, methods: &[Method], shown: &Shown, load_s
              (the split's `speed: probe`); a machine whose probe runs p takes ({:.1} / p)^{:.2} \
              times as long",
             speed.reference_he_per_s, speed.reference_he_per_s, speed.beta
+        );
+    }
+    if let Some(at) = p.rescaled {
+        let _ = writeln!(
+            out,
+            "rescaled to a machine whose probe runs {:.1} HE layers/s (--speed): every time × {:.3}",
+            at.he_per_s, at.factor
         );
     }
     let mut header = vec![

@@ -42,7 +42,8 @@ pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, Networ
 pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
 pub use params::{Backend, NamedSetting, Networks, ProfileParams};
 pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
-use probe::{LoadStart, SpeedProbe};
+use probe::LoadStart;
+pub use probe::SpeedProbe;
 use runner::{AttemptPlan, BackendUsed};
 
 /// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's

@@ -24,7 +24,7 @@ mod predictor;
 
 use params::WholeParams;
 
-pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor};
+pub use predictor::{PartyResult, PlannedLayer, Prediction, Predictor, Rescaled};
 
 use std::collections::BTreeMap;
 use std::time::Instant;

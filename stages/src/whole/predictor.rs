@@ -87,6 +87,15 @@ pub struct PlannedLayer {
     pub output: String,
 }
 
+/// A prediction's times moved to another machine's speed.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rescaled {
+    /// That machine's probe, HE layers per second.
+    pub he_per_s: f64,
+    /// What every time was multiplied by: (reference / he_per_s)^β.
+    pub factor: f64,
+}
+
 /// Everything `snni predict` prints.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Prediction {
@@ -106,6 +115,9 @@ pub struct Prediction {
     /// The machine speed the models' times were scaled to (the split's `speed: probe`), or
     /// `None`: times as measured.
     pub speed: Option<super::SpeedScale>,
+    /// The machine the times were rescaled to ([`Prediction::at_speed`]), or `None`: at
+    /// the models' own speed.
+    pub rescaled: Option<Rescaled>,
     /// The layers.
     pub layers: Vec<PlannedLayer>,
     /// Per party × method.
@@ -114,6 +126,35 @@ pub struct Prediction {
     pub warnings: Vec<String>,
     /// Seconds spent predicting (planning excluded), per method summed over both parties.
     pub predict_seconds: BTreeMap<String, f64>,
+}
+
+impl Prediction {
+    /// Every time (layers and totals, both parties, every method) at a machine whose probe
+    /// runs `he_per_s` HE layers per second, by the models' fitted exponent: the models
+    /// must come from a split with `speed: probe` (their times are at its reference
+    /// speed). Returns the factor applied.
+    pub fn at_speed(&mut self, he_per_s: f64) -> Result<f64, StageError> {
+        let speed = self.speed.ok_or_else(|| StageError::Learn {
+            message: "the models' times are as measured, at no recorded machine speed: their \
+                      study's split did not set `speed: probe`, so they cannot be moved to \
+                      another machine's speed"
+                .into(),
+        })?;
+        if !(he_per_s.is_finite() && he_per_s > 0.0) {
+            return Err(StageError::Learn {
+                message: format!("a machine speed must be a positive number, got {he_per_s}"),
+            });
+        }
+        let factor = (speed.reference_he_per_s / he_per_s).powf(speed.beta);
+        for result in &mut self.results {
+            result.layers_s.iter_mut().for_each(|t| *t *= factor);
+            if let Some(total) = result.total_s.as_mut() {
+                *total *= factor;
+            }
+        }
+        self.rescaled = Some(Rescaled { he_per_s, factor });
+        Ok(factor)
+    }
 }
 
 fn stage_record(store: &Store, kind: &str) -> Result<UpstreamStage, StageError> {
@@ -245,6 +286,7 @@ impl Predictor {
             models_engine: self.parties[0].whole.engines.clone(),
             planned_with_engine: snni_engine::VERSION.into(),
             speed: self.parties[0].whole.speed,
+            rescaled: None,
             layers: Vec::new(),
             results: Vec::new(),
             warnings: Vec::new(),
@@ -419,6 +461,50 @@ fn coverage(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_speed_scales_every_time_by_the_fitted_exponent() {
+        let mut p = Prediction {
+            network: "n".into(),
+            models_from: "lan".into(),
+            bandwidth_bps: 0.0,
+            rtt_us: 0.0,
+            models_engine: Vec::new(),
+            planned_with_engine: "0".into(),
+            speed: None,
+            rescaled: None,
+            layers: Vec::new(),
+            results: vec![PartyResult {
+                party: "server".into(),
+                method: "protocol".into(),
+                layers_s: vec![1.0, 2.0],
+                total_s: Some(4.0),
+                excluded: Vec::new(),
+            }],
+            warnings: Vec::new(),
+            predict_seconds: BTreeMap::new(),
+        };
+        // Times as measured: no speed to move them from.
+        assert!(p.clone().at_speed(10.0).is_err());
+        p.speed = Some(super::super::SpeedScale {
+            reference_he_per_s: 20.0,
+            beta: 0.5,
+        });
+        assert!(p.clone().at_speed(0.0).is_err());
+        assert!(p.clone().at_speed(f64::NAN).is_err());
+        // A machine twice as slow by its probe: (20 / 5)^0.5 = 2 times as long.
+        let factor = p.at_speed(5.0).unwrap();
+        assert_eq!(factor, 2.0);
+        assert_eq!(p.results[0].layers_s, vec![2.0, 4.0]);
+        assert_eq!(p.results[0].total_s, Some(8.0));
+        assert_eq!(
+            p.rescaled,
+            Some(Rescaled {
+                he_per_s: 5.0,
+                factor: 2.0
+            })
+        );
+    }
 
     fn prediction(layers: &[f64], overhead: f64) -> NetworkPrediction {
         NetworkPrediction {
