@@ -357,6 +357,53 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a peer seals (a correct CRC-32 over arbitrary bytes of the right
+        /// length), decoding is an answer or an error, never a panic, for every drop.
+        #[test]
+        fn any_sealed_bytes_decode_or_fail_cleanly(
+            seed in proptest::prelude::any::<u64>(),
+            drop in 0u32..40,
+            answer in proptest::prelude::any::<bool>(),
+            values in 0usize..256,
+        ) {
+            use rand::{RngCore, SeedableRng};
+            let desc = HeParamsDesc::custom(20, 256, &[50, 50], 24).unwrap();
+            let params = super::super::HeParams::new(desc.clone()).unwrap();
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            let (len, ctx_level) = if answer {
+                (desc.answer_bytes(values, drop, drop), desc.moduli.len() - desc.final_moduli)
+            } else {
+                (desc.upload_bytes(drop), 0)
+            };
+            let mut body = vec![0u8; len as usize - CRC_BYTES];
+            rng.fill_bytes(&mut body);
+            // Saturated stretches too, where range checks bite.
+            if seed % 2 == 0 {
+                let at = (seed as usize / 2) % body.len();
+                let end = (at + 24).min(body.len());
+                body[at..end].fill(0xff);
+            }
+            let frame = sealed(body);
+            let ctx = params.bfv().context_at_level(ctx_level).unwrap();
+            if answer {
+                let bits = WireBits {
+                    weight_l1_bits: 20,
+                    flood_bits: 40,
+                    upload_drop: 0,
+                    c0_drop: drop,
+                    c1_drop: drop,
+                };
+                let positions: Vec<usize> = (0..values).collect();
+                let _ = decode_answer(&desc, &bits, &frame, &positions, ctx);
+            } else {
+                let _ = decode_upload(&desc, drop, &frame, ctx);
+            }
+        }
+    }
+
     #[test]
     fn sealed_frames_refuse_damage_and_wrong_lengths() {
         let frame = sealed(vec![1, 2, 3, 4, 5]);
