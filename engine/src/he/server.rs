@@ -339,14 +339,14 @@ impl ServerKey {
                             weights[weight] = None;
                         }
                     }
-                    let mask = self.uniform_mask(rng);
                     let positions = &job.positions[output];
+                    let mask = self.uniform_mask(rng, positions.len());
                     let (bytes, _full) =
                         self.finish(c0, c1, &mask, ctx, &plan.wire, positions, rng)?;
                     sink(Answer {
                         output,
                         bytes,
-                        share: positions.iter().map(|&p| mask[p]).collect(),
+                        share: mask,
                         #[cfg(test)]
                         full: _full,
                     })?;
@@ -377,8 +377,9 @@ impl ServerKey {
         Ok([half(0)?, half(1)?])
     }
 
-    /// Mask, re-randomize, flood (at the layer's `bits.flood_bits`) and switch down one
-    /// answer `(c0, c1)` (top level, NTT), and serialize it ([`compact::encode_answer`]: c0
+    /// Mask (by `mask`, the masks of the output `positions`), re-randomize, flood (at the
+    /// layer's `bits.flood_bits`) and switch down one answer `(c0, c1)` (top level, NTT),
+    /// and serialize it ([`compact::encode_answer`]: c0
     /// at `positions` only, then c1, with the layer's low bits rounded away). Also returns
     /// the whole ciphertext, unrounded, in tests (empty otherwise).
     #[allow(clippy::too_many_arguments)]
@@ -399,22 +400,29 @@ impl ServerKey {
         c0.change_representation(Representation::PowerBasis);
         c1.change_representation(Representation::PowerBasis);
 
+        // Flood and mask only the output coefficients (`mask` holds their masks): c0 leaves
+        // at those alone, so nothing the client sees depends on the others (c1, sent whole,
+        // is re-randomized by u·a + e2 on every coefficient). Engine 0.8.0 drew both for all
+        // N coefficients, 80 % of them unused in a typical answer.
+        let n = self.params.degree();
         let flood_bits = bits.flood_bits;
-        let mut extra0 = Vec::with_capacity(ctx.moduli().len() * mask.len());
-        let mut flood = Vec::with_capacity(mask.len());
-        for _ in 0..mask.len() {
-            flood.push(uniform_wide(rng, flood_bits));
-        }
-        for (q, d) in ctx.moduli_operators().iter().zip(&self.delta) {
+        let mut extra0 = vec![0u64; ctx.moduli().len() * n];
+        let flood: Vec<(i128, u64)> = mask.iter().map(|_| uniform_wide(rng, flood_bits)).collect();
+        for ((q, d), row) in ctx
+            .moduli_operators()
+            .iter()
+            .zip(&self.delta)
+            .zip(extra0.chunks_exact_mut(n))
+        {
             let two64 = q.reduce_u128(1u128 << 64);
-            for (&(hi, lo), &r) in flood.iter().zip(mask) {
+            for ((&(hi, lo), &r), &p) in flood.iter().zip(mask).zip(positions) {
                 let hi_q = if hi >= 0 {
                     q.reduce_u128(hi as u128)
                 } else {
                     q.neg(q.reduce_u128(hi.unsigned_abs()))
                 };
                 let v = q.add(q.mul(hi_q, two64), q.reduce(lo));
-                extra0.push(q.sub(v, q.mul(*d, q.reduce(r))));
+                row[p] = q.sub(v, q.mul(*d, q.reduce(r)));
             }
         }
         c0 += &Poly::try_convert_from(extra0, ctx, true, Representation::PowerBasis)?;
@@ -461,12 +469,10 @@ impl ServerKey {
         Ok(())
     }
 
-    /// N coefficients uniform in [0, 2^ℓ).
-    fn uniform_mask(&self, rng: &mut ChaCha20Rng) -> Vec<u64> {
+    /// `count` values uniform in [0, 2^ℓ): the masks of an answer's output coefficients.
+    fn uniform_mask(&self, rng: &mut ChaCha20Rng, count: usize) -> Vec<u64> {
         let mask = (1u64 << self.params.ell()) - 1;
-        (0..self.params.degree())
-            .map(|_| rng.next_u64() & mask)
-            .collect()
+        (0..count).map(|_| rng.next_u64() & mask).collect()
     }
 
     /// A CBD(variance 10) polynomial in NTT form.
