@@ -296,7 +296,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         );
         assert!(result["total_s"].as_f64().unwrap() > 0.0, "{result}");
     }
-    let bad = scratch.run(&[
+    let moon = [
         "predict",
         "--store",
         store,
@@ -304,21 +304,14 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "resnet50",
         "--setting",
         "moon",
-    ]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("no models for setting `moon`"),
-        "{}",
-        bad.stderr
-    );
+    ];
+    refused(scratch.run(&moon), 2, "no models for setting `moon`");
     // Measured times unless the split says otherwise, so they cannot move to another speed.
     assert!(value["speed"].is_null(), "{value}");
-    let unscaled = predict_lan_run(&["--speed", "30"]);
-    assert_eq!(unscaled.code, 3, "{}", unscaled.stderr);
-    assert!(
-        unscaled.stderr.contains("did not set `speed: probe`"),
-        "{}",
-        unscaled.stderr
+    refused(
+        predict_lan_run(&["--speed", "30"]),
+        3,
+        "did not set `speed: probe`",
     );
 
     // The same study with `speed: probe`: only the split and what learns from it re-run,
@@ -393,13 +386,17 @@ fn smoke_manifest_runs_then_is_fully_cached() {
         "{}",
         probed.stdout
     );
-    let bad_speed = predict_lan_run(&["--speed", "fast"]);
-    assert_eq!(bad_speed.code, 2, "{}", bad_speed.stderr);
-    assert!(
-        bad_speed.stderr.contains("--speed takes `probe`"),
-        "{}",
-        bad_speed.stderr
+    refused(
+        predict_lan_run(&["--speed", "fast"]),
+        2,
+        "--speed takes `probe`",
     );
+}
+
+/// Checks that a command failed with `code`, saying `text` on stderr.
+fn refused(run: common::Run, code: i32, text: &str) {
+    assert_eq!(run.code, code, "{}", run.stderr);
+    assert!(run.stderr.contains(text), "{}", run.stderr);
 }
 
 /// (party, setting) → the recommended method stored in the `whole` stage's `networks`

@@ -26,7 +26,7 @@ use fhe_math::zq::Modulus;
 
 use super::params::{restore, round_away, rounded_max, WireBits};
 use super::{HeError, HeParamsDesc};
-use crate::ot::bits::{low_mask, pack, unpack};
+use crate::ot::bits::{pack, unpack, BitReader, BitWriter};
 
 /// Bytes of the CRC-32 trailer.
 const CRC_BYTES: usize = 4;
@@ -61,65 +61,30 @@ fn opened<'a>(bytes: &'a [u8], expected: u64, what: &str) -> Result<&'a [u8], He
 }
 
 /// Values of up to 127 bits packed at `width` bits each, one after the other, little-endian
-/// bit order (the short-value packer of [`crate::ot::bits`] stops at 64 bits).
+/// bit order (low 64 bits, then the rest; [`pack`] stops at 64 bits).
 fn pack_wide(values: &[u128], width: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity((values.len() * width as usize).div_ceil(8));
-    let (mut acc, mut held) = (0u128, 0u32);
+    let mut out = BitWriter::with_capacity((values.len() * width as usize).div_ceil(8));
     for &v in values {
-        // Low 64 bits, then the rest: `held` < 8 before each part, so ≤ 72 bits are held.
-        for (part, bits) in [
-            (v as u64, width.min(64)),
-            ((v >> 64) as u64, width.saturating_sub(64)),
-        ] {
-            if bits == 0 {
-                continue;
-            }
-            acc |= u128::from(part & low_mask(bits)) << held;
-            held += bits;
-            while held >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                held -= 8;
-            }
-        }
+        out.put(v as u64, width.min(64));
+        out.put((v >> 64) as u64, width.saturating_sub(64));
     }
-    if held > 0 {
-        out.push(acc as u8);
-    }
-    out
+    out.finish()
 }
 
 /// The inverse of [`pack_wide`] for `n` values; `bytes` must be exactly their length.
 fn unpack_wide(bytes: &[u8], width: u32, n: usize, what: &str) -> Result<Vec<u128>, HeError> {
-    if bytes.len() != (n * width as usize).div_ceil(8) {
+    let expected = (n * width as usize).div_ceil(8);
+    if bytes.len() != expected {
         return Err(wire(format!(
-            "{what} of {} bytes, expected {}",
-            bytes.len(),
-            (n * width as usize).div_ceil(8)
+            "{what} of {} bytes, expected {expected}",
+            bytes.len()
         )));
     }
-    let mut next = bytes.iter();
-    let (mut acc, mut held) = (0u128, 0u32);
-    let mut take = |bits: u32| -> u64 {
-        while held < bits {
-            // The length check above guarantees enough bytes.
-            acc |= u128::from(*next.next().unwrap_or(&0)) << held;
-            held += 8;
-        }
-        let part = acc as u64 & low_mask(bits);
-        acc >>= bits;
-        held -= bits;
-        part
-    };
+    let mut bits = BitReader::new(bytes);
     Ok((0..n)
         .map(|_| {
-            let lo = u128::from(take(width.min(64)));
-            let hi = if width > 64 {
-                u128::from(take(width - 64))
-            } else {
-                0
-            };
-            lo | hi << 64
+            let lo = u128::from(bits.take(width.min(64)));
+            lo | u128::from(bits.take(width.saturating_sub(64))) << 64
         })
         .collect())
 }

@@ -21,6 +21,11 @@ struct Run {
     plan: LinearPlan,
 }
 
+/// `n` values uniform under `mask` (ring elements mod 2^ℓ).
+fn ring_values(rng: &mut ChaCha20Rng, n: usize, mask: u64) -> Vec<u64> {
+    (0..n).map(|_| rng.next_u64() & mask).collect()
+}
+
 /// Run one layer with random shares and weights |w| ≤ 2^weight_bits, seeded.
 fn run(params: &HeParams, layer: LinearLayer, weight_bits: u32, seed: u64) -> Run {
     run_threaded(params, layer, weight_bits, seed, 1)
@@ -182,12 +187,8 @@ fn streamed_answers_follow_the_wire_order() {
             let ell = params.ell();
             let mask = (1u64 << ell) - 1;
             let mut rng = ChaCha20Rng::seed_from_u64(seed);
-            let x_c: Vec<u64> = (0..layer.input_len())
-                .map(|_| rng.next_u64() & mask)
-                .collect();
-            let x_s: Vec<u64> = (0..layer.input_len())
-                .map(|_| rng.next_u64() & mask)
-                .collect();
+            let x_c = ring_values(&mut rng, layer.input_len(), mask);
+            let x_s = ring_values(&mut rng, layer.input_len(), mask);
             let w: Vec<u64> = (0..layer.weight_len())
                 .map(|_| rng.random_range(-1000i64..=1000) as u64 & mask)
                 .collect();
@@ -457,12 +458,8 @@ fn worst_case_weight_norm_still_decrypts_with_budget() {
             })
             .collect();
         let mut rng = ChaCha20Rng::seed_from_u64(600 + k as u64);
-        let x: Vec<u64> = (0..layer.input_len())
-            .map(|_| rng.next_u64() & mask)
-            .collect();
-        let x_c: Vec<u64> = (0..layer.input_len())
-            .map(|_| rng.next_u64() & mask)
-            .collect();
+        let x = ring_values(&mut rng, layer.input_len(), mask);
+        let x_c = ring_values(&mut rng, layer.input_len(), mask);
         let x_s: Vec<u64> = x
             .iter()
             .zip(&x_c)

@@ -16,47 +16,91 @@ pub(crate) fn packed_len(n: usize, width: u32) -> usize {
     (n * width as usize).div_ceil(8)
 }
 
+/// A little-endian bit stream being written, in pieces of up to 64 bits.
+pub(crate) struct BitWriter {
+    out: Vec<u8>,
+    acc: u128,
+    held: u32,
+}
+
+impl BitWriter {
+    /// A writer for about `bytes` bytes.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(bytes),
+            acc: 0,
+            held: 0,
+        }
+    }
+
+    /// Appends the low `width` bits (0..=64) of `v`; fewer than 8 bits are ever held
+    /// between calls, so at most 72 are.
+    #[inline]
+    pub(crate) fn put(&mut self, v: u64, width: u32) {
+        self.acc |= u128::from(v & low_mask(width)) << self.held;
+        self.held += width;
+        while self.held >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.held -= 8;
+        }
+    }
+
+    /// The bytes, the last one padded with zero bits.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        if self.held > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// A little-endian bit stream being read, in pieces of up to 64 bits; past its end it reads
+/// zeros (callers check the length first).
+pub(crate) struct BitReader<'a> {
+    bytes: std::slice::Iter<'a, u8>,
+    acc: u128,
+    held: u32,
+}
+
+impl<'a> BitReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes: bytes.iter(),
+            acc: 0,
+            held: 0,
+        }
+    }
+
+    /// The next `width` bits (0..=64).
+    #[inline]
+    pub(crate) fn take(&mut self, width: u32) -> u64 {
+        while self.held < width {
+            self.acc |= u128::from(*self.bytes.next().unwrap_or(&0)) << self.held;
+            self.held += 8;
+        }
+        let v = self.acc as u64 & low_mask(width);
+        self.acc >>= width;
+        self.held -= width;
+        v
+    }
+}
+
 /// Packs the low `width` bits (1..=64) of every value, little-endian bit order.
 pub(crate) fn pack(values: &[u64], width: u32) -> Vec<u8> {
     debug_assert!((1..=64).contains(&width));
-    let mask = low_mask(width);
-    let mut out = Vec::with_capacity(packed_len(values.len(), width));
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
+    let mut out = BitWriter::with_capacity(packed_len(values.len(), width));
     for &v in values {
-        acc |= ((v & mask) as u128) << nbits;
-        nbits += width;
-        while nbits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            nbits -= 8;
-        }
+        out.put(v, width);
     }
-    if nbits > 0 {
-        out.push(acc as u8);
-    }
-    out
+    out.finish()
 }
 
 /// Unpacks `n` values of `width` bits; the message must have exactly the packed length.
 pub(crate) fn unpack(bytes: &[u8], width: u32, n: usize, what: &str) -> Result<Vec<u64>, OtError> {
     expect_len(bytes, packed_len(n, width), what)?;
-    let mask = low_mask(width);
-    let mut out = Vec::with_capacity(n);
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    let mut bytes = bytes.iter();
-    for _ in 0..n {
-        while nbits < width {
-            // The length check above guarantees enough bytes.
-            acc |= (*bytes.next().unwrap_or(&0) as u128) << nbits;
-            nbits += 8;
-        }
-        out.push(acc as u64 & mask);
-        acc >>= width;
-        nbits -= width;
-    }
-    Ok(out)
+    let mut bits = BitReader::new(bytes);
+    Ok((0..n).map(|_| bits.take(width)).collect())
 }
 
 /// Packs booleans into 128-bit words, bit `j % 128` of word `j / 128`; the tail is zero.
