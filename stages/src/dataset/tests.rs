@@ -1,5 +1,15 @@
 //! Tests of the dataset kind end to end: fake profile stages in a temporary store, built from
 //! the fixtures (two small networks metered by `snni infer --json`), read by `run_shard`.
+//!
+//! The fixtures carry the engine's planned bytes, so an engine version that changes a
+//! layer's bytes must re-meter them (`a_planned_network_has_the_measured_rows_columns_and_counts`
+//! fails until it does). From the repository root, for `mini` and `tiny`:
+//!
+//! ```sh
+//! snni infer --network stages/src/rows/fixtures/mini.yaml --ot iknp --json > /tmp/mini.jsonl
+//! grep '"party":"server"' /tmp/mini.jsonl > stages/src/rows/fixtures/mini.server.jsonl
+//! grep '"party":"client"' /tmp/mini.jsonl > stages/src/rows/fixtures/mini.client.jsonl
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
