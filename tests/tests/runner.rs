@@ -12,9 +12,9 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     let manifest = manifest.to_str().unwrap();
     let store = scratch.path("store");
     let store = store.to_str().unwrap();
-    // `snni predict` of ResNet-50 at 32×32×3 in `lan` from this store, with `extra` options
-    // (`predict_lan` expects it to succeed).
-    let predict_lan_run = |extra: &[&str]| {
+    // `snni predict` of ResNet-50 at 32×32×3 in `setting` from this store, with `extra`
+    // options; in `lan` (`predict_lan` expects it to succeed).
+    let predict_run = |setting: &str, extra: &[&str]| {
         let mut args = vec![
             "predict",
             "--store",
@@ -24,11 +24,12 @@ fn smoke_manifest_runs_then_is_fully_cached() {
             "--input",
             "32x32x3",
             "--setting",
-            "lan",
+            setting,
         ];
         args.extend_from_slice(extra);
         scratch.run(&args)
     };
+    let predict_lan_run = |extra: &[&str]| predict_run("lan", extra);
     let predict_lan = |extra: &[&str]| predict_lan_run(extra).expect_code(0);
     let first = scratch
         .run(&["run", manifest, "--store", store])
@@ -168,22 +169,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     );
 
     // A network never run, in a setting the store has models for, by every method.
-    let predict = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "lan",
-            "--method",
-            "all",
-            "--json",
-        ])
-        .expect_code(0);
+    let predict = predict_lan(&["--method", "all", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&predict.stdout).unwrap();
     let results = value["results"].as_array().unwrap();
     assert_eq!(results.len(), 2 * 5, "{value}");
@@ -211,19 +197,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     }
     // WAN has no models here: transfer predicts it from Local and the link, and a WAN
     // prediction takes longer than a LAN one.
-    let wan = scratch
-        .run(&[
-            "predict",
-            "--store",
-            store,
-            "--network",
-            "resnet50",
-            "--input",
-            "32x32x3",
-            "--setting",
-            "wan",
-        ])
-        .expect_code(0);
+    let wan = predict_run("wan", &[]).expect_code(0);
     assert!(
         wan.stdout.contains("total (with overhead)"),
         "{}",
@@ -231,22 +205,7 @@ fn smoke_manifest_runs_then_is_fully_cached() {
     );
     assert!(wan.stdout.contains("models from `local`"), "{}", wan.stdout);
     let json = |setting: &str| -> f64 {
-        let out = scratch
-            .run(&[
-                "predict",
-                "--store",
-                store,
-                "--network",
-                "resnet50",
-                "--input",
-                "32x32x3",
-                "--setting",
-                setting,
-                "--method",
-                "transfer",
-                "--json",
-            ])
-            .expect_code(0);
+        let out = predict_run(setting, &["--method", "transfer", "--json"]).expect_code(0);
         let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         value["results"][0]["total_s"].as_f64().unwrap()
     };

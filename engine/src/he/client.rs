@@ -179,26 +179,26 @@ pub fn output_share(plan: &LinearPlan, values: &[Vec<u64>]) -> Vec<u64> {
 /// `repeated sint64 coeffs = 1`, packed), so the coefficients are encoded that way.
 fn bounded_secret_key(params: &HeParams, rng: &mut ChaCha20Rng) -> SecretKey {
     let n = params.degree();
-    loop {
-        let mut coeffs = cbd(rng, n);
+    let mut coeffs = loop {
+        let coeffs = cbd(rng, n);
         let norm: u64 = coeffs.iter().map(|c| c.unsigned_abs()).sum();
-        if norm > (SECRET_L1_MAX * n) as u64 {
-            continue;
+        if norm <= (SECRET_L1_MAX * n) as u64 {
+            break coeffs;
         }
-        let mut payload = Vec::with_capacity(2 * n);
-        for &c in &coeffs {
-            varint(&mut payload, ((c << 1) ^ (c >> 63)) as u64);
-        }
-        coeffs.fill(0);
-        let mut proto = vec![0x0a];
-        varint(&mut proto, payload.len() as u64);
-        proto.extend_from_slice(&payload);
-        payload.fill(0);
-        let sk = SecretKey::from_bytes(&proto, params.bfv())
-            .expect("a well-formed key of the parameters' degree");
-        proto.fill(0);
-        return sk;
+    };
+    let mut payload = Vec::with_capacity(2 * n);
+    for &c in &coeffs {
+        varint(&mut payload, ((c << 1) ^ (c >> 63)) as u64);
     }
+    coeffs.fill(0);
+    let mut proto = vec![0x0a];
+    varint(&mut proto, payload.len() as u64);
+    proto.extend_from_slice(&payload);
+    payload.fill(0);
+    let sk = SecretKey::from_bytes(&proto, params.bfv())
+        .expect("a well-formed key of the parameters' degree");
+    proto.fill(0);
+    sk
 }
 
 /// Appends `v` as a protobuf varint.

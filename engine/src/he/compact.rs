@@ -207,7 +207,9 @@ pub(crate) fn encode_answer(
     c1: &Poly,
     positions: &[usize],
 ) -> Vec<u8> {
-    let (c0_drop, c1_drop) = drops(desc, bits);
+    // [`HeParamsDesc::wire_bits`] drops nothing from answers with several moduli left.
+    let (c0_drop, c1_drop) = (bits.c0_drop, bits.c1_drop);
+    debug_assert!(desc.final_moduli == 1 || c0_drop + c1_drop == 0);
     let value_bytes = desc.c0_value_bytes(c0_drop);
     let mut out = Vec::with_capacity(desc.answer_bytes(positions.len(), c0_drop, c1_drop) as usize);
     for row in c0.coefficients().rows() {
@@ -226,15 +228,6 @@ pub(crate) fn encode_answer(
     sealed(out)
 }
 
-/// The drops that apply with this many moduli left (none with several).
-fn drops(desc: &HeParamsDesc, bits: &WireBits) -> (u32, u32) {
-    if desc.final_moduli == 1 {
-        (bits.c0_drop, bits.c1_drop)
-    } else {
-        (0, 0)
-    }
-}
-
 /// An answer's c0 (zero off `positions`) and c1, in NTT form at the last level (`ctx`).
 pub(crate) fn decode_answer(
     desc: &HeParamsDesc,
@@ -243,7 +236,7 @@ pub(crate) fn decode_answer(
     positions: &[usize],
     ctx: &Arc<Context>,
 ) -> Result<(Poly, Poly), HeError> {
-    let (c0_drop, c1_drop) = drops(desc, bits);
+    let (c0_drop, c1_drop) = (bits.c0_drop, bits.c1_drop);
     let expected = desc.answer_bytes(positions.len(), c0_drop, c1_drop);
     let body = opened(bytes, expected, "an answer")?;
     let n = desc.degree;
@@ -252,7 +245,8 @@ pub(crate) fn decode_answer(
     let ops = ctx.moduli_operators();
     let mut c0_rows = vec![vec![0u64; n]; desc.final_moduli];
     let mut c1_rows = Vec::with_capacity(desc.final_moduli);
-    for (i, q) in ops.iter().enumerate() {
+    let widths = desc.c1_widths(c1_drop);
+    for (i, (q, &width)) in ops.iter().zip(&widths).enumerate() {
         let modulus = u128::from(**q);
         let max = rounded_max(modulus, c0_drop);
         let own = &c0_bytes[i * positions.len() * value_bytes..][..positions.len() * value_bytes];
@@ -268,7 +262,6 @@ pub(crate) fn decode_answer(
             }
             c0_rows[i][p] = restore(v, c0_drop, modulus) as u64;
         }
-        let width = desc.c1_widths(c1_drop)[i];
         let (row, tail) = c1_bytes.split_at((n * width as usize).div_ceil(8));
         c1_bytes = tail;
         let row = unpack(row, width, n, "c1").map_err(|e| wire(e.to_string()))?;

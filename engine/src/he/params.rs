@@ -48,6 +48,9 @@ pub(crate) const MAX_FLOOD_BITS: u32 = 190;
 /// Error variance of the crate's centred binomial sampler (its default).
 const VARIANCE: usize = 10;
 
+/// Largest CBD(variance 10) sample: the fresh-encryption noise bound.
+const FRESH_NOISE: f64 = 2.0 * VARIANCE as f64;
+
 /// The client's secret key has L1 norm at most this many times the degree: it redraws a key
 /// above it ([`super::HeClient::new`]). A CBD(10) coefficient's mean absolute value is
 /// ≈ 2.52 and the norm's standard deviation ≈ 1.9·√N, so at N = 8192 the bound is 23
@@ -316,10 +319,9 @@ impl HeParamsDesc {
         32 + c0 + 4
     }
 
-    /// Bits per c1 residue of an answer with `drop` bits rounded away (the drop applies only
-    /// when one modulus is left).
+    /// Bits per c1 residue of an answer with `drop` bits rounded away ([`Self::wire_bits`]
+    /// drops bits only when one modulus is left).
     pub(crate) fn c1_widths(&self, drop: u32) -> Vec<u32> {
-        let drop = if self.final_moduli == 1 { drop } else { 0 };
         self.moduli[..self.final_moduli]
             .iter()
             .map(|&q| rounded_width(u128::from(q), drop))
@@ -370,26 +372,9 @@ impl HeParamsDesc {
     ) -> WireBits {
         let per_answer = (weights_per_answer.max(1) as f64).log2().ceil() as u32;
         let l1_bits = self.weight_l1_bits.min(per_answer + LAYER_WEIGHT_BITS);
-        let n = self.degree as f64;
-        let t = 2f64.powi(self.plaintext_bits as i32);
-        let mask = (1u64 << self.plaintext_bits) - 1;
         let kept = self.final_moduli;
-        let rho_q = (self.moduli.iter().fold(1u64, |a, &p| a.wrapping_mul(p)) & mask) as f64;
-        let rho_0 = (self.moduli[..kept]
-            .iter()
-            .fold(1u64, |a, &p| a.wrapping_mul(p))
-            & mask) as f64;
-        let b = 2.0 * VARIANCE as f64;
+        let room = Room::of(self.plaintext_bits, self.degree, &self.moduli, kept);
         let secret = (SECRET_L1_MAX * self.degree) as f64;
-        let big_p: f64 = self.moduli[kept..].iter().map(|&p| p as f64).product();
-        let q0: f64 = self.moduli[..kept].iter().map(|&p| p as f64).product();
-        let r_ms = if kept == self.moduli.len() {
-            0.0
-        } else {
-            1.0 + secret
-        };
-        let spare = (q0 / (2.0 * t) - rho_0 - 1.0) / 2.0 - r_ms - rho_0 - 1.0;
-        let e_pk = 2.0 * b * b * n + b;
         let cost = |drop: u32| {
             if drop == 0 {
                 0.0
@@ -398,7 +383,7 @@ impl HeParamsDesc {
             }
         };
         let flood_of = |upload_drop: u32| {
-            let e_w = 2f64.powi(l1_bits as i32) * (b + cost(upload_drop) + rho_q) + 3.0 * rho_q;
+            let e_w = room.weight_noise(l1_bits, FRESH_NOISE + cost(upload_drop));
             let need = (e_w.log2() + self.flood_margin_bits.floor()).ceil() as u32;
             // Never above the session's flood, which the session's budget admits (a float
             // ceil of its own margin could otherwise land one bit over it).
@@ -424,7 +409,7 @@ impl HeParamsDesc {
             let Some((e_w, flood_bits)) = flood_of(upload_drop) else {
                 break;
             };
-            let left = spare - (e_w + 2f64.powi(flood_bits as i32) + e_pk) / big_p;
+            let left = room.spare - (e_w + 2f64.powi(flood_bits as i32) + room.e_pk) / room.big_p;
             if left < 0.0 {
                 break;
             }
@@ -571,23 +556,34 @@ struct Budget {
     final_bits: f64,
 }
 
-impl Budget {
-    /// The budget when `kept` moduli remain after switching down.
-    fn compute(ell: u32, degree: usize, moduli: &[u64], kept: usize, l1_bits: u32) -> Option<Self> {
+/// The worst-case noise terms at the last level of a layer's answers, for `kept` moduli
+/// left: what the session's [`Budget`] and each layer's [`HeParamsDesc::wire_bits`] share.
+struct Room {
+    /// Q mod t: the wrap term of the ct×pt product.
+    rho_q: f64,
+    /// Enc_pk(0)'s noise: e_pk·u + e1 + e2·s.
+    e_pk: f64,
+    /// The product of the moduli switched away.
+    big_p: f64,
+    /// What decrypts at the last level: q_last / 2t − (q_last mod t) − 1.
+    limit: f64,
+    /// Half the limit less the switch's rounding and the wrap terms: the room for the
+    /// flood (divided by `big_p`) and the wire rounding, one bit spare.
+    spare: f64,
+    /// The modulus switch's rounding.
+    r_ms: f64,
+    /// q_last mod t.
+    rho_0: f64,
+}
+
+impl Room {
+    fn of(ell: u32, degree: usize, moduli: &[u64], kept: usize) -> Self {
         let t = 2f64.powi(ell as i32);
         let mask = (1u64 << ell) - 1;
-        let rho_q = moduli.iter().fold(1u64, |acc, &p| acc.wrapping_mul(p)) & mask;
-        let rho_0 = moduli[..kept]
-            .iter()
-            .fold(1u64, |acc, &p| acc.wrapping_mul(p))
-            & mask;
-        let (rho_q, rho_0) = (rho_q as f64, rho_0 as f64);
+        let wrap =
+            |moduli: &[u64]| (moduli.iter().fold(1u64, |a, &p| a.wrapping_mul(p)) & mask) as f64;
+        let (rho_q, rho_0) = (wrap(moduli), wrap(&moduli[..kept]));
         let n = degree as f64;
-        let b = 2.0 * VARIANCE as f64; // largest CBD sample
-                                       // Weight-dependent noise: e·ŵ plus the (Q mod t)·k wrap term, plus the additions.
-        let e_w = 2f64.powi(l1_bits as i32) * (b + rho_q) + 3.0 * rho_q;
-        // Enc_pk(0): e_pk·u + e1 + e2·s.
-        let e_pk = 2.0 * b * b * n + b;
         // Rounding of each modulus switch: (1 + ||s||_1)/2, twice for the geometric tail,
         // with ||s||_1 at most SECRET_L1_MAX·N.
         let r_ms = if kept == moduli.len() {
@@ -595,21 +591,42 @@ impl Budget {
         } else {
             1.0 + (SECRET_L1_MAX as f64) * n
         };
-        let big_p: f64 = moduli[kept..].iter().map(|&p| p as f64).product();
         let q0: f64 = moduli[..kept].iter().map(|&p| p as f64).product();
         let limit = q0 / (2.0 * t) - rho_0 - 1.0;
-        let spare = limit / 2.0 - r_ms - rho_0 - 1.0;
-        let flood_max = spare * big_p - e_w - e_pk;
-        if flood_max < 2.0 || spare < 1.0 {
+        Room {
+            rho_q,
+            e_pk: 2.0 * FRESH_NOISE * FRESH_NOISE * n + FRESH_NOISE,
+            big_p: moduli[kept..].iter().map(|&p| p as f64).product(),
+            limit,
+            spare: limit / 2.0 - r_ms - rho_0 - 1.0,
+            r_ms,
+            rho_0,
+        }
+    }
+
+    /// Weight-dependent noise with weight L1 norm 2^`l1_bits` on fresh noise bounded by
+    /// `fresh`: e·ŵ plus the (Q mod t)·k wrap term, plus the additions.
+    fn weight_noise(&self, l1_bits: u32, fresh: f64) -> f64 {
+        2f64.powi(l1_bits as i32) * (fresh + self.rho_q) + 3.0 * self.rho_q
+    }
+}
+
+impl Budget {
+    /// The budget when `kept` moduli remain after switching down.
+    fn compute(ell: u32, degree: usize, moduli: &[u64], kept: usize, l1_bits: u32) -> Option<Self> {
+        let room = Room::of(ell, degree, moduli, kept);
+        let e_w = room.weight_noise(l1_bits, FRESH_NOISE);
+        let flood_max = room.spare * room.big_p - e_w - room.e_pk;
+        if flood_max < 2.0 || room.spare < 1.0 {
             return None;
         }
         let flood_bits = (flood_max.log2().floor() as u32).min(MAX_FLOOD_BITS);
         let flood = 2f64.powi(flood_bits as i32);
-        let noise = (e_w + flood + e_pk) / big_p + r_ms + rho_0 + 1.0;
+        let noise = (e_w + flood + room.e_pk) / room.big_p + room.r_ms + room.rho_0 + 1.0;
         Some(Self {
             flood_bits,
             margin_bits: f64::from(flood_bits) - e_w.log2(),
-            final_bits: limit.log2() - noise.log2(),
+            final_bits: room.limit.log2() - noise.log2(),
         })
     }
 }

@@ -379,9 +379,9 @@ impl ServerKey {
 
     /// Mask (by `mask`, the masks of the output `positions`), re-randomize, flood (at the
     /// layer's `bits.flood_bits`) and switch down one answer `(c0, c1)` (top level, NTT),
-    /// and serialize it ([`compact::encode_answer`]: c0
-    /// at `positions` only, then c1, with the layer's low bits rounded away). Also returns
-    /// the whole ciphertext, unrounded, in tests (empty otherwise).
+    /// and serialize it ([`compact::encode_answer`]: c0 at `positions` only, then c1, with
+    /// the layer's low bits rounded away). Also returns the whole ciphertext, unrounded, in
+    /// tests (empty otherwise).
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
