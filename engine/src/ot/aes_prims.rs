@@ -95,6 +95,53 @@ impl CrHash {
     }
 }
 
+/// The public fixed AES key of the circular correlation-robust hash (a different key from
+/// TMMO's, so the two hashes never share a permutation).
+const CCR_KEY: [u8; 16] = *b"snni-lab/ot/ccrh";
+
+/// The linear orthomorphism `σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L` over the 64-bit halves (high
+/// half left) of Guo, Katz, Wang and Yu: both `σ` and `x ↦ σ(x) ⊕ x` are permutations.
+#[inline]
+fn sigma(x: u128) -> u128 {
+    let (hi, lo) = ((x >> 64) as u64, x as u64);
+    (((hi ^ lo) as u128) << 64) | hi as u128
+}
+
+/// The circular correlation-robust hash `H(x) = π(σ(x)) ⊕ σ(x)` (MMO^σ of Guo, Katz, Wang
+/// and Yu, S&P 2020, §7.3, with π AES-128 under a public fixed key): for a secret Δ the
+/// values `H(x_j ⊕ Δ) ⊕ b_j·Δ` look random in the ideal-permutation model. One AES call per
+/// hash; the half-tree expansion of Ferret's trees needs exactly this property.
+pub(crate) struct CcrHash {
+    aes: Aes128,
+}
+
+impl CcrHash {
+    /// The hash under the project's fixed public key.
+    pub(crate) fn new() -> Self {
+        CcrHash {
+            aes: Aes128::new(&CCR_KEY.into()),
+        }
+    }
+
+    /// Writes `H(xs[j])` to `out[j]` (equal lengths).
+    pub(crate) fn hash(&self, xs: &[u128], out: &mut [u128]) {
+        debug_assert_eq!(xs.len(), out.len());
+        let mut buf = [Block::default(); BATCH];
+        let mut sig = [0u128; BATCH];
+        for (xs, out) in xs.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
+            let sig = &mut sig[..xs.len()];
+            for (s, &x) in sig.iter_mut().zip(xs) {
+                *s = sigma(x);
+            }
+            out.copy_from_slice(sig);
+            encrypt_words(&self.aes, out, &mut buf);
+            for (o, s) in out.iter_mut().zip(sig.iter()) {
+                *o ^= s;
+            }
+        }
+    }
+}
+
 /// AES-128 in counter mode: a PRG keyed by a 128-bit seed, with a persistent position.
 pub(crate) struct AesPrg {
     aes: Aes128,
@@ -178,6 +225,30 @@ mod tests {
         for j in 0..200 {
             assert_eq!(pairs[j], [h0[j], h1[j]]);
         }
+    }
+
+    /// The CCR hash is `π(σ(x)) ⊕ σ(x)` under its own key, and σ is an orthomorphism on
+    /// the samples: `σ(x)` and `σ(x) ⊕ x` are injective there.
+    #[test]
+    fn ccr_hash_is_mmo_of_sigma() {
+        let aes = Aes128::new(&CCR_KEY.into());
+        let pi = |x: u128| {
+            let mut b = Block::from(x.to_le_bytes());
+            aes.encrypt_block(&mut b);
+            u128::from_le_bytes(b.into())
+        };
+        assert_eq!(sigma((3u128 << 64) | 5), (6u128 << 64) | 3);
+        let xs: Vec<u128> = (0..300u128)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+            .collect();
+        let mut got = vec![0u128; xs.len()];
+        CcrHash::new().hash(&xs, &mut got);
+        for (j, (&x, &y)) in xs.iter().zip(&got).enumerate() {
+            assert_eq!(y, pi(sigma(x)) ^ sigma(x), "word {j}");
+        }
+        let images: std::collections::HashSet<_> = xs.iter().map(|&x| sigma(x)).collect();
+        let shifted: std::collections::HashSet<_> = xs.iter().map(|&x| sigma(x) ^ x).collect();
+        assert_eq!((images.len(), shifted.len()), (xs.len(), xs.len()));
     }
 
     #[test]

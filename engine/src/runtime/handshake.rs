@@ -20,8 +20,9 @@ use super::error::{Result, RuntimeError, StepError};
 /// failing on the first frame of another size. 4: batch norm's channels at Salem–Spencer
 /// blocks (engine 0.6.0). 5: batch norm's split layout (engine 0.8.0). 6: per-layer
 /// flooding and wire rounding, the compact upload and answer forms with a CRC-32 (engine
-/// 0.9.0).
-pub const PROTOCOL_VERSION: u32 = 6;
+/// 0.9.0). 7: Ferret's single-point COTs from half-trees, `h − 1` blocks per tree (engine
+/// 0.10.0).
+pub const PROTOCOL_VERSION: u32 = 7;
 
 const MAGIC: &[u8] = b"snni-hello\0";
 

@@ -49,7 +49,7 @@ use runner::{AttemptPlan, BackendUsed};
 /// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's
 /// version is recorded in every shard's `meta`, but only the kind's version enters the
 /// fingerprint, so a new engine must bump both (a test checks they agree).
-pub const MEASURED_WITH_ENGINE: &str = "0.9.0";
+pub const MEASURED_WITH_ENGINE: &str = "0.10.0";
 
 /// Format of the `meta` output; bump when a field changes meaning.
 pub const META_FORMAT: u32 = 1;
@@ -186,7 +186,9 @@ impl Kind for ProfileKind {
     // other batch-norm packings, so every shard re-measures.
     // 11: engine 0.9.0 (per-layer weight bounds and flooding; uploads and answers drop the
     // low bits the noise budget allows): fewer bytes, so every shard re-measures.
-    const VERSION: u32 = 11;
+    // 12: engine 0.10.0 (Ferret's trees are half-trees): fewer refill bytes and AES calls,
+    // so every shard re-measures.
+    const VERSION: u32 = 12;
     const SUMMARY: &'static str =
         "secure inference of every network per setting and run (one shard per run)";
     // Which networks, settings and runs exist, and how failures are handled, do not change

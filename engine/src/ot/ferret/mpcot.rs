@@ -1,12 +1,9 @@
 //! Multi-point correlated OT with regular noise (Ferret §4): `t` single-point COTs, one per
 //! bin of `2^h` consecutive outputs, so the receiver's choice vector has exactly one 1 per
-//! bin. The sender's message (`t·(2h + 1)` blocks) goes out in frames of
+//! bin. The sender's message (`t·(h − 1)` blocks) goes out in frames of
 //! [`TREES_PER_FRAME`] trees, each sent (and flushed) as soon as its trees are expanded,
 //! so the receiver expands the trees of one frame while the sender computes the next
 //! (issue 15, both parties at once) instead of waiting for the whole iteration.
-
-use rand::Rng;
-use rand_chacha::ChaCha20Rng;
 
 use super::super::error::{expect_len, OtError};
 use super::params::{LpnParams, TREES_PER_FRAME};
@@ -14,15 +11,12 @@ use super::spcot::{tree_bytes, TreeKit};
 
 /// The sender's side: fills `out` (`n` outputs, low bits cleared) from `t·h` COT keys `q`
 /// (tree-major) and hands the message to `emit`, one frame per [`TREES_PER_FRAME`] trees
-/// as they are ready. Tree `j` hashes with tweaks `tweak0 + j·h ..`.
-#[allow(clippy::too_many_arguments)]
+/// as they are ready.
 pub(crate) fn send(
     kit: &mut TreeKit,
     params: &LpnParams,
     delta: u128,
     q: &[u128],
-    tweak0: u128,
-    rng: &mut ChaCha20Rng,
     out: &mut [u128],
     emit: &mut dyn FnMut(&[u8]) -> Result<(), OtError>,
 ) -> Result<(), OtError> {
@@ -31,16 +25,10 @@ pub(crate) fn send(
     debug_assert_eq!(out.len(), params.n);
     let mut msg = Vec::with_capacity(params.largest_frame());
     let span = TREES_PER_FRAME * params.bin();
-    for (f, (leaves, q)) in out
-        .chunks_mut(span)
-        .zip(q.chunks(TREES_PER_FRAME * h))
-        .enumerate()
-    {
+    for (leaves, q) in out.chunks_mut(span).zip(q.chunks(TREES_PER_FRAME * h)) {
         msg.clear();
-        for (i, (leaves, q)) in leaves.chunks_mut(params.bin()).zip(q.chunks(h)).enumerate() {
-            let j = f * TREES_PER_FRAME + i;
-            let tweak = tweak0.wrapping_add((j * h) as u128);
-            kit.send_tree(delta, rng.random(), q, tweak, leaves, &mut msg);
+        for (leaves, q) in leaves.chunks_mut(params.bin()).zip(q.chunks(h)) {
+            kit.send_tree(delta, q, leaves, &mut msg);
         }
         emit(&msg)?;
     }
@@ -53,30 +41,22 @@ pub(crate) fn recv(
     kit: &mut TreeKit,
     params: &LpnParams,
     m: &[u128],
-    tweak0: u128,
     next: &mut dyn FnMut() -> Result<Vec<u8>, OtError>,
     out: &mut [u128],
 ) -> Result<(), OtError> {
     let h = params.log_bin as usize;
     debug_assert_eq!(m.len(), params.t * h);
     let span = TREES_PER_FRAME * params.bin();
-    for (f, (leaves, m)) in out
-        .chunks_mut(span)
-        .zip(m.chunks(TREES_PER_FRAME * h))
-        .enumerate()
-    {
+    for (leaves, m) in out.chunks_mut(span).zip(m.chunks(TREES_PER_FRAME * h)) {
         let msg = next()?;
         let trees = leaves.len() / params.bin();
         expect_len(&msg, trees * tree_bytes(h), "ferret multi-point cot frame")?;
-        for (i, ((leaves, m), msg)) in leaves
+        for ((leaves, m), msg) in leaves
             .chunks_mut(params.bin())
             .zip(m.chunks(h))
             .zip(msg.chunks(tree_bytes(h)))
-            .enumerate()
         {
-            let j = f * TREES_PER_FRAME + i;
-            let tweak = tweak0.wrapping_add((j * h) as u128);
-            kit.recv_tree(m, tweak, msg, leaves)?;
+            kit.recv_tree(m, msg, leaves)?;
         }
     }
     Ok(())
@@ -86,7 +66,8 @@ pub(crate) fn recv(
 mod tests {
     use super::super::spcot::CHOICE_BIT;
     use super::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha20Rng;
 
     /// Over several frames (the last one short), every bin is a single-point COT and the
     /// frames have the sizes the planner counts.
@@ -112,7 +93,7 @@ mod tests {
         let (mut s, mut r) = (TreeKit::new(), TreeKit::new());
         let mut frames = std::collections::VecDeque::new();
         let mut v = vec![0u128; params.n];
-        send(&mut s, &params, delta, &q, 9, &mut rng, &mut v, &mut |f| {
+        send(&mut s, &params, delta, &q, &mut v, &mut |f| {
             frames.push_back(f.to_vec());
             Ok(())
         })
@@ -127,7 +108,6 @@ mod tests {
             &mut r,
             &params,
             &m,
-            9,
             &mut || Ok(queue.pop_front().unwrap()),
             &mut w,
         )
@@ -148,7 +128,6 @@ mod tests {
             &mut r,
             &params,
             &m,
-            9,
             &mut || Ok(short.pop_front().unwrap()),
             &mut w,
         );

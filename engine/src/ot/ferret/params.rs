@@ -45,10 +45,10 @@ impl LpnParams {
         self.t * self.bin() == self.n && self.k >= CODE_WEIGHT && self.log_bin >= 1
     }
 
-    /// Bytes of the sender's message of one iteration: per tree two blocks per level and
-    /// the punctured-leaf correction.
+    /// Bytes of the sender's message of one iteration: per (half-)tree one block per level
+    /// below the first.
     pub const fn message_bytes(&self) -> usize {
-        self.t * (2 * self.log_bin as usize + 1) * 16
+        self.t * (self.log_bin as usize - 1) * 16
     }
 
     /// Frames the sender's message of one iteration takes ([`TREES_PER_FRAME`] trees each).
@@ -63,7 +63,7 @@ impl LpnParams {
         } else {
             TREES_PER_FRAME
         };
-        trees * (2 * self.log_bin as usize + 1) * 16
+        trees * (self.log_bin as usize - 1) * 16
     }
 }
 
@@ -96,8 +96,9 @@ impl FerretParams {
     /// both parties encode on two cores (the gathers then miss to memory), and the 4 MiB
     /// secret of k = 2^18 does. Against the paper's set it made Ferret alone 1.3–2.1× and
     /// Ferret's ReLU 1.04–2.2× faster over two quiet slots (BENCHMARKS.md, "Engine speed
-    /// (issue 15, third round)"), for 0.82 instead of 0.45 bit of traffic per COT
-    /// (t·(2h + 1) blocks per 5.9 M usable COTs).
+    /// (issue 15, third round)"). With GGM trees it cost 0.82 instead of 0.45 bit of
+    /// traffic per COT (t·(2h + 1) blocks per 5.9 M usable COTs); with half-trees
+    /// (engine 0.10.0) it is 0.36 bit (t·(h − 1) blocks).
     pub const DEFAULT: FerretParams = FerretParams {
         setup: LpnParams {
             n: 870_400,
@@ -198,15 +199,16 @@ mod tests {
         assert_eq!(p.bootstrap_cots(), 36_288 + 1_269 * 9);
         assert_eq!(p.main.consumed(), 589_760 + 1_319 * 13);
         assert_eq!(p.usable_per_iteration(), 10_805_248 - 606_907);
-        // Well under half a bit of traffic per usable COT.
+        // A fifth of a bit of traffic per usable COT with half-trees.
         let bits = p.main.message_bytes() as f64 * 8.0 / p.usable_per_iteration() as f64;
-        assert!(bits < 0.45, "{bits} bits per COT");
+        assert!(bits < 0.21, "{bits} bits per COT");
         let d = FerretParams::DEFAULT;
         assert_eq!(d.bootstrap_cots(), 65_536 + 850 * 10);
         assert_eq!(d.main.consumed(), 262_144 + 1_520 * 12);
         assert_eq!(d.main.k, 1 << 18);
-        // Under one bit of traffic per usable COT.
+        // Issue 15's <= 0.5 bit of traffic per usable COT: t·(h − 1) blocks.
+        assert_eq!(d.main.message_bytes(), 1_520 * 11 * 16);
         let bits = d.main.message_bytes() as f64 * 8.0 / d.usable_per_iteration() as f64;
-        assert!(bits < 0.82, "{bits} bits per COT");
+        assert!(bits < 0.37, "{bits} bits per COT");
     }
 }

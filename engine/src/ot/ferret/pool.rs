@@ -12,8 +12,7 @@
 //! sides draw in the same order, so they refill at the same points without asking each
 //! other.
 
-use rand::{CryptoRng, Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
+use rand::{CryptoRng, Rng};
 
 use super::super::error::OtError;
 use super::super::iknp::{IknpReceiver, IknpSender};
@@ -22,12 +21,8 @@ use super::spcot::{TreeKit, CHOICE_BIT};
 use super::{lpn, mpcot};
 use crate::channel::Channel;
 
-/// Tweaks of the trees' level hashes have this bit set; tweaks of the OTs served from the
-/// pool have it clear.
-const TREE_TWEAKS: u128 = 1 << 63;
-
 /// The position in a direction's stream of COTs and iterations, which both sides advance
-/// identically: tweaks and LPN keys derive from it.
+/// identically: the drawn OTs' hash tweaks and the LPN code keys derive from it.
 #[derive(Debug, Clone)]
 struct Stream {
     /// Session and direction (unique per connection and direction).
@@ -36,8 +31,6 @@ struct Stream {
     drawn: u64,
     /// Iterations run so far (the bootstrap is iteration 0).
     iterations: u64,
-    /// Tree levels hashed so far.
-    levels: u64,
 }
 
 impl Stream {
@@ -46,32 +39,25 @@ impl Stream {
             domain,
             drawn: 0,
             iterations: 0,
-            levels: 0,
         }
-    }
-
-    fn tweak(&self, counter: u64, flag: u128) -> u128 {
-        ((self.domain as u128) << 64) | flag | counter as u128
     }
 
     /// The first tweak for the next `n` drawn COTs.
     fn draw_tweak(&mut self, n: usize) -> u128 {
-        let t = self.tweak(self.drawn, 0);
+        let t = ((self.domain as u128) << 64) | self.drawn as u128;
         self.drawn += n as u64;
         t
     }
 
-    /// The first tweak of the next iteration's tree levels, and its LPN code key.
-    fn iteration(&mut self, params: &LpnParams) -> (u128, u128) {
-        let tweak = self.tweak(self.levels, TREE_TWEAKS);
-        self.levels += (params.t * params.log_bin as usize) as u64;
+    /// The next iteration's LPN code key.
+    fn iteration(&mut self) -> u128 {
         let mut h = blake3::Hasher::new_derive_key("snni-lab 2026 ot/ferret lpn code key");
         h.update(&self.domain.to_le_bytes());
         h.update(&self.iterations.to_le_bytes());
         self.iterations += 1;
         let mut key = [0u8; 16];
         key.copy_from_slice(&h.finalize().as_bytes()[..16]);
-        (tweak, u128::from_le_bytes(key))
+        u128::from_le_bytes(key)
     }
 }
 
@@ -137,7 +123,6 @@ pub(crate) struct SenderPool {
     keys: Entries,
     reserve: Vec<u128>,
     kit: TreeKit,
-    rng: ChaCha20Rng,
     stream: Stream,
 }
 
@@ -153,15 +138,12 @@ impl SenderPool {
         let delta = rng.random::<u128>() | CHOICE_BIT;
         let mut iknp = IknpSender::setup_with_delta(ch, domain, delta, rng)?;
         let base = iknp.extend_cot(ch, params.bootstrap_cots())?;
-        let mut seed = [0u8; 32];
-        rng.fill_bytes(&mut seed);
         let mut pool = SenderPool {
             params,
             delta,
             keys: Entries::default(),
             reserve: Vec::new(),
             kit: TreeKit::new(),
-            rng: ChaCha20Rng::from_seed(seed),
             stream: Stream::new(domain),
         };
         let mut out = vec![0u128; params.setup.n];
@@ -191,23 +173,14 @@ impl SenderPool {
         out: &mut [u128],
     ) -> Result<(), OtError> {
         let (secret, trees) = base.split_at(lpn.k);
-        let (tweak, code) = self.stream.iteration(lpn);
+        let code = self.stream.iteration();
         // Each frame out at once: the receiver expands its trees while the next frame's
         // are computed, and the draw that caused the refill may send nothing else.
-        mpcot::send(
-            &mut self.kit,
-            lpn,
-            self.delta,
-            trees,
-            tweak,
-            &mut self.rng,
-            out,
-            &mut |frame| {
-                ch.send(frame)?;
-                ch.flush()?;
-                Ok(())
-            },
-        )?;
+        mpcot::send(&mut self.kit, lpn, self.delta, trees, out, &mut |frame| {
+            ch.send(frame)?;
+            ch.flush()?;
+            Ok(())
+        })?;
         lpn::encode(out, secret, code);
         Ok(())
     }
@@ -287,15 +260,8 @@ impl ReceiverPool {
         out: &mut [u128],
     ) -> Result<(), OtError> {
         let (secret, trees) = base.split_at(lpn.k);
-        let (tweak, code) = self.stream.iteration(lpn);
-        mpcot::recv(
-            &mut self.kit,
-            lpn,
-            trees,
-            tweak,
-            &mut || Ok(ch.recv()?),
-            out,
-        )?;
+        let code = self.stream.iteration();
+        mpcot::recv(&mut self.kit, lpn, trees, &mut || Ok(ch.recv()?), out)?;
         lpn::encode(out, secret, code);
         Ok(())
     }

@@ -1,19 +1,20 @@
-//! Single-point correlated OT (Ferret §4, semi-honest): one GGM tree turns `h` COTs into
-//! `2^h` COTs whose choice vector has exactly one 1, at a position α the receiver's COT
-//! choice bits fix.
+//! Single-point correlated OT (Ferret §4, semi-honest, with the half-tree of Guo et al.,
+//! EUROCRYPT 2023): one tree turns `h` COTs into `2^h` COTs whose choice vector has exactly
+//! one 1, at a position α the receiver's COT choice bits fix.
 //!
 //! Both parties hold `h` COTs of the pool: the sender keys `q_l`, the receiver blocks
-//! `m_l = q_l ⊕ b_l·Δ` (`b_l` the low bit of `m_l`). The sender expands a fresh seed into
-//! leaves `v_j` with level sums `K_l^0, K_l^1` and sends, per level,
-//! `K_l^0 ⊕ H(q_l)` and `K_l^1 ⊕ H(q_l ⊕ Δ)`; the receiver unmasks `K_l^{b_l}` and so
-//! punctures the tree at `α` with bits `α_l = ¬b_l` (uniform, since the pool's choice
-//! bits are). Leaves are normalised to a zero low bit; the sender finally sends
-//! `c = Δ ⊕ ⊕_j v_j` and the receiver sets `w_α = c ⊕ ⊕_{j≠α} v_j = v_α ⊕ Δ`. So
-//! `w = v ⊕ e_α·Δ`, and the receiver's low bits are the unit vector `e_α`: the pool's
-//! convention (sender keys with low bit 0, receiver low bit = choice). Traffic: `2h + 1`
-//! blocks, sender to receiver only.
+//! `m_l = q_l ⊕ b_l·Δ` (`b_l` the low bit of `m_l`). The sender's tree starts at level 1
+//! with `(q_1, q_1 ⊕ Δ)`, so the receiver already holds the node `m_1` on side `b_1`; every
+//! level sums to Δ (see `ggm.rs`), so for each level `l ≥ 2` the sender sends
+//! `c_l = K_l ⊕ q_l` (`K_l` the XOR of the level's left children) and the receiver unmasks
+//! `c_l ⊕ m_l = K_l ⊕ b_l·Δ`, the XOR of the level's children on side `b_l`. It so punctures
+//! the tree at `α` with bits `α_l = ¬b_l` (uniform, since the pool's choice bits are; no
+//! derandomisation bits). Every node has a zero low bit, the leaves sum to Δ without it,
+//! and the receiver sets `w_α = (⊕_{j≠α} v_j) | 1 = v_α ⊕ Δ`. So `w = v ⊕ e_α·Δ`, and the
+//! receiver's low bits are the unit vector `e_α`: the pools' convention (sender keys with
+//! low bit 0, receiver low bit = choice). Traffic: `h − 1` blocks, sender to receiver only
+//! (Ferret's GGM trees take `2h + 1`).
 
-use super::super::aes_prims::CrHash;
 use super::super::error::OtError;
 use super::ggm::Ggm;
 
@@ -22,50 +23,34 @@ pub(crate) const CHOICE_BIT: u128 = 1;
 
 /// Bytes of one tree's message for depth `h`.
 pub(crate) const fn tree_bytes(h: usize) -> usize {
-    (2 * h + 1) * 16
+    (h - 1) * 16
 }
 
-/// What both sides of the trees share: the PRG and the hash.
+/// What both sides of the trees share: the tree expansion.
 pub(crate) struct TreeKit {
     pub(crate) ggm: Ggm,
-    pub(crate) hash: CrHash,
 }
 
 impl TreeKit {
     pub(crate) fn new() -> Self {
-        TreeKit {
-            ggm: Ggm::new(),
-            hash: CrHash::new(),
-        }
+        TreeKit { ggm: Ggm::new() }
     }
 
-    /// Sender of one tree: fills `leaves` (`2^h`, low bits cleared) from `seed` and
-    /// appends the tree's message to `msg`. `q` are the `h` level COT keys, hashed with
-    /// tweaks `tweak0..tweak0 + h`.
+    /// Sender of one tree: fills `leaves` (`2^h`, low bits cleared) from the `h` level COT
+    /// keys `q` and appends the tree's message to `msg`.
     pub(crate) fn send_tree(
         &mut self,
         delta: u128,
-        seed: u128,
         q: &[u128],
-        tweak0: u128,
         leaves: &mut [u128],
         msg: &mut Vec<u8>,
     ) {
         let h = q.len();
-        let mut sums = vec![[0u128; 2]; h];
-        self.ggm.expand(seed, leaves, &mut sums);
-        let mut pads: Vec<[u128; 2]> = q.iter().map(|&k| [k, k]).collect();
-        self.hash.hash_pairs_in_place(&mut pads, delta, tweak0);
-        for ([k0, k1], [p0, p1]) in sums.iter().zip(&pads) {
-            msg.extend_from_slice(&(k0 ^ p0).to_le_bytes());
-            msg.extend_from_slice(&(k1 ^ p1).to_le_bytes());
+        let mut sums = vec![0u128; h - 1];
+        self.ggm.expand(q[0], delta, leaves, &mut sums);
+        for (k, q) in sums.iter().zip(&q[1..]) {
+            msg.extend_from_slice(&((k ^ q) & !CHOICE_BIT).to_le_bytes());
         }
-        let mut total = 0u128;
-        for v in leaves.iter_mut() {
-            *v &= !CHOICE_BIT;
-            total ^= *v;
-        }
-        msg.extend_from_slice(&(delta ^ total).to_le_bytes());
     }
 
     /// Receiver of one tree: from its `h` level COT blocks `m` and the tree's message,
@@ -73,7 +58,6 @@ impl TreeKit {
     pub(crate) fn recv_tree(
         &mut self,
         m: &[u128],
-        tweak0: u128,
         msg: &[u8],
         leaves: &mut [u128],
     ) -> Result<usize, OtError> {
@@ -85,27 +69,23 @@ impl TreeKit {
                 tree_bytes(h)
             )));
         }
-        let block = |i: usize| {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&msg[16 * i..16 * (i + 1)]);
-            u128::from_le_bytes(b)
-        };
-        let mut pads = m.to_vec();
-        self.hash.hash_in_place(&mut pads, 0, tweak0);
         let mut alpha = 0usize;
         let mut siblings = Vec::with_capacity(h);
-        for (l, (&ml, pad)) in m.iter().zip(&pads).enumerate() {
+        for (l, &ml) in m.iter().enumerate() {
             let b = (ml & CHOICE_BIT) as usize;
             alpha = (alpha << 1) | (1 - b);
-            siblings.push(block(2 * l + b) ^ pad);
+            let c = match l {
+                0 => 0,
+                _ => {
+                    let mut block = [0u8; 16];
+                    block.copy_from_slice(&msg[16 * (l - 1)..16 * l]);
+                    u128::from_le_bytes(block)
+                }
+            };
+            siblings.push((c ^ ml) & !CHOICE_BIT);
         }
         self.ggm.expand_punctured(alpha, &siblings, leaves);
-        let mut others = 0u128;
-        for v in leaves.iter_mut() {
-            *v &= !CHOICE_BIT;
-            others ^= *v;
-        }
-        leaves[alpha] = block(2 * h) ^ others;
+        leaves[alpha] = leaves.iter().fold(0, |a, v| a ^ v) | CHOICE_BIT;
         Ok(alpha)
     }
 }
@@ -138,8 +118,9 @@ mod tests {
             let mut v = vec![0u128; 1 << h];
             let mut w = vec![0u128; 1 << h];
             let mut msg = Vec::new();
-            s.send_tree(delta, rng.random(), &q, 77, &mut v, &mut msg);
-            let alpha = r.recv_tree(&m, 77, &msg, &mut w).unwrap();
+            s.send_tree(delta, &q, &mut v, &mut msg);
+            assert_eq!(msg.len(), tree_bytes(h));
+            let alpha = r.recv_tree(&m, &msg, &mut w).unwrap();
             if h == 9 {
                 seen.insert(alpha);
             }
@@ -148,17 +129,21 @@ mod tests {
                 let expected = if j == alpha { v[j] ^ delta } else { v[j] };
                 assert_eq!(w[j], expected, "h {h}, leaf {j}, alpha {alpha}");
             }
-            // A wrong tweak breaks the unmasking.
-            let mut bad = vec![0u128; 1 << h];
-            r.recv_tree(&m, 78, &msg, &mut bad).unwrap();
-            assert_ne!(bad, w);
+            // A changed block of the message changes the receiver's leaves off the path.
+            if h > 1 {
+                let mut tampered = msg.clone();
+                tampered[16 * (h - 2)] ^= 2;
+                let mut bad = vec![0u128; 1 << h];
+                r.recv_tree(&m, &tampered, &mut bad).unwrap();
+                assert_ne!(bad, w);
+            }
         }
         assert!(
             seen.len() > 1,
             "the punctured position follows the choice bits"
         );
         assert!(r
-            .recv_tree(&[0u128; 3], 0, &[0u8; 10], &mut [0u128; 8])
+            .recv_tree(&[0u128; 3], &[0u8; 10], &mut [0u128; 8])
             .is_err());
     }
 }
