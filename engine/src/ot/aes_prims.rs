@@ -178,15 +178,20 @@ impl AesPrg {
 mod tests {
     use super::*;
 
-    /// The hash is TMMO: `π(π(x) ⊕ i) ⊕ π(x)`, checked against the AES crate directly.
-    #[test]
-    fn hash_is_tmmo() {
-        let aes = Aes128::new(&FIXED_KEY.into());
-        let pi = |x: u128| {
+    /// π: AES-128 under a fixed `key`, straight from the AES crate.
+    fn permutation(key: [u8; 16]) -> impl Fn(u128) -> u128 {
+        let aes = Aes128::new(&key.into());
+        move |x| {
             let mut b = Block::from(x.to_le_bytes());
             aes.encrypt_block(&mut b);
             u128::from_le_bytes(b.into())
-        };
+        }
+    }
+
+    /// The hash is TMMO: `π(π(x) ⊕ i) ⊕ π(x)`, checked against the AES crate directly.
+    #[test]
+    fn hash_is_tmmo() {
+        let pi = permutation(FIXED_KEY);
         let h = CrHash::new();
         let xs: Vec<u128> = (0..300u128)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
@@ -231,12 +236,7 @@ mod tests {
     /// the samples: `σ(x)` and `σ(x) ⊕ x` are injective there.
     #[test]
     fn ccr_hash_is_mmo_of_sigma() {
-        let aes = Aes128::new(&CCR_KEY.into());
-        let pi = |x: u128| {
-            let mut b = Block::from(x.to_le_bytes());
-            aes.encrypt_block(&mut b);
-            u128::from_le_bytes(b.into())
-        };
+        let pi = permutation(CCR_KEY);
         assert_eq!(sigma((3u128 << 64) | 5), (6u128 << 64) | 3);
         let xs: Vec<u128> = (0..300u128)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
