@@ -15,9 +15,12 @@ use serde_json::{json, Value};
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
 use crate::learn::data::{Data, Group};
+use crate::learn::features;
 use crate::learn::frame::Side;
-use crate::learn::models::{fit_mlp, Limits};
+use crate::learn::models::{fit_mlp, fit_protocol, Limits};
+use crate::learn::pairs::LAYERS;
 use crate::learn::params::{check_views, decode_raw, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED};
+use crate::learn::refill::refill_seconds;
 use crate::learn::seeds::{execution_seed, group_seed};
 use crate::predict::search_space::{RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
 use crate::{ParamIssue, StageError};
@@ -116,7 +119,7 @@ impl Kind for SearchKind {
     const NAME: &'static str = "search";
     // 2: the MLP learns the log-ratio of measured time to the protocol prediction.
     // 3: scaled inputs are clamped into their training range (validation losses change).
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
     const SUMMARY: &'static str =
         "random search of MLP hyperparameters per layer model (one shard per trial)";
     // How many trials, of which layer types and of groups with how many rows, only chooses
@@ -165,10 +168,22 @@ impl Kind for SearchKind {
             .space
             .trial(group_seed(ctx.seed, &group), trial)
             .ok_or_else(unknown)?;
-        let data = Data::load(ctx.store, ctx.upstream, std::slice::from_ref(&group.view))?;
+        let data = Data::load(
+            ctx.store,
+            ctx.upstream,
+            &[group.view.clone(), LAYERS.to_string()],
+        )?;
         let rows = data.view(&group)?;
         let train = rows.select(&group.party, &group.setting, &[Side::Train]);
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
+        // The MLP is a residual on `protocol`, whose refill price is fitted across kinds.
+        let refill_s = refill_seconds(
+            data.layers()?,
+            &group.party,
+            &group.setting,
+            &features::protocol(),
+        )?;
+        let protocol = fit_protocol(rows, &train, refill_s)?;
         let limits = Limits {
             max_epochs: params.max_epochs,
             patience: params.patience,
@@ -181,8 +196,8 @@ impl Kind for SearchKind {
             let (trained, _) = fit_mlp(
                 &group,
                 rows,
-                &train,
-                &validation,
+                (&train, &validation),
+                &protocol,
                 &hyperparams,
                 limits,
                 seed,

@@ -15,9 +15,11 @@ use crate::learn::data::{Data, Group};
 use crate::learn::features;
 use crate::learn::frame::Side;
 use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, targets, Limits};
+use crate::learn::pairs::LAYERS;
 use crate::learn::params::{
     check_views, decode_raw, positive, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED,
 };
+use crate::learn::refill::refill_seconds;
 use crate::learn::seeds::execution_seed;
 use crate::learn::transfer::TransferModel;
 use crate::learn::trials::{best_trial, trials, BestTrial};
@@ -203,25 +205,32 @@ impl TrainKind {
         params: &TrainParams,
         group: &Group,
     ) -> Result<ShardOutputs, StageError> {
-        let data = Data::load(ctx.store, ctx.upstream, std::slice::from_ref(&group.view))?;
+        let data = Data::load(
+            ctx.store,
+            ctx.upstream,
+            &[group.view.clone(), LAYERS.to_string()],
+        )?;
         let rows = data.view(group)?;
+        let layers = data.layers()?;
         let train = rows.select(&group.party, &group.setting, &[Side::Train]);
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
         // Every model is fitted on the training rows only, so that the validation rows
         // (early stopping, the overlap form, the recommended method) are out of sample.
+        let refill_s = refill_seconds(layers, &group.party, &group.setting, &features::protocol())?;
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
             OutputData::json("analytical", &fit_analytical(group, rows, &train)?)?,
         );
-        outputs.insert(
-            "protocol",
-            OutputData::json("protocol", &fit_protocol(rows, &train)?)?,
-        );
+        let protocol = fit_protocol(rows, &train, refill_s)?;
+        outputs.insert("protocol", OutputData::json("protocol", &protocol)?);
         if let Some(local) = unshaped_setting(rows) {
             let local_rows = rows.select(&group.party, &local, &[Side::Train]);
             if !local_rows.is_empty() {
-                let mut model = TransferModel::additive(fit_counts(rows, &local_rows)?, &local);
+                let local_refill_s =
+                    refill_seconds(layers, &group.party, &local, &features::protocol_counts())?;
+                let counts = fit_counts(rows, &local_rows, local_refill_s)?;
+                let mut model = TransferModel::additive(counts, &local);
                 let protocol = features::protocol();
                 let x_train = features::matrix(rows, &train, &protocol)?;
                 let x_validation = features::matrix(rows, &validation, &protocol)?;
@@ -260,8 +269,15 @@ impl TrainKind {
                 trial: None,
             },
         };
-        let (trained, mut meta) =
-            fit_mlp(group, rows, &train, &validation, &hyperparams, limits, seed)?;
+        let (trained, mut meta) = fit_mlp(
+            group,
+            rows,
+            (&train, &validation),
+            &protocol,
+            &hyperparams,
+            limits,
+            seed,
+        )?;
         meta.trial = trial;
         let weights = trained
             .mlp
@@ -371,7 +387,7 @@ impl Kind for TrainKind {
     // 2: linear models fitted on the training rows only (validation rows choose);
     // `transfer` with a fitted overlap of compute and wire time.
     // 3: the MLPs' scalers keep their training range and clamp inputs into it.
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
     const SUMMARY: &'static str =
         "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting";
 

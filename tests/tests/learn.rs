@@ -191,6 +191,34 @@ fn learning_stages_run_then_tables_print_in_every_format() {
         ])
         .expect_code(0);
     assert!(show.stdout.contains("learning_rate"), "{}", show.stdout);
+    // A Ferret refill has one price per party × setting, fitted across every layer kind
+    // and stored in each kind's protocol model: the same seconds per refill everywhere,
+    // and not 0 (each network's first OT-using layer fills the pools).
+    let refill_price = |view: &str| -> f64 {
+        let out = scratch
+            .run(&[
+                "artifacts",
+                "show",
+                "--store",
+                "store",
+                &format!("train/{view}.server.local/protocol"),
+            ])
+            .expect_code(0);
+        let model: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let at = model["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|f| f == "ot_refills")
+            .expect("protocol models see ot_refills");
+        model["coef"][at].as_f64().unwrap() / model["scale"][at].as_f64().unwrap()
+    };
+    let (conv, relu) = (refill_price("conv"), refill_price("relu"));
+    assert!(conv > 0.0, "a refill priced at {conv} s");
+    assert!(
+        (conv - relu).abs() <= 1e-12 * conv,
+        "conv {conv} s, relu {relu} s"
+    );
     let second = scratch.run(&["run", manifest, "--json"]).expect_code(0);
     let summary = second.events().last().cloned().unwrap();
     assert_eq!(summary["ran"], 0, "{summary}");

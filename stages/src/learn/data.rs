@@ -83,6 +83,15 @@ impl Data {
     }
 
     /// The rows of `group`.
+    /// The dataset's `layers` table (every kind), when it was loaded.
+    pub fn layers(&self) -> Result<&ViewRows, StageError> {
+        self.views
+            .get(super::pairs::LAYERS)
+            .ok_or_else(|| StageError::Learn {
+                message: "the dataset's `layers` table was not loaded".to_string(),
+            })
+    }
+
     pub fn view(&self, group: &Group) -> Result<&ViewRows, StageError> {
         self.views
             .get(&group.view)

@@ -19,6 +19,7 @@ pub(crate) mod overhead;
 pub(crate) mod pairs;
 pub(crate) mod params;
 pub(crate) mod recommend;
+pub(crate) mod refill;
 pub(crate) mod seeds;
 pub(crate) mod sequence;
 pub(crate) mod transfer;

@@ -11,6 +11,7 @@ use snni_artifacts::{BlobSource, Output};
 use super::data::Group;
 use super::features::{self, Feature};
 use super::frame::ViewRows;
+use super::refill;
 use super::transfer::TransferModel;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
@@ -90,39 +91,52 @@ pub fn fit_analytical(
     ))
 }
 
-/// NNLS on the protocol counts and the link's terms.
-pub fn fit_protocol(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, StageError> {
-    let features = features::protocol();
-    let x = features::matrix(rows, indices, &features)?;
-    Ok(LinearModel::fit(
-        names(&features),
-        &x,
-        &targets(rows, indices)?,
-    ))
+/// NNLS on the protocol counts and the link's terms, a Ferret refill priced at
+/// `refill_s` seconds (fitted across every kind: [`refill::refill_seconds`]).
+pub fn fit_protocol(
+    rows: &ViewRows,
+    indices: &[usize],
+    refill_s: f64,
+) -> Result<LinearModel, StageError> {
+    fit_with_refill(features::protocol(), rows, indices, refill_s)
 }
 
-/// NNLS on the protocol counts alone (the compute part), for `transfer`.
-pub fn fit_counts(rows: &ViewRows, indices: &[usize]) -> Result<LinearModel, StageError> {
-    let features = features::protocol_counts();
+/// NNLS on the protocol counts alone (the compute part), for `transfer`, a refill priced
+/// at `refill_s` seconds.
+pub fn fit_counts(
+    rows: &ViewRows,
+    indices: &[usize],
+    refill_s: f64,
+) -> Result<LinearModel, StageError> {
+    fit_with_refill(features::protocol_counts(), rows, indices, refill_s)
+}
+
+fn fit_with_refill(
+    features: Vec<Feature>,
+    rows: &ViewRows,
+    indices: &[usize],
+    refill_s: f64,
+) -> Result<LinearModel, StageError> {
     let x = features::matrix(rows, indices, &features)?;
-    Ok(LinearModel::fit(
+    let fixed = refill::refill_index(&features).map(|i| (i, refill_s));
+    Ok(LinearModel::fit_fixed(
         names(&features),
         &x,
         &targets(rows, indices)?,
+        fixed,
     ))
 }
 
 /// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`. It learns
-/// what the `protocol` model (fitted here on the same training rows, as `train` fits it)
-/// misses: the log of measured time over the protocol prediction, standardised on the
+/// what `protocol` (the group's protocol model, fitted on the same training rows) misses: the log of measured time over the protocol prediction, standardised on the
 /// training rows, with log-scaled standardised inputs; its predictions are the protocol
 /// prediction times a ratio kept within the training ratios, so a layer far from the
 /// training data is off by no more than the protocol model and a bounded factor.
 pub fn fit_mlp(
     group: &Group,
     rows: &ViewRows,
-    train: &[usize],
-    validation: &[usize],
+    (train, validation): (&[usize], &[usize]),
+    protocol: &LinearModel,
     hyperparams: &Hyperparams,
     limits: Limits,
     seed: u64,
@@ -130,7 +144,6 @@ pub fn fit_mlp(
     let features = features::mlp(&group.view);
     let x_train = features::matrix(rows, train, &features)?;
     let x_validation = features::matrix(rows, validation, &features)?;
-    let protocol = fit_protocol(rows, train)?;
     let base = |indices: &[usize]| -> Result<Vec<f64>, StageError> {
         let x = features::matrix(rows, indices, &features::protocol())?;
         Ok(x.iter()
@@ -454,8 +467,17 @@ mod tests {
             max_epochs: 20,
             patience: 5,
         };
-        let (trained, meta) =
-            fit_mlp(&group, &rows, &train, &validation, &hyperparams, limits, 3).unwrap();
+        let protocol = fit_protocol(&rows, &train, 0.0).unwrap();
+        let (trained, meta) = fit_mlp(
+            &group,
+            &rows,
+            (&train, &validation),
+            &protocol,
+            &hyperparams,
+            limits,
+            3,
+        )
+        .unwrap();
         assert!(meta.residual);
         let (lo, hi) = meta.target_range;
         assert!(

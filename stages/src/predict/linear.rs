@@ -31,7 +31,35 @@ impl LinearModel {
     /// # Panics
     /// If `rows` and `y` differ in length or a row does not have one value per feature.
     pub fn fit(features: Vec<String>, rows: &[Vec<f64>], y: &[f64]) -> LinearModel {
+        LinearModel::fit_fixed(features, rows, y, None)
+    }
+
+    /// [`LinearModel::fit`] with the coefficient of one feature given rather than fitted:
+    /// `fixed = Some((i, c))` takes `c · row[i]` (c per unscaled unit, ≥ 0) off every
+    /// target, fits the other features to what is left, and stores `c` for feature `i`.
+    /// For a cost estimated from more rows than these (a Ferret refill, shared by every
+    /// layer kind, fitted across them).
+    ///
+    /// # Panics
+    /// As [`LinearModel::fit`]; also if `i` is not a feature or `c` is negative or not
+    /// finite.
+    pub fn fit_fixed(
+        features: Vec<String>,
+        rows: &[Vec<f64>],
+        y: &[f64],
+        fixed: Option<(usize, f64)>,
+    ) -> LinearModel {
         assert_eq!(rows.len(), y.len(), "linear fit: one target per row");
+        if let Some((i, c)) = fixed {
+            assert!(
+                i < features.len(),
+                "linear fit: fixed feature {i} is not a feature"
+            );
+            assert!(
+                c >= 0.0 && c.is_finite(),
+                "linear fit: fixed coefficient {c}"
+            );
+        }
         let n = features.len();
         let mut scale = vec![0.0_f64; n];
         for row in rows {
@@ -53,14 +81,25 @@ impl LinearModel {
             .iter()
             .map(|row| {
                 let mut scaled: Vec<f64> = row.iter().zip(&scale).map(|(v, s)| v / s).collect();
+                if let Some((i, _)) = fixed {
+                    // An all-zero column never enters NNLS's passive set: coefficient 0.
+                    scaled[i] = 0.0;
+                }
                 scaled.push(1.0);
                 scaled
             })
             .collect();
-        let mut coef = nnls(&design, y);
+        let rest: Vec<f64> = match fixed {
+            Some((i, c)) => rows.iter().zip(y).map(|(row, y)| y - c * row[i]).collect(),
+            None => y.to_vec(),
+        };
+        let mut coef = nnls(&design, &rest);
         let intercept = coef.pop().unwrap_or(0.0);
         // With no rows nnls returns nothing to pop but the intercept; keep one per feature.
         coef.resize(n, 0.0);
+        if let Some((i, c)) = fixed {
+            coef[i] = c * scale[i];
+        }
         LinearModel {
             features,
             scale,
@@ -134,6 +173,31 @@ mod tests {
         for (row, target) in rows.iter().zip(&y) {
             assert!((model.predict(row) - target).abs() < 1e-8);
         }
+    }
+
+    #[test]
+    fn a_fixed_coefficient_is_kept_and_the_rest_fitted_to_what_it_leaves() {
+        let truth = [2.0, 0.5, 3e-3];
+        let mut rows = random_rows(300, 3, 4);
+        // Feature 1 is zero on every training row: a fit alone would give it nothing.
+        for row in &mut rows {
+            row[1] = 0.0;
+        }
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| 1.5 + r.iter().zip(&truth).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
+        let model = LinearModel::fit_fixed(names(3), &rows, &y, Some((1, 0.25)));
+        let got = raw(&model);
+        assert!(
+            (got[0] - 2.0).abs() < 1e-9 && (got[2] - 3e-3).abs() < 1e-9,
+            "{got:?}"
+        );
+        assert_eq!(got[1], 0.25, "the given coefficient, per unscaled unit");
+        assert!((model.intercept - 1.5).abs() < 1e-8, "{}", model.intercept);
+        // A row with the feature set pays it at the given rate.
+        let row = [1.0, 4.0, 100.0];
+        assert!((model.predict(&row) - (1.5 + 2.0 + 1.0 + 0.3)).abs() < 1e-9);
     }
 
     #[test]
