@@ -20,7 +20,7 @@ use crate::learn::frame::Side;
 use crate::learn::models::{fit_mlp, fit_protocol, Limits};
 use crate::learn::pairs::LAYERS;
 use crate::learn::params::{check_views, decode_raw, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED};
-use crate::learn::refill::refill_seconds;
+use crate::learn::refill::shared_prices;
 use crate::learn::seeds::{execution_seed, group_seed};
 use crate::predict::search_space::{RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
 use crate::{ParamIssue, StageError};
@@ -119,7 +119,7 @@ impl Kind for SearchKind {
     const NAME: &'static str = "search";
     // 2: the MLP learns the log-ratio of measured time to the protocol prediction.
     // 3: scaled inputs are clamped into their training range (validation losses change).
-    const VERSION: u32 = 4;
+    const VERSION: u32 = 5;
     const SUMMARY: &'static str =
         "random search of MLP hyperparameters per layer model (one shard per trial)";
     // How many trials, of which layer types and of groups with how many rows, only chooses
@@ -176,14 +176,14 @@ impl Kind for SearchKind {
         let rows = data.view(&group)?;
         let train = rows.select(&group.party, &group.setting, &[Side::Train]);
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
-        // The MLP is a residual on `protocol`, whose refill price is fitted across kinds.
-        let refill_s = refill_seconds(
+        // The MLP is a residual on `protocol`, whose refill prices are fitted across kinds.
+        let shared = shared_prices(
             data.layers()?,
             &group.party,
             &group.setting,
             &features::protocol(),
         )?;
-        let protocol = fit_protocol(rows, &train, refill_s)?;
+        let protocol = fit_protocol(rows, &train, &shared)?;
         let limits = Limits {
             max_epochs: params.max_epochs,
             patience: params.patience,

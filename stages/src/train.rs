@@ -19,7 +19,7 @@ use crate::learn::pairs::LAYERS;
 use crate::learn::params::{
     check_views, decode_raw, positive, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED,
 };
-use crate::learn::refill::refill_seconds;
+use crate::learn::refill::shared_prices;
 use crate::learn::seeds::execution_seed;
 use crate::learn::transfer::TransferModel;
 use crate::learn::trials::{best_trial, trials, BestTrial};
@@ -216,20 +216,20 @@ impl TrainKind {
         let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
         // Every model is fitted on the training rows only, so that the validation rows
         // (early stopping, the overlap form, the recommended method) are out of sample.
-        let refill_s = refill_seconds(layers, &group.party, &group.setting, &features::protocol())?;
+        let shared = shared_prices(layers, &group.party, &group.setting, &features::protocol())?;
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
             OutputData::json("analytical", &fit_analytical(group, rows, &train)?)?,
         );
-        let protocol = fit_protocol(rows, &train, refill_s)?;
+        let protocol = fit_protocol(rows, &train, &shared)?;
         outputs.insert("protocol", OutputData::json("protocol", &protocol)?);
         if let Some(local) = unshaped_setting(rows) {
             let local_rows = rows.select(&group.party, &local, &[Side::Train]);
             if !local_rows.is_empty() {
-                let local_refill_s =
-                    refill_seconds(layers, &group.party, &local, &features::protocol_counts())?;
-                let counts = fit_counts(rows, &local_rows, local_refill_s)?;
+                let local_shared =
+                    shared_prices(layers, &group.party, &local, &features::protocol_counts())?;
+                let counts = fit_counts(rows, &local_rows, &local_shared)?;
                 let mut model = TransferModel::additive(counts, &local);
                 let protocol = features::protocol();
                 let x_train = features::matrix(rows, &train, &protocol)?;
@@ -387,7 +387,7 @@ impl Kind for TrainKind {
     // 2: linear models fitted on the training rows only (validation rows choose);
     // `transfer` with a fitted overlap of compute and wire time.
     // 3: the MLPs' scalers keep their training range and clamp inputs into it.
-    const VERSION: u32 = 4;
+    const VERSION: u32 = 5;
     const SUMMARY: &'static str =
         "per-layer models (analytical, protocol, transfer, mlp) per layer type, party and setting";
 

@@ -66,6 +66,13 @@ pub struct Cost {
     pub ots: u64,
     /// Ferret main iterations run during the call (both directions together; 0 for IKNP).
     pub refills: u64,
+    /// COTs by which those refills grow the pools' buffers beyond any earlier size (both
+    /// directions together): a draw needs all its COTs live at once, so the buffer holds
+    /// what was left plus each iteration's output, and every entry past its high-water mark
+    /// is allocated and zero-filled (16 B at each party, page faults included). The first
+    /// refill of a direction grows it by about a main iteration (~100 MB); a draw larger
+    /// than any before grows it again.
+    pub pool_growth: u64,
     /// The largest frame payload the server sends (what the client must accept).
     pub server_frame: u64,
     /// The largest frame payload the client sends.
@@ -90,6 +97,7 @@ impl Cost {
             client_sent,
             ots,
             refills: 0,
+            pool_growth: 0,
             server_frame: 0,
             client_frame: 0,
             server: Flow::of(server),
@@ -116,6 +124,7 @@ impl Cost {
             client_sent: self.client_sent + next.client_sent,
             ots: self.ots + next.ots,
             refills: self.refills + next.refills,
+            pool_growth: self.pool_growth + next.pool_growth,
             server_frame: self.server_frame.max(next.server_frame),
             client_frame: self.client_frame.max(next.client_frame),
             server: self.server.then(next.server),

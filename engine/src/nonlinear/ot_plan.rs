@@ -78,6 +78,9 @@ pub struct OtPlanner {
     available: [u64; 2],
     /// Main iterations planned so far.
     refills: u64,
+    /// The largest each direction's pool buffer has been, in COTs (the engine's
+    /// `ferret::pool` never shrinks it).
+    high_water: [u64; 2],
 }
 
 impl OtPlanner {
@@ -95,6 +98,7 @@ impl OtPlanner {
             params,
             available: [start, start],
             refills: 0,
+            high_water: [start, start],
         }
     }
 
@@ -115,8 +119,14 @@ impl OtPlanner {
             return Cost::default();
         }
         let pool = &mut self.available[dir as usize];
-        let mut refills = 0;
+        let high_water = &mut self.high_water[dir as usize];
+        let (mut refills, mut growth) = (0, 0);
         while *pool < n {
+            // A refill writes a main iteration after the live COTs, then sets the next
+            // iteration's share aside (`ferret::pool::Entries`).
+            let held = *pool + self.params.main.n as u64;
+            growth += held.saturating_sub(*high_water);
+            *high_water = (*high_water).max(held);
             *pool += self.params.usable_per_iteration() as u64;
             refills += 1;
         }
@@ -138,6 +148,7 @@ impl OtPlanner {
         };
         let mut cost = directed(dir, sender, receiver, 0);
         cost.refills = refills;
+        cost.pool_growth = growth;
         cost
     }
 
@@ -222,9 +233,21 @@ mod tests {
             cost.server_sent,
             params.main.message_bytes() as u64 + params.main.frames() as u64 * H
         );
+        // The direction's first refill grows its buffer from the bootstrap's output to a
+        // main iteration (nothing was left to keep).
+        let main = params.main.n as u64;
+        assert_eq!(cost.pool_growth, main - first);
         let per = params.usable_per_iteration() as u64;
-        assert_eq!(p.random_choice(OtDir::FromClient, 3 * per).refills, 3);
+        // A draw of three iterations' worth holds them all at once: each refill after the
+        // first grows the buffer by what the one before left usable.
+        let three = p.random_choice(OtDir::FromClient, 3 * per);
+        assert_eq!(three.refills, 3);
+        assert_eq!(three.pool_growth, main - first + 2 * per);
         assert_eq!(p.refills(), 4);
+        // A refill that holds no more than the largest before reuses the buffer.
+        assert_eq!(p.random_choice(OtDir::FromServer, per - 1).refills, 0);
+        let again = p.random_choice(OtDir::FromServer, 1);
+        assert_eq!((again.refills, again.pool_growth), (1, 0));
         let iknp = OtPlanner::new(OtBackend::Iknp).random_choice(OtDir::FromServer, 128);
         assert_eq!(iknp.client_sent, 128 * 16 + H);
         assert_eq!(iknp.client_frame, 128 * 16);

@@ -45,7 +45,9 @@ pub use config::{EngineConfig, InputSource, Party, WeightSource};
 pub use error::{Result, RuntimeError, StepError};
 pub use flooding::{he_params_for_inference_margin, revealed_coefficients, FloodingSummary};
 pub use handshake::{Hello, PROTOCOL_VERSION};
-pub use plan::{linear_layer, planned_rounds, ExecPlan, FrameLimits, PlannedRounds};
+pub use plan::{
+    linear_layer, planned_pool_growth, planned_rounds, ExecPlan, FrameLimits, PlannedRounds,
+};
 pub use record::{
     thread_cpu_ns, HeSummary, LayerRecord, Measured, ProtocolCounts, RunRecord, RunReport,
     RECORD_VERSION,

@@ -209,6 +209,26 @@ pub fn planned_rounds(
     rounds_with(network, shapes, scale, ell, OtPlanner::new(backend))
 }
 
+/// COTs by which each layer of `network` grows the Ferret pools' buffers (both directions
+/// together; see [`crate::nonlinear::Cost::pool_growth`]), for the same arguments as
+/// [`planned_rounds`]: allocation and page faults that no other count carries, paid in the
+/// layers that first draw more than the pools ever held. All 0 for IKNP.
+pub fn planned_pool_growth(
+    network: &Network,
+    shapes: &Shapes,
+    scale: u32,
+    ell: u32,
+    backend: OtBackend,
+) -> Vec<u64> {
+    let mut planner = OtPlanner::new(backend);
+    network
+        .layers
+        .iter()
+        .zip(shapes)
+        .map(|(layer, info)| ot_cost(&mut planner, &layer.op, info, scale, ell).pool_growth)
+        .collect()
+}
+
 /// [`planned_rounds`] from a planner's state.
 fn rounds_with(
     network: &Network,

@@ -46,8 +46,8 @@ impl Kind for DatasetKind {
     const NAME: &'static str = "dataset";
     // 2: `planned_rounds`. 3: the `ot` column, planned rounds per OT backend.
     // 4: the machine's speed and load (`probe_*`, `load_avg`, `steal_fraction`).
-    // 5: `ot_refills`, the planned Ferret refills of each layer.
-    const VERSION: u32 = 5;
+    // 5: `ot_refills`, the planned Ferret refills of each layer. 6: `ot_pool_growth`.
+    const VERSION: u32 = 6;
     const SUMMARY: &'static str =
         "per-layer and per-network tables from profile stages (one shard)";
     // One shard reading the whole upstream stage: copying it to a node costs more than the

@@ -22,9 +22,9 @@ use super::{DatasetKind, SHARD};
 use crate::kind::{CheckContext, OutputData, ShardContext, StageKind, UpstreamStage};
 use crate::schema::dataset::{
     BANDWIDTH_BPS, BYTES_SENT, CPU_MODEL, CT_PT_PRODUCTS, FILTERS, FLOPS, INPUT_CTS, KERNEL_H,
-    KERNEL_W, KIND, LAYER, LAYERS, NETWORK, OT, OTS, OT_BYTES_SERVER, OT_REFILLS, PADDING, PARTY,
-    PLANNED_BYTES, PLANNED_ROUNDS, RELU_FRACTION, ROUNDS, RUN, SETTING, SETUP_S, STRIDE, TOTAL_S,
-    UNITS, WALL_S, WEIGHT_SIZE,
+    KERNEL_W, KIND, LAYER, LAYERS, NETWORK, OT, OTS, OT_BYTES_SERVER, OT_POOL_GROWTH, OT_REFILLS,
+    PADDING, PARTY, PLANNED_BYTES, PLANNED_ROUNDS, RELU_FRACTION, ROUNDS, RUN, SETTING, SETUP_S,
+    STRIDE, TOTAL_S, UNITS, WALL_S, WEIGHT_SIZE,
 };
 use crate::schema::dataset::{
     LAYER_TABLE, LOAD_AVG, NETWORK_TABLE, PROBE_DEVIATION, PROBE_HE_PER_S, PROBE_OT_PER_S,
@@ -600,6 +600,18 @@ fn ferret_refills_are_a_column_where_the_plan_puts_them() {
     let column = u64s(&views["layers"], OT_REFILLS);
     let expected: Vec<Option<u64>> = plan.iter().chain(&plan).map(|&r| Some(r)).collect();
     assert_eq!(column, expected, "the client's rows, then the server's");
+    // The pools' growth: only in refilling layers, and most in the first one (a
+    // direction's first refill grows its pool by a main iteration; later draws add less).
+    let growth: Vec<u64> = u64s(&views["layers"], OT_POOL_GROWTH)
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    for (g, r) in growth.iter().zip(&column) {
+        assert!(*g == 0 || r.unwrap() > 0, "growth {g} without a refill");
+    }
+    let first = column.iter().position(|r| r.unwrap() > 0).unwrap();
+    assert_eq!(growth[first], *growth.iter().max().unwrap(), "{growth:?}");
+    assert!(growth[first] > 0);
 }
 
 #[test]

@@ -5,10 +5,10 @@
 use super::frame::ViewRows;
 use crate::schema::dataset::{
     BANDWIDTH_BPS, COMPARISONS, CT_PT_PRODUCTS, DEGREE, ELEMENTS, FILTERS, FLOPS, INPUTS,
-    INPUT_CTS, INPUT_SIZE, IN_C, IN_H, IN_W, KERNEL_H, KERNEL_W, MULTIPLICATIONS, OTS, OT_REFILLS,
-    OUTPUT_CTS, OUTPUT_ELEMENTS, OUTPUT_SIZE, OUT_C, OUT_H, OUT_W, PADDING, PLANNED_BYTES,
-    PLANNED_ROUNDS, RELU_CHANNELS, RELU_FRACTION, RTT_US, STRIDE, TRUNCATIONS, UNITS, WEIGHT_POLYS,
-    WEIGHT_SIZE,
+    INPUT_CTS, INPUT_SIZE, IN_C, IN_H, IN_W, KERNEL_H, KERNEL_W, MULTIPLICATIONS, OTS,
+    OT_POOL_GROWTH, OT_REFILLS, OUTPUT_CTS, OUTPUT_ELEMENTS, OUTPUT_SIZE, OUT_C, OUT_H, OUT_W,
+    PADDING, PLANNED_BYTES, PLANNED_ROUNDS, RELU_CHANNELS, RELU_FRACTION, RTT_US, STRIDE,
+    TRUNCATIONS, UNITS, WEIGHT_POLYS, WEIGHT_SIZE,
 };
 use crate::schema::ColumnDef;
 use crate::StageError;
@@ -72,6 +72,8 @@ pub fn protocol_counts() -> Vec<Feature> {
         // A refill's cost is not proportional to the layer's OTs or bytes; without this
         // column the non-negative fits cannot separate it (ReLU on Local: R² 0.88 → 0.99).
         OT_REFILLS,
+        // Nor is the memory a pool grows by when a draw first needs more than it held.
+        OT_POOL_GROWTH,
         OUTPUT_ELEMENTS,
         PLANNED_BYTES,
         PLANNED_ROUNDS,

@@ -11,7 +11,7 @@ use snni_artifacts::{BlobSource, Output};
 use super::data::Group;
 use super::features::{self, Feature};
 use super::frame::ViewRows;
-use super::refill;
+use super::refill::SharedPrices;
 use super::transfer::TransferModel;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
@@ -91,39 +91,38 @@ pub fn fit_analytical(
     ))
 }
 
-/// NNLS on the protocol counts and the link's terms, a Ferret refill priced at
-/// `refill_s` seconds (fitted across every kind: [`refill::refill_seconds`]).
+/// NNLS on the protocol counts and the link's terms, Ferret's refills and pool growth at
+/// the `shared` prices (fitted across every kind: [`super::refill::shared_prices`]).
 pub fn fit_protocol(
     rows: &ViewRows,
     indices: &[usize],
-    refill_s: f64,
+    shared: &SharedPrices,
 ) -> Result<LinearModel, StageError> {
-    fit_with_refill(features::protocol(), rows, indices, refill_s)
+    fit_with_shared(features::protocol(), rows, indices, shared)
 }
 
-/// NNLS on the protocol counts alone (the compute part), for `transfer`, a refill priced
-/// at `refill_s` seconds.
+/// NNLS on the protocol counts alone (the compute part), for `transfer`, Ferret's refills
+/// and pool growth at the `shared` prices.
 pub fn fit_counts(
     rows: &ViewRows,
     indices: &[usize],
-    refill_s: f64,
+    shared: &SharedPrices,
 ) -> Result<LinearModel, StageError> {
-    fit_with_refill(features::protocol_counts(), rows, indices, refill_s)
+    fit_with_shared(features::protocol_counts(), rows, indices, shared)
 }
 
-fn fit_with_refill(
+fn fit_with_shared(
     features: Vec<Feature>,
     rows: &ViewRows,
     indices: &[usize],
-    refill_s: f64,
+    shared: &SharedPrices,
 ) -> Result<LinearModel, StageError> {
     let x = features::matrix(rows, indices, &features)?;
-    let fixed = refill::refill_index(&features).map(|i| (i, refill_s));
     Ok(LinearModel::fit_fixed(
         names(&features),
         &x,
         &targets(rows, indices)?,
-        fixed,
+        &shared.fixed(&features),
     ))
 }
 
@@ -467,7 +466,7 @@ mod tests {
             max_epochs: 20,
             patience: 5,
         };
-        let protocol = fit_protocol(&rows, &train, 0.0).unwrap();
+        let protocol = fit_protocol(&rows, &train, &SharedPrices::default()).unwrap();
         let (trained, meta) = fit_mlp(
             &group,
             &rows,

@@ -31,26 +31,26 @@ impl LinearModel {
     /// # Panics
     /// If `rows` and `y` differ in length or a row does not have one value per feature.
     pub fn fit(features: Vec<String>, rows: &[Vec<f64>], y: &[f64]) -> LinearModel {
-        LinearModel::fit_fixed(features, rows, y, None)
+        LinearModel::fit_fixed(features, rows, y, &[])
     }
 
-    /// [`LinearModel::fit`] with the coefficient of one feature given rather than fitted:
-    /// `fixed = Some((i, c))` takes `c · row[i]` (c per unscaled unit, ≥ 0) off every
-    /// target, fits the other features to what is left, and stores `c` for feature `i`.
-    /// For a cost estimated from more rows than these (a Ferret refill, shared by every
-    /// layer kind, fitted across them).
+    /// [`LinearModel::fit`] with the coefficients of some features given rather than
+    /// fitted: each `(i, c)` of `fixed` takes `c · row[i]` (c per unscaled unit, ≥ 0) off
+    /// every target, the other features are fitted to what is left, and `c` is stored for
+    /// feature `i`. For costs estimated from more rows than these (a Ferret refill and the
+    /// pool memory it grows, shared by every layer kind, fitted across them).
     ///
     /// # Panics
-    /// As [`LinearModel::fit`]; also if `i` is not a feature or `c` is negative or not
-    /// finite.
+    /// As [`LinearModel::fit`]; also if an `i` is not a feature or a `c` is negative or
+    /// not finite.
     pub fn fit_fixed(
         features: Vec<String>,
         rows: &[Vec<f64>],
         y: &[f64],
-        fixed: Option<(usize, f64)>,
+        fixed: &[(usize, f64)],
     ) -> LinearModel {
         assert_eq!(rows.len(), y.len(), "linear fit: one target per row");
-        if let Some((i, c)) = fixed {
+        for &(i, c) in fixed {
             assert!(
                 i < features.len(),
                 "linear fit: fixed feature {i} is not a feature"
@@ -81,7 +81,7 @@ impl LinearModel {
             .iter()
             .map(|row| {
                 let mut scaled: Vec<f64> = row.iter().zip(&scale).map(|(v, s)| v / s).collect();
-                if let Some((i, _)) = fixed {
+                for &(i, _) in fixed {
                     // An all-zero column never enters NNLS's passive set: coefficient 0.
                     scaled[i] = 0.0;
                 }
@@ -89,15 +89,16 @@ impl LinearModel {
                 scaled
             })
             .collect();
-        let rest: Vec<f64> = match fixed {
-            Some((i, c)) => rows.iter().zip(y).map(|(row, y)| y - c * row[i]).collect(),
-            None => y.to_vec(),
-        };
+        let rest: Vec<f64> = rows
+            .iter()
+            .zip(y)
+            .map(|(row, y)| y - fixed.iter().map(|&(i, c)| c * row[i]).sum::<f64>())
+            .collect();
         let mut coef = nnls(&design, &rest);
         let intercept = coef.pop().unwrap_or(0.0);
         // With no rows nnls returns nothing to pop but the intercept; keep one per feature.
         coef.resize(n, 0.0);
-        if let Some((i, c)) = fixed {
+        for &(i, c) in fixed {
             coef[i] = c * scale[i];
         }
         LinearModel {
@@ -187,7 +188,7 @@ mod tests {
             .iter()
             .map(|r| 1.5 + r.iter().zip(&truth).map(|(a, b)| a * b).sum::<f64>())
             .collect();
-        let model = LinearModel::fit_fixed(names(3), &rows, &y, Some((1, 0.25)));
+        let model = LinearModel::fit_fixed(names(3), &rows, &y, &[(1, 0.25)]);
         let got = raw(&model);
         assert!(
             (got[0] - 2.0).abs() < 1e-9 && (got[2] - 3e-3).abs() < 1e-9,

@@ -15,7 +15,7 @@ use polars::prelude::DataFrame;
 use snni_engine::he::HeParamsDesc;
 use snni_engine::network::Network;
 use snni_engine::ot::OtBackend;
-use snni_engine::runtime::{ExecPlan, Measured};
+use snni_engine::runtime::{planned_pool_growth, ExecPlan, Measured};
 
 #[cfg(test)]
 use super::columns::layers_table;
@@ -68,6 +68,7 @@ pub(crate) fn planned_layer_rows(
     let he = HeParamsDesc::for_bitlen(link.ell).map_err(|e| fail(crate::error_chain(&e)))?;
     let plan = ExecPlan::with_ot(network, &he, link.scale, link.ot)
         .map_err(|e| fail(crate::error_chain(&e)))?;
+    let growth = planned_pool_growth(network, &plan.shapes, link.scale, link.ell, link.ot);
     let id = Rc::new(RunId {
         network: network_id.to_string(),
         network_name: network.name.clone(),
@@ -126,6 +127,7 @@ pub(crate) fn planned_layer_rows(
                 counts: plan.counts[index],
                 linear,
                 planned_rounds: party_rounds(&plan.rounds[index], party),
+                pool_growth: growth[index],
                 measured: NOTHING_MEASURED,
             });
         }

@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use snni_engine::network::OpKind;
-use snni_engine::runtime::{planned_rounds, PlannedRounds};
+use snni_engine::runtime::{planned_pool_growth, planned_rounds, PlannedRounds};
 
 use super::features::LayerFeatures;
 use super::lines::{Counts, Linear, Measured, PartyLines, RunLine};
@@ -60,6 +60,8 @@ pub struct LayerRow {
     pub linear: Linear,
     /// The rounds this party's meter shows for the layer, from the plan.
     pub planned_rounds: u64,
+    /// COTs by which the layer grows the Ferret pools' buffers, from the plan.
+    pub pool_growth: u64,
     /// Time and traffic.
     pub measured: Measured,
 }
@@ -150,6 +152,13 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
         ctx.ell as u32,
         ctx.ot,
     );
+    let growth = planned_pool_growth(
+        &shard.network,
+        &shapes,
+        ctx.scale as u32,
+        ctx.ell as u32,
+        ctx.ot,
+    );
     let mut layer_rows = Vec::new();
     let mut network_rows = Vec::new();
     for (party, lines) in [("client", &shard.client), ("server", &shard.server)] {
@@ -183,6 +192,7 @@ pub fn shard_rows(shard: &ProfileShard) -> Result<(Vec<LayerRow>, Vec<NetworkRow
                 counts: line.counts,
                 linear: line.linear.unwrap_or_default(),
                 planned_rounds: party_rounds(&rounds[info.index], party),
+                pool_growth: growth[info.index],
                 measured: line.measured,
             });
         }

@@ -96,6 +96,12 @@ pub const OTS: ColumnDef = ColumnDef::count("ots");
 /// layer runs, as planned; 0 with IKNP. A refill's LPN and GGM work falls on whichever layer
 /// empties a pool, so it is a cost of its own, not one proportional to the layer's OTs.
 pub const OT_REFILLS: ColumnDef = ColumnDef::count("ot_refills");
+/// The `ot_pool_growth` column: COTs by which the layer's refills grow the Ferret pools'
+/// buffers past any earlier size (both directions), as planned; 0 with IKNP. Each new
+/// entry is allocated and zero-filled at both parties: the first refill of a direction
+/// costs ~0.05 s more than later ones on the mid study's machine, which `ot_refills` alone
+/// cannot say.
+pub const OT_POOL_GROWTH: ColumnDef = ColumnDef::count("ot_pool_growth");
 /// The `ot_bytes_server` column.
 pub const OT_BYTES_SERVER: ColumnDef = ColumnDef::count("ot_bytes_server");
 /// The `ot_bytes_client` column.
@@ -195,7 +201,7 @@ pub const INFERENCE_S: ColumnDef = ColumnDef::real("inference_s");
 pub const TOTAL_S: ColumnDef = ColumnDef::real("total_s");
 
 /// The columns of `layers` and of every view, in table order.
-pub const LAYER_TABLE: [ColumnDef; 72] = [
+pub const LAYER_TABLE: [ColumnDef; 73] = [
     NETWORK,
     SETTING,
     RUN,
@@ -233,6 +239,7 @@ pub const LAYER_TABLE: [ColumnDef; 72] = [
     MULTIPLICATIONS,
     OTS,
     OT_REFILLS,
+    OT_POOL_GROWTH,
     OT_BYTES_SERVER,
     OT_BYTES_CLIENT,
     INPUT_CTS,

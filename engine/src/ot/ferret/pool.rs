@@ -163,6 +163,12 @@ impl SenderPool {
         self.keys.available()
     }
 
+    /// Entries the keys' buffer holds, live or not (its high-water mark).
+    #[cfg(test)]
+    pub(crate) fn buffer_len(&self) -> usize {
+        self.keys.data.len()
+    }
+
     /// One iteration of `lpn` on the COTs `base`: sends the multi-point COT message and
     /// writes the `n` new keys to `out`.
     fn iterate(
@@ -277,6 +283,12 @@ impl ReceiverPool {
         self.reserve = base;
         self.blocks = blocks;
         result
+    }
+
+    /// Entries the blocks' buffer holds, live or not (its high-water mark).
+    #[cfg(test)]
+    pub(crate) fn buffer_len(&self) -> usize {
+        self.blocks.data.len()
     }
 
     /// Draws `n` COT blocks (refilling as needed) and the tweak of the first one.

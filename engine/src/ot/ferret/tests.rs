@@ -91,6 +91,52 @@ fn every_cot_is_delta_correlated_across_refills() {
     check_correlation(delta, &keys, &blocks);
 }
 
+/// The OT planner's pool growth (what the predictors price as newly allocated memory) is
+/// what the pools' buffers really grow by, draw after draw, at both parties.
+#[test]
+fn the_planned_pool_growth_is_the_buffers_growth() {
+    use crate::nonlinear::plan::{OtDir, OtPlanner};
+    use crate::ot::OtBackend;
+    let params = FerretParams::TOY;
+    let sizes = [1, 7, 1000, 2999, 128, 5000, 1, 9000, 333, 9000, 9001, 20];
+    let sender = |ch: &mut dyn Channel| {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut pool = SenderPool::bootstrap(ch, params, 3, &mut rng).unwrap();
+        let mut lens = vec![pool.buffer_len()];
+        for &n in &sizes {
+            pool.draw(ch, n).unwrap();
+            lens.push(pool.buffer_len());
+        }
+        ch.flush().unwrap();
+        lens
+    };
+    let receiver = |ch: &mut dyn Channel| {
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let mut pool = ReceiverPool::bootstrap(ch, params, 3, &mut rng).unwrap();
+        let mut lens = vec![pool.buffer_len()];
+        for &n in &sizes {
+            pool.draw(ch, n).unwrap();
+            lens.push(pool.buffer_len());
+        }
+        lens
+    };
+    let (sent, received) = run_mem(sender, receiver);
+    assert_eq!(sent, received);
+    assert_eq!(sent[0], params.usable_after_setup());
+    let mut planner = OtPlanner::with_params(OtBackend::Ferret, params);
+    let planned: Vec<u64> = sizes
+        .iter()
+        .map(|&n| {
+            planner
+                .random_choice(OtDir::FromServer, n as u64)
+                .pool_growth
+        })
+        .collect();
+    let real: Vec<u64> = sent.windows(2).map(|w| (w[1] - w[0]) as u64).collect();
+    assert_eq!(planned, real);
+    assert!(real.iter().filter(|&&g| g > 0).count() >= 3, "{real:?}");
+}
+
 /// The sessions' parameters and the paper's: the bootstrap and one main iteration, every
 /// COT checked.
 #[test]
