@@ -15,12 +15,8 @@ use serde_json::{json, Value};
 
 use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, ShardOutputs};
 use crate::learn::data::{Data, Group};
-use crate::learn::features;
-use crate::learn::frame::Side;
-use crate::learn::models::{fit_mlp, fit_protocol, Limits};
-use crate::learn::pairs::LAYERS;
+use crate::learn::models::{fit_mlp, GroupFit, Limits};
 use crate::learn::params::{check_views, decode_raw, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED};
-use crate::learn::refill::shared_prices;
 use crate::learn::seeds::{execution_seed, group_seed};
 use crate::predict::search_space::{RawParam, SearchSpace, MAX_EXECUTIONS, MAX_TRIALS};
 use crate::{ParamIssue, StageError};
@@ -168,22 +164,8 @@ impl Kind for SearchKind {
             .space
             .trial(group_seed(ctx.seed, &group), trial)
             .ok_or_else(unknown)?;
-        let data = Data::load(
-            ctx.store,
-            ctx.upstream,
-            &[group.view.clone(), LAYERS.to_string()],
-        )?;
-        let rows = data.view(&group)?;
-        let train = rows.select(&group.party, &group.setting, &[Side::Train]);
-        let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
-        // The MLP is a residual on `protocol`, whose refill prices are fitted across kinds.
-        let shared = shared_prices(
-            data.layers()?,
-            &group.party,
-            &group.setting,
-            &features::protocol(),
-        )?;
-        let protocol = fit_protocol(rows, &train, &shared)?;
+        let data = Data::load_group(ctx.store, ctx.upstream, &group)?;
+        let fit = GroupFit::new(&data, &group)?;
         let limits = Limits {
             max_epochs: params.max_epochs,
             patience: params.patience,
@@ -193,15 +175,7 @@ impl Kind for SearchKind {
         for execution in 0..params.executions_per_trial {
             let seed = execution_seed(ctx.seed, &group, trial, execution);
             let fit_started = Instant::now();
-            let (trained, _) = fit_mlp(
-                &group,
-                rows,
-                (&train, &validation),
-                &protocol,
-                &hyperparams,
-                limits,
-                seed,
-            )?;
+            let (trained, _) = fit_mlp(&group, &fit, &hyperparams, limits, seed)?;
             total += trained.best_validation;
             executions.push(json!({
                 "seed": seed,
@@ -220,8 +194,8 @@ impl Kind for SearchKind {
             "trial": trial,
             "hyperparams": hyperparams,
             "limits": {"max_epochs": limits.max_epochs, "patience": limits.patience},
-            "train_rows": train.len(),
-            "validation_rows": validation.len(),
+            "train_rows": fit.train.len(),
+            "validation_rows": fit.validation.len(),
             "best_validation": total / f64::from(params.executions_per_trial.max(1)),
             "executions": executions,
             "seconds": started.elapsed().as_secs_f64(),

@@ -14,8 +14,7 @@ use crate::kind::{CheckContext, Kind, OutputData, PlanContext, ShardContext, Sha
 use crate::learn::data::{Data, Group};
 use crate::learn::features;
 use crate::learn::frame::Side;
-use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, fit_protocol, targets, Limits};
-use crate::learn::pairs::LAYERS;
+use crate::learn::models::{fit_analytical, fit_counts, fit_mlp, targets, GroupFit, Limits};
 use crate::learn::params::{
     check_views, decode_raw, positive, whole, DEFAULT_MIN_ROWS, MIN_ROWS, UNBOUNDED,
 };
@@ -205,38 +204,40 @@ impl TrainKind {
         params: &TrainParams,
         group: &Group,
     ) -> Result<ShardOutputs, StageError> {
-        let data = Data::load(
-            ctx.store,
-            ctx.upstream,
-            &[group.view.clone(), LAYERS.to_string()],
-        )?;
-        let rows = data.view(group)?;
-        let layers = data.layers()?;
-        let train = rows.select(&group.party, &group.setting, &[Side::Train]);
-        let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
+        let data = Data::load_group(ctx.store, ctx.upstream, group)?;
         // Every model is fitted on the training rows only, so that the validation rows
         // (early stopping, the overlap form, the recommended method) are out of sample.
-        let shared = shared_prices(layers, &group.party, &group.setting, &features::protocol())?;
+        let fit = GroupFit::new(&data, group)?;
+        let GroupFit {
+            rows,
+            train,
+            validation,
+            protocol,
+        } = &fit;
+        let rows = *rows;
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
-            OutputData::json("analytical", &fit_analytical(group, rows, &train)?)?,
+            OutputData::json("analytical", &fit_analytical(group, rows, train)?)?,
         );
-        let protocol = fit_protocol(rows, &train, &shared)?;
-        outputs.insert("protocol", OutputData::json("protocol", &protocol)?);
+        outputs.insert("protocol", OutputData::json("protocol", protocol)?);
         if let Some(local) = unshaped_setting(rows) {
             let local_rows = rows.select(&group.party, &local, &[Side::Train]);
             if !local_rows.is_empty() {
-                let local_shared =
-                    shared_prices(layers, &group.party, &local, &features::protocol_counts())?;
+                let local_shared = shared_prices(
+                    data.layers()?,
+                    &group.party,
+                    &local,
+                    &features::protocol_counts(),
+                )?;
                 let counts = fit_counts(rows, &local_rows, &local_shared)?;
                 let mut model = TransferModel::additive(counts, &local);
                 let protocol = features::protocol();
-                let x_train = features::matrix(rows, &train, &protocol)?;
-                let x_validation = features::matrix(rows, &validation, &protocol)?;
+                let x_train = features::matrix(rows, train, &protocol)?;
+                let x_validation = features::matrix(rows, validation, &protocol)?;
                 model.fit_overlap(
-                    (&x_train, &targets(rows, &train)?),
-                    (&x_validation, &targets(rows, &validation)?),
+                    (&x_train, &targets(rows, train)?),
+                    (&x_validation, &targets(rows, validation)?),
                 );
                 outputs.insert("transfer", OutputData::json("transfer", &model)?);
             }
@@ -269,15 +270,7 @@ impl TrainKind {
                 trial: None,
             },
         };
-        let (trained, mut meta) = fit_mlp(
-            group,
-            rows,
-            (&train, &validation),
-            &protocol,
-            &hyperparams,
-            limits,
-            seed,
-        )?;
+        let (trained, mut meta) = fit_mlp(group, &fit, &hyperparams, limits, seed)?;
         meta.trial = trial;
         let weights = trained
             .mlp

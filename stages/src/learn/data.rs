@@ -73,6 +73,20 @@ impl Data {
         })
     }
 
+    /// [`Data::load`] of `group`'s view and the `layers` table (every kind), which the
+    /// per-layer fits need for Ferret's shared prices.
+    pub fn load_group(
+        store: &dyn BlobSource,
+        upstream: &[UpstreamStage],
+        group: &Group,
+    ) -> Result<Data, StageError> {
+        Data::load(
+            store,
+            upstream,
+            &[group.view.clone(), super::pairs::LAYERS.to_string()],
+        )
+    }
+
     /// Scales the times of rows read outside [`Data::load`] (the per-network totals) by the
     /// split's speed factors, as the views were.
     pub fn scale(&self, rows: &mut ViewRows) -> Result<(), StageError> {

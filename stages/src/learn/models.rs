@@ -8,10 +8,10 @@
 use serde::{Deserialize, Serialize};
 use snni_artifacts::{BlobSource, Output};
 
-use super::data::Group;
+use super::data::{Data, Group};
 use super::features::{self, Feature};
-use super::frame::ViewRows;
-use super::refill::SharedPrices;
+use super::frame::{Side, ViewRows};
+use super::refill::{shared_prices, SharedPrices};
 use super::transfer::TransferModel;
 use crate::predict::linear::LinearModel;
 use crate::predict::mlp::{Activation, EpochLoss, Mlp, MlpSpec, TrainOptions, Trained};
@@ -91,6 +91,38 @@ pub fn fit_analytical(
     ))
 }
 
+/// A group's rows as `train` and `search` fit them: its view, its training and validation
+/// rows, and its `protocol` model (what the MLP is a residual on), Ferret's costs priced
+/// across every kind.
+pub struct GroupFit<'a> {
+    /// The group's view.
+    pub rows: &'a ViewRows,
+    /// Its training rows.
+    pub train: Vec<usize>,
+    /// Its validation rows.
+    pub validation: Vec<usize>,
+    /// The protocol model fitted on the training rows.
+    pub protocol: LinearModel,
+}
+
+impl<'a> GroupFit<'a> {
+    /// From `data` loaded with [`Data::load_group`].
+    pub fn new(data: &'a Data, group: &Group) -> Result<Self, StageError> {
+        let rows = data.view(group)?;
+        let train = rows.select(&group.party, &group.setting, &[Side::Train]);
+        let validation = rows.select(&group.party, &group.setting, &[Side::Validation]);
+        let features = features::protocol();
+        let shared = shared_prices(data.layers()?, &group.party, &group.setting, &features)?;
+        let protocol = fit_protocol(rows, &train, &shared)?;
+        Ok(GroupFit {
+            rows,
+            train,
+            validation,
+            protocol,
+        })
+    }
+}
+
 /// NNLS on the protocol counts and the link's terms, Ferret's refills and pool growth at
 /// the `shared` prices (fitted across every kind: [`super::refill::shared_prices`]).
 pub fn fit_protocol(
@@ -133,13 +165,18 @@ fn fit_with_shared(
 /// training data is off by no more than the protocol model and a bounded factor.
 pub fn fit_mlp(
     group: &Group,
-    rows: &ViewRows,
-    (train, validation): (&[usize], &[usize]),
-    protocol: &LinearModel,
+    fit: &GroupFit<'_>,
     hyperparams: &Hyperparams,
     limits: Limits,
     seed: u64,
 ) -> Result<(Trained, MlpMeta), StageError> {
+    let GroupFit {
+        rows,
+        train,
+        validation,
+        protocol,
+    } = fit;
+    let (rows, train, validation) = (*rows, train.as_slice(), validation.as_slice());
     let features = features::mlp(&group.view);
     let x_train = features::matrix(rows, train, &features)?;
     let x_validation = features::matrix(rows, validation, &features)?;
@@ -466,17 +503,13 @@ mod tests {
             max_epochs: 20,
             patience: 5,
         };
-        let protocol = fit_protocol(&rows, &train, &SharedPrices::default()).unwrap();
-        let (trained, meta) = fit_mlp(
-            &group,
-            &rows,
-            (&train, &validation),
-            &protocol,
-            &hyperparams,
-            limits,
-            3,
-        )
-        .unwrap();
+        let fit = GroupFit {
+            protocol: fit_protocol(&rows, &train, &SharedPrices::default()).unwrap(),
+            rows: &rows,
+            train: train.clone(),
+            validation: validation.clone(),
+        };
+        let (trained, meta) = fit_mlp(&group, &fit, &hyperparams, limits, 3).unwrap();
         assert!(meta.residual);
         let (lo, hi) = meta.target_range;
         assert!(

@@ -99,26 +99,30 @@ fn the_planned_pool_growth_is_the_buffers_growth() {
     use crate::ot::OtBackend;
     let params = FerretParams::TOY;
     let sizes = [1, 7, 1000, 2999, 128, 5000, 1, 9000, 333, 9000, 9001, 20];
+    /// The buffer's length before the draws (`first`) and after each.
+    fn lens_after(sizes: &[usize], first: usize, draw: impl FnMut(usize) -> usize) -> Vec<usize> {
+        std::iter::once(first)
+            .chain(sizes.iter().copied().map(draw))
+            .collect()
+    }
     let sender = |ch: &mut dyn Channel| {
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let mut pool = SenderPool::bootstrap(ch, params, 3, &mut rng).unwrap();
-        let mut lens = vec![pool.buffer_len()];
-        for &n in &sizes {
+        let mut pool =
+            SenderPool::bootstrap(ch, params, 3, &mut ChaCha20Rng::seed_from_u64(3)).unwrap();
+        let first = pool.buffer_len();
+        let lens = lens_after(&sizes, first, |n| {
             pool.draw(ch, n).unwrap();
-            lens.push(pool.buffer_len());
-        }
+            pool.buffer_len()
+        });
         ch.flush().unwrap();
         lens
     };
     let receiver = |ch: &mut dyn Channel| {
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let mut pool = ReceiverPool::bootstrap(ch, params, 3, &mut rng).unwrap();
-        let mut lens = vec![pool.buffer_len()];
-        for &n in &sizes {
-            pool.draw(ch, n).unwrap();
-            lens.push(pool.buffer_len());
-        }
-        lens
+        let mut pool =
+            ReceiverPool::bootstrap(ch, params, 3, &mut ChaCha20Rng::seed_from_u64(4)).unwrap();
+        let first = pool.buffer_len();
+        lens_after(&sizes, first, |n| {
+            pool.draw(ch, n).map(|_| pool.buffer_len()).unwrap()
+        })
     };
     let (sent, received) = run_mem(sender, receiver);
     assert_eq!(sent, received);
