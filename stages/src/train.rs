@@ -208,19 +208,13 @@ impl TrainKind {
         // Every model is fitted on the training rows only, so that the validation rows
         // (early stopping, the overlap form, the recommended method) are out of sample.
         let fit = GroupFit::new(&data, group)?;
-        let GroupFit {
-            rows,
-            train,
-            validation,
-            protocol,
-        } = &fit;
-        let rows = *rows;
+        let (rows, train, validation) = (fit.rows, &fit.train[..], &fit.validation[..]);
         let mut outputs = ShardOutputs::default();
         outputs.insert(
             "analytical",
             OutputData::json("analytical", &fit_analytical(group, rows, train)?)?,
         );
-        outputs.insert("protocol", OutputData::json("protocol", protocol)?);
+        outputs.insert("protocol", OutputData::json("protocol", &fit.protocol)?);
         if let Some(local) = unshaped_setting(rows) {
             let local_rows = rows.select(&group.party, &local, &[Side::Train]);
             if !local_rows.is_empty() {

@@ -220,12 +220,26 @@ pub fn planned_pool_growth(
     ell: u32,
     backend: OtBackend,
 ) -> Vec<u64> {
-    let mut planner = OtPlanner::new(backend);
+    layer_costs(network, shapes, scale, ell, OtPlanner::new(backend))
+        .iter()
+        .map(|cost| cost.pool_growth)
+        .collect()
+}
+
+/// The OT-based cost of every layer of `network` in order, the planner's pools carried
+/// from layer to layer.
+fn layer_costs(
+    network: &Network,
+    shapes: &Shapes,
+    scale: u32,
+    ell: u32,
+    mut planner: OtPlanner,
+) -> Vec<Cost> {
     network
         .layers
         .iter()
         .zip(shapes)
-        .map(|(layer, info)| ot_cost(&mut planner, &layer.op, info, scale, ell).pool_growth)
+        .map(|(layer, info)| ot_cost(&mut planner, &layer.op, info, scale, ell))
         .collect()
 }
 
@@ -235,13 +249,13 @@ fn rounds_with(
     shapes: &Shapes,
     scale: u32,
     ell: u32,
-    mut planner: OtPlanner,
+    planner: OtPlanner,
 ) -> Vec<PlannedRounds> {
     let (mut server_sending, mut client_sending) = SETUP_ENDS_SENDING;
     let mut rounds = Vec::with_capacity(shapes.layers.len());
-    for (layer, info) in network.layers.iter().zip(shapes) {
-        let cost = ot_cost(&mut planner, &layer.op, info, scale, ell);
-        let (server, client) = layer_flows(&layer.op, &cost);
+    let costs = layer_costs(network, shapes, scale, ell, planner);
+    for (layer, cost) in network.layers.iter().zip(&costs) {
+        let (server, client) = layer_flows(&layer.op, cost);
         rounds.push(PlannedRounds {
             server: seam_rounds(&server, server_sending),
             client: seam_rounds(&client, client_sending),

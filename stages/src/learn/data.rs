@@ -96,7 +96,6 @@ impl Data {
         }
     }
 
-    /// The rows of `group`.
     /// The dataset's `layers` table (every kind), when it was loaded.
     pub fn layers(&self) -> Result<&ViewRows, StageError> {
         self.views
@@ -106,6 +105,7 @@ impl Data {
             })
     }
 
+    /// The rows of `group`.
     pub fn view(&self, group: &Group) -> Result<&ViewRows, StageError> {
         self.views
             .get(&group.view)

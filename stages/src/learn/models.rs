@@ -158,11 +158,13 @@ fn fit_with_shared(
     ))
 }
 
-/// Trains an MLP with `hyperparams` on `train`, stopping early on `validation`. It learns
-/// what `protocol` (the group's protocol model, fitted on the same training rows) misses: the log of measured time over the protocol prediction, standardised on the
-/// training rows, with log-scaled standardised inputs; its predictions are the protocol
-/// prediction times a ratio kept within the training ratios, so a layer far from the
-/// training data is off by no more than the protocol model and a bounded factor.
+/// Trains an MLP with `hyperparams` on the group's training rows, stopping early on its
+/// validation rows. It learns what the group's `protocol` model (fitted on the same
+/// training rows) misses: the log of measured time over the protocol prediction,
+/// standardised on the training rows, with log-scaled standardised inputs; its predictions
+/// are the protocol prediction times a ratio kept within the training ratios, so a layer
+/// far from the training data is off by no more than the protocol model and a bounded
+/// factor.
 pub fn fit_mlp(
     group: &Group,
     fit: &GroupFit<'_>,
@@ -170,13 +172,8 @@ pub fn fit_mlp(
     limits: Limits,
     seed: u64,
 ) -> Result<(Trained, MlpMeta), StageError> {
-    let GroupFit {
-        rows,
-        train,
-        validation,
-        protocol,
-    } = fit;
-    let (rows, train, validation) = (*rows, train.as_slice(), validation.as_slice());
+    let (rows, train, validation, protocol) =
+        (fit.rows, &fit.train[..], &fit.validation[..], &fit.protocol);
     let features = features::mlp(&group.view);
     let x_train = features::matrix(rows, train, &features)?;
     let x_validation = features::matrix(rows, validation, &features)?;
