@@ -237,6 +237,60 @@ fn profile_and_dataset_produce_keyed_tables() {
 }
 
 #[test]
+fn a_shard_probed_below_the_machine_s_usual_speed_waits_and_is_measured_again() {
+    // `usual` far above what any machine probes: every shard is slow, waits (0.2 s here)
+    // and is measured once more; the kept measurement records why and what it was
+    // compared with. The dataset stage still reads the shards.
+    let scratch = Scratch::new();
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            2,
+            "",
+            "      settings: [local]\n      runs: 1\n      timeout: 120\n      probe: {seconds: 0.05, tolerance: 100, reruns: 1, slow: 0.5, wait: 0.2, usual: 1.0e9}\n",
+        ),
+    );
+    let run = scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(0);
+    assert!(
+        output(&run).contains("below its usual speed (1000000000.0 HE layers/s)"),
+        "{}",
+        output(&run)
+    );
+    for network in ["synth-0000", "synth-0001"] {
+        let text = blob(&scratch, &format!("profile/{network}.local.r00/meta"));
+        let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let probe = &meta["probe"];
+        assert_eq!(probe["reruns"], 1, "{text}");
+        assert_eq!(probe["slow_reruns"], 1, "{text}");
+        assert_eq!(probe["usual_he_per_s"], 1.0e9, "{text}");
+        assert_eq!(probe["slow"], 0.5, "{text}");
+        let waited = probe["waited_s"].as_f64().unwrap();
+        assert!((0.2..5.0).contains(&waited), "{text}");
+    }
+    assert_eq!(table_rows(&scratch, "dataset/tables/networks"), 2 * 2);
+
+    // A usual speed every machine beats: nothing is slow, nothing waits.
+    let manifest = scratch.write(
+        "study.yaml",
+        &profile_manifest(
+            1,
+            "",
+            "      settings: [local]\n      runs: 1\n      timeout: 120\n      probe: {seconds: 0.05, tolerance: 100, reruns: 1, usual: 1.0e-3}\n",
+        ),
+    );
+    scratch
+        .run(&["run", manifest.to_str().unwrap()])
+        .expect_code(0);
+    let text = blob(&scratch, "profile/synth-0000.local.r00/meta");
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(meta["probe"]["reruns"], 0, "{text}");
+    assert_eq!(meta["probe"]["slow_reruns"], 0, "{text}");
+    assert_eq!(meta["probe"]["waited_s"], 0.0, "{text}");
+}
+
+#[test]
 fn killed_profile_resumes_without_redoing_finished_shards() {
     let shards = 3 * 4;
     let scratch = Scratch::new();

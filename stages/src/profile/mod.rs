@@ -9,8 +9,9 @@
 //! shard that still fails stores nothing and reports the parties' stderr tails.
 //!
 //! Around each shard a short machine-speed probe runs (see [`probe`]); the probes before
-//! and after, the load average and the CPU time the hypervisor stole go into `meta`, and a
-//! shard whose two probes differ by more than `probe.tolerance` is measured again.
+//! and after, the load average and the CPU time the hypervisor stole go into `meta`. A
+//! shard whose two probes differ by more than `probe.tolerance`, or whose probes are more
+//! than `probe.slow` below the machine's usual speed, is measured again.
 //!
 //! Shards list run-major (run 0 of every network, then run 1, …) so that slow drifts of
 //! the machine spread over all networks, unshaped settings first; shaped shards take the
@@ -40,10 +41,10 @@ use crate::{ParamIssue, StageError, UpstreamStage};
 
 pub use lifeline::{die_with_parent, exit_when_stdin_closes, network_file, NetworkFile};
 pub use machine::{cpu_limit, cpu_list, pin_current_thread, usable_cpus, Machine, PinError};
-pub use params::{Backend, NamedSetting, Networks, ProfileParams};
+pub use params::{Backend, NamedSetting, Networks, ProbeParams, ProfileParams};
 pub use party::{free_loopback_port, wait_both, PartyData, PartyLine, Role, RunningParty};
 use probe::LoadStart;
-pub use probe::SpeedProbe;
+pub use probe::{SpeedHistory, SpeedProbe};
 use runner::{AttemptPlan, BackendUsed};
 
 /// The engine version this kind's [`Kind::VERSION`] was last bumped for. The engine's
@@ -188,7 +189,9 @@ impl Kind for ProfileKind {
     // low bits the noise budget allows): fewer bytes, so every shard re-measures.
     // 12: engine 0.10.0 (Ferret's trees are half-trees): fewer refill bytes and AES calls,
     // so every shard re-measures.
-    const VERSION: u32 = 12;
+    // 13: a shard probed more than `probe.slow` below the machine's usual speed is
+    // measured again (the same engine; the kept measurements change).
+    const VERSION: u32 = 13;
     const SUMMARY: &'static str =
         "secure inference of every network per setting and run (one shard per run)";
     // Which networks, settings and runs exist, and how failures are handled, do not change
@@ -390,6 +393,10 @@ impl Kind for ProfileKind {
                 "after": after,
                 "reruns": probed.reruns,
                 "tolerance": params.probe.tolerance,
+                "slow_reruns": probed.slow_reruns,
+                "waited_s": probed.waited_s,
+                "usual_he_per_s": probed.usual_he_per_s,
+                "slow": params.probe.slow,
             })),
             "timing": {
                 "shard_s": shard_s,
@@ -432,15 +439,75 @@ struct Probed {
     attempts: u32,
     /// The probes before and after the kept measurement, when the probe is on.
     probes: Option<(SpeedProbe, SpeedProbe)>,
-    /// Times the shard was measured again because its probes disagreed.
+    /// Times the shard was measured again, for either reason.
     reruns: u32,
+    /// Of those, the times because the machine ran slow under it.
+    slow_reruns: u32,
+    /// Seconds spent waiting for the machine's usual speed before measuring again.
+    waited_s: f64,
+    /// The machine's usual speed the kept measurement was compared with (`None` while the
+    /// process had kept too few shards to say).
+    usual_he_per_s: Option<f64>,
     /// What the dataset keeps of the probes and the load.
     noise: Option<Value>,
 }
 
-/// Measures the shard ([`measure_with_retries`]) between two speed probes; while the
-/// probes disagree by more than `probe.tolerance`, measures it again, `probe.reruns`
-/// times at most, and keeps the last measurement with its deviation.
+/// Why a shard is measured again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Remeasure {
+    /// The machine changed speed under the shard: the probes before and after differ by
+    /// this fraction.
+    Unsteady(f64),
+    /// The machine ran slow throughout: the probes' mean is this fraction below its usual
+    /// speed.
+    Slow(f64),
+}
+
+/// Whether a measurement between the probes `before` and `after` is measured again, on a
+/// machine whose usual speed is `usual` (if known): unsteady probes first, then slow ones.
+fn remeasure(
+    probe: &ProbeParams,
+    before: &SpeedProbe,
+    after: &SpeedProbe,
+    usual: Option<f64>,
+) -> Option<Remeasure> {
+    let deviation = before.deviation(after);
+    if deviation > probe.tolerance {
+        return Some(Remeasure::Unsteady(deviation));
+    }
+    let rate = (before.he_per_s + after.he_per_s) / 2.0;
+    let slowness = probe::slowness(rate, usual?);
+    (slowness > probe.slow).then_some(Remeasure::Slow(slowness))
+}
+
+/// Pause between the probes of a slow shard's wait.
+const WAIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits, probing every [`WAIT_PAUSE`], until the machine is back within `probe.slow` of
+/// `usual` or `probe.wait` seconds passed (or a cancel arrived); returns the seconds
+/// waited.
+fn wait_for_usual_speed(
+    probe: &ProbeParams,
+    usual: f64,
+    run_probe: &dyn Fn() -> Result<SpeedProbe, StageError>,
+) -> Result<f64, StageError> {
+    let started = Instant::now();
+    let wait = std::time::Duration::from_secs_f64(probe.wait);
+    while started.elapsed() < wait && crate::cancel::requested().is_none() {
+        std::thread::sleep(WAIT_PAUSE.min(wait.saturating_sub(started.elapsed())));
+        if probe::slowness(run_probe()?.he_per_s, usual) <= probe.slow {
+            break;
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Measures the shard ([`measure_with_retries`]) between two speed probes. While the
+/// probes disagree by more than `probe.tolerance`, or their mean is more than `probe.slow`
+/// below the machine's usual speed (`probe.usual`, else this process's [`SpeedHistory`];
+/// then after waiting up
+/// to `probe.wait` seconds for that speed), measures it again, `probe.reruns` times at
+/// most, and keeps the last measurement with its deviation.
 fn measure_probed(
     plan: &AttemptPlan<'_>,
     params: &ProfileParams,
@@ -455,7 +522,8 @@ fn measure_probed(
             message: error.to_string(),
         })
     };
-    let mut reruns = 0;
+    let history = SpeedHistory::process();
+    let (mut reruns, mut slow_reruns, mut waited_s) = (0, 0, 0.0);
     loop {
         let load = LoadStart::now();
         let before = (probe.seconds > 0.0).then(run_probe).transpose()?;
@@ -468,27 +536,53 @@ fn measure_probed(
                 attempts,
                 probes: None,
                 reruns,
+                slow_reruns,
+                waited_s,
+                usual_he_per_s: None,
                 noise: None,
             });
         };
-        let deviation = before.deviation(&after);
+        let usual = probe.usual.or_else(|| history.usual());
         let cancelled = crate::cancel::requested().is_some();
-        if deviation > probe.tolerance && reruns < probe.reruns && !cancelled {
-            reruns += 1;
-            tracing::warn!(
-                shard,
-                rerun = reruns,
-                "the machine's speed changed by {:.1} % during the shard (tolerance {:.1} %); \
-                 measuring it again",
-                deviation * 100.0,
-                probe.tolerance * 100.0
-            );
-            continue;
+        let again = remeasure(&probe, &before, &after, usual)
+            .filter(|_| reruns < probe.reruns && !cancelled);
+        match (again, usual) {
+            (Some(Remeasure::Unsteady(deviation)), _) => {
+                reruns += 1;
+                tracing::warn!(
+                    shard,
+                    rerun = reruns,
+                    "the machine's speed changed by {:.1} % during the shard (tolerance {:.1} %); \
+                     measuring it again",
+                    deviation * 100.0,
+                    probe.tolerance * 100.0
+                );
+                continue;
+            }
+            (Some(Remeasure::Slow(slowness)), Some(usual)) => {
+                reruns += 1;
+                slow_reruns += 1;
+                tracing::warn!(
+                    shard,
+                    rerun = reruns,
+                    "the machine ran {:.1} % below its usual speed ({usual:.1} HE layers/s) \
+                     throughout the shard (limit {:.1} %); waiting up to {} s for that speed \
+                     and measuring it again",
+                    slowness * 100.0,
+                    probe.slow * 100.0,
+                    probe.wait
+                );
+                waited_s += wait_for_usual_speed(&probe, usual, &run_probe)?;
+                continue;
+            }
+            _ => {}
         }
+        let he_per_s = (before.he_per_s + after.he_per_s) / 2.0;
+        history.record(he_per_s);
         let noise = json!({
-            "probe_he_per_s": (before.he_per_s + after.he_per_s) / 2.0,
+            "probe_he_per_s": he_per_s,
             "probe_ot_per_s": (before.ot_per_s + after.ot_per_s) / 2.0,
-            "probe_deviation": deviation,
+            "probe_deviation": before.deviation(&after),
             "load_avg": (record.load_start + record.load_end) / 2.0,
             "steal_fraction": record.steal_fraction,
         });
@@ -497,6 +591,9 @@ fn measure_probed(
             attempts,
             probes: Some((before, after)),
             reruns,
+            slow_reruns,
+            waited_s,
+            usual_he_per_s: usual,
             noise: Some(noise),
         });
     }

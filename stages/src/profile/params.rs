@@ -113,6 +113,12 @@ struct RawProbeParams {
     tolerance: Option<f64>,
     #[serde(default)]
     reruns: Option<i64>,
+    #[serde(default)]
+    slow: Option<f64>,
+    #[serde(default)]
+    wait: Option<f64>,
+    #[serde(default)]
+    usual: Option<f64>,
 }
 
 /// The machine-speed probe around each shard (see `crate::profile::probe`).
@@ -124,9 +130,21 @@ pub struct ProbeParams {
     /// Largest relative change of the probe's speed between before and after the shard
     /// that is accepted; beyond it the shard is measured again.
     pub tolerance: f64,
-    /// Times a shard is measured again because its probes disagree; after the last, its
-    /// measurements are kept with the deviation recorded.
+    /// Times a shard is measured again because its probes disagree or the machine ran
+    /// slow under it; after the last, its measurements are kept with both recorded.
     pub reruns: u32,
+    /// How far below the machine's usual speed (the median probe of the shards this
+    /// process kept) a shard's probes may be; a slower shard waits for the machine and is
+    /// measured again. 1 switches the check off.
+    pub slow: f64,
+    /// Seconds a slow shard waits, probing, for the machine to reach its usual speed again
+    /// before it is measured again.
+    pub wait: f64,
+    /// The machine's usual speed in HE layers per second, when given (a figure from an
+    /// earlier study's `meta` on the same machines, say); otherwise this process's history
+    /// of kept shards says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usual: Option<f64>,
 }
 
 impl Default for ProbeParams {
@@ -135,6 +153,9 @@ impl Default for ProbeParams {
             seconds: 0.5,
             tolerance: 0.2,
             reruns: 1,
+            slow: 0.2,
+            wait: 10.0,
+            usual: None,
         }
     }
 }
@@ -399,10 +420,39 @@ fn check_probe(raw: Option<RawProbeParams>, issues: &mut Vec<ParamIssue>) -> Pro
             format!("must be in 0..=100, got {reruns}"),
         ));
     }
+    let slow = raw.slow.unwrap_or(default.slow);
+    if !(slow > 0.0 && slow <= 1.0) {
+        issues.push(
+            ParamIssue::new(
+                &["probe", "slow"],
+                format!("must be a fraction in (0, 1], got {slow}"),
+            )
+            .with_hint("0.2 (the default) re-measures a shard probed 20 % below the machine's usual speed; 1 never does"),
+        );
+    }
+    let wait = raw.wait.unwrap_or(default.wait);
+    if !(0.0..=3600.0).contains(&wait) {
+        issues.push(ParamIssue::new(
+            &["probe", "wait"],
+            format!("must be seconds in 0..=3600, got {wait}"),
+        ));
+    }
+    if let Some(usual) = raw.usual.filter(|u| !(*u > 0.0 && u.is_finite())) {
+        issues.push(
+            ParamIssue::new(
+                &["probe", "usual"],
+                format!("must be a positive speed in HE layers per second, got {usual}"),
+            )
+            .with_hint("leave it out to compare with the median of the shards this process kept"),
+        );
+    }
     ProbeParams {
         seconds,
         tolerance,
         reruns: reruns.clamp(0, 100) as u32,
+        slow,
+        wait,
+        usual: raw.usual,
     }
 }
 
@@ -537,16 +587,22 @@ mod tests {
         let default = serde_json::to_value(check(&json!({}), &ctx).unwrap()).unwrap();
         assert_eq!(
             default["probe"],
-            json!({"seconds": 0.5, "tolerance": 0.2, "reruns": 1})
+            json!({"seconds": 0.5, "tolerance": 0.2, "reruns": 1, "slow": 0.2, "wait": 10.0})
         );
         let off = check(&json!({"probe": {"seconds": 0}}), &ctx).unwrap();
         assert_eq!(off.probe.seconds, 0.0);
         assert_eq!(off.probe.tolerance, 0.2);
+        let given = check(&json!({"probe": {"usual": 37.5}}), &ctx).unwrap();
+        assert_eq!(given.probe.usual, Some(37.5));
+        assert_eq!(
+            serde_json::to_value(&given).unwrap()["probe"]["usual"],
+            37.5
+        );
         let round: ProfileParams =
             serde_json::from_value(serde_json::to_value(&off).unwrap()).unwrap();
         assert_eq!(round, off);
         let issues = check(
-            &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101}}),
+            &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101, "slow": 0, "wait": -1, "usual": 0}}),
             &ctx,
         )
         .unwrap_err();
@@ -556,7 +612,10 @@ mod tests {
             [
                 ["probe", "seconds"],
                 ["probe", "tolerance"],
-                ["probe", "reruns"]
+                ["probe", "reruns"],
+                ["probe", "slow"],
+                ["probe", "wait"],
+                ["probe", "usual"]
             ]
         );
         let issues = check(&json!({"probe": {"secs": 1}}), &ctx).unwrap_err();

@@ -9,8 +9,10 @@
 //! hypervisor stole (`/proc/stat`'s `steal`) over the shard. The profile stage stores both
 //! in `meta`; the dataset carries them as columns, and a shard whose probes before and
 //! after differ by more than the stage's `probe_tolerance` in their HE part is measured
-//! again ([`SpeedProbe::deviation`]).
+//! again ([`SpeedProbe::deviation`]), and so is one whose probes are well below the
+//! machine's usual speed ([`SpeedHistory`]).
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
@@ -175,6 +177,74 @@ fn ot_rate(budget: Duration) -> Result<f64, ProbeError> {
     })
 }
 
+/// The HE rates of this process's kept measurements: the machine's usual speed, to which a
+/// shard's own probe is compared.
+///
+/// The probes before and after a shard can agree while the machine is slow throughout it: on
+/// the mid study's VM a few shards ran at 28 HE layers/s against a median of 37, with the
+/// two probes within 20 % of each other, and their runs stood out as the largest errors of
+/// every predictor (BENCHMARKS.md, "A slow machine under a shard"). Such a stretch shows
+/// only against the speed the machine usually has. The history lives in the process, so
+/// shards stay independent of each other's outputs; under `snni run` and in a Slurm task
+/// alike it fills as the process measures, and a process judges nothing before it has seen
+/// [`HISTORY_BEFORE_JUDGING`] kept shards.
+#[derive(Debug, Default)]
+pub struct SpeedHistory {
+    rates: Mutex<Vec<f64>>,
+}
+
+/// Kept shards a process has to have measured before it calls a shard slow.
+pub const HISTORY_BEFORE_JUDGING: usize = 8;
+
+impl SpeedHistory {
+    /// An empty history.
+    pub const fn new() -> SpeedHistory {
+        SpeedHistory {
+            rates: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The history the profile stage keeps for this process.
+    pub fn process() -> &'static SpeedHistory {
+        static PROCESS: SpeedHistory = SpeedHistory::new();
+        &PROCESS
+    }
+
+    /// Adds a kept shard's HE rate (the mean of its probes); a rate that is not a positive
+    /// number is not a speed and is left out.
+    pub fn record(&self, he_per_s: f64) {
+        if he_per_s > 0.0 && he_per_s.is_finite() {
+            self.lock().push(he_per_s);
+        }
+    }
+
+    /// The median of the recorded rates, once there are [`HISTORY_BEFORE_JUDGING`] of them.
+    pub fn usual(&self) -> Option<f64> {
+        let mut rates = self.lock().clone();
+        if rates.len() < HISTORY_BEFORE_JUDGING {
+            return None;
+        }
+        rates.sort_by(f64::total_cmp);
+        let mid = rates.len() / 2;
+        Some(if rates.len() % 2 == 1 {
+            rates[mid]
+        } else {
+            (rates[mid - 1] + rates[mid]) / 2.0
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<f64>> {
+        // A panic elsewhere cannot leave a Vec of numbers half-written.
+        self.rates.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How far `he_per_s` is below `usual`, as a fraction of `usual` (0.25: a quarter slower;
+/// negative when faster).
+pub fn slowness(he_per_s: f64, usual: f64) -> f64 {
+    1.0 - he_per_s / usual
+}
+
 /// The load on the machine over a shard: the load average at its start and end, and the
 /// share of CPU time the hypervisor stole meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -327,6 +397,28 @@ mod tests {
             ..woken_faster
         };
         assert!((before.deviation(&slower) - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_usual_speed_is_the_median_once_enough_shards_were_kept() {
+        let history = SpeedHistory::new();
+        for rate in [30.0, 40.0, 36.0, 35.0, 37.0, 38.0, 34.0] {
+            history.record(rate);
+        }
+        assert_eq!(history.usual(), None, "seven shards are too few to judge");
+        history.record(f64::NAN);
+        history.record(0.0);
+        assert_eq!(history.usual(), None, "what is not a speed does not count");
+        history.record(33.0);
+        assert_eq!(history.usual(), Some(35.5));
+        history.record(1.0);
+        assert_eq!(
+            history.usual(),
+            Some(35.0),
+            "one very slow shard moves it little"
+        );
+        assert!((slowness(28.0, 35.0) - 0.2).abs() < 1e-12);
+        assert!(slowness(40.0, 35.0) < 0.0);
     }
 
     #[test]

@@ -222,3 +222,64 @@ fn a_new_engine_version_re_measures_profiles() {
          MEASURED_WITH_ENGINE with it"
     );
 }
+
+#[test]
+fn a_shard_is_measured_again_when_unsteady_first_then_when_slow() {
+    let probe = ProbeParams::default();
+    let at = |he_per_s: f64| SpeedProbe {
+        he_per_s,
+        ot_per_s: 1e7,
+        seconds: 0.5,
+    };
+    // Steady and at the usual speed, or with no usual speed known yet: kept.
+    assert_eq!(remeasure(&probe, &at(36.0), &at(37.0), Some(37.0)), None);
+    assert_eq!(remeasure(&probe, &at(20.0), &at(21.0), None), None);
+    // Steady, but a quarter below the usual speed throughout (the mid study's slow runs).
+    let Some(Remeasure::Slow(slowness)) = remeasure(&probe, &at(28.0), &at(27.0), Some(37.0))
+    else {
+        panic!("a shard 26 % below the usual speed is slow");
+    };
+    assert!((slowness - (1.0 - 27.5 / 37.0)).abs() < 1e-12);
+    // Within `slow` of it: kept; faster than usual is never slow.
+    assert_eq!(remeasure(&probe, &at(30.0), &at(31.0), Some(37.0)), None);
+    assert_eq!(remeasure(&probe, &at(50.0), &at(50.0), Some(37.0)), None);
+    // The probes disagree: unsteady, whatever the usual speed.
+    assert!(matches!(
+        remeasure(&probe, &at(36.0), &at(20.0), Some(37.0)),
+        Some(Remeasure::Unsteady(d)) if (d - 16.0 / 36.0).abs() < 1e-12
+    ));
+    // `slow: 1` switches the check off.
+    let off = ProbeParams { slow: 1.0, ..probe };
+    assert_eq!(remeasure(&off, &at(3.0), &at(3.0), Some(37.0)), None);
+}
+
+#[test]
+fn a_slow_shard_waits_for_the_usual_speed_at_most_probe_wait() {
+    let probe = ProbeParams {
+        wait: 3.0,
+        ..ProbeParams::default()
+    };
+    let rate = |he_per_s| SpeedProbe {
+        he_per_s,
+        ot_per_s: 1e7,
+        seconds: 0.0,
+    };
+    // Back at the usual speed at the first probe: one pause.
+    let probes = std::cell::Cell::new(0);
+    let quick = || {
+        probes.set(probes.get() + 1);
+        Ok(rate(36.0))
+    };
+    let waited = wait_for_usual_speed(&probe, 37.0, &quick).unwrap();
+    assert_eq!(probes.get(), 1);
+    assert!(waited < 2.9, "{waited}");
+    // Never back: waits `wait` and gives up.
+    probes.set(0);
+    let stuck = || {
+        probes.set(probes.get() + 1);
+        Ok(rate(20.0))
+    };
+    let waited = wait_for_usual_speed(&probe, 37.0, &stuck).unwrap();
+    assert_eq!(probes.get(), 2, "a probe after 2 s and one at 3 s");
+    assert!((3.0..4.0).contains(&waited), "{waited}");
+}
