@@ -484,16 +484,17 @@ fn remeasure(
 const WAIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Waits, probing every [`WAIT_PAUSE`], until the machine is back within `probe.slow` of
-/// `usual` or `probe.wait` seconds passed (or a cancel arrived); returns the seconds
-/// waited.
+/// `usual` or `probe.wait` seconds passed (or `cancelled()` says to stop); returns the
+/// seconds waited.
 fn wait_for_usual_speed(
     probe: &ProbeParams,
     usual: f64,
     run_probe: &dyn Fn() -> Result<SpeedProbe, StageError>,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<f64, StageError> {
     let started = Instant::now();
     let wait = std::time::Duration::from_secs_f64(probe.wait);
-    while started.elapsed() < wait && crate::cancel::requested().is_none() {
+    while started.elapsed() < wait && !cancelled() {
         std::thread::sleep(WAIT_PAUSE.min(wait.saturating_sub(started.elapsed())));
         if probe::slowness(run_probe()?.he_per_s, usual) <= probe.slow {
             break;
@@ -572,7 +573,8 @@ fn measure_probed(
                     probe.slow * 100.0,
                     probe.wait
                 );
-                waited_s += wait_for_usual_speed(&probe, usual, &run_probe)?;
+                let cancelled = || crate::cancel::requested().is_some();
+                waited_s += wait_for_usual_speed(&probe, usual, &run_probe, &cancelled)?;
                 continue;
             }
             _ => {}

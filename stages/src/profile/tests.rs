@@ -270,7 +270,7 @@ fn a_slow_shard_waits_for_the_usual_speed_at_most_probe_wait() {
         probes.set(probes.get() + 1);
         Ok(rate(36.0))
     };
-    let waited = wait_for_usual_speed(&probe, 37.0, &quick).unwrap();
+    let waited = wait_for_usual_speed(&probe, 37.0, &quick, &|| false).unwrap();
     assert_eq!(probes.get(), 1);
     assert!(waited < 2.9, "{waited}");
     // Never back: waits `wait` and gives up.
@@ -279,7 +279,12 @@ fn a_slow_shard_waits_for_the_usual_speed_at_most_probe_wait() {
         probes.set(probes.get() + 1);
         Ok(rate(20.0))
     };
-    let waited = wait_for_usual_speed(&probe, 37.0, &stuck).unwrap();
+    let waited = wait_for_usual_speed(&probe, 37.0, &stuck, &|| false).unwrap();
     assert_eq!(probes.get(), 2, "a probe after 2 s and one at 3 s");
     assert!((3.0..4.0).contains(&waited), "{waited}");
+    // A cancel stops the wait before it probes.
+    probes.set(0);
+    let waited = wait_for_usual_speed(&probe, 37.0, &stuck, &|| true).unwrap();
+    assert_eq!(probes.get(), 0);
+    assert!(waited < 0.5, "{waited}");
 }
