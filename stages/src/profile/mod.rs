@@ -458,9 +458,9 @@ enum Remeasure {
     /// The machine changed speed under the shard: the probes before and after differ by
     /// this fraction.
     Unsteady(f64),
-    /// The machine ran slow throughout: the probes' mean is this fraction below its usual
-    /// speed.
-    Slow(f64),
+    /// The machine ran slow throughout: the probes' mean is `slowness` (a fraction) below
+    /// its `usual` speed.
+    Slow { slowness: f64, usual: f64 },
 }
 
 /// Whether a measurement between the probes `before` and `after` is measured again, on a
@@ -475,9 +475,9 @@ fn remeasure(
     if deviation > probe.tolerance {
         return Some(Remeasure::Unsteady(deviation));
     }
-    let rate = (before.he_per_s + after.he_per_s) / 2.0;
-    let slowness = probe::slowness(rate, usual?);
-    (slowness > probe.slow).then_some(Remeasure::Slow(slowness))
+    let usual = usual?;
+    let slowness = probe::slowness(before.mean_he_per_s(after), usual);
+    (slowness > probe.slow).then_some(Remeasure::Slow { slowness, usual })
 }
 
 /// Pause between the probes of a slow shard's wait.
@@ -506,9 +506,8 @@ fn wait_for_usual_speed(
 /// Measures the shard ([`measure_with_retries`]) between two speed probes. While the
 /// probes disagree by more than `probe.tolerance`, or their mean is more than `probe.slow`
 /// below the machine's usual speed (`probe.usual`, else this process's [`SpeedHistory`];
-/// then after waiting up
-/// to `probe.wait` seconds for that speed), measures it again, `probe.reruns` times at
-/// most, and keeps the last measurement with its deviation.
+/// then after waiting up to `probe.wait` seconds for that speed), measures it again,
+/// `probe.reruns` times at most, and keeps the last measurement with its deviation.
 fn measure_probed(
     plan: &AttemptPlan<'_>,
     params: &ProfileParams,
@@ -524,6 +523,7 @@ fn measure_probed(
         })
     };
     let history = SpeedHistory::process();
+    let cancelled = || crate::cancel::requested().is_some();
     let (mut reruns, mut slow_reruns, mut waited_s) = (0, 0, 0.0);
     loop {
         let load = LoadStart::now();
@@ -544,11 +544,10 @@ fn measure_probed(
             });
         };
         let usual = probe.usual.or_else(|| history.usual());
-        let cancelled = crate::cancel::requested().is_some();
         let again = remeasure(&probe, &before, &after, usual)
-            .filter(|_| reruns < probe.reruns && !cancelled);
-        match (again, usual) {
-            (Some(Remeasure::Unsteady(deviation)), _) => {
+            .filter(|_| reruns < probe.reruns && !cancelled());
+        match again {
+            Some(Remeasure::Unsteady(deviation)) => {
                 reruns += 1;
                 tracing::warn!(
                     shard,
@@ -560,7 +559,7 @@ fn measure_probed(
                 );
                 continue;
             }
-            (Some(Remeasure::Slow(slowness)), Some(usual)) => {
+            Some(Remeasure::Slow { slowness, usual }) => {
                 reruns += 1;
                 slow_reruns += 1;
                 tracing::warn!(
@@ -573,13 +572,12 @@ fn measure_probed(
                     probe.slow * 100.0,
                     probe.wait
                 );
-                let cancelled = || crate::cancel::requested().is_some();
                 waited_s += wait_for_usual_speed(&probe, usual, &run_probe, &cancelled)?;
                 continue;
             }
-            _ => {}
+            None => {}
         }
-        let he_per_s = (before.he_per_s + after.he_per_s) / 2.0;
+        let he_per_s = before.mean_he_per_s(&after);
         history.record(he_per_s);
         let noise = json!({
             "probe_he_per_s": he_per_s,

@@ -62,6 +62,12 @@ impl SpeedProbe {
         (self.he_per_s * self.ot_per_s).sqrt()
     }
 
+    /// The mean of this probe's HE rate and `later`'s: the speed a shard between them ran
+    /// at, as the dataset and the slow-shard check see it.
+    pub fn mean_he_per_s(&self, later: &SpeedProbe) -> f64 {
+        (self.he_per_s + later.he_per_s) / 2.0
+    }
+
     /// How far `later`'s HE rate is from this one's, as a fraction of this one's (0.1: ten
     /// percent faster or slower): what decides whether a shard is measured again.
     ///

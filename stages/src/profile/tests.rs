@@ -235,7 +235,8 @@ fn a_shard_is_measured_again_when_unsteady_first_then_when_slow() {
     assert_eq!(remeasure(&probe, &at(36.0), &at(37.0), Some(37.0)), None);
     assert_eq!(remeasure(&probe, &at(20.0), &at(21.0), None), None);
     // Steady, but a quarter below the usual speed throughout (the mid study's slow runs).
-    let Some(Remeasure::Slow(slowness)) = remeasure(&probe, &at(28.0), &at(27.0), Some(37.0))
+    let Some(Remeasure::Slow { slowness, .. }) =
+        remeasure(&probe, &at(28.0), &at(27.0), Some(37.0))
     else {
         panic!("a shard 26 % below the usual speed is slow");
     };
