@@ -271,13 +271,14 @@ fn a_shard_probed_below_the_machine_s_usual_speed_waits_and_is_measured_again() 
     }
     assert_eq!(table_rows(&scratch, "dataset/tables/networks"), 2 * 2);
 
-    // A usual speed every machine beats: nothing is slow, nothing waits.
+    // A usual speed every machine beats: nothing is slow, nothing waits. The probe's HE
+    // part runs on two threads here, as many as the shard's two parties.
     let manifest = scratch.write(
         "study.yaml",
         &profile_manifest(
             1,
             "",
-            "      settings: [local]\n      runs: 1\n      timeout: 120\n      probe: {seconds: 0.05, tolerance: 100, reruns: 1, usual: 1.0e-3}\n",
+            "      settings: [local]\n      runs: 1\n      timeout: 120\n      probe: {seconds: 0.05, tolerance: 100, reruns: 1, usual: 1.0e-3, threads: 2}\n",
         ),
     );
     scratch
@@ -288,6 +289,11 @@ fn a_shard_probed_below_the_machine_s_usual_speed_waits_and_is_measured_again() 
     assert_eq!(meta["probe"]["reruns"], 0, "{text}");
     assert_eq!(meta["probe"]["slow_reruns"], 0, "{text}");
     assert_eq!(meta["probe"]["waited_s"], 0.0, "{text}");
+    assert_eq!(meta["probe"]["he_threads"], 2, "{text}");
+    assert!(
+        meta["noise"]["probe_he_per_s"].as_f64().unwrap() > 0.0,
+        "{text}"
+    );
 }
 
 #[test]

@@ -397,6 +397,7 @@ impl Kind for ProfileKind {
                 "waited_s": probed.waited_s,
                 "usual_he_per_s": probed.usual_he_per_s,
                 "slow": params.probe.slow,
+                "he_threads": params.probe.threads,
             })),
             "timing": {
                 "shard_s": shard_s,
@@ -516,7 +517,7 @@ fn measure_probed(
     let probe = params.probe;
     let budget = std::time::Duration::from_secs_f64(probe.seconds);
     let run_probe = || {
-        SpeedProbe::run(budget).map_err(|error| StageError::Profile {
+        SpeedProbe::run_on(budget, probe.threads as usize).map_err(|error| StageError::Profile {
             shard: shard.to_string(),
             attempts: 0,
             message: error.to_string(),

@@ -119,6 +119,8 @@ struct RawProbeParams {
     wait: Option<f64>,
     #[serde(default)]
     usual: Option<f64>,
+    #[serde(default)]
+    threads: Option<i64>,
 }
 
 /// The machine-speed probe around each shard (see `crate::profile::probe`).
@@ -145,6 +147,20 @@ pub struct ProbeParams {
     /// of kept shards says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usual: Option<f64>,
+    /// Threads the probe's HE part runs on side by side (their mean rate is the probe's).
+    /// One sees the whole machine slow down; as many as the shard's parties run
+    /// (`2 × threads`) also see a neighbour that takes a core from them. Absent from the
+    /// canonical params when 1, so stores probed before it existed keep their shards.
+    #[serde(default = "one_thread", skip_serializing_if = "is_one_thread")]
+    pub threads: u32,
+}
+
+fn one_thread() -> u32 {
+    1
+}
+
+fn is_one_thread(threads: &u32) -> bool {
+    *threads == 1
 }
 
 impl Default for ProbeParams {
@@ -156,6 +172,7 @@ impl Default for ProbeParams {
             slow: 0.2,
             wait: 10.0,
             usual: None,
+            threads: 1,
         }
     }
 }
@@ -446,6 +463,16 @@ fn check_probe(raw: Option<RawProbeParams>, issues: &mut Vec<ParamIssue>) -> Pro
             .with_hint("leave it out to compare with the median of the shards this process kept"),
         );
     }
+    let threads = raw.threads.unwrap_or(i64::from(default.threads));
+    if !(1..=256).contains(&threads) {
+        issues.push(
+            ParamIssue::new(
+                &["probe", "threads"],
+                format!("must be in 1..=256, got {threads}"),
+            )
+            .with_hint("1 (the default) probes on one thread; 2 × the parties' `threads` also sees a neighbour taking a core"),
+        );
+    }
     ProbeParams {
         seconds,
         tolerance,
@@ -453,6 +480,7 @@ fn check_probe(raw: Option<RawProbeParams>, issues: &mut Vec<ParamIssue>) -> Pro
         slow,
         wait,
         usual: raw.usual,
+        threads: threads.clamp(1, 256) as u32,
     }
 }
 
@@ -598,11 +626,19 @@ mod tests {
             serde_json::to_value(&given).unwrap()["probe"]["usual"],
             37.5
         );
+        // One thread is the default and stays out of the canonical params; more enter them.
+        let one = check(&json!({"probe": {"threads": 1}}), &ctx).unwrap();
+        assert_eq!(one, check(&json!({}), &ctx).unwrap());
+        let two = check(&json!({"probe": {"threads": 2}}), &ctx).unwrap();
+        assert_eq!(two.probe.threads, 2);
+        let canonical = serde_json::to_value(&two).unwrap();
+        assert_eq!(canonical["probe"]["threads"], 2);
+        assert_eq!(decode::<ProfileKind>(&canonical).unwrap(), two);
         let round: ProfileParams =
             serde_json::from_value(serde_json::to_value(&off).unwrap()).unwrap();
         assert_eq!(round, off);
         let issues = check(
-            &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101, "slow": 0, "wait": -1, "usual": 0}}),
+            &json!({"probe": {"seconds": -1, "tolerance": 0, "reruns": 101, "slow": 0, "wait": -1, "usual": 0, "threads": 0}}),
             &ctx,
         )
         .unwrap_err();
@@ -615,7 +651,8 @@ mod tests {
                 ["probe", "reruns"],
                 ["probe", "slow"],
                 ["probe", "wait"],
-                ["probe", "usual"]
+                ["probe", "usual"],
+                ["probe", "threads"]
             ]
         );
         let issues = check(&json!({"probe": {"secs": 1}}), &ctx).unwrap_err();

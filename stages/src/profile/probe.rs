@@ -3,16 +3,16 @@
 //! A virtual machine's speed drifts by ±10 % over minutes (BENCHMARKS.md), and a shard's
 //! timings carry that drift. Before and after each shard, [`SpeedProbe::run`] times a
 //! fixed workload made of what the engine spends its time on — BFV encryption, a
-//! ciphertext × plaintext convolution and decryption on one thread, and OT extension
-//! between two threads — for a fixed short time, and reports how many of each it
-//! completed per second. [`LoadRecord`] reads the load average and the CPU time the
-//! hypervisor stole (`/proc/stat`'s `steal`) over the shard. The profile stage stores both
-//! in `meta`; the dataset carries them as columns, and a shard whose probes before and
-//! after differ by more than the stage's `probe_tolerance` in their HE part is measured
-//! again ([`SpeedProbe::deviation`]), and so is one whose probes are well below the
-//! machine's usual speed ([`SpeedHistory`]).
+//! ciphertext × plaintext convolution and decryption on one thread (or on several side by
+//! side, [`SpeedProbe::run_on`]), and OT extension between two threads — for a fixed short
+//! time, and reports how many of each it completed per second. [`LoadRecord`] reads the
+//! load average and the CPU time the hypervisor stole (`/proc/stat`'s `steal`) over the
+//! shard. The profile stage stores both in `meta`; the dataset carries them as columns,
+//! and a shard whose probes before and after differ by more than the stage's
+//! `probe_tolerance` in their HE part is measured again ([`SpeedProbe::deviation`]), and so
+//! is one whose probes are well below the machine's usual speed ([`SpeedHistory`]).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
@@ -35,7 +35,8 @@ pub struct ProbeError(String);
 /// Work per second of the probe's two parts on this machine, now.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SpeedProbe {
-    /// HE layers (encrypt, ct × pt convolution, decrypt of one small conv) per second.
+    /// HE layers (encrypt, ct × pt convolution, decrypt of one small conv) per second, per
+    /// thread when the HE part ran on several.
     pub he_per_s: f64,
     /// Random OTs (IKNP extension, both parties on two threads) per second.
     pub ot_per_s: f64,
@@ -46,8 +47,20 @@ pub struct SpeedProbe {
 impl SpeedProbe {
     /// Runs the probe for about `budget` (half HE, half OT; at least one round of each).
     pub fn run(budget: Duration) -> Result<SpeedProbe, ProbeError> {
+        SpeedProbe::run_on(budget, 1)
+    }
+
+    /// [`run`](Self::run) with the HE part on `he_threads` threads at once, each its own
+    /// client and server; `he_per_s` is their mean rate, so it reads like one thread's on a
+    /// machine with a core for each.
+    ///
+    /// One thread sees the whole machine slowing down but not a neighbour that takes one
+    /// core: on two cores it gets the other core to itself, while the shard's two parties
+    /// share theirs with the neighbour (BENCHMARKS.md, "A slow machine under a shard").
+    /// As many threads as the parties run feel what they feel.
+    pub fn run_on(budget: Duration, he_threads: usize) -> Result<SpeedProbe, ProbeError> {
         let started = Instant::now();
-        let he_per_s = he_rate(budget / 2)?;
+        let he_per_s = he_rate_on(budget / 2, he_threads.max(1))?;
         let ot_per_s = ot_rate(budget / 2)?;
         Ok(SpeedProbe {
             he_per_s,
@@ -87,50 +100,114 @@ impl SpeedProbe {
     }
 }
 
-/// HE layers per second: a 16×16×16 → 16, 3×3 convolution under the study's parameters,
-/// encrypted, evaluated and decrypted on the calling thread until `budget` passes.
-fn he_rate(budget: Duration) -> Result<f64, ProbeError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| ProbeError(format!("{what}: {e}"));
-    let params = HeParams::for_bitlen(PROBE_ELL).map_err(|e| fail("HE parameters", &e))?;
-    let layer = LinearLayer::Conv(ConvShape {
-        h: 16,
-        w: 16,
-        c: 16,
-        kh: 3,
-        kw: 3,
-        m: 16,
-        stride: 1,
-        pad: Padding::same(1),
-    });
-    let plan = LinearPlan::new(layer, params.desc()).map_err(|e| fail("HE plan", &e))?;
-    let mask = (1u64 << PROBE_ELL) - 1;
-    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
-    let mut values = |n: usize| -> Vec<u64> { (0..n).map(|_| rng.next_u64() & mask).collect() };
-    let (x_client, x_server) = (values(layer.input_len()), values(layer.input_len()));
-    let weights: Vec<u64> = values(layer.weight_len())
-        .into_iter()
-        .map(|w| w & 0xfff)
-        .collect();
-    let mut client = HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(1)).with_threads(1);
-    let key = client.public_key().map_err(|e| fail("HE key", &e))?;
-    let mut server = HeServer::new(params, &key, ChaCha20Rng::seed_from_u64(2))
-        .map_err(|e| fail("HE server", &e))?
-        .with_threads(1);
-    let started = Instant::now();
-    let mut layers = 0u32;
-    while layers == 0 || started.elapsed() < budget {
-        let cts = client
-            .encrypt_input(&plan, &x_client)
-            .map_err(|e| fail("HE encrypt", &e))?;
-        let out = server
-            .evaluate(&plan, &weights, &x_server, &cts)
-            .map_err(|e| fail("HE evaluate", &e))?;
-        client
-            .decrypt_output(&plan, &out.cts)
-            .map_err(|e| fail("HE decrypt", &e))?;
-        layers += 1;
+/// HE layers per second, the mean over `threads` threads that start timing together once
+/// each has set up its keys.
+fn he_rate_on(budget: Duration, threads: usize) -> Result<f64, ProbeError> {
+    if threads == 1 {
+        return HeWorkload::new()?.rate(budget);
     }
-    Ok(f64::from(layers) / started.elapsed().as_secs_f64())
+    let start = Barrier::new(threads);
+    let rates: Vec<Result<f64, ProbeError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let workload = HeWorkload::new();
+                    // Every thread reaches the barrier, so one whose setup failed cannot
+                    // leave the others waiting.
+                    start.wait();
+                    workload?.rate(budget)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err(ProbeError("an HE probe thread panicked".into())))
+            })
+            .collect()
+    });
+    let rates = rates.into_iter().collect::<Result<Vec<f64>, _>>()?;
+    Ok(rates.iter().sum::<f64>() / rates.len() as f64)
+}
+
+/// The probe's HE layer, a 16×16×16 → 16, 3×3 convolution under the study's parameters,
+/// with its keys, inputs and weights.
+struct HeWorkload {
+    plan: LinearPlan,
+    client: HeClient,
+    server: HeServer,
+    x_client: Vec<u64>,
+    x_server: Vec<u64>,
+    weights: Vec<u64>,
+}
+
+fn he_failure(what: &str, e: &dyn std::fmt::Display) -> ProbeError {
+    ProbeError(format!("{what}: {e}"))
+}
+
+impl HeWorkload {
+    /// Keys and data for the layer (outside any timing).
+    fn new() -> Result<HeWorkload, ProbeError> {
+        let params =
+            HeParams::for_bitlen(PROBE_ELL).map_err(|e| he_failure("HE parameters", &e))?;
+        let layer = LinearLayer::Conv(ConvShape {
+            h: 16,
+            w: 16,
+            c: 16,
+            kh: 3,
+            kw: 3,
+            m: 16,
+            stride: 1,
+            pad: Padding::same(1),
+        });
+        let plan = LinearPlan::new(layer, params.desc()).map_err(|e| he_failure("HE plan", &e))?;
+        let mask = (1u64 << PROBE_ELL) - 1;
+        let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
+        let mut values = |n: usize| -> Vec<u64> { (0..n).map(|_| rng.next_u64() & mask).collect() };
+        let (x_client, x_server) = (values(layer.input_len()), values(layer.input_len()));
+        let weights: Vec<u64> = values(layer.weight_len())
+            .into_iter()
+            .map(|w| w & 0xfff)
+            .collect();
+        let mut client =
+            HeClient::new(params.clone(), ChaCha20Rng::seed_from_u64(1)).with_threads(1);
+        let key = client.public_key().map_err(|e| he_failure("HE key", &e))?;
+        let server = HeServer::new(params, &key, ChaCha20Rng::seed_from_u64(2))
+            .map_err(|e| he_failure("HE server", &e))?
+            .with_threads(1);
+        Ok(HeWorkload {
+            plan,
+            client,
+            server,
+            x_client,
+            x_server,
+            weights,
+        })
+    }
+
+    /// Layers encrypted, evaluated and decrypted per second on the calling thread until
+    /// `budget` passes (at least one).
+    fn rate(mut self, budget: Duration) -> Result<f64, ProbeError> {
+        let started = Instant::now();
+        let mut layers = 0u32;
+        while layers == 0 || started.elapsed() < budget {
+            let cts = self
+                .client
+                .encrypt_input(&self.plan, &self.x_client)
+                .map_err(|e| he_failure("HE encrypt", &e))?;
+            let out = self
+                .server
+                .evaluate(&self.plan, &self.weights, &self.x_server, &cts)
+                .map_err(|e| he_failure("HE evaluate", &e))?;
+            self.client
+                .decrypt_output(&self.plan, &out.cts)
+                .map_err(|e| he_failure("HE decrypt", &e))?;
+            layers += 1;
+        }
+        Ok(f64::from(layers) / started.elapsed().as_secs_f64())
+    }
 }
 
 /// Random OTs per second: IKNP between two threads over an in-memory channel, in batches
@@ -358,6 +435,25 @@ mod tests {
         );
         assert!(probe.seconds > 0.0, "{probe:?}");
         assert_eq!(probe.deviation(&probe), 0.0);
+    }
+
+    #[test]
+    fn the_he_part_runs_on_several_threads() {
+        // More threads than this machine has cores: each sets up, meets the others at the
+        // start and finishes at least one layer.
+        let three = SpeedProbe::run_on(Duration::from_millis(100), 3).unwrap();
+        assert!(
+            three.he_per_s > 0.0 && three.he_per_s.is_finite(),
+            "{three:?}"
+        );
+        assert!(three.ot_per_s > 0.0, "{three:?}");
+        // `0` threads is one.
+        assert!(
+            SpeedProbe::run_on(Duration::from_millis(10), 0)
+                .unwrap()
+                .he_per_s
+                > 0.0
+        );
     }
 
     #[test]
