@@ -111,9 +111,11 @@ fn he_rate_on(budget: Duration, threads: usize) -> Result<f64, ProbeError> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let workload = HeWorkload::new();
-                    // Every thread reaches the barrier, so one whose setup failed cannot
-                    // leave the others waiting.
+                    // Every thread reaches the barrier, so one whose setup failed or
+                    // panicked cannot leave the others waiting.
+                    let workload = std::panic::catch_unwind(HeWorkload::new).unwrap_or_else(|_| {
+                        Err(ProbeError("the HE probe's setup panicked".into()))
+                    });
                     start.wait();
                     workload?.rate(budget)
                 })
@@ -143,6 +145,7 @@ struct HeWorkload {
     weights: Vec<u64>,
 }
 
+/// The probe's error for an HE step the engine refused.
 fn he_failure(what: &str, e: &dyn std::fmt::Display) -> ProbeError {
     ProbeError(format!("{what}: {e}"))
 }
