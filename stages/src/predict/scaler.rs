@@ -14,6 +14,13 @@ const LOG_SPAN: f64 = 100.0;
 /// Measured times are clamped here before the logarithm.
 const MIN_TARGET: f64 = 1e-9;
 
+/// How far (in standard deviations) a scaled value may lie past its column's training range
+/// and still count as within it. A stored scaler comes back from JSON, whose float parsing
+/// may move a mean or a standard deviation by an ulp, and many training rows sit exactly on
+/// a range's edge (the largest kernel, the widest layer): without this margin they would
+/// read as just outside the data they came from.
+const RANGE_MARGIN: f64 = 1e-9;
+
 /// Per-column scaling of feature rows: optional `ln(1 + x)`, then `(x - mean) / std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaler {
@@ -95,14 +102,15 @@ impl Scaler {
         out
     }
 
-    /// Scales one row into `out` without allocating. A log-scaled column clamps negative
+    /// Scales one row into `out` without allocating, and says whether the row was within
+    /// the training range (no value had to be clamped). A log-scaled column clamps negative
     /// values at 0 first; every scaled value is then clamped into the column's training
     /// range (when the scaler has one).
     ///
     /// # Panics
     ///
     /// If `row` or `out` does not have [`Scaler::columns`] entries.
-    pub fn transform_into(&self, row: &[f64], out: &mut [f32]) {
+    pub fn transform_into(&self, row: &[f64], out: &mut [f32]) -> bool {
         assert_eq!(
             row.len(),
             self.columns(),
@@ -113,6 +121,7 @@ impl Scaler {
             self.columns(),
             "output width differs from the scaler's"
         );
+        let mut within = true;
         for (column, (&value, slot)) in row.iter().zip(out.iter_mut()).enumerate() {
             let value = if self.log[column] {
                 value.max(0.0).ln_1p()
@@ -122,11 +131,13 @@ impl Scaler {
             let mut scaled = (value - self.mean[column]) / self.std[column];
             if let Some(&(lo, hi)) = self.range.get(column) {
                 if lo <= hi {
+                    within &= (lo - RANGE_MARGIN..=hi + RANGE_MARGIN).contains(&scaled);
                     scaled = scaled.clamp(lo, hi);
                 }
             }
             *slot = scaled as f32;
         }
+        within
     }
 }
 
@@ -270,6 +281,45 @@ mod tests {
         // Inside the range nothing is clamped: the scaled values keep their order.
         let inside = scaler.transform(&[50.0]);
         assert!(scaler.transform(&[10.0])[0] < inside[0] && inside[0] < edge[0]);
+        // transform_into says which rows were within the range, its edges included.
+        let mut out = [0.0_f32];
+        for (value, within) in [
+            (1e6, false),
+            (0.5, false),
+            (1e3, true),
+            (1.0, true),
+            (50.0, true),
+        ] {
+            assert_eq!(scaler.transform_into(&[value], &mut out), within, "{value}");
+        }
+    }
+
+    #[test]
+    fn training_rows_are_within_the_range_of_a_scaler_read_back_from_json() {
+        // Discrete features with many rows on the edges, and wide ones that are log-scaled.
+        let rows: Vec<Vec<f64>> = (0..400)
+            .map(|i| {
+                let i = i as f64;
+                vec![
+                    [1.0, 3.0, 5.0][(i as usize) % 3],
+                    [16.0, 32.0, 64.0, 128.0][(i as usize) % 4],
+                    (i * 0.37).sin() * 1e3 + 1e3,
+                    (1.0 + i).powf(2.7) * 13.1,
+                    i / 7.0 - 11.3,
+                ]
+            })
+            .collect();
+        let fitted = Scaler::fit(&rows);
+        let stored: Scaler =
+            serde_json::from_str(&serde_json::to_string(&fitted).unwrap()).unwrap();
+        let mut out = vec![0.0_f32; 5];
+        for (i, row) in rows.iter().enumerate() {
+            assert!(fitted.transform_into(row, &mut out), "row {i}, as fitted");
+            assert!(stored.transform_into(row, &mut out), "row {i}, read back");
+        }
+        let mut beyond = rows[0].clone();
+        beyond[1] = 129.0;
+        assert!(!stored.transform_into(&beyond, &mut out));
     }
 
     #[test]

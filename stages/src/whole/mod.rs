@@ -12,7 +12,7 @@
 //! It then evaluates every method on the validation, test and reference networks: mean
 //! measured total (t_SNNI), prediction, error in seconds and %, and the time to predict the
 //! whole network, measured in-process. The simplest method within one standard error of the
-//! least mean |error %| on the validation networks is the recommended one
+//! least mean squared error % on the validation networks is the recommended one
 //! ([`crate::learn::recommend`]); test and reference
 //! networks never choose. A prediction uses only the network's non-measured columns.
 //! Outputs: `overhead` and `rnn_meta` (JSON), `rnn` (safetensors), and the tables
@@ -41,7 +41,7 @@ use crate::learn::method::Method;
 use crate::learn::models::Limits;
 use crate::learn::overhead::{Overhead, OverheadSample, SetupTraffic};
 use crate::learn::pairs::{pair_data, pair_key, pairs_or_explain, LAYERS};
-use crate::learn::recommend::{recommend, Scored};
+use crate::learn::recommend::{network_error, recommend, Scored};
 use crate::learn::seeds::sequence_seed;
 use crate::learn::sequence::{fit_rnn, networks, LoadedRnn, NetworkLayers, PartyModels};
 use crate::learn::trials::{best_trial, BestTrial};
@@ -569,7 +569,7 @@ impl WholeKind {
                 scored.push(Scored {
                     method,
                     side: network.side,
-                    error: (100.0 * (prediction.total_s - truth.total_s) / truth.total_s).abs(),
+                    error: network_error(prediction.total_s, truth.total_s),
                 });
                 for (k, &i) in network.rows.iter().enumerate() {
                     layer_table.network.push(network.network.clone());
@@ -678,7 +678,10 @@ impl Kind for WholeKind {
     // recommendation follows the one-standard-error rule.
     // 6: the sequence model keeps each step's ratio within its layer kind's training range
     // (`kind_ranges`), not the range over every kind; and `speed` (the split's scaling).
-    const VERSION: u32 = 6;
+    // 7: the recommendation judges a method by its squared error % (the targets bound the
+    // largest error, not only the mean), and the MLP answers a layer beyond its training
+    // range with the protocol prediction.
+    const VERSION: u32 = 7;
     const SUMMARY: &'static str =
         "whole-network methods (layer sums + overhead, sequence model) fitted and evaluated per party × setting";
 
